@@ -1,0 +1,74 @@
+"""Clinica: a clinic's booking website."""
+from pathlib import Path
+
+from flask import Flask
+
+import config
+from clinica_web import database  # noqa: F401  (registers the SQLite connection hooks)
+from clinica_web import extensions
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides=None):
+    """The application factory: config, extensions, blueprints, error handlers, CLI."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_DIR / "templates"),
+        static_folder=str(PROJECT_DIR / "static"),
+        instance_path=str(PROJECT_DIR / "instance"),
+    )
+    config_class = config.config_class()
+    app.config.from_object(config_class)
+    app.config.update(overrides or {})
+    if not app.config.get("TESTING") and hasattr(config_class, "check"):
+        config_class.check()
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'clinica.sqlite'}"
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app):
+    # Through the module: `clinica_web.mail` is our mail module, not Flask-Mail's extension.
+    extensions.db.init_app(app)
+    extensions.migrate.init_app(app, extensions.db, directory=str(PROJECT_DIR / "migrations"))
+    extensions.csrf.init_app(app)
+    extensions.mail.init_app(app)
+    extensions.limiter.init_app(app)
+    login_manager = extensions.login_manager
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please log in to continue."
+    login_manager.login_message_category = "info"
+
+
+def register_blueprints(app):
+    from clinica_web.blueprints import auth, pages
+
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(auth.bp)
+
+
+def register_errorhandlers(app):
+    from clinica_web import errors
+
+    errors.init_app(app)
+
+
+def register_template_helpers(app):
+    from clinica_web import templating
+
+    templating.init_app(app)
+
+
+def register_commands(app):
+    from clinica_web import cli
+
+    cli.init_app(app)

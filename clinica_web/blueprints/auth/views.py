@@ -1,0 +1,107 @@
+from urllib.parse import urlsplit
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from clinica_web.blueprints.auth import bp
+from clinica_web.blueprints.auth.forms import LoginForm, RegisterForm, ResetPasswordForm, ResetRequestForm
+from clinica_web.extensions import db, limiter, login_manager
+from clinica_web.forms import EmptyForm, add_domain_error
+from clinica_web.models import User
+from clinica_web.services import accounts, clinic
+from clinica_web.services.errors import DomainError
+
+
+@login_manager.user_loader
+def load_user(user_id):
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user is not None and user.active else None
+
+
+def _safe_next(default="pages.home"):
+    """Where to go after logging in: a path on this site, never another host."""
+    target = request.args.get("next", "")
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
+        return target
+    return url_for(default)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("pages.home"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_user(
+                email=form.email.data, password=form.password.data, full_name=form.full_name.data,
+                phone=form.phone.data, now=clinic.now(),
+            )
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            login_user(user)
+            flash("Welcome! Your account is ready.", "success")
+            return redirect(_safe_next(), code=303)
+    return render_template("auth/register.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_safe_next())
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.authenticate(email=form.email.data, password=form.password.data, now=clinic.now())
+        except DomainError:
+            form.form_errors.append("Wrong email or password (or the account is locked for a few minutes).")
+        else:
+            login_user(user)
+            return redirect(_safe_next(), code=303)
+    return render_template("auth/login.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    if EmptyForm().validate_on_submit():
+        logout_user()
+        flash("You are logged out.", "info")
+    return redirect(url_for("pages.home"), code=303)
+
+
+@bp.route("/password-reset", methods=["GET", "POST"])
+@limiter.limit("5 per minute", methods=["POST"])
+def password_reset_request():
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        accounts.request_password_reset(
+            email=form.email.data,
+            make_link=lambda token: url_for("auth.password_reset", token=token, _external=True),
+            now=clinic.now(),
+        )
+        # The same answer whether or not the account exists.
+        flash("If an account uses that address, we have emailed it a link to choose a new password.", "info")
+        return redirect(url_for("auth.login"), code=303)
+    return render_template("auth/password_reset_request.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/password-reset/<token>", methods=["GET", "POST"])
+def password_reset(token):
+    if accounts.user_for_reset_token(token) is None:
+        return render_template("auth/password_reset_invalid.html"), 400
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.reset_password(token=token, password=form.password.data, now=clinic.now())
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            logout_user()
+            flash("Your password is changed. Please log in with the new one.", "success")
+            return redirect(url_for("auth.login"), code=303)
+    return render_template("auth/password_reset.html", form=form), 422 if form.errors else 200

@@ -1,0 +1,167 @@
+from datetime import timedelta
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from clinica_web.blueprints.pages import bp
+from clinica_web.blueprints.pages.forms import BookingForm
+from clinica_web.forms import EmptyForm
+from clinica_web.htmx import is_htmx, render_page_or_partial
+from clinica_web.models import PATIENT
+from clinica_web.services import availability, booking, clinic, directory
+from clinica_web.services.errors import DomainError, SlotTaken
+
+
+@bp.route("/")
+def home():
+    return render_template("pages/home.html", specialties=directory.specialties())
+
+
+@bp.route("/doctors")
+def doctors():
+    specialty = request.args.get("specialty", "")
+    return render_template(
+        "pages/doctors.html",
+        doctors=directory.doctors(specialty=specialty or None),
+        specialties=directory.specialties(),
+        specialty=specialty,
+    )
+
+
+def _slot_context(doctor_id):
+    """What the booking page and its slot list show, from ?date= and ?type= (400 on bad input)."""
+    doctor = availability.active_doctor(doctor_id) or abort(404)
+    now = clinic.now()
+    try:
+        kind = booking.find_type(request.args.get("type") or None)
+        day = booking.parse_date(request.args["date"]) if request.args.get("date") else None
+    except DomainError as error:
+        abort(400, error.message)
+    day = day or availability.first_day_with_free_slot(doctor, kind.default_duration, now=now) or clinic.local_today(now)
+    today = clinic.local_today(now)
+    horizon = today + timedelta(days=clinic.policy().horizon_days)
+    return dict(
+        doctor=doctor,
+        kind=kind,
+        types=booking.appointment_types(),
+        day=day,
+        today=today,
+        previous_day=day - timedelta(days=1) if day > today else None,
+        next_day=day + timedelta(days=1) if day < horizon else None,
+        free_minutes=availability.free_slots(doctor, day, kind.default_duration, now=now),
+    )
+
+
+@bp.route("/doctors/<int:doctor_id>")
+def doctor(doctor_id):
+    return render_template("pages/doctor.html", **_slot_context(doctor_id))
+
+
+@bp.route("/doctors/<int:doctor_id>/slots")
+def slots(doctor_id):
+    """The slot list alone for htmx; the whole booking page for everyone else (same URL)."""
+    context = _slot_context(doctor_id)
+    response = render_page_or_partial("pages/doctor.html", "pages/_slot_list.html", **context)
+    if is_htmx():
+        # Keep the address bar on the bookmarkable page, not on this partial's URL.
+        page_url = url_for("pages.doctor", doctor_id=doctor_id, date=context["day"].isoformat(), type=context["kind"].name)
+        return response, {"HX-Push-Url": page_url}
+    return response
+
+
+def _require_patient():
+    if current_user.role != PATIENT:
+        abort(403, "Staff book for patients from the desk.")
+
+
+@bp.route("/doctors/<int:doctor_id>/book", methods=["GET", "POST"])
+@login_required
+def book(doctor_id):
+    """Confirm a slot: GET shows it (also on the way back from logging in), POST books it."""
+    _require_patient()
+    doctor = availability.active_doctor(doctor_id) or abort(404)
+    form = BookingForm(request.form if request.method == "POST" else request.args)
+    status, start = 200, None
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                appointment = booking.book(
+                    actor=current_user, patient=current_user, doctor_id=doctor_id, date=form.date.data,
+                    time=form.time.data, appointment_type=form.type.data or None, notes=form.notes.data,
+                    booking_key=form.booking_key.data or None, now=clinic.now(),
+                )
+            except DomainError as error:
+                form.form_errors.append(error.message)
+                status = 409 if isinstance(error, SlotTaken) else 422
+            else:
+                flash("Your appointment is booked. We have emailed you the details.", "success")
+                return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
+        else:
+            status = 422
+    if not form.form_errors:
+        try:
+            _slot, start = booking.preview(
+                patient=current_user, doctor_id=doctor_id, date=form.date.data, time=form.time.data,
+                appointment_type=form.type.data or None, now=clinic.now(),
+            )
+        except DomainError as error:
+            form.form_errors.append(error.message)
+            status = 409 if isinstance(error, SlotTaken) else 422
+    refreshed = _refreshed_slots(doctor, form) if form.form_errors else None
+    form.fill_new_key()
+    return render_template("pages/book.html", doctor=doctor, form=form, start=start, refreshed=refreshed), status
+
+
+def _refreshed_slots(doctor, form):
+    """The free times of the same day and visit type, after a slot was taken under the patient."""
+    try:
+        kind = booking.find_type(form.type.data or None)
+        day = booking.parse_date(form.date.data)
+    except DomainError:
+        return None
+    minutes = availability.free_slots(doctor, day, kind.default_duration, now=clinic.now())
+    return dict(doctor=doctor, kind=kind, day=day, free_minutes=minutes)
+
+
+@bp.route("/bookings")
+@login_required
+def bookings():
+    upcoming, past = booking.list_for_patient(current_user, now=clinic.now())
+    return render_template("pages/bookings.html", upcoming=upcoming, past=past)
+
+
+@bp.route("/bookings/<int:appointment_id>")
+@login_required
+def booking_detail(appointment_id):
+    appointment = _own_booking(appointment_id)
+    can_cancel = booking.can_patient_cancel(appointment, now=clinic.now())
+    return render_template("pages/booking.html", appointment=appointment, can_cancel=can_cancel)
+
+
+@bp.route("/bookings/<int:appointment_id>/cancel", methods=["GET", "POST"])
+@login_required
+def cancel_booking(appointment_id):
+    """GET asks "are you sure?"; POST cancels."""
+    appointment = _own_booking(appointment_id)
+    form = EmptyForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400, "This form has expired. Please reload the page and try again.")
+        try:
+            booking.cancel_by_patient(patient=current_user, appointment_id=appointment.id, now=clinic.now())
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            flash("Your appointment is cancelled. We have emailed you a confirmation.", "success")
+        return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
+    if not booking.can_patient_cancel(appointment, now=clinic.now()):
+        flash("Only upcoming scheduled bookings can be cancelled.", "error")
+        return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
+    return render_template("pages/cancel.html", appointment=appointment, form=form)
+
+
+def _own_booking(appointment_id):
+    try:
+        return booking.get_for_patient(appointment_id, current_user)
+    except DomainError:
+        abort(404)

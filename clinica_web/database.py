@@ -1,0 +1,46 @@
+"""Database behaviour the rules depend on: SQLite's locking, and the write transaction services use.
+
+On SQLite, pysqlite's own transaction handling is switched off and SQLAlchemy's `begin` emits
+BEGIN itself (the recipe in SQLAlchemy's SQLite dialect docs). A service that writes calls
+`begin_write()` first: on SQLite that is BEGIN IMMEDIATE, which takes the database's write lock
+before the service reads anything, so concurrent bookings queue one behind the other instead of
+both reading "free" and one failing with "database is locked". On PostgreSQL it is an ordinary
+transaction and the exclusion constraint settles races.
+"""
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from clinica_web.extensions import db
+
+_IMMEDIATE = "clinica_sqlite_immediate"
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_on_connect(dbapi_connection, connection_record):
+    if type(dbapi_connection).__module__ != "sqlite3":
+        return
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_on_begin(connection):
+    if connection.dialect.name != "sqlite":
+        return
+    immediate = connection.get_execution_options().get(_IMMEDIATE)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_write():
+    """Start the calling service's write transaction (see the module docstring).
+
+    Services own their transaction and views never write, so whatever read-only transaction the
+    request had open (loading the user, say) is ended first.
+    """
+    session = db.session()
+    if session.in_transaction():
+        session.rollback()
+    session.connection(execution_options={_IMMEDIATE: True})

@@ -1,0 +1,137 @@
+"""Building and delivering emails.
+
+Messages are built from `templates/email/<name>.txt` and `.html`. Appointment emails carry an
+ICS calendar file (METHOD REQUEST for booked/rescheduled, CANCEL for cancelled) with a stable UID
+and the appointment's SEQUENCE, so calendar programs update one event instead of adding another.
+Nothing the patient wrote (notes), no documentation and no reason for visit goes into an email.
+
+Delivery: with MAIL_SERVER set, over SMTP through Flask-Mail with a timeout on every operation;
+otherwise (development) each message is written as an .eml file to MAIL_FILE_DIR
+(default `instance/mail/`), so a new user can open the confirmation they just triggered.
+"""
+import smtplib
+import uuid
+from datetime import datetime, timezone
+from email.utils import parseaddr
+from pathlib import Path
+
+import flask_mail
+from flask import current_app, render_template
+from icalendar import Calendar, Event
+
+from clinica_web.extensions import mail
+from clinica_web.services import clinic
+
+ICS_METHODS = {"booked": "REQUEST", "rescheduled": "REQUEST", "cancelled": "CANCEL"}
+SUBJECTS = {
+    "booked": "Your appointment is booked",
+    "rescheduled": "Your appointment has been moved",
+    "cancelled": "Your appointment is cancelled",
+}
+
+
+def appointment_email(appointment, kind: str) -> dict:
+    """Subject, bodies and ICS for an appointment email of `kind` (booked, cancelled, rescheduled)."""
+    local_start = clinic.to_local(appointment.starts_at)
+    context = dict(
+        appointment=appointment,
+        kind=kind,
+        doctor=appointment.doctor,
+        patient=appointment.patient,
+        when=format_local(appointment.starts_at),
+        day=local_start.strftime("%A %d %B %Y"),
+        clinic_name=current_app.config["CLINIC_NAME"],
+    )
+    return dict(
+        subject=f"{SUBJECTS[kind]}: {local_start:%a %d %b %H:%M} with {appointment.doctor.display_name}",
+        text_body=render_template(f"email/appointment_{kind}.txt", **context),
+        html_body=render_template(f"email/appointment_{kind}.html", **context),
+        ics=appointment_ics(appointment, ICS_METHODS[kind]),
+        ics_method=ICS_METHODS[kind],
+    )
+
+
+def format_local(instant: datetime) -> str:
+    """'Mon 23 Nov 2026, 09:30 -03': clinic-local time with the zone abbreviation."""
+    local = clinic.to_local(instant)
+    return local.strftime("%a %d %b %Y, %H:%M ") + local.tzname()
+
+
+def appointment_ics(appointment, method: str) -> bytes:
+    tz = clinic.tz()
+    calendar = Calendar()
+    calendar.add("prodid", "-//Clinica//Appointments//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    event = Event()
+    event.add("uid", f"appointment-{appointment.id}@{_uid_domain()}")
+    event.add("sequence", appointment.sequence)
+    event.add("dtstamp", datetime.now(timezone.utc))
+    event.add("dtstart", appointment.starts_at.astimezone(tz))
+    event.add("dtend", appointment.ends_at.astimezone(tz))
+    event.add("summary", f"{current_app.config['CLINIC_NAME']}: appointment with {appointment.doctor.display_name}")
+    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    event.add("organizer", _sender_address(), parameters={"cn": current_app.config["CLINIC_NAME"]})
+    event.add("attendee", f"mailto:{appointment.patient.email}", parameters={"cn": appointment.patient.full_name})
+    calendar.add_component(event)
+    # Adds the VTIMEZONE the event's local times refer to.
+    calendar.add_missing_timezones()
+    return calendar.to_ical()
+
+
+def _sender_address():
+    _name, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    return f"mailto:{address}"
+
+
+def _uid_domain():
+    return _sender_address().partition("@")[2] or "clinica.local"
+
+
+def build_message(*, recipient, subject, text_body, html_body, cc=None, ics=None, ics_method=None):
+    message = flask_mail.Message(
+        subject=subject,
+        recipients=[recipient],
+        cc=[cc] if cc else None,
+        body=text_body,
+        html=html_body,
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+    )
+    if ics:
+        message.attach(
+            "appointment.ics",
+            f"text/calendar; method={ics_method}; charset=UTF-8",
+            ics,
+            headers={"Content-Class": "urn:content-classes:calendarmessage"},
+        )
+    return message
+
+
+def deliver(message: flask_mail.Message) -> None:
+    """Send one message now: SMTP if MAIL_SERVER is set, else a file. Raises on failure."""
+    config = current_app.config
+    if config.get("MAIL_SERVER"):
+        with _TimedConnection(mail.state, config["MAIL_TIMEOUT_SECONDS"]) as connection:
+            connection.send(message)
+    else:
+        folder = Path(config.get("MAIL_FILE_DIR") or Path(current_app.instance_path) / "mail")
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.eml"
+        (folder / name).write_bytes(message.as_bytes())
+
+
+class _TimedConnection(flask_mail.Connection):
+    """Flask-Mail's connection with a timeout: its own opens SMTP with none, and could hang forever."""
+
+    def __init__(self, state, timeout):
+        super().__init__(state)
+        self.timeout = timeout
+
+    def configure_host(self):
+        smtp_class = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = smtp_class(self.mail.server, self.mail.port, timeout=self.timeout)
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host

@@ -1,0 +1,15 @@
+"""SQLAlchemy models, one module per aggregate."""
+from clinica_web.models.appointment import (  # noqa: F401
+    ARRIVED,
+    CANCELLED,
+    COMPLETED,
+    NO_SHOW,
+    SCHEDULED,
+    STATUSES,
+    Appointment,
+    AppointmentChange,
+    AppointmentType,
+)
+from clinica_web.models.doctor import BlockedPeriod, Doctor, WeeklyHours  # noqa: F401
+from clinica_web.models.outbox import OutboxEmail  # noqa: F401
+from clinica_web.models.user import ADMIN, DOCTOR, PATIENT, RECEPTION, ROLES, STAFF_ROLES, ApiToken, User  # noqa: F401

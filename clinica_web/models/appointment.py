@@ -1,0 +1,91 @@
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from clinica_web.extensions import db
+from clinica_web.models.doctor import Doctor
+from clinica_web.models.types import UTCDateTime, utcnow
+from clinica_web.models.user import User
+
+SCHEDULED, ARRIVED, COMPLETED, NO_SHOW, CANCELLED = "scheduled", "arrived", "completed", "no_show", "cancelled"
+STATUSES = (SCHEDULED, ARRIVED, COMPLETED, NO_SHOW, CANCELLED)
+
+
+class AppointmentType(db.Model):
+    __tablename__ = "appointment_types"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), unique=True)
+    label: Mapped[str] = mapped_column(String(80))
+    default_duration: Mapped[int] = mapped_column(SmallInteger)
+
+
+class Appointment(db.Model):
+    """A booking. Cancelled rows are kept (soft cancel) and never deleted.
+
+    The database refuses two non-cancelled appointments of one doctor that overlap: an exclusion
+    constraint on PostgreSQL and triggers on SQLite, both created by the initial migration.
+    """
+
+    __tablename__ = "appointments"
+    __table_args__ = (
+        CheckConstraint("starts_at < ends_at", name="ordered"),
+        CheckConstraint("duration_minutes BETWEEN 1 AND 480", name="duration_range"),
+        Index("ix_appointments_doctor_starts", "doctor_id", "starts_at"),
+        Index("ix_appointments_patient_starts", "patient_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_minutes: Mapped[int] = mapped_column(SmallInteger)
+    status: Mapped[str] = mapped_column(String(20), default=SCHEDULED)
+    appointment_type: Mapped[str] = mapped_column(String(40))
+    notes: Mapped[str] = mapped_column(Text, default="")  # from the patient; never in emails
+    documentation: Mapped[str | None] = mapped_column(Text)
+    documented_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    documented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    sequence: Mapped[int] = mapped_column(default=0)  # the ICS SEQUENCE: raised on every change
+    # One-time key of the form that created it: a resubmitted form finds this row instead of
+    # booking twice.
+    booking_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    patient: Mapped[User] = relationship(foreign_keys=[patient_id])
+    doctor: Mapped[Doctor] = relationship()
+    changes: Mapped[list["AppointmentChange"]] = relationship(
+        back_populates="appointment", order_by="AppointmentChange.id"
+    )
+
+    @property
+    def is_cancelled(self):
+        return self.status == CANCELLED
+
+    def __repr__(self):
+        return f"<Appointment {self.id} doctor={self.doctor_id} {self.starts_at:%Y-%m-%d %H:%M}Z {self.status}>"
+
+
+class AppointmentChange(db.Model):
+    """Append-only history: booked, status changes, reschedules, cancellations."""
+
+    __tablename__ = "appointment_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(20))  # booked, status, rescheduled, cancelled
+    from_value: Mapped[str | None] = mapped_column(String(200))
+    to_value: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(String(500))
+
+    appointment: Mapped[Appointment] = relationship(back_populates="changes")
+    actor: Mapped[User | None] = relationship()

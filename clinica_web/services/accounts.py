@@ -1,0 +1,168 @@
+"""Accounts: registration, login checks, password reset by emailed link."""
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, render_template
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from clinica_web.database import begin_write
+from clinica_web.extensions import db
+from clinica_web.models import PATIENT, ROLES, User
+from clinica_web.services import notifications
+from clinica_web.services.errors import InvalidInput
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 200
+MAX_NAME = 120
+LOCKOUT_AFTER = 5
+LOCKOUT_MINUTES = 15
+# Checked against when the email is unknown, so both failures take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def normalize_email(value) -> str:
+    """A valid email, lower-cased; raises InvalidInput."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 254:
+        raise InvalidInput("Enter a valid email address", field="email")
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise InvalidInput("Enter a valid email address", field="email") from None
+
+
+def clean_name(value) -> str:
+    name = " ".join(value.split()) if isinstance(value, str) else ""
+    if not name:
+        raise InvalidInput("Enter your full name", field="full_name")
+    if len(name) > MAX_NAME or not name.isprintable():
+        raise InvalidInput(f"A name has at most {MAX_NAME} printable characters", field="full_name")
+    return name
+
+
+def check_password_rules(password) -> str:
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(f"A password has {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password")
+    return password
+
+
+def find_by_email(email) -> User | None:
+    return db.session.scalars(select(User).where(func.lower(User.email) == email.lower())).first()
+
+
+def create_user(*, email, password, full_name, role=PATIENT, phone=None, now: datetime) -> User:
+    """Register a user. Email uniqueness is case-insensitive."""
+    begin_write()
+    email = normalize_email(email)
+    full_name = clean_name(full_name)
+    check_password_rules(password)
+    if role not in ROLES:
+        raise InvalidInput(f"Role must be one of {', '.join(ROLES)}", field="role")
+    if find_by_email(email) is not None:
+        raise InvalidInput("Email already exists", field="email")
+    user = User(email=email, full_name=full_name, role=role, phone=phone or None, created_at=now, updated_at=now)
+    user.set_password(password)
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:  # registered by a concurrent request a moment ago
+        db.session.rollback()
+        raise InvalidInput("Email already exists", field="email") from None
+    return user
+
+
+def authenticate(*, email, password, now: datetime) -> User:
+    """The user with these credentials, or InvalidInput('Invalid credentials').
+
+    Unknown email, wrong password, inactive or locked account: one message, same work.
+    After LOCKOUT_AFTER failures in a row the account is locked for LOCKOUT_MINUTES.
+    """
+    invalid = InvalidInput("Invalid credentials")
+    if not isinstance(email, str) or not isinstance(password, str) or len(password) > MAX_PASSWORD:
+        raise invalid
+    begin_write()
+    user = find_by_email(email.strip())
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        raise invalid
+    locked = user.locked_until is not None and user.locked_until > now
+    if not user.check_password(password) or locked or not user.active:
+        if not locked:
+            user.failed_logins += 1
+            if user.failed_logins >= LOCKOUT_AFTER:
+                user.locked_until = now + timedelta(minutes=LOCKOUT_MINUTES)
+                user.failed_logins = 0
+            db.session.commit()
+        raise invalid
+    if user.failed_logins or user.locked_until:
+        user.failed_logins = 0
+        user.locked_until = None
+        db.session.commit()
+    return user
+
+
+def _reset_serializer():
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+
+
+def _password_fingerprint(user) -> str:
+    # Part of the token: once the password changes, every earlier link stops working (one use).
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def request_password_reset(*, email, make_link, now: datetime) -> None:
+    """Email a reset link if the account exists; say nothing either way (no enumeration).
+
+    make_link(token) -> absolute URL of the reset page (the view knows its URLs).
+    """
+    try:
+        email = normalize_email(email)
+    except InvalidInput:
+        return
+    user = find_by_email(email)
+    if user is None or not user.active:
+        return
+    token = _reset_serializer().dumps({"user": user.id, "fp": _password_fingerprint(user)})
+    context = dict(user=user, link=make_link(token), clinic_name=current_app.config["CLINIC_NAME"],
+                   minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60)
+    email_row = notifications.queue(
+        recipient=user.email,
+        subject=f"Reset your {current_app.config['CLINIC_NAME']} password",
+        text_body=render_template("email/password_reset.txt", **context),
+        html_body=render_template("email/password_reset.html", **context),
+        now=now,
+    )
+    db.session.commit()
+    notifications.send_soon([email_row], now=now)
+
+
+def user_for_reset_token(token) -> User | None:
+    """The user a reset token is for, if it is genuine, unexpired and unused."""
+    try:
+        data = _reset_serializer().loads(token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
+    except (BadSignature, SignatureExpired):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("user"), int):
+        return None
+    user = db.session.get(User, data["user"])
+    if user is None or not hmac.compare_digest(str(data.get("fp")), _password_fingerprint(user)):
+        return None
+    return user
+
+
+def reset_password(*, token, password, now: datetime) -> User:
+    begin_write()
+    user = user_for_reset_token(token)
+    if user is None:
+        raise InvalidInput("This reset link is invalid or has expired. Please ask for a new one.")
+    check_password_rules(password)
+    user.set_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.updated_at = now
+    db.session.commit()
+    return user

@@ -1,0 +1,265 @@
+"""Booking, cancelling and the rules behind them (DESIGN.md sections 6 and 7).
+
+Each writing function owns its transaction: it checks the rules, writes the appointment, its
+history row and its outbox email, commits once, and only then tries to send the email.
+"""
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from clinica_web.database import begin_write
+from clinica_web.extensions import db
+from clinica_web.models import CANCELLED, SCHEDULED, Appointment, AppointmentChange, AppointmentType, User
+from clinica_web.services import availability, clinic, notifications, slots
+from clinica_web.services.errors import InvalidInput, NotFound, SlotTaken, SlotUnavailable
+
+MAX_DURATION = 480
+DEFAULT_TYPE = "consultation"
+_TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+OVERLAP_MESSAGE = "Time slot overlaps with another booking"
+NOT_YOURS_MESSAGE = "Booking not found or unauthorized"
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A validated request for a time: doctor, local day and minute, duration, visit type."""
+
+    doctor_id: int
+    day: date
+    minute: int
+    duration: int
+    appointment_type: AppointmentType
+
+
+def parse_date(value) -> date:
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise InvalidInput("Invalid date format (YYYY-MM-DD)", field="date")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput("Invalid date format (YYYY-MM-DD)", field="date") from None
+
+
+def parse_time(value) -> int:
+    """'HH:MM' (24-hour) to minutes since midnight."""
+    match = _TIME.fullmatch(value) if isinstance(value, str) else None
+    if not match:
+        raise InvalidInput("Invalid time format (HH:MM)", field="time")
+    return int(match[1]) * 60 + int(match[2])
+
+
+def parse_duration(value, default: int) -> int:
+    if value is None or value == "":
+        return default
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DURATION:
+        raise InvalidInput("Invalid duration", field="duration")
+    return value
+
+
+def appointment_types() -> list[AppointmentType]:
+    return list(db.session.scalars(select(AppointmentType).order_by(AppointmentType.default_duration)))
+
+
+def find_type(name) -> AppointmentType:
+    name = name or DEFAULT_TYPE
+    found = db.session.scalars(select(AppointmentType).where(AppointmentType.name == name)).first() if isinstance(
+        name, str
+    ) else None
+    if found is None:
+        raise InvalidInput("Invalid appointment type", field="appointment_type")
+    return found
+
+
+def parse_slot(*, doctor_id, date, time, duration=None, appointment_type=None) -> Slot:
+    """The first four rules of DESIGN.md section 6, in order, plus the visit type."""
+    if doctor_id in (None, "") or date in (None, "") or time in (None, ""):
+        raise InvalidInput("Missing required fields")
+    day = parse_date(date)
+    minute = parse_time(time)
+    if duration not in (None, ""):
+        duration = parse_duration(duration, availability.DEFAULT_DURATION)
+    kind = find_type(appointment_type)
+    if isinstance(doctor_id, str) and doctor_id.strip().isdigit():
+        doctor_id = int(doctor_id)
+    if isinstance(doctor_id, bool) or not isinstance(doctor_id, int):
+        raise NotFound("Doctor not found", field="doctor_id")
+    return Slot(doctor_id, day, minute, duration or kind.default_duration, kind)
+
+
+def check_bookable(slot: Slot, *, patient_id: int, now: datetime, exclude_id=None) -> tuple[datetime, datetime]:
+    """The remaining rules of DESIGN.md section 6, in order; returns the (start, end) instants.
+
+    `exclude_id` leaves an appointment being rescheduled out of the overlap checks.
+    """
+    if slot.doctor_id > 2**31 - 1 or availability.active_doctor(slot.doctor_id) is None:
+        raise NotFound("Doctor not found", field="doctor_id")
+    tz, policy = clinic.tz(), clinic.policy()
+    start = slots.local_instant(slot.day, slot.minute, tz)
+    # A local time skipped by a daylight-saving change has no instant: measure from the gap's end.
+    reference = start or slots.local_instant(slot.day, slot.minute + 60, tz)
+    if reference <= now + timedelta(minutes=policy.min_notice_minutes):
+        raise SlotUnavailable("Date must be in the future", field="date")
+    if slots.beyond_horizon(slot.day, now, tz, policy):
+        raise SlotUnavailable("Date is beyond the booking horizon", field="date")
+    windows = availability.weekly_windows(slot.doctor_id).get(slot.day.weekday())
+    if not windows:
+        raise SlotUnavailable("Doctor not available on this day", field="date")
+    end = (start or reference) + timedelta(minutes=slot.duration)
+    span = [slots.window_span(slot.day, window, tz) for window in windows]
+    on_grid = start is not None and slot.minute % slots.STEP_MINUTES == 0
+    if not on_grid or not slots.inside_a_window(slots.epoch_minutes(start), slots.epoch_minutes(end), span):
+        raise SlotUnavailable("Outside doctor availability", field="time")
+    if availability.blocked_intervals(slot.doctor_id, start, end):
+        raise SlotUnavailable("Time blocked by doctor", field="time")
+    if availability.booked_intervals(slot.doctor_id, start, end, exclude_id=exclude_id):
+        raise SlotTaken(OVERLAP_MESSAGE, field="time")
+    if _patient_busy(patient_id, start, end, exclude_id):
+        raise SlotUnavailable("You already have a booking at this time", field="time")
+    return start, end
+
+
+def preview(*, patient: User, doctor_id, date, time, appointment_type=None, now: datetime):
+    """Check a slot without booking it (the confirmation page); raises the booking error if any.
+
+    Returns (slot, start instant)."""
+    slot = parse_slot(doctor_id=doctor_id, date=date, time=time, appointment_type=appointment_type)
+    start, _end = check_bookable(slot, patient_id=patient.id, now=now)
+    return slot, start
+
+
+def _patient_busy(patient_id, start, end, exclude_id):
+    query = select(Appointment.id).where(
+        Appointment.patient_id == patient_id,
+        Appointment.status != CANCELLED,
+        Appointment.starts_at < end,
+        Appointment.ends_at > start,
+    )
+    if exclude_id is not None:
+        query = query.where(Appointment.id != exclude_id)
+    return db.session.scalars(query.limit(1)).first() is not None
+
+
+def book(
+    *,
+    actor: User,
+    patient: User,
+    doctor_id,
+    date,
+    time,
+    duration=None,
+    appointment_type=None,
+    notes="",
+    booking_key=None,
+    now: datetime,
+) -> Appointment:
+    """Book a slot for `patient` (by themselves, or by staff as `actor`).
+
+    `booking_key` is the one-time key of the form: the same key again returns the appointment it
+    created instead of booking twice (a double click, or back and resubmit).
+    """
+    begin_write()
+    if booking_key:
+        existing = _find_by_key(booking_key, patient.id)
+        if existing is not None:
+            return existing
+    slot = parse_slot(
+        doctor_id=doctor_id, date=date, time=time, duration=duration, appointment_type=appointment_type
+    )
+    start, end = check_bookable(slot, patient_id=patient.id, now=now)
+    appointment = Appointment(
+        patient=patient,
+        doctor_id=slot.doctor_id,
+        starts_at=start,
+        ends_at=end,
+        duration_minutes=slot.duration,
+        appointment_type=slot.appointment_type.name,
+        notes=(notes or "").strip(),
+        status=SCHEDULED,
+        booking_key=booking_key or None,
+        created_by_id=actor.id,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(appointment)
+    db.session.add(AppointmentChange(appointment=appointment, actor_id=actor.id, at=now, kind="booked", to_value=SCHEDULED))
+    email = notifications.queue_appointment_email(appointment, "booked", now=now)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The database refused an overlap another request committed after our check (or the same
+        # form was submitted twice at once): report it like the check would have.
+        db.session.rollback()
+        if booking_key and (existing := _find_by_key(booking_key, patient.id)) is not None:
+            return existing
+        raise SlotTaken(OVERLAP_MESSAGE, field="time") from None
+    notifications.send_soon([email], now=now)
+    return appointment
+
+
+def _find_by_key(booking_key, patient_id):
+    found = db.session.scalars(select(Appointment).where(Appointment.booking_key == booking_key)).first()
+    if found is not None and found.patient_id != patient_id:
+        raise InvalidInput("This form was already used. Please reload the page and try again.")
+    return found
+
+
+def get_for_patient(appointment_id, patient: User) -> Appointment:
+    """One of the patient's own appointments. Another patient's and a missing id look the same."""
+    appointment = None
+    if isinstance(appointment_id, int) and 0 < appointment_id <= 2**31 - 1:
+        appointment = db.session.get(Appointment, appointment_id)
+    if appointment is None or appointment.patient_id != patient.id:
+        raise NotFound(NOT_YOURS_MESSAGE)
+    return appointment
+
+
+def list_for_patient(patient: User, *, now: datetime) -> tuple[list[Appointment], list[Appointment]]:
+    """(upcoming, past) appointments of a patient: upcoming soonest first, past latest first."""
+    rows = db.session.scalars(
+        select(Appointment)
+        .where(Appointment.patient_id == patient.id)
+        .options(db.joinedload(Appointment.doctor))
+        .order_by(Appointment.starts_at, Appointment.id)
+    ).all()
+    upcoming = [a for a in rows if a.ends_at > now and a.status == SCHEDULED]
+    past = [a for a in reversed(rows) if a not in upcoming]
+    return upcoming, past
+
+
+def can_patient_cancel(appointment: Appointment, *, now: datetime) -> bool:
+    return appointment.status == SCHEDULED and appointment.starts_at > now
+
+
+def cancel_by_patient(*, patient: User, appointment_id, now: datetime) -> Appointment:
+    """A patient cancels one of their own scheduled future bookings; the slot is free at once."""
+    begin_write()
+    appointment = get_for_patient(appointment_id, patient)
+    if not can_patient_cancel(appointment, now=now):
+        raise InvalidInput("Only upcoming scheduled bookings can be cancelled")
+    return _cancel(appointment, actor=patient, reason=None, now=now)
+
+
+def _cancel(appointment: Appointment, *, actor: User, reason, now: datetime) -> Appointment:
+    previous = appointment.status
+    appointment.status = CANCELLED
+    appointment.cancelled_at = now
+    appointment.cancelled_by_id = actor.id
+    appointment.cancel_reason = reason
+    appointment.sequence += 1
+    appointment.updated_at = now
+    db.session.add(
+        AppointmentChange(
+            appointment=appointment, actor_id=actor.id, at=now, kind="cancelled", from_value=previous,
+            to_value=CANCELLED, reason=reason,
+        )
+    )
+    email = notifications.queue_appointment_email(appointment, "cancelled", now=now)
+    db.session.commit()
+    notifications.send_soon([email], now=now)
+    return appointment

@@ -1,0 +1,35 @@
+"""The clinic's settings as the services need them: time zone, booking policy, clock."""
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from clinica_web.services.slots import Policy
+
+
+@lru_cache(maxsize=8)
+def _zone(name):
+    return ZoneInfo(name)
+
+
+def tz() -> ZoneInfo:
+    return _zone(current_app.config["CLINIC_TIMEZONE"])
+
+
+def policy() -> Policy:
+    config = current_app.config
+    return Policy(min_notice_minutes=config["MIN_NOTICE_MINUTES"], horizon_days=config["BOOKING_HORIZON_DAYS"])
+
+
+def now() -> datetime:
+    """The current instant. Views call this and pass it to services as `now=`."""
+    return datetime.now(timezone.utc)
+
+
+def local_today(at: datetime) -> date:
+    return at.astimezone(tz()).date()
+
+
+def to_local(instant: datetime) -> datetime:
+    return instant.astimezone(tz())

@@ -1,0 +1,37 @@
+"""Domain errors: a stable `code` for programs and a human `message` shown as is.
+
+Each blueprint maps them to its own format (form errors, `{"error": ...}`, `{"errors": ...}`).
+"""
+
+
+class DomainError(Exception):
+    code = "domain_error"
+
+    def __init__(self, message, *, field=None):
+        super().__init__(message)
+        self.message = message
+        self.field = field  # the form or API field the error belongs to, where there is one
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class NotAllowed(DomainError):
+    code = "not_allowed"
+
+
+class SlotUnavailable(DomainError):
+    """The time is not bookable: outside hours, blocked, or taken."""
+
+    code = "slot_unavailable"
+
+
+class SlotTaken(SlotUnavailable):
+    """Another booking of the doctor overlaps (also what the database constraint reports)."""
+
+    code = "slot_taken"

@@ -1,0 +1,102 @@
+"""The outbox: emails are written in the transaction of the change they report and sent after it.
+
+A request that commits a change calls `send_soon()` with the rows it wrote; whatever fails there
+(SMTP down, a timeout) stays in the outbox and `flask send-mail` retries it with backoff. A send
+never fails the change that caused it.
+
+Several senders may run at once (app workers and `send-mail` processes): each claims a row with
+one conditional UPDATE before sending it, so no email is sent twice.
+"""
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from clinica_web import mail
+from clinica_web.extensions import db
+from clinica_web.models import OutboxEmail
+from clinica_web.models.outbox import FAILED, PENDING, SENT
+
+CLAIM_MINUTES = 10  # a claimed row whose sender died becomes due again after this long
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def queue(*, recipient, subject, text_body, html_body, cc=None, ics=None, ics_method=None, now) -> OutboxEmail:
+    """Add an email to the session (the caller commits it with its change)."""
+    email = OutboxEmail(
+        recipient=recipient, cc=cc, subject=subject, text_body=text_body, html_body=html_body,
+        ics=ics, ics_method=ics_method, status=PENDING, next_attempt_at=now, created_at=now,
+    )
+    db.session.add(email)
+    return email
+
+
+def queue_appointment_email(appointment, kind, *, now) -> OutboxEmail:
+    db.session.flush()  # the ICS UID needs the appointment's id
+    cc = None
+    if current_app.config["MAIL_COPY_DOCTOR"] and appointment.doctor.user is not None:
+        cc = appointment.doctor.user.email
+    return queue(recipient=appointment.patient.email, cc=cc, now=now, **mail.appointment_email(appointment, kind))
+
+
+def send_soon(emails: list[OutboxEmail], *, now: datetime) -> None:
+    """Try to send freshly committed emails now; failures stay in the outbox for `send-mail`."""
+    for email_id in [email.id for email in emails]:
+        _send_one(email_id, now=now)
+
+
+def send_due(*, now: datetime, limit: int = 100) -> tuple[int, int]:
+    """Send every email that is due (CLI `send-mail`). Returns (sent, failed) counts."""
+    due_ids = db.session.scalars(
+        select(OutboxEmail.id)
+        .where(OutboxEmail.status == PENDING, OutboxEmail.next_attempt_at <= now)
+        .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
+        .limit(limit)
+    ).all()
+    db.session.rollback()
+    sent = failed = 0
+    for email_id in due_ids:
+        outcome = _send_one(email_id, now=now)
+        sent += outcome is True
+        failed += outcome is False
+    return sent, failed
+
+
+def _send_one(email_id, *, now):
+    """Claim, send, record. True if sent, False if it failed, None if another sender has it."""
+    if not _claim(email_id, now):
+        return None
+    email = db.session.get(OutboxEmail, email_id)
+    try:
+        mail.deliver(
+            mail.build_message(
+                recipient=email.recipient, cc=email.cc, subject=email.subject, text_body=email.text_body,
+                html_body=email.html_body, ics=email.ics, ics_method=email.ics_method,
+            )
+        )
+    except Exception as error:  # any SMTP, socket or file error: record it and retry later
+        current_app.logger.warning("Sending email %s failed: %s", email_id, error)
+        email.attempts += 1
+        email.last_error = f"{type(error).__name__}: {error}"[:500]
+        if email.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+            email.status = FAILED
+        else:
+            email.next_attempt_at = now + min(timedelta(minutes=2**email.attempts), MAX_BACKOFF)
+        db.session.commit()
+        return False
+    email.attempts += 1
+    email.status = SENT
+    email.sent_at = now
+    email.last_error = None
+    db.session.commit()
+    return True
+
+
+def _claim(email_id, now) -> bool:
+    claimed = db.session.execute(
+        update(OutboxEmail)
+        .where(OutboxEmail.id == email_id, OutboxEmail.status == PENDING, OutboxEmail.next_attempt_at <= now)
+        .values(next_attempt_at=now + timedelta(minutes=CLAIM_MINUTES))
+    ).rowcount
+    db.session.commit()
+    return claimed == 1

@@ -1,0 +1,96 @@
+"""Configuration, read from the environment (and a `.env` file in development).
+
+`create_app()` loads the class named by CLINICA_CONFIG (`development` by default,
+`production` in deployments), then applies any overrides.
+"""
+import os
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+BASE_DIR = Path(__file__).resolve().parent
+load_dotenv(BASE_DIR / ".env")
+
+
+def _env_int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _env_bool(name, default):
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _database_url():
+    url = os.environ.get("DATABASE_URL", "")
+    # Heroku-style URLs say postgres://; SQLAlchemy wants a driver name, and we ship psycopg 3.
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://"):]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url or None
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    # None means "SQLite in the instance folder"; create_app fills in the path.
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    CLINIC_NAME = os.environ.get("CLINIC_NAME", "Clinica")
+    CLINIC_TIMEZONE = os.environ.get("CLINIC_TIMEZONE", "America/Santiago")
+    MIN_NOTICE_MINUTES = _env_int("MIN_NOTICE_MINUTES", 0)
+    BOOKING_HORIZON_DAYS = _env_int("BOOKING_HORIZON_DAYS", 90)
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    # Reception screens stay open all day: the CSRF token lives as long as the session.
+    WTF_CSRF_TIME_LIMIT = None
+    PASSWORD_RESET_MAX_AGE = _env_int("PASSWORD_RESET_MAX_AGE", 3600)
+
+    # Mail. With MAIL_SERVER set, messages go over SMTP; without it (development), they are
+    # written as .eml files to MAIL_FILE_DIR (default: instance/mail) so they can be read.
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = _env_int("MAIL_PORT", 25)
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD")
+    MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "Clinica <no-reply@clinica.test>")
+    MAIL_TIMEOUT_SECONDS = _env_int("MAIL_TIMEOUT_SECONDS", 10)
+    MAIL_FILE_DIR = os.environ.get("MAIL_FILE_DIR")
+    MAIL_COPY_DOCTOR = _env_bool("MAIL_COPY_DOCTOR", False)
+    MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 8)
+
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_HEADERS_ENABLED = True
+
+
+class DevelopmentConfig(Config):
+    DEBUG = True
+    SECRET_KEY = Config.SECRET_KEY or "dev-only-secret-key-change-me"
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+    @classmethod
+    def check(cls):
+        if not cls.SECRET_KEY:
+            raise RuntimeError("SECRET_KEY must be set in the environment outside development.")
+
+
+def config_class():
+    """The config class named by CLINICA_CONFIG: 'development' (default) or 'production'."""
+    name = os.environ.get("CLINICA_CONFIG", "development").strip().lower()
+    classes = {"development": DevelopmentConfig, "production": ProductionConfig}
+    if name not in classes:
+        raise RuntimeError(f"CLINICA_CONFIG must be one of {sorted(classes)}, not {name!r}")
+    return classes[name]

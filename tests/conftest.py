@@ -1,0 +1,259 @@
+"""Fixtures: one app per test on a real database, rolled back after each test.
+
+Every test that uses `app` runs twice: on SQLite and on PostgreSQL. PostgreSQL needs
+TEST_DATABASE_URL (a throwaway database: its tables are dropped and re-created); without it those
+runs skip, except in CI (CI=true), where they fail instead.
+"""
+import email
+import email.policy
+import os
+import secrets
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from clinica_web import create_app
+from clinica_web.extensions import db
+from clinica_web.models import (
+    PATIENT, SCHEDULED, Appointment, AppointmentType, BlockedPeriod, Doctor, User, WeeklyHours,
+)
+from clinica_web.services import slots
+
+PASSWORD = "correct-horse-9"
+TZ_NAME = "America/Santiago"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def postgres_url():
+    url = os.environ.get("TEST_DATABASE_URL", "")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def skip_without_postgres():
+    if not postgres_url():
+        if os.environ.get("CI") == "true":
+            pytest.fail("TEST_DATABASE_URL must be set in CI: the PostgreSQL tests may not skip there")
+        pytest.skip("PostgreSQL tests need TEST_DATABASE_URL")
+
+
+def base_config(database_url, tmp_path):
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "WTF_CSRF_ENABLED": False,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {},
+        "CLINIC_TIMEZONE": TZ_NAME,
+        "MIN_NOTICE_MINUTES": 0,
+        "BOOKING_HORIZON_DAYS": 90,
+        "MAIL_SERVER": None,
+        "MAIL_FILE_DIR": str(tmp_path / "mail"),
+        "MAIL_SUPPRESS_SEND": False,
+        "RATELIMIT_ENABLED": False,
+        "SERVER_NAME": "clinica.test",
+    }
+
+
+def build_schema(database_url, tmp_path):
+    """A fresh schema made by the migrations, as `flask init-db` makes it."""
+    if database_url.startswith("postgresql"):
+        engine = create_engine(database_url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    app = create_app(base_config(database_url, tmp_path))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory):
+    """A migrated database of each backend, made once per test session."""
+    if request.param == "postgresql":
+        skip_without_postgres()
+        url = postgres_url()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+    build_schema(url, tmp_path_factory.mktemp("schema"))
+    return url
+
+
+@pytest.fixture
+def make_app(database_url, tmp_path):
+    """Build an app with extra config (for tests that need other settings)."""
+    made = []
+
+    def make(**overrides):
+        app = create_app({**base_config(database_url, tmp_path), **overrides})
+        made.append(app)
+        return app
+
+    yield make
+
+
+@pytest.fixture
+def app(make_app, monkeypatch):
+    """The app, inside one outer transaction that is rolled back after the test.
+
+    Services commit as usual; their commits release savepoints inside the outer transaction
+    (the recipe in shared/STYLE.md 2.8).
+    """
+    app = make_app()
+    with app.app_context():
+        engines = db.engines
+    engine = engines[None]
+    connection = engine.connect()
+    transaction = connection.begin()
+    monkeypatch.setitem(engines, None, connection)
+    monkeypatch.setitem(db.session.session_factory.kw, "join_transaction_mode", "create_savepoint")
+    yield app
+    transaction.rollback()
+    connection.close()
+    engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def backend(database_url):
+    return "postgresql" if database_url.startswith("postgresql") else "sqlite"
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: callable factories with sensible defaults (indico's style).
+
+
+def next_weekday(weekday, *, after=None, weeks=0):
+    """The next local date with this weekday (Monday = 0), strictly after `after` (default today)."""
+    after = after or datetime.now(timezone.utc).astimezone(slots.ZoneInfo(TZ_NAME)).date()
+    days = (weekday - after.weekday()) % 7 or 7
+    return after + timedelta(days=days + 7 * weeks)
+
+
+def instant(day: date, hhmm: str):
+    hours, minutes = map(int, hhmm.split(":"))
+    return slots.local_instant(day, hours * 60 + minutes, slots.ZoneInfo(TZ_NAME))
+
+
+@pytest.fixture
+def make_user(app):
+    def make(*, role=PATIENT, email=None, full_name="Pat Patient", password=PASSWORD, phone=None):
+        with app.app_context():
+            user = User(email=email or f"user-{secrets.token_hex(4)}@example.com", full_name=full_name, role=role,
+                        phone=phone)
+            user.set_password(password)
+            db.session.add(user)
+            db.session.commit()
+            return user.id
+
+    return make
+
+
+@pytest.fixture
+def appointment_types(app):
+    with app.app_context():
+        for name, label, minutes in [("follow_up", "Follow-up", 15), ("consultation", "Consultation", 30),
+                                     ("procedure", "Procedure", 45), ("therapy", "Therapy", 60)]:
+            db.session.add(AppointmentType(name=name, label=label, default_duration=minutes))
+        db.session.commit()
+
+
+@pytest.fixture
+def make_doctor(app, appointment_types, make_user):
+    """A doctor with hours: default Monday to Friday 09:00-13:00 and 14:00-18:00."""
+
+    def make(*, name="Dr. Laura Rossi", specialty="General Practice", weekdays=range(5),
+             windows=(("09:00", "13:00"), ("14:00", "18:00")), active=True, with_user=False):
+        user_id = make_user(role="doctor", full_name=name) if with_user else None
+        with app.app_context():
+            doctor = Doctor(display_name=name, specialty=specialty, active=active, user_id=user_id)
+            for weekday in weekdays:
+                for start, end in windows:
+                    doctor.weekly_hours.append(WeeklyHours(weekday=weekday, start_minute=_minutes(start),
+                                                           end_minute=_minutes(end)))
+            db.session.add(doctor)
+            db.session.commit()
+            return doctor.id
+
+    return make
+
+
+def _minutes(hhmm):
+    hours, minutes = map(int, hhmm.split(":"))
+    return hours * 60 + minutes
+
+
+@pytest.fixture
+def make_appointment(app):
+    def make(*, doctor_id, patient_id, day, hhmm, duration=30, status=SCHEDULED, appointment_type="consultation"):
+        with app.app_context():
+            start = instant(day, hhmm)
+            appointment = Appointment(patient_id=patient_id, doctor_id=doctor_id, starts_at=start,
+                                      ends_at=start + timedelta(minutes=duration), duration_minutes=duration,
+                                      status=status, appointment_type=appointment_type, notes="")
+            db.session.add(appointment)
+            db.session.commit()
+            return appointment.id
+
+    return make
+
+
+@pytest.fixture
+def make_block(app):
+    def make(*, doctor_id, start, end, reason="Away"):
+        with app.app_context():
+            db.session.add(BlockedPeriod(doctor_id=doctor_id, starts_at=start, ends_at=end, reason=reason))
+            db.session.commit()
+
+    return make
+
+
+# ---------------------------------------------------------------------------------------------
+# Acting as a user, and reading the mail the app wrote.
+
+
+class AuthActions:
+    def __init__(self, client):
+        self.client = client
+
+    def login(self, email, password=PASSWORD):
+        return self.client.post("/login", data={"email": email, "password": password})
+
+    def logout(self):
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def patient(app, make_user, auth):
+    """A logged-in patient: (id, email)."""
+    user_id = make_user(email="ana@example.com", full_name="Ana Torres")
+    response = auth.login("ana@example.com")
+    assert response.status_code == 303
+    return user_id
+
+
+@pytest.fixture
+def sent_mail(tmp_path):
+    """The messages the app delivered (development file backend), oldest first."""
+
+    def read():
+        folder = Path(tmp_path / "mail")
+        files = sorted(folder.glob("*.eml")) if folder.exists() else []
+        return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]
+
+    return read
