@@ -1,8 +1,9 @@
 """Fixtures: one app per test on a real database, rolled back after each test.
 
 Every test that uses `app` runs twice: on SQLite and on PostgreSQL. PostgreSQL needs
-TEST_DATABASE_URL (a throwaway database: its tables are dropped and re-created); without it those
-runs skip, except in CI (CI=true), where they fail instead.
+TEST_DATABASE_URL: each test session creates its own database next to that one (named after it
+plus the process id, so parallel runs never meet) and drops it at the end. Without the variable
+those runs skip, except in CI (CI=true), where they fail instead.
 """
 import email
 import email.policy
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from clinica_web import create_app
 from clinica_web.extensions import db
@@ -61,12 +62,6 @@ def base_config(database_url, tmp_path):
 
 def build_schema(database_url, tmp_path):
     """A fresh schema made by the migrations, as `flask init-db` makes it."""
-    if database_url.startswith("postgresql"):
-        engine = create_engine(database_url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
     app = create_app(base_config(database_url, tmp_path))
     with app.app_context():
         upgrade()
@@ -78,11 +73,23 @@ def database_url(request, tmp_path_factory):
     """A migrated database of each backend, made once per test session."""
     if request.param == "postgresql":
         skip_without_postgres()
-        url = postgres_url()
+        server = make_url(postgres_url())
+        name = f"{server.database}_{os.getpid()}"
+        _run_autocommit(server, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+        request.addfinalizer(lambda: _run_autocommit(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        url = server.set(database=name).render_as_string(hide_password=False)
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
     build_schema(url, tmp_path_factory.mktemp("schema"))
     return url
+
+
+def _run_autocommit(server_url, *statements):
+    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    engine.dispose()
 
 
 @pytest.fixture

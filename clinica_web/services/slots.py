@@ -53,8 +53,12 @@ def window_span(day: date, window: tuple[int, int], tz: ZoneInfo) -> tuple[int, 
 def _edge(day, minute, tz):
     instant = local_instant(day, minute, tz)
     if instant is None:
+        # fold=1 reads the skipped wall time with the later offset: an instant just before the
+        # gap. Walk forward to the first real minute whose wall time is at or after the edge.
         wall = datetime.combine(day + timedelta(days=minute // 1440), time((minute % 1440) // 60, minute % 60))
         instant = wall.replace(tzinfo=tz, fold=1).astimezone(timezone.utc)
+        while instant.astimezone(tz).replace(tzinfo=None) < wall:
+            instant += timedelta(minutes=1)
     return epoch_minutes(instant)
 
 
