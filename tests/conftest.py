@@ -93,6 +93,29 @@ def _run_autocommit(server_url, *statements):
 
 
 @pytest.fixture
+def committing_app(database_url, tmp_path):
+    """An app on a brand-new database of the same backend, whose commits are real.
+
+    For tests that need several connections to see each other's work (concurrency); slower than
+    `app`, so use it only for that.
+    """
+    if database_url.startswith("postgresql"):
+        server = make_url(database_url)
+        name = f"{server.database}_{secrets.token_hex(3)}"
+        _run_autocommit(server, f'CREATE DATABASE "{name}"')
+        url = server.set(database=name).render_as_string(hide_password=False)
+    else:
+        url = f"sqlite:///{tmp_path / 'committing.sqlite'}"
+    build_schema(url, tmp_path)
+    app = create_app({**base_config(url, tmp_path), "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 40, "max_overflow": 0}})
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    if database_url.startswith("postgresql"):
+        _run_autocommit(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
 def make_app(database_url, tmp_path):
     """Build an app with extra config (for tests that need other settings)."""
     made = []

@@ -123,6 +123,7 @@ def request_password_reset(*, email, make_link, now: datetime) -> None:
         email = normalize_email(email)
     except InvalidInput:
         return
+    begin_write()
     user = find_by_email(email)
     if user is None or not user.active:
         return

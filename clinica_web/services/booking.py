@@ -188,12 +188,12 @@ def book(
     )
     db.session.add(appointment)
     db.session.add(AppointmentChange(appointment=appointment, actor_id=actor.id, at=now, kind="booked", to_value=SCHEDULED))
-    email = notifications.queue_appointment_email(appointment, "booked", now=now)
     try:
+        email = notifications.queue_appointment_email(appointment, "booked", now=now)  # flushes
         db.session.commit()
     except IntegrityError:
-        # The database refused an overlap another request committed after our check (or the same
-        # form was submitted twice at once): report it like the check would have.
+        # The database refused an overlap that another request committed after our check (or the
+        # same form was submitted twice at once): answer as the check would have.
         db.session.rollback()
         if booking_key and (existing := _find_by_key(booking_key, patient.id)) is not None:
             return existing
