@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 import config
 from clinica_web import database  # noqa: F401  (registers the SQLite connection hooks)
@@ -49,7 +50,15 @@ def register_extensions(app):
     login_manager.login_message_category = "info"
 
 
+class IdConverter(IntegerConverter):
+    """`<id:name>`: a positive 32-bit integer; anything else is a 404 before any view runs."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=2**31 - 1)
+
+
 def register_blueprints(app):
+    app.url_map.converters["id"] = IdConverter
     from clinica_web.blueprints import auth, pages
 
     app.register_blueprint(pages.bp)

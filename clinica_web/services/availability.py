@@ -22,7 +22,12 @@ def local_day_span(first: date, last: date | None = None) -> tuple[datetime, dat
     return start, end
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+
+
 def active_doctor(doctor_id) -> Doctor | None:
+    if isinstance(doctor_id, bool) or not isinstance(doctor_id, int) or not 0 < doctor_id <= MAX_ID:
+        return None
     return db.session.scalars(select(Doctor).where(Doctor.id == doctor_id, Doctor.active)).first()
 
 

@@ -97,7 +97,7 @@ def check_bookable(slot: Slot, *, patient_id: int, now: datetime, exclude_id=Non
 
     `exclude_id` leaves an appointment being rescheduled out of the overlap checks.
     """
-    if slot.doctor_id > 2**31 - 1 or availability.active_doctor(slot.doctor_id) is None:
+    if availability.active_doctor(slot.doctor_id) is None:
         raise NotFound("Doctor not found", field="doctor_id")
     tz, policy = clinic.tz(), clinic.policy()
     start = slots.local_instant(slot.day, slot.minute, tz)
@@ -212,7 +212,7 @@ def _find_by_key(booking_key, patient_id):
 def get_for_patient(appointment_id, patient: User) -> Appointment:
     """One of the patient's own appointments. Another patient's and a missing id look the same."""
     appointment = None
-    if isinstance(appointment_id, int) and 0 < appointment_id <= 2**31 - 1:
+    if isinstance(appointment_id, int) and 0 < appointment_id <= availability.MAX_ID:
         appointment = db.session.get(Appointment, appointment_id)
     if appointment is None or appointment.patient_id != patient.id:
         raise NotFound(NOT_YOURS_MESSAGE)

@@ -16,7 +16,7 @@ class BookingForm(FlaskForm):
     booking_key = HiddenField()
     notes = TextAreaField(
         "Anything the doctor should know? (optional)",
-        validators=[Length(max=MAX_NOTES)],
+        validators=[Length(max=MAX_NOTES, message=f"A note has at most {MAX_NOTES} characters.")],
         description="Only the clinic sees this; it is never put in emails.",
     )
 

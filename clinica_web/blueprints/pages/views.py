@@ -52,12 +52,12 @@ def _slot_context(doctor_id):
     )
 
 
-@bp.route("/doctors/<int:doctor_id>")
+@bp.route("/doctors/<id:doctor_id>")
 def doctor(doctor_id):
     return render_template("pages/doctor.html", **_slot_context(doctor_id))
 
 
-@bp.route("/doctors/<int:doctor_id>/slots")
+@bp.route("/doctors/<id:doctor_id>/slots")
 def slots(doctor_id):
     """The slot list alone for htmx; the whole booking page for everyone else (same URL)."""
     context = _slot_context(doctor_id)
@@ -74,7 +74,7 @@ def _require_patient():
         abort(403, "Staff book for patients from the desk.")
 
 
-@bp.route("/doctors/<int:doctor_id>/book", methods=["GET", "POST"])
+@bp.route("/doctors/<id:doctor_id>/book", methods=["GET", "POST"])
 @login_required
 def book(doctor_id):
     """Confirm a slot: GET shows it (also on the way back from logging in), POST books it."""
@@ -130,7 +130,7 @@ def bookings():
     return render_template("pages/bookings.html", upcoming=upcoming, past=past)
 
 
-@bp.route("/bookings/<int:appointment_id>")
+@bp.route("/bookings/<id:appointment_id>")
 @login_required
 def booking_detail(appointment_id):
     appointment = _own_booking(appointment_id)
@@ -138,7 +138,7 @@ def booking_detail(appointment_id):
     return render_template("pages/booking.html", appointment=appointment, can_cancel=can_cancel)
 
 
-@bp.route("/bookings/<int:appointment_id>/cancel", methods=["GET", "POST"])
+@bp.route("/bookings/<id:appointment_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel_booking(appointment_id):
     """GET asks "are you sure?"; POST cancels."""

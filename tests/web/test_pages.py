@@ -1,0 +1,348 @@
+"""The patient's way through the site: doctors, the slot list (page and HTMX partial), booking,
+my bookings and cancelling, with and without JavaScript."""
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from clinica_web.extensions import db
+from clinica_web.models import CANCELLED, Appointment
+from tests.conftest import instant, next_weekday
+
+MONDAY = next_weekday(0, weeks=1)
+HTMX = {"HX-Request": "true"}
+
+
+def slot_times(html):
+    return re.findall(r'class="slot"[^>]*>(\d\d:\d\d)</a>', html)
+
+
+def booking_key(html):
+    return re.search(r'name="booking_key" type="hidden" value="([^"]+)"', html)[1]
+
+
+def open_slot(client, doctor_id, time, day=MONDAY, type_name="consultation"):
+    """GET the confirmation page of a slot; returns the response."""
+    return client.get(f"/doctors/{doctor_id}/book?date={day}&time={time}&type={type_name}")
+
+
+def book_slot(client, doctor_id, time, day=MONDAY, notes="", type_name="consultation"):
+    page = open_slot(client, doctor_id, time, day, type_name)
+    assert page.status_code == 200, page.text
+    form = {"date": day.isoformat(), "time": time, "type": type_name, "booking_key": booking_key(page.text),
+            "notes": notes}
+    return client.post(f"/doctors/{doctor_id}/book", data=form)
+
+
+def appointments(app):
+    with app.app_context():
+        return db.session.scalars(select(Appointment).order_by(Appointment.id)).all()
+
+
+def test_home_leads_to_booking(client, make_doctor):
+    make_doctor()
+    home = client.get("/")
+    assert home.status_code == 200
+    assert 'href="/doctors"' in home.text and "Book an appointment" in home.text
+    assert "General Practice" in home.text
+
+
+def test_doctors_list_filters_by_specialty(client, make_doctor):
+    make_doctor(name="Dr. Laura Rossi", specialty="General Practice")
+    make_doctor(name="Dr. Marco Bianchi", specialty="Pediatrics")
+    make_doctor(name="Dr. Hidden", specialty="Pediatrics", active=False)
+    everyone = client.get("/doctors").text
+    assert "Dr. Laura Rossi" in everyone and "Dr. Marco Bianchi" in everyone and "Dr. Hidden" not in everyone
+    pediatrics = client.get("/doctors?specialty=Pediatrics").text
+    assert "Dr. Marco Bianchi" in pediatrics and "Dr. Laura Rossi" not in pediatrics
+
+
+def test_booking_page_shows_free_slots_for_date_and_type(client, make_doctor, make_user, make_appointment):
+    doctor_id = make_doctor()
+    make_appointment(doctor_id=doctor_id, patient_id=make_user(), day=MONDAY, hhmm="10:00", duration=30)
+    page = client.get(f"/doctors/{doctor_id}?date={MONDAY}&type=therapy")
+    assert page.status_code == 200
+    times = slot_times(page.text)
+    # Therapy is 60 minutes: 09:00 fits before 10:00, 09:15 would run into the booking.
+    assert times[:2] == ["09:00", "10:30"]
+    assert "12:00" in times and "12:15" not in times  # must end by 13:00
+    assert 'rel="prev"' in page.text and 'rel="next"' in page.text
+    assert f'href="/doctors/{doctor_id}?date={MONDAY - timedelta(days=1)}&amp;type=therapy"' in page.text
+
+
+def test_booking_page_without_date_opens_first_free_day(client, make_doctor, make_user, make_appointment):
+    doctor_id = make_doctor(weekdays=[0], windows=[("09:00", "10:00")])  # one hour on Mondays
+    coming_monday, following_monday = next_weekday(0), next_weekday(0, weeks=1)
+    for hhmm in ("09:00", "09:30"):  # the coming Monday is full
+        make_appointment(doctor_id=doctor_id, patient_id=make_user(), day=coming_monday, hhmm=hhmm)
+    page = client.get(f"/doctors/{doctor_id}").text
+    assert re.search(r'name="date" type="date" value="([\d-]+)"', page)[1] == following_monday.isoformat()
+    assert slot_times(page) == ["09:00", "09:15", "09:30"]
+
+
+def test_slot_partial_for_htmx_and_full_page_otherwise(client, make_doctor):
+    doctor_id = make_doctor()
+    url = f"/doctors/{doctor_id}/slots?date={MONDAY}&type=consultation"
+    partial = client.get(url, headers=HTMX)
+    assert partial.status_code == 200
+    assert "<html" not in partial.text and "09:00" in slot_times(partial.text)
+    assert "HX-Request" in partial.headers["Vary"]
+    assert partial.headers["HX-Push-Url"] == f"/doctors/{doctor_id}?date={MONDAY}&type=consultation"
+    page = client.get(url)
+    assert "<html" in page.text and slot_times(page.text) == slot_times(partial.text)
+    assert "HX-Request" in page.headers["Vary"]
+    # A history restore needs the whole page even though htmx asks.
+    restore = client.get(url, headers={**HTMX, "HX-History-Restore-Request": "true"})
+    assert "<html" in restore.text
+
+
+def test_slot_list_is_progressively_enhanced(client, make_doctor):
+    """A real GET form and real links, with hx-* attributes on top."""
+    doctor_id = make_doctor()
+    page = client.get(f"/doctors/{doctor_id}?date={MONDAY}").text
+    assert f'<form method="get" action="/doctors/{doctor_id}"' in page
+    assert f'hx-get="/doctors/{doctor_id}/slots"' in page
+    assert re.search(rf'<a class="slot" href="/doctors/{doctor_id}/book\?date={MONDAY}&amp;time=09:00', page)
+
+
+@pytest.mark.parametrize(
+    "query, status, message",
+    [
+        ("date=2026-13-01", 400, "Invalid date format (YYYY-MM-DD)"),
+        ("date=tomorrow", 400, "Invalid date format (YYYY-MM-DD)"),
+        ("type=massage", 400, "Invalid appointment type"),
+    ],
+)
+def test_slot_list_bad_query_is_a_clear_400(client, make_doctor, query, status, message):
+    doctor_id = make_doctor()
+    for url in (f"/doctors/{doctor_id}?{query}", f"/doctors/{doctor_id}/slots?{query}"):
+        response = client.get(url)
+        assert response.status_code == status
+        assert message in response.text
+
+
+def test_unknown_or_inactive_doctor_is_404(client, make_doctor):
+    inactive = make_doctor(active=False)
+    assert client.get("/doctors/999999").status_code == 404
+    assert client.get(f"/doctors/{inactive}").status_code == 404
+    assert client.get("/doctors/99999999999999999999/slots").status_code == 404
+
+
+def test_past_days_and_days_past_the_horizon_offer_nothing(client, make_doctor):
+    doctor_id = make_doctor(weekdays=range(7))
+    assert slot_times(client.get(f"/doctors/{doctor_id}?date={MONDAY - timedelta(days=30)}").text) == []
+    far = MONDAY + timedelta(days=120)
+    assert slot_times(client.get(f"/doctors/{doctor_id}?date={far}").text) == []
+
+
+def test_choosing_a_slot_logged_out_goes_through_login_and_back(client, make_doctor, make_user):
+    doctor_id = make_doctor()
+    make_user(email="ana@example.com")
+    slot_url = f"/doctors/{doctor_id}/book?date={MONDAY}&time=09:30&type=consultation"
+    response = client.get(slot_url)
+    assert response.status_code == 302 and "/login?next=" in response.headers["Location"]
+    login_url = response.headers["Location"]
+    assert client.get(login_url).status_code == 200
+    logged_in = client.post(login_url, data={"email": "ana@example.com", "password": "correct-horse-9"})
+    assert logged_in.status_code == 303
+    assert logged_in.headers["Location"] == slot_url
+    confirm = client.get(logged_in.headers["Location"])
+    assert "Confirm your appointment" in confirm.text and "09:30" in confirm.text
+
+
+def test_full_booking_flow_without_javascript(app, client, make_doctor, patient, sent_mail):
+    doctor_id = make_doctor()
+    response = book_slot(client, doctor_id, "09:30", notes="Knee hurts")
+    assert response.status_code == 303
+    detail = client.get(response.headers["Location"])
+    assert "Your appointment is booked" in detail.text
+    assert "Dr. Laura Rossi" in detail.text and "09:30" in detail.text and "Knee hurts" in detail.text
+    [booked] = appointments(app)
+    assert booked.starts_at == instant(MONDAY, "09:30") and booked.patient_id == patient
+    assert len(sent_mail()) == 1
+    # The slot is gone from the list.
+    assert "09:30" not in slot_times(client.get(f"/doctors/{doctor_id}?date={MONDAY}").text)
+    # And it is in "My bookings", upcoming.
+    mine = client.get("/bookings").text
+    upcoming = mine.split('id="past-heading"')[0]
+    assert f'href="/bookings/{booked.id}"' in upcoming and "Scheduled" in upcoming
+
+
+def test_double_submitted_form_books_once_and_shows_the_booking(app, client, make_doctor, patient):
+    doctor_id = make_doctor()
+    page = open_slot(client, doctor_id, "10:00")
+    form = {"date": MONDAY.isoformat(), "time": "10:00", "type": "consultation", "booking_key": booking_key(page.text)}
+    first = client.post(f"/doctors/{doctor_id}/book", data=form)
+    second = client.post(f"/doctors/{doctor_id}/book", data=form)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    assert len(appointments(app)) == 1
+
+
+def test_slot_taken_in_the_meantime_says_so_and_offers_fresh_slots(app, client, make_doctor, make_user,
+                                                                   make_appointment, patient):
+    doctor_id = make_doctor()
+    page = open_slot(client, doctor_id, "11:00")
+    make_appointment(doctor_id=doctor_id, patient_id=make_user(), day=MONDAY, hhmm="11:00")  # someone was faster
+    form = {"date": MONDAY.isoformat(), "time": "11:00", "type": "consultation", "booking_key": booking_key(page.text)}
+    response = client.post(f"/doctors/{doctor_id}/book", data=form)
+    assert response.status_code == 409
+    assert "Time slot overlaps with another booking" in response.text
+    fresh = slot_times(response.text)
+    assert "11:00" not in fresh and "10:45" not in fresh and "11:15" not in fresh
+    assert "10:30" in fresh and "11:30" in fresh
+    assert len(appointments(app)) == 1
+    # Opening the taken slot again says so at once.
+    again = open_slot(client, doctor_id, "11:00")
+    assert again.status_code == 409 and "Book this time" not in again.text
+
+
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({"date": "", "time": "09:00"}, "Missing required fields"),
+        ({"date": "2026-02-31", "time": "09:00"}, "Invalid date format (YYYY-MM-DD)"),
+        ({"time": "9.00"}, "Invalid time format (HH:MM)"),
+        ({"time": "08:00"}, "Outside doctor availability"),
+        ({"type": "<script>alert(1)</script>"}, "Invalid appointment type"),
+        ({"notes": "x" * 2001}, "at most 2000"),
+    ],
+)
+def test_tampered_or_bad_booking_form_changes_nothing(app, client, make_doctor, patient, form, message):
+    doctor_id = make_doctor()
+    data = {"date": MONDAY.isoformat(), "time": "09:00", "type": "consultation", "booking_key": "k" * 20, **form}
+    response = client.post(f"/doctors/{doctor_id}/book", data=data)
+    assert response.status_code == 422
+    assert message in response.text
+    assert "<script>alert(1)</script>" not in response.text
+    assert appointments(app) == []
+
+
+def test_staff_cannot_book_for_themselves_on_the_patient_pages(client, make_doctor, make_user, auth):
+    doctor_id = make_doctor()
+    make_user(email="desk@example.com", role="reception")
+    auth.login("desk@example.com")
+    assert open_slot(client, doctor_id, "09:00").status_code == 403
+
+
+def test_my_bookings_lists_upcoming_and_past_with_status(client, make_doctor, make_appointment, patient):
+    doctor_id = make_doctor()
+    last_week = MONDAY - timedelta(days=14)
+    past = make_appointment(doctor_id=doctor_id, patient_id=patient, day=last_week, hhmm="09:00", status="completed")
+    cancelled = make_appointment(doctor_id=doctor_id, patient_id=patient, day=MONDAY, hhmm="12:00", status=CANCELLED)
+    upcoming = make_appointment(doctor_id=doctor_id, patient_id=patient, day=MONDAY, hhmm="09:00")
+    page = client.get("/bookings").text
+    upcoming_part, past_part = page.split('id="past-heading"')
+    assert f"/bookings/{upcoming}" in upcoming_part and f"/bookings/{past}" not in upcoming_part
+    assert f"/bookings/{past}" in past_part and "Completed" in past_part
+    assert f"/bookings/{cancelled}" in past_part and "Cancelled" in past_part
+
+
+def test_cancel_with_confirmation_step(app, client, make_doctor, patient, sent_mail):
+    doctor_id = make_doctor()
+    booked = book_slot(client, doctor_id, "14:00")
+    detail_url = booked.headers["Location"]
+    appointment_id = int(detail_url.rsplit("/", 1)[1])
+    confirm = client.get(f"/bookings/{appointment_id}/cancel")
+    assert confirm.status_code == 200 and "Yes, cancel it" in confirm.text
+    assert appointments(app)[0].status == "scheduled"  # asking changes nothing
+    done = client.post(f"/bookings/{appointment_id}/cancel")
+    assert done.status_code == 303
+    assert "Your appointment is cancelled" in client.get(done.headers["Location"]).text
+    assert appointments(app)[0].status == CANCELLED
+    assert [m["Subject"].split(":")[0] for m in sent_mail()] == ["Your appointment is booked",
+                                                                 "Your appointment is cancelled"]
+    assert "14:00" in slot_times(client.get(f"/doctors/{doctor_id}?date={MONDAY}").text)  # free again
+
+
+def test_another_patients_booking_is_invisible(app, client, make_doctor, make_user, make_appointment, patient):
+    doctor_id = make_doctor()
+    theirs = make_appointment(doctor_id=doctor_id, patient_id=make_user(email="ben@example.com"), day=MONDAY,
+                              hhmm="09:00")
+    assert client.get(f"/bookings/{theirs}").status_code == 404
+    assert client.get(f"/bookings/{theirs}/cancel").status_code == 404
+    assert client.post(f"/bookings/{theirs}/cancel").status_code == 404
+    assert client.get("/bookings/999999").status_code == 404
+    assert f"/bookings/{theirs}" not in client.get("/bookings").text
+    assert appointments(app)[0].status == "scheduled"
+
+
+def test_pages_need_login(client, make_doctor):
+    for url in ("/bookings", "/bookings/1", "/bookings/1/cancel"):
+        response = client.get(url)
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+# ---------------------------------------------------------------------------------------------
+# A fixed number of SQL queries per request, whatever the amount of data.
+
+
+@pytest.fixture
+def count_queries(app):
+    from sqlalchemy import event
+
+    from clinica_web.extensions import db as database
+
+    def run(callable_):
+        with app.app_context():
+            connection = database.engines[None]
+        statements = []
+
+        def record(conn, cursor, statement, *args):
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
+                statements.append(statement)
+
+        event.listen(connection, "before_cursor_execute", record)
+        try:
+            callable_()
+        finally:
+            event.remove(connection, "before_cursor_execute", record)
+        return len(statements)
+
+    return run
+
+
+def add_many_appointments(app, doctor_id, patient_id, days):
+    """Fill `days` more weekdays of the doctor's mornings (from the week after MONDAY), every half hour."""
+    from clinica_web.models import Appointment as A
+
+    with app.app_context():
+        latest = db.session.scalar(select(func.max(A.starts_at)).where(A.doctor_id == doctor_id))
+        day = max(MONDAY + timedelta(days=7), latest.date() + timedelta(days=1) if latest else MONDAY)
+        added = 0
+        while added < days:
+            if day.weekday() < 5:
+                for minute in range(540, 780, 30):
+                    start = instant(day, f"{minute // 60:02d}:{minute % 60:02d}")
+                    db.session.add(A(patient_id=patient_id, doctor_id=doctor_id, starts_at=start,
+                                     ends_at=start + timedelta(minutes=30), duration_minutes=30,
+                                     appointment_type="consultation"))
+                added += 1
+            day += timedelta(days=1)
+        db.session.commit()
+
+
+def test_slot_list_and_booking_run_a_fixed_number_of_queries(app, client, make_doctor, make_user, patient,
+                                                              count_queries):
+    doctor_id = make_doctor()
+    other = make_user(email="busy@example.com")
+    partial_url = f"/doctors/{doctor_id}/slots?date={MONDAY}&type=consultation"
+
+    def measure():
+        partial = count_queries(lambda: client.get(partial_url, headers=HTMX))
+        page = count_queries(lambda: client.get(f"/doctors/{doctor_id}"))  # searches for the first free day
+        mine = count_queries(lambda: client.get("/bookings"))
+        return partial, page, mine
+
+    add_many_appointments(app, doctor_id, other, days=2)
+    small = measure()
+    add_many_appointments(app, doctor_id, other, days=40)
+    assert measure() == small
+
+    booking_queries = count_queries(lambda: book_slot(client, doctor_id, "09:00"))
+    add_many_appointments(app, doctor_id, other, days=20)
+    assert count_queries(lambda: book_slot(client, doctor_id, "10:00")) == booking_queries
+    assert small[0] <= 8 and booking_queries <= 30
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.patient_id == patient)) == 2
