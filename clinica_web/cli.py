@@ -1,5 +1,6 @@
 """`flask --app wsgi <command>`: init-db, seed-demo, create-user, send-mail."""
 import click
+from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from clinica_web.models import ROLES
@@ -13,6 +14,7 @@ def init_app(app):
 
 
 @click.command("init-db")
+@with_appcontext
 def init_db():
     """Create the schema, or bring it up to date (runs the migrations)."""
     upgrade()
@@ -20,6 +22,7 @@ def init_db():
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo():
     """Load the demo clinic, only into an empty database, and print the logins."""
     if not demo.is_empty():
@@ -34,6 +37,7 @@ def seed_demo():
 
 
 @click.command("create-user")
+@with_appcontext
 @click.option("--email", required=True)
 @click.option("--password", required=True, prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--role", type=click.Choice(ROLES), default="patient", show_default=True)
@@ -48,6 +52,7 @@ def create_user(email, password, role, full_name):
 
 
 @click.command("send-mail")
+@with_appcontext
 @click.option("--limit", default=100, show_default=True, help="At most this many emails per run.")
 def send_mail(limit):
     """Send the outbox emails that are due (failed ones are retried with backoff)."""

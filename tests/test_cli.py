@@ -1,0 +1,86 @@
+"""The commands of DESIGN.md section 11 and the demo clinic."""
+from sqlalchemy import func, select
+
+from clinica_web.extensions import db
+from clinica_web.models import Appointment, AppointmentType, BlockedPeriod, Doctor, User
+from clinica_web.services import clinic
+
+DEMO_HOURS = {
+    "Dr. Laura Rossi": ("General Practice", {d: [("09:00", "13:00"), ("14:00", "18:00")] for d in range(5)}),
+    "Dr. Marco Bianchi": ("Pediatrics", {d: [("08:00", "12:00")] for d in (0, 2, 4)}),
+    "Dr. Sofia Silva": ("Psychology", {d: [("10:00", "19:00")] for d in (1, 3)}),
+    "Dr. Diego Moreno": ("Dermatology", {d: [("09:00", "15:00")] for d in range(4)}),
+}
+
+
+def test_init_db_is_idempotent(make_app):
+    """The test database was made by the migrations; running them again changes nothing."""
+    app = make_app()
+    result = app.test_cli_runner().invoke(args=["init-db"])
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.output
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_seed_demo_loads_the_demo_clinic_once(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "demo-pass-123" in result.output and "rossi@clinica.test" in result.output
+    with app.app_context():
+        users = {u.email: u for u in db.session.scalars(select(User))}
+        assert {email: u.role for email, u in users.items()} == {
+            "admin@clinica.test": "admin", "desk@clinica.test": "reception",
+            "ana@clinica.test": "patient", "ben@clinica.test": "patient",
+            "rossi@clinica.test": "doctor", "bianchi@clinica.test": "doctor",
+            "silva@clinica.test": "doctor", "moreno@clinica.test": "doctor",
+        }
+        assert all(u.check_password("demo-pass-123") for u in users.values())
+        for doctor in db.session.scalars(select(Doctor)):
+            specialty, hours = DEMO_HOURS[doctor.display_name]
+            assert doctor.specialty == specialty and doctor.user.full_name == doctor.display_name
+            found = {}
+            for window in doctor.weekly_hours:
+                found.setdefault(window.weekday, []).append((window.start_hhmm, window.end_hhmm))
+            assert found == hours
+        types = {t.name: t.default_duration for t in db.session.scalars(select(AppointmentType))}
+        assert types == {"consultation": 30, "follow_up": 15, "therapy": 60, "procedure": 45}
+        now = clinic.now()
+        past_undocumented = db.session.scalar(
+            select(func.count(Appointment.id)).where(Appointment.starts_at < now, Appointment.documentation.is_(None),
+                                                     Appointment.status.notin_(["cancelled", "no_show"])))
+        assert past_undocumented >= 2  # pending documentation is not empty
+        assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.starts_at > now)) >= 4
+        [blocked] = db.session.scalars(select(BlockedPeriod)).all()
+        assert blocked.doctor.display_name == "Dr. Laura Rossi"
+        assert clinic.to_local(blocked.starts_at).strftime("%H:%M") == "14:00"
+        assert clinic.to_local(blocked.ends_at).strftime("%H:%M") == "18:00"
+
+    again = runner.invoke(args=["seed-demo"])
+    assert again.exit_code == 0 and "not loaded" in again.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count(User.id))) == 8
+
+
+def test_create_user(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["create-user", "--email", "New.Doc@Example.com", "--password", "long-enough-1",
+                                 "--role", "doctor", "--name", "Dr. New"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.scalars(select(User).where(User.email == "new.doc@example.com")).one()
+        assert user.role == "doctor" and user.check_password("long-enough-1")
+    duplicate = runner.invoke(args=["create-user", "--email", "new.doc@example.com", "--password", "long-enough-1",
+                                    "--name", "Someone"])
+    assert duplicate.exit_code != 0 and "Email already exists" in duplicate.output
+    short = runner.invoke(args=["create-user", "--email", "x@example.com", "--password", "short", "--name", "X"])
+    assert short.exit_code != 0 and "8 to 200 characters" in short.output
+    bad_role = runner.invoke(args=["create-user", "--email", "y@example.com", "--password", "long-enough-1",
+                                   "--role", "king", "--name", "Y"])
+    assert bad_role.exit_code != 0
+
+
+def test_send_mail_with_nothing_due(app):
+    result = app.test_cli_runner().invoke(args=["send-mail"])
+    assert result.exit_code == 0 and "Sent 0 email(s)" in result.output
