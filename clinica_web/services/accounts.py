@@ -1,6 +1,7 @@
 """Accounts: registration, login checks, password reset by emailed link."""
 import hashlib
 import hmac
+import unicodedata
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
@@ -39,7 +40,9 @@ def clean_name(value) -> str:
     name = " ".join(value.split()) if isinstance(value, str) else ""
     if not name:
         raise InvalidInput("Enter your full name", field="full_name")
-    if len(name) > MAX_NAME or not name.isprintable():
+    # Line breaks, tabs and other control characters are refused, not folded into spaces by split().
+    controls = any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value)
+    if len(name) > MAX_NAME or not name.isprintable() or controls:
         raise InvalidInput(f"A name has at most {MAX_NAME} printable characters", field="full_name")
     return name
 

@@ -22,7 +22,9 @@ def _safe_next(default="pages.home"):
     """Where to go after logging in: a path on this site, never another host."""
     target = request.args.get("next", "")
     parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
+    # Browsers read a backslash as a slash, so "/\\evil.example" would go to evil.example.
+    local = target.startswith("/") and not target.startswith("//") and "\\" not in target
+    if local and not parts.netloc and not parts.scheme:
         return target
     return url_for(default)
 
