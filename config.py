@@ -74,7 +74,7 @@ class Config:
 
 class DevelopmentConfig(Config):
     DEBUG = True
-    SECRET_KEY = Config.SECRET_KEY or "dev-only-secret-key-change-me"
+    SECRET_KEY = Config.SECRET_KEY or "dev-only-secret-key-never-use-in-production"
 
 
 class ProductionConfig(Config):
@@ -83,8 +83,9 @@ class ProductionConfig(Config):
 
     @classmethod
     def check(cls):
-        if not cls.SECRET_KEY:
-            raise RuntimeError("SECRET_KEY must be set in the environment outside development.")
+        if not cls.SECRET_KEY or len(cls.SECRET_KEY) < 32:
+            # It signs sessions, CSRF tokens, reset links and JWTs (HS256 wants 32 bytes or more).
+            raise RuntimeError("SECRET_KEY must be set, at least 32 characters, outside development.")
 
 
 def config_class():

@@ -59,10 +59,12 @@ class IdConverter(IntegerConverter):
 
 def register_blueprints(app):
     app.url_map.converters["id"] = IdConverter
-    from clinica_web.blueprints import auth, pages
+    from clinica_web.blueprints import api, auth, pages
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(auth.bp)
+    extensions.csrf.exempt(api.bp)
+    app.register_blueprint(api.bp)
 
 
 def register_errorhandlers(app):

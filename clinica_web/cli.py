@@ -1,15 +1,16 @@
-"""`flask --app wsgi <command>`: init-db, seed-demo, create-user, send-mail."""
+"""`flask --app wsgi <command>`: init-db, seed-demo, create-user, create-api-token,
+list-api-tokens, revoke-api-token, send-mail."""
 import click
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from clinica_web.models import ROLES
-from clinica_web.services import accounts, clinic, demo, notifications
+from clinica_web.services import accounts, clinic, demo, notifications, tokens
 from clinica_web.services.errors import DomainError
 
 
 def init_app(app):
-    for command in (init_db, seed_demo, create_user, send_mail):
+    for command in (init_db, seed_demo, create_user, create_api_token, list_api_tokens, revoke_api_token, send_mail):
         app.cli.add_command(command)
 
 
@@ -49,6 +50,43 @@ def create_user(email, password, role, full_name):
     except DomainError as error:
         raise click.ClickException(error.message) from None
     click.echo(f"Created {user.role} {user.email} (id {user.id}).")
+
+
+@click.command("create-api-token")
+@with_appcontext
+@click.option("--email", required=True, help="A staff account (doctor, reception or admin)")
+@click.option("--name", default="API token", show_default=True, help="What the token is for")
+def create_api_token(email, name):
+    """Create a clinic API token and print it (once: only its digest is stored)."""
+    user = accounts.find_by_email(email.strip())
+    if user is None:
+        raise click.ClickException(f"No account with email {email}")
+    try:
+        token = tokens.create_api_token(user, name=name, now=clinic.now())
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(token)
+
+
+@click.command("revoke-api-token")
+@with_appcontext
+@click.argument("token_id", type=int)
+def revoke_api_token(token_id):
+    """Revoke an API token by its id (`list-api-tokens` shows them)."""
+    try:
+        revoked = tokens.revoke_api_token(token_id, now=clinic.now())
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Revoked token {revoked.id} ({revoked.name}) of {revoked.user.email}.")
+
+
+@click.command("list-api-tokens")
+@with_appcontext
+def list_api_tokens():
+    """List API tokens: id, owner, name, created, revoked."""
+    for token in tokens.all_tokens():
+        state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
+        click.echo(f"{token.id:>4}  {token.user.email:<30} {token.name:<20} {token.created_at:%Y-%m-%d}  {state}")
 
 
 @click.command("send-mail")

@@ -1,5 +1,5 @@
 """App-level error pages. Routing errors (404, 405) never reach blueprint handlers, so they live here."""
-from flask import render_template
+from flask import render_template, request
 from flask_wtf.csrf import CSRFError
 
 from clinica_web.extensions import db
@@ -22,6 +22,10 @@ def init_app(app):
     def not_found(error):
         return _page(404, "Page not found", "There is nothing at this address.")
 
+    @app.errorhandler(415)
+    def unsupported_media_type(error):
+        return _page(415, "Unsupported media type", error.description)
+
     @app.errorhandler(405)
     def method_not_allowed(error):
         return _page(405, "Method not allowed", "This address does not accept that kind of request.")
@@ -37,4 +41,8 @@ def init_app(app):
 
 
 def _page(status, title, message):
+    if request.path.startswith("/v1/"):
+        from clinica_web.blueprints.api.errors import http_error
+
+        return http_error(status, message)
     return render_template("errors/error.html", status=status, title=title, message=message), status

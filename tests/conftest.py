@@ -45,7 +45,7 @@ def skip_without_postgres():
 def base_config(database_url, tmp_path):
     return {
         "TESTING": True,
-        "SECRET_KEY": "test-secret",
+        "SECRET_KEY": "test-secret-key-of-at-least-32-bytes",
         "WTF_CSRF_ENABLED": False,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {},

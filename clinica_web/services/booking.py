@@ -12,9 +12,11 @@ from sqlalchemy.exc import IntegrityError
 
 from clinica_web.database import begin_write
 from clinica_web.extensions import db
-from clinica_web.models import CANCELLED, SCHEDULED, Appointment, AppointmentChange, AppointmentType, User
+from clinica_web.models import (
+    CANCELLED, PATIENT, SCHEDULED, Appointment, AppointmentChange, AppointmentType, Doctor, User,
+)
 from clinica_web.services import availability, clinic, notifications, slots
-from clinica_web.services.errors import InvalidInput, NotFound, SlotTaken, SlotUnavailable
+from clinica_web.services.errors import DomainError, InvalidInput, NotAllowed, NotFound, SlotTaken, SlotUnavailable
 
 MAX_DURATION = 480
 DEFAULT_TYPE = "consultation"
@@ -133,6 +135,20 @@ def preview(*, patient: User, doctor_id, date, time, appointment_type=None, now:
     return slot, start
 
 
+def free_times(*, doctor_id, date, duration=None, now: datetime) -> list[int]:
+    """Free start minutes of a doctor's local day (the booking API's available-slots)."""
+    if doctor_id in (None, "") or date in (None, ""):
+        raise InvalidInput("Missing required fields")
+    day = parse_date(date)
+    duration = parse_duration(duration, availability.DEFAULT_DURATION)
+    if isinstance(doctor_id, str) and doctor_id.strip().isdigit():
+        doctor_id = int(doctor_id)
+    doctor = availability.active_doctor(doctor_id)
+    if doctor is None:
+        raise NotFound("Doctor not found", field="doctor_id")
+    return availability.free_slots(doctor, day, duration, now=now)
+
+
 def _patient_busy(patient_id, start, end, exclude_id):
     query = select(Appointment.id).where(
         Appointment.patient_id == patient_id,
@@ -164,6 +180,8 @@ def book(
     created instead of booking twice (a double click, or back and resubmit).
     """
     begin_write()
+    if patient.role != PATIENT:
+        raise NotAllowed("Appointments are booked for patient accounts")
     if booking_key:
         existing = _find_by_key(booking_key, patient.id)
         if existing is not None:
@@ -219,14 +237,21 @@ def get_for_patient(appointment_id, patient: User) -> Appointment:
     return appointment
 
 
+def bookings_of(patient: User) -> list[Appointment]:
+    """All of a patient's appointments, cancelled ones included, by date and time."""
+    return list(
+        db.session.scalars(
+            select(Appointment)
+            .where(Appointment.patient_id == patient.id)
+            .options(db.joinedload(Appointment.doctor))
+            .order_by(Appointment.starts_at, Appointment.id)
+        )
+    )
+
+
 def list_for_patient(patient: User, *, now: datetime) -> tuple[list[Appointment], list[Appointment]]:
     """(upcoming, past) appointments of a patient: upcoming soonest first, past latest first."""
-    rows = db.session.scalars(
-        select(Appointment)
-        .where(Appointment.patient_id == patient.id)
-        .options(db.joinedload(Appointment.doctor))
-        .order_by(Appointment.starts_at, Appointment.id)
-    ).all()
+    rows = bookings_of(patient)
     upcoming = [a for a in rows if a.ends_at > now and a.status == SCHEDULED]
     past = [a for a in reversed(rows) if a not in upcoming]
     return upcoming, past
@@ -263,3 +288,58 @@ def _cancel(appointment: Appointment, *, actor: User, reason, now: datetime) -> 
     db.session.commit()
     notifications.send_soon([email], now=now)
     return appointment
+
+
+def reschedule(
+    *, actor: User, appointment: Appointment, starts_at: datetime | None = None, doctor_id=None, reason=None,
+    now: datetime,
+) -> Appointment:
+    """Move a scheduled appointment to a new start instant and/or doctor (staff; DESIGN.md section 7).
+
+    The new time passes every booking rule, leaving the appointment itself out of the overlap
+    checks. Raises DomainError with `field` "scheduled_at" or "provider_id" (the clinic API's names).
+    The caller has checked that `actor` may touch this appointment.
+    """
+    begin_write()
+    appointment = db.session.get(Appointment, appointment.id)
+    if appointment.status != SCHEDULED:
+        raise InvalidInput("Only scheduled appointments can be rescheduled", field="scheduled_at")
+    new_doctor_id = appointment.doctor_id if doctor_id is None else doctor_id
+    if availability.active_doctor(new_doctor_id) is None:
+        raise NotFound("must exist", field="provider_id")
+    start = (starts_at or appointment.starts_at).astimezone(clinic.tz())
+    if start.second or start.microsecond:
+        raise SlotUnavailable("Outside doctor availability", field="scheduled_at")
+    slot = Slot(new_doctor_id, start.date(), start.hour * 60 + start.minute, appointment.duration_minutes,
+                find_type(appointment.appointment_type))
+    if slots.local_instant(slot.day, slot.minute, clinic.tz()) != start:
+        # The second occurrence of an ambiguous local time: not a time the grid offers.
+        raise SlotUnavailable("Outside doctor availability", field="scheduled_at")
+    try:
+        new_start, new_end = check_bookable(slot, patient_id=appointment.patient_id, now=now, exclude_id=appointment.id)
+    except DomainError as error:
+        error.field = "scheduled_at"
+        raise
+    if (new_start, new_doctor_id) == (appointment.starts_at, appointment.doctor_id):
+        return appointment  # nothing moves: no history, no email
+    before = _where_and_when(appointment)
+    appointment.starts_at, appointment.ends_at, appointment.doctor_id = new_start, new_end, new_doctor_id
+    appointment.doctor = db.session.get(Doctor, new_doctor_id)
+    appointment.sequence += 1
+    appointment.updated_at = now
+    db.session.add(AppointmentChange(appointment=appointment, actor_id=actor.id, at=now, kind="rescheduled",
+                                     from_value=before, to_value=_where_and_when(appointment),
+                                     reason=(reason or "").strip()[:500] or None))
+    try:
+        email = notifications.queue_appointment_email(appointment, "rescheduled", now=now)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise SlotTaken(OVERLAP_MESSAGE, field="scheduled_at") from None
+    notifications.send_soon([email], now=now)
+    return appointment
+
+
+def _where_and_when(appointment):
+    """How the history records a time: doctor id and the UTC start."""
+    return f"doctor {appointment.doctor_id} at {appointment.starts_at:%Y-%m-%dT%H:%MZ}"

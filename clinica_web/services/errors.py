@@ -35,3 +35,13 @@ class SlotTaken(SlotUnavailable):
     """Another booking of the doctor overlaps (also what the database constraint reports)."""
 
     code = "slot_taken"
+
+
+class FieldErrors(DomainError):
+    """Several problems, by field: {"start_date": ["can't be blank"], ...} (the clinic API's 422)."""
+
+    code = "invalid_fields"
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(f"{field} {', '.join(messages)}" for field, messages in errors.items()))
+        self.errors = errors

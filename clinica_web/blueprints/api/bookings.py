@@ -1,0 +1,81 @@
+"""The booking API (seed 002): accounts, doctors, free slots, my bookings. JWT authentication."""
+from flask import g, request, url_for
+
+from clinica_web.blueprints.api import bp
+from clinica_web.blueprints.api import serializers as out
+from clinica_web.blueprints.api.auth import json_body, jwt_required
+from clinica_web.blueprints.api.errors import error
+from clinica_web.extensions import limiter
+from clinica_web.services import accounts, booking, clinic, directory, tokens
+from clinica_web.services.errors import DomainError
+from clinica_web.services.slots import format_minute
+
+
+def _required(body, *fields):
+    if any(body.get(field) in (None, "") for field in fields):
+        return error(400, "Missing required fields")
+    return None
+
+
+@bp.post("/auth/register")
+@limiter.limit("10 per minute")
+def register():
+    body = json_body()
+    if (missing := _required(body, "email", "password", "full_name")) is not None:
+        return missing
+    user = accounts.create_user(email=body["email"], password=body["password"], full_name=body["full_name"],
+                                now=clinic.now())
+    return out.user(user), 201
+
+
+@bp.post("/auth/login")
+@limiter.limit("10 per minute")
+def login():
+    body = json_body()
+    now = clinic.now()
+    try:
+        user = accounts.authenticate(email=body.get("email"), password=body.get("password"), now=now)
+    except DomainError:
+        return error(400, "Invalid credentials")
+    return {"token": tokens.create_jwt(user, now=now), "user": {**out.user(user), "role": user.role}}
+
+
+@bp.get("/doctors")
+def doctors():
+    return [out.doctor(d) for d in directory.doctors()]
+
+
+@bp.get("/bookings/available-slots")
+@jwt_required
+def available_slots():
+    minutes = booking.free_times(doctor_id=request.args.get("doctor_id"), date=request.args.get("date"),
+                                 duration=request.args.get("duration"), now=clinic.now())
+    return [format_minute(minute) for minute in minutes]
+
+
+@bp.post("/bookings")
+@jwt_required
+def create_booking():
+    body = json_body()
+    notes = body.get("notes") or ""
+    if not isinstance(notes, str):
+        return error(400, "Invalid notes")
+    appointment = booking.book(
+        actor=g.api_user, patient=g.api_user, doctor_id=body.get("doctor_id"), date=body.get("date"),
+        time=body.get("time"), duration=body.get("duration"), appointment_type=body.get("appointment_type"),
+        notes=notes, now=clinic.now(),
+    )
+    return out.booking(appointment), 201, {"Location": url_for("api.my_bookings")}
+
+
+@bp.get("/bookings/me")
+@jwt_required
+def my_bookings():
+    return [out.booking(a) for a in booking.bookings_of(g.api_user)]
+
+
+@bp.delete("/bookings/<int:booking_id>")
+@jwt_required
+def cancel_booking(booking_id):
+    booking.cancel_by_patient(patient=g.api_user, appointment_id=booking_id, now=clinic.now())
+    return {"message": "Booking cancelled successfully"}

@@ -1,0 +1,320 @@
+"""The OpenAPI 3 document of the v1 API, served at /v1/openapi.json and tested against the code
+(tests/api/test_openapi.py runs schemathesis over it)."""
+from flask import current_app
+
+from clinica_web.blueprints.api import bp
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema, description):
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERROR = _ref("Error")
+CLINIC_401 = _json(_ref("ClinicMessageError"), "Missing, unknown or revoked token, or not a staff token")
+CLINIC_422 = _json(_ref("ClinicFieldErrors"), "Invalid parameters, by field")
+BOOKING_401 = _json(ERROR, "Missing or invalid bearer token: Authentication required")
+BAD_REQUEST = _json(ERROR, "Invalid input; `error` says which rule failed")
+NOT_JSON = _json(ERROR, "The body is not JSON (Content-Type must be application/json)")
+TOO_MANY = _json(ERROR, "Too many attempts; try again in a minute")
+JWT = [{"bearerAuth": []}]
+STAFF = [{"userToken": []}]
+TIME = "^([01][0-9]|2[0-3]):[0-5][0-9]$"
+DATE_DESCRIPTION = "ISO 8601 date (whole local days) or date-time (no offset means clinic-local)"
+
+
+def _query(name, schema, description, required=False):
+    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+
+def _body(schema):
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+    "ClinicMessageError": {"type": "object", "required": ["errors"], "properties": {"errors": {"type": "string"}}},
+    "ClinicFieldErrors": {
+        "type": "object",
+        "required": ["errors"],
+        "properties": {
+            "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}
+        },
+    },
+    "User": {
+        "type": "object",
+        "required": ["id", "email", "full_name"],
+        "properties": {"id": {"type": "integer"}, "email": {"type": "string"}, "full_name": {"type": "string"}},
+    },
+    "Doctor": {
+        "type": "object",
+        "required": ["id", "name", "specialty"],
+        "properties": {"id": {"type": "integer"}, "name": {"type": "string"}, "specialty": {"type": "string"}},
+    },
+    "Booking": {
+        "type": "object",
+        "required": ["id", "doctor_id", "doctor_name", "specialty", "user_id", "date", "time", "duration", "status",
+                     "appointment_type", "scheduled_at", "created_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "doctor_id": {"type": "integer"},
+            "doctor_name": {"type": "string"},
+            "specialty": {"type": "string"},
+            "user_id": {"type": "integer"},
+            "date": {"type": "string", "format": "date", "description": "Clinic-local date"},
+            "time": {"type": "string", "pattern": TIME, "description": "Clinic-local start time"},
+            "duration": {"type": "integer", "minimum": 1, "maximum": 480},
+            "status": {"$ref": "#/components/schemas/Status"},
+            "appointment_type": {"type": "string"},
+            "scheduled_at": {"type": "string", "format": "date-time", "example": "2023-10-27T14:30:00.000Z"},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "Status": {"type": "string", "enum": ["scheduled", "arrived", "completed", "no_show", "cancelled"]},
+    "Appointment": {
+        "type": "object",
+        "required": ["id", "patient_id", "provider_id", "scheduled_at", "status", "appointment_type",
+                     "duration_minutes", "notes", "created_at", "updated_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "patient_id": {"type": "integer"},
+            "provider_id": {"type": "integer"},
+            "scheduled_at": {"type": "string", "format": "date-time", "example": "2023-10-27T14:30:00.000Z"},
+            "status": {"$ref": "#/components/schemas/Status"},
+            "appointment_type": {"type": "string", "example": "therapy"},
+            "duration_minutes": {"type": "integer", "minimum": 1, "maximum": 480},
+            "notes": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+        },
+    },
+}
+
+PATHS = {
+    "/v1/auth/register": {
+        "post": {
+            "summary": "Create a patient account",
+            "tags": ["booking"],
+            "requestBody": _body({
+                "type": "object",
+                "required": ["email", "password", "full_name"],
+                "properties": {
+                    "email": {"type": "string", "format": "email"},
+                    "password": {"type": "string", "minLength": 8, "maxLength": 200},
+                    "full_name": {"type": "string", "maxLength": 120},
+                },
+            }),
+            "responses": {
+                "201": _json(_ref("User"), "Created"),
+                "400": _json(ERROR, "Invalid input, or `Email already exists`"),
+                "415": NOT_JSON,
+                "429": TOO_MANY,
+            },
+        }
+    },
+    "/v1/auth/login": {
+        "post": {
+            "summary": "Log in and get a JWT (valid one day)",
+            "tags": ["booking"],
+            "requestBody": _body({
+                "type": "object",
+                "required": ["email", "password"],
+                "properties": {"email": {"type": "string"}, "password": {"type": "string"}},
+            }),
+            "responses": {
+                "200": _json({
+                    "type": "object",
+                    "required": ["token", "user"],
+                    "properties": {
+                        "token": {"type": "string"},
+                        "user": {
+                            "allOf": [_ref("User")],
+                            "properties": {"role": {"type": "string",
+                                                    "enum": ["patient", "doctor", "reception", "admin"]}},
+                            "required": ["role"],
+                        },
+                    },
+                }, "Logged in"),
+                "400": _json(ERROR, "`Invalid credentials`"),
+                "415": NOT_JSON,
+                "429": TOO_MANY,
+            },
+        }
+    },
+    "/v1/doctors": {
+        "get": {
+            "summary": "Active doctors",
+            "tags": ["booking"],
+            "responses": {"200": _json({"type": "array", "items": _ref("Doctor")}, "Doctors")},
+        }
+    },
+    "/v1/bookings/available-slots": {
+        "get": {
+            "summary": "Free start times of a doctor on a local date",
+            "tags": ["booking"],
+            "security": JWT,
+            "parameters": [
+                _query("doctor_id", {"type": "integer"}, "Doctor id", required=True),
+                _query("date", {"type": "string", "format": "date"}, "Clinic-local date, YYYY-MM-DD", required=True),
+                _query("duration", {"type": "integer", "minimum": 1, "maximum": 480, "default": 30},
+                       "Minutes"),
+            ],
+            "responses": {
+                "200": _json({"type": "array", "items": {"type": "string", "pattern": TIME}}, "Start times, HH:MM"),
+                "400": BAD_REQUEST,
+                "401": BOOKING_401,
+            },
+        }
+    },
+    "/v1/bookings": {
+        "post": {
+            "summary": "Book an appointment",
+            "tags": ["booking"],
+            "security": JWT,
+            "requestBody": _body({
+                "type": "object",
+                "required": ["doctor_id", "date", "time"],
+                "properties": {
+                    "doctor_id": {"type": "integer"},
+                    "date": {"type": "string", "format": "date"},
+                    "time": {"type": "string", "pattern": TIME},
+                    "duration": {"type": "integer", "minimum": 1, "maximum": 480},
+                    "appointment_type": {"type": "string",
+                                         "enum": ["consultation", "follow_up", "therapy", "procedure"]},
+                    "notes": {"type": "string", "maxLength": 2000},
+                },
+            }),
+            "responses": {
+                "201": _json(_ref("Booking"), "Booked"),
+                "400": BAD_REQUEST,
+                "401": BOOKING_401,
+                "415": NOT_JSON,
+            },
+        }
+    },
+    "/v1/bookings/me": {
+        "get": {
+            "summary": "The caller's bookings, by date and time",
+            "tags": ["booking"],
+            "security": JWT,
+            "responses": {"200": _json({"type": "array", "items": _ref("Booking")}, "Bookings"), "401": BOOKING_401},
+        }
+    },
+    "/v1/bookings/{id}": {
+        "delete": {
+            "summary": "Cancel one of the caller's upcoming bookings",
+            "tags": ["booking"],
+            "security": JWT,
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}],
+            "responses": {
+                "200": _json({"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}},
+                             "`Booking cancelled successfully`"),
+                "400": _json(ERROR, "`Booking not found or unauthorized` (also for another patient's booking)"),
+                "401": BOOKING_401,
+            },
+        }
+    },
+    "/v1/clinic/appointments/pending_documentation": {
+        "get": {
+            "summary": "Started appointments without documentation, oldest first",
+            "tags": ["clinic"],
+            "security": STAFF,
+            "parameters": [
+                _query("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number"),
+                _query("page_size", {"type": "integer", "minimum": 1, "maximum": 100, "default": 25},
+                       "Items per page"),
+            ],
+            "responses": {
+                "200": {
+                    "description": "One page",
+                    "headers": {
+                        "X-Total-Count": {"schema": {"type": "integer"}, "description": "All pending appointments"},
+                        "Link": {"schema": {"type": "string"}, "description": "first, prev, next, last pages"},
+                    },
+                    "content": {"application/json": {"schema": {"type": "array", "items": _ref("Appointment")}}},
+                },
+                "401": CLINIC_401,
+                "422": CLINIC_422,
+            },
+        }
+    },
+    "/v1/clinic/appointments/in_date_range": {
+        "get": {
+            "summary": "Appointments starting in a range, ordered by scheduled_at",
+            "tags": ["clinic"],
+            "security": STAFF,
+            "parameters": [
+                _query("start_date", {"type": "string"}, DATE_DESCRIPTION, required=True),
+                _query("end_date", {"type": "string"}, DATE_DESCRIPTION + "; a date includes that whole day",
+                       required=True),
+                _query("provider_id", {"type": "integer", "minimum": 1}, "Only this doctor"),
+                _query("patient_id", {"type": "integer", "minimum": 1}, "Only this patient"),
+            ],
+            "responses": {
+                "200": _json({"type": "array", "items": _ref("Appointment")}, "Appointments"),
+                "401": CLINIC_401,
+                "422": CLINIC_422,
+            },
+        }
+    },
+    "/v1/clinic/appointments/reschedule_appointments/{id}": {
+        "put": {
+            "summary": "Move an appointment to a new time and/or provider",
+            "tags": ["clinic"],
+            "security": STAFF,
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}],
+            "requestBody": _body({
+                "type": "object",
+                "required": ["appointment"],
+                "properties": {
+                    "appointment": {
+                        "type": "object",
+                        "properties": {
+                            "scheduled_at": {"type": "string", "format": "date-time"},
+                            "provider_id": {"type": "integer"},
+                            "reason": {"type": "string", "maxLength": 500},
+                        },
+                    }
+                },
+            }),
+            "responses": {
+                "200": _json(_ref("Appointment"), "The updated appointment"),
+                "400": _json(_ref("ClinicMessageError"), "The body is not valid JSON"),
+                "401": CLINIC_401,
+                "404": _json(_ref("ClinicMessageError"), "`Appointment not found`"),
+                "415": _json(_ref("ClinicMessageError"), "Content-Type must be application/json"),
+                "422": CLINIC_422,
+            },
+        }
+    },
+}
+
+
+def document() -> dict:
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": f"{current_app.config['CLINIC_NAME']} API",
+            "version": "1",
+            "description": "The booking API (patients, JWT bearer) and the clinic appointments API "
+                           "(staff, X-User-Token). Instants are UTC with milliseconds; dates and HH:MM "
+                           "times are in the clinic's time zone.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "userToken": {"type": "apiKey", "in": "header", "name": "X-User-Token"},
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    return document()

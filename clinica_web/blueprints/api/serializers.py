@@ -1,0 +1,56 @@
+"""Plain functions from models to JSON-ready dicts (models stay free of HTTP)."""
+from datetime import datetime, timezone
+
+from clinica_web.services import clinic
+from clinica_web.services.slots import format_minute
+
+
+def instant(value: datetime | None) -> str | None:
+    """'2023-10-27T14:30:00.000Z': UTC with milliseconds, as the seeds write instants."""
+    if value is None:
+        return None
+    value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def doctor(d) -> dict:
+    return {"id": d.id, "name": d.display_name, "specialty": d.specialty}
+
+
+def booking(a) -> dict:
+    """A booking in the booking API: local date and time, UTC scheduled_at."""
+    local = clinic.to_local(a.starts_at)
+    return {
+        "id": a.id,
+        "doctor_id": a.doctor_id,
+        "doctor_name": a.doctor.display_name,
+        "specialty": a.doctor.specialty,
+        "user_id": a.patient_id,
+        "date": local.date().isoformat(),
+        "time": format_minute(local.hour * 60 + local.minute),
+        "duration": a.duration_minutes,
+        "status": a.status,
+        "appointment_type": a.appointment_type,
+        "scheduled_at": instant(a.starts_at),
+        "created_at": instant(a.created_at),
+    }
+
+
+def appointment(a) -> dict:
+    """An appointment in the clinic API: exactly the seed's fields."""
+    return {
+        "id": a.id,
+        "patient_id": a.patient_id,
+        "provider_id": a.doctor_id,
+        "scheduled_at": instant(a.starts_at),
+        "status": a.status,
+        "appointment_type": a.appointment_type,
+        "duration_minutes": a.duration_minutes,
+        "notes": a.notes,
+        "created_at": instant(a.created_at),
+        "updated_at": instant(a.updated_at),
+    }
+
+
+def user(u) -> dict:
+    return {"id": u.id, "email": u.email, "full_name": u.full_name}

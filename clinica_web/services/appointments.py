@@ -1,0 +1,92 @@
+"""What staff may see of appointments: the scope of each role, and appointments by date range.
+
+A doctor sees only their own appointments; reception and admin see every doctor's.
+"""
+import re
+from datetime import date, datetime, timezone
+
+from sqlalchemy import Select, select
+
+from clinica_web.extensions import db
+from clinica_web.models import ADMIN, DOCTOR, RECEPTION, Appointment, Doctor, User
+from clinica_web.services import availability, clinic
+from clinica_web.services.errors import FieldErrors, NotFound
+
+BLANK, INVALID = "can't be blank", "is invalid"
+
+
+def visible_to(actor: User, query: Select) -> Select:
+    """Narrow an Appointment query to what `actor` may see (nothing, for a patient)."""
+    if actor.role in (RECEPTION, ADMIN):
+        return query
+    if actor.role == DOCTOR:
+        return query.where(Appointment.doctor_id.in_(select(Doctor.id).where(Doctor.user_id == actor.id)))
+    return query.where(False)
+
+
+def get_for_staff(actor: User, appointment_id) -> Appointment:
+    """One appointment the actor may see, or NotFound('Appointment not found')."""
+    found = None
+    if isinstance(appointment_id, int) and 0 < appointment_id <= availability.MAX_ID:
+        found = db.session.scalars(visible_to(actor, select(Appointment).where(Appointment.id == appointment_id))).first()
+    if found is None:
+        raise NotFound("Appointment not found")
+    return found
+
+
+def parse_instant(value, *, end_of_day=False) -> datetime:
+    """An ISO 8601 date or datetime as a UTC instant; ValueError if it is neither.
+
+    A date means local midnight (or, with end_of_day, the next local midnight, so that a
+    date-only end includes that whole day). A datetime without an offset is clinic-local.
+    """
+    if not isinstance(value, str) or len(value) > 40:
+        raise ValueError(value)
+    # An unencoded "+02:00" in a query string arrives as " 02:00".
+    text = re.sub(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$", r"\1+\2", value.strip())
+    if len(text) == 10:
+        day = date.fromisoformat(text)
+        start, end = availability.local_day_span(day)
+        return end if end_of_day else start
+    moment = datetime.fromisoformat(text.replace("z", "Z"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=clinic.tz())
+    return moment.astimezone(timezone.utc)
+
+
+def in_date_range(actor: User, *, start_date, end_date, provider_id=None, patient_id=None) -> list[Appointment]:
+    """Appointments starting in [start, end], ordered by start (the clinic API's in_date_range)."""
+    errors = {}
+    bounds = {}
+    for field, value, end_of_day in (("start_date", start_date, False), ("end_date", end_date, True)):
+        if value is None or not str(value).strip():
+            errors[field] = [BLANK]
+            continue
+        try:
+            bounds[field] = parse_instant(value, end_of_day=end_of_day)
+        except (ValueError, OverflowError):
+            errors[field] = [INVALID]
+    filters = {}
+    for field, value in (("provider_id", provider_id), ("patient_id", patient_id)):
+        if value in (None, ""):
+            continue
+        if not str(value).isdigit() or not 0 < int(value) <= availability.MAX_ID:
+            errors[field] = [INVALID]
+        else:
+            filters[field] = int(value)
+    if not errors and bounds["end_date"] < bounds["start_date"]:
+        errors["end_date"] = ["must be after start_date"]
+    if errors:
+        raise FieldErrors(errors)
+    date_only_end = len(str(end_date).strip()) == 10
+    query = select(Appointment).where(Appointment.starts_at >= bounds["start_date"])
+    if date_only_end:
+        query = query.where(Appointment.starts_at < bounds["end_date"])
+    else:
+        query = query.where(Appointment.starts_at <= bounds["end_date"])
+    if "provider_id" in filters:
+        query = query.where(Appointment.doctor_id == filters["provider_id"])
+    if "patient_id" in filters:
+        query = query.where(Appointment.patient_id == filters["patient_id"])
+    return list(db.session.scalars(visible_to(actor, query).order_by(Appointment.starts_at, Appointment.id)))
+
