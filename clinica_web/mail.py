@@ -19,7 +19,6 @@ import flask_mail
 from flask import current_app, render_template
 from icalendar import Calendar, Event
 
-from clinica_web.extensions import mail
 from clinica_web.services import clinic
 
 ICS_METHODS = {"booked": "REQUEST", "rescheduled": "REQUEST", "cancelled": "CANCEL"}
@@ -111,7 +110,9 @@ def deliver(message: flask_mail.Message) -> None:
     """Send one message now: SMTP if MAIL_SERVER is set, else a file. Raises on failure."""
     config = current_app.config
     if config.get("MAIL_SERVER"):
-        with _TimedConnection(mail.state, config["MAIL_TIMEOUT_SECONDS"]) as connection:
+        # This app's Flask-Mail state: `mail.state` stays None when the extension is bound with init_app.
+        state = current_app.extensions["mail"]
+        with _TimedConnection(state, config["MAIL_TIMEOUT_SECONDS"]) as connection:
             connection.send(message)
     else:
         folder = Path(config.get("MAIL_FILE_DIR") or Path(current_app.instance_path) / "mail")

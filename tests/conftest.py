@@ -129,13 +129,19 @@ def make_app(database_url, tmp_path):
 
 
 @pytest.fixture
-def app(make_app, monkeypatch):
+def app_config():
+    """Extra config for `app`: override it in a test module or class (to send over SMTP, say)."""
+    return {}
+
+
+@pytest.fixture
+def app(make_app, app_config, monkeypatch):
     """The app, inside one outer transaction that is rolled back after the test.
 
     Services commit as usual; their commits release savepoints inside the outer transaction
     (the recipe in shared/STYLE.md 2.8).
     """
-    app = make_app()
+    app = make_app(**app_config)
     with app.app_context():
         engines = db.engines
     engine = engines[None]

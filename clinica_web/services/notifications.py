@@ -13,6 +13,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from clinica_web import mail
+from clinica_web.database import begin_write
 from clinica_web.extensions import db
 from clinica_web.models import OutboxEmail
 from clinica_web.models.outbox import FAILED, PENDING, SENT
@@ -67,32 +68,38 @@ def _send_one(email_id, *, now):
     if not _claim(email_id, now):
         return None
     email = db.session.get(OutboxEmail, email_id)
+    message = mail.build_message(
+        recipient=email.recipient, cc=email.cc, subject=email.subject, text_body=email.text_body,
+        html_body=email.html_body, ics=email.ics, ics_method=email.ics_method,
+    )
+    db.session.rollback()  # hold no transaction while talking to the mail server
     try:
-        mail.deliver(
-            mail.build_message(
-                recipient=email.recipient, cc=email.cc, subject=email.subject, text_body=email.text_body,
-                html_body=email.html_body, ics=email.ics, ics_method=email.ics_method,
-            )
-        )
+        mail.deliver(message)
     except Exception as error:  # any SMTP, socket or file error: record it and retry later
         current_app.logger.warning("Sending email %s failed: %s", email_id, error)
-        email.attempts += 1
-        email.last_error = f"{type(error).__name__}: {error}"[:500]
-        if email.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
-            email.status = FAILED
-        else:
-            email.next_attempt_at = now + min(timedelta(minutes=2**email.attempts), MAX_BACKOFF)
-        db.session.commit()
+        _record(email_id, now=now, error=f"{type(error).__name__}: {error}"[:500])
         return False
-    email.attempts += 1
-    email.status = SENT
-    email.sent_at = now
-    email.last_error = None
-    db.session.commit()
+    _record(email_id, now=now, error=None)
     return True
 
 
+def _record(email_id, *, now, error):
+    begin_write()
+    email = db.session.get(OutboxEmail, email_id)
+    email.attempts += 1
+    email.last_error = error
+    if error is None:
+        email.status = SENT
+        email.sent_at = now
+    elif email.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+        email.status = FAILED
+    else:
+        email.next_attempt_at = now + min(timedelta(minutes=2**email.attempts), MAX_BACKOFF)
+    db.session.commit()
+
+
 def _claim(email_id, now) -> bool:
+    begin_write()
     claimed = db.session.execute(
         update(OutboxEmail)
         .where(OutboxEmail.id == email_id, OutboxEmail.status == PENDING, OutboxEmail.next_attempt_at <= now)

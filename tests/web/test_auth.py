@@ -579,33 +579,8 @@ def test_a_password_reset_unlocks_a_locked_account(client, auth, make_user, sent
 # CSRF (on in production, off in the other tests) and cookies
 
 
-@pytest.fixture
-def app_with(make_app, monkeypatch):
-    """Build an app with extra config, inside one outer transaction rolled back after the test
-    (the same recipe as the `app` fixture)."""
-    opened = []
-
-    def build(**overrides):
-        app = make_app(**overrides)
-        with app.app_context():
-            engines = db.engines
-        engine = engines[None]
-        connection = engine.connect()
-        opened.append((engine, connection, connection.begin()))
-        monkeypatch.setitem(engines, None, connection)
-        monkeypatch.setitem(db.session.session_factory.kw, "join_transaction_mode", "create_savepoint")
-        return app
-
-    yield build
-    for engine, connection, transaction in opened:
-        transaction.rollback()
-        connection.close()
-        engine.dispose()
-
-
-@pytest.fixture
-def csrf_app(app_with):
-    return app_with(WTF_CSRF_ENABLED=True)
+# Parametrizing `app_config` builds the test's `app` with that config (see conftest).
+CSRF_ON = pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True}], ids=["csrf-on"])
 
 
 def add_user(app, email="ana@example.com"):
@@ -626,16 +601,18 @@ def csrf_token_from(response) -> str:
     return token.group(1)
 
 
+@CSRF_ON
 @pytest.mark.parametrize("page", ["/login", "/register", "/password-reset"])
-def test_forms_carry_a_hidden_csrf_token(csrf_app, page):
-    response = csrf_app.test_client().get(page)
+def test_forms_carry_a_hidden_csrf_token(app, page):
+    response = app.test_client().get(page)
     assert response.status_code == 200
     assert len(csrf_token_from(response)) > 20
 
 
-def test_login_without_the_csrf_token_is_refused(csrf_app):
-    client = csrf_app.test_client()
-    add_user(csrf_app)
+@CSRF_ON
+def test_login_without_the_csrf_token_is_refused(app):
+    client = app.test_client()
+    add_user(app)
     response = client.post("/login", data={"email": "ana@example.com", "password": PASSWORD})
     assert response.status_code == 400
     page = text(response)
@@ -648,9 +625,10 @@ def test_login_without_the_csrf_token_is_refused(csrf_app):
     assert logged_in(client)
 
 
-def test_a_forged_csrf_token_is_refused(csrf_app):
-    client = csrf_app.test_client()
-    add_user(csrf_app)
+@CSRF_ON
+def test_a_forged_csrf_token_is_refused(app):
+    client = app.test_client()
+    add_user(app)
     client.get("/login")
     response = client.post("/login", data={"email": "ana@example.com", "password": PASSWORD,
                                            "csrf_token": "IjAxMjM0NTY3ODkwMTIzNDU2Nzg5Ig.forged.token"})
@@ -659,22 +637,24 @@ def test_a_forged_csrf_token_is_refused(csrf_app):
     assert not logged_in(client)
 
 
-def test_register_and_reset_request_without_the_csrf_token_change_nothing(csrf_app, sent_mail):
-    client = csrf_app.test_client()
-    add_user(csrf_app)
+@CSRF_ON
+def test_register_and_reset_request_without_the_csrf_token_change_nothing(app, sent_mail):
+    client = app.test_client()
+    add_user(app)
     response = register(client, email="new@example.com")
     assert response.status_code == 400
     assert CSRF_MESSAGE in text(response)
-    assert users_with_email(csrf_app, "new@example.com") == []
+    assert users_with_email(app, "new@example.com") == []
 
     response = client.post("/password-reset", data={"email": "ana@example.com"})
     assert response.status_code == 400
     assert sent_mail() == []
 
 
-def test_logout_without_the_csrf_token_is_refused(csrf_app):
-    client = csrf_app.test_client()
-    add_user(csrf_app)
+@CSRF_ON
+def test_logout_without_the_csrf_token_is_refused(app):
+    client = app.test_client()
+    add_user(app)
     token = csrf_token_from(client.get("/login"))
     client.post("/login", data={"email": "ana@example.com", "password": PASSWORD, "csrf_token": token})
     assert logged_in(client)
@@ -699,9 +679,9 @@ def test_the_session_cookie_is_httponly_and_samesite_lax(client, make_user):
     assert not any(value.startswith("remember_token=") for value in response.headers.getlist("Set-Cookie"))
 
 
-def test_login_is_rate_limited(app_with):
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True}], ids=["limits-on"])
+def test_login_is_rate_limited(client):
     """Ten attempts a minute from one address, then 429 (DESIGN 13: login rate-limited)."""
-    client = app_with(RATELIMIT_ENABLED=True).test_client()
     statuses = [client.post("/login", data={"email": "nobody@example.com", "password": "wrong-password"}).status_code
                 for _ in range(11)]
     assert statuses == [422] * 10 + [429]

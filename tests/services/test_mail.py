@@ -1,0 +1,633 @@
+"""Email (DESIGN.md section 8): the outbox, the messages and their ICS files, SMTP delivery.
+
+The first tests use the development file backend (`sent_mail()` reads what was written); the
+classes further down deliver over SMTP to a real server on loopback (aiosmtpd), to a closed port
+(server down) and to a server that accepts the connection and never answers (timeout).
+"""
+import email
+import email.policy
+import socket
+import threading
+import time
+from datetime import datetime, time as clock, timedelta
+from types import SimpleNamespace
+
+import pytest
+from aiosmtpd.controller import Controller
+from icalendar import Calendar
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
+
+from clinica_web.extensions import db
+from clinica_web.models import Appointment, Doctor, OutboxEmail, User
+from clinica_web.models.outbox import FAILED, PENDING, SENT
+from clinica_web.services import accounts, availability, booking, clinic, notifications
+from clinica_web.services.errors import SlotTaken
+from tests.conftest import TZ_NAME, instant, next_weekday
+
+SECRET = "secret rash on left arm"
+PATIENT_EMAIL = "ana@example.com"
+HANG_LIMIT = 10  # seconds the silent server keeps a connection open, so a missing timeout fails, not hangs
+
+
+# The app is conftest's, built with `app_config`, which the SMTP classes below override.
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def book(app, *, patient_id, doctor_id, day, hhmm="10:30", now=None, **extra):
+    """Book through the service; returns the appointment id."""
+    with app.app_context():
+        patient = db.session.get(User, patient_id)
+        appointment = booking.book(
+            actor=patient, patient=patient, doctor_id=doctor_id, date=day.isoformat(), time=hhmm,
+            now=now or clinic.now(), **extra,
+        )
+        return appointment.id
+
+
+def cancel(app, *, patient_id, appointment_id, now=None):
+    with app.app_context():
+        patient = db.session.get(User, patient_id)
+        booking.cancel_by_patient(patient=patient, appointment_id=appointment_id, now=now or clinic.now())
+
+
+def outbox(app):
+    """Every outbox row, oldest first (detached copies of their fields)."""
+    with app.app_context():
+        rows = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id)).all()
+        return [SimpleNamespace(**{c.key: getattr(row, c.key) for c in OutboxEmail.__table__.columns}) for row in rows]
+
+
+def count(app, model):
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def parse(raw: bytes):
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def calendar_parts(message):
+    return [part for part in message.walk() if part.get_content_type() == "text/calendar"]
+
+
+def calendar_of(message):
+    """(raw ICS bytes, parsed calendar, its one VEVENT) of a message's one calendar attachment."""
+    [part] = calendar_parts(message)
+    raw = part.get_payload(decode=True)
+    calendar = Calendar.from_ical(raw)
+    [event] = calendar.walk("VEVENT")
+    return raw, calendar, event
+
+
+def everything_in(message) -> str:
+    """Every header and every decoded part of a message, as one text (base64 and QP undone)."""
+    chunks = []
+    for part in message.walk():
+        chunks += [f"{name}: {value}" for name, value in part.items()]
+        if not part.is_multipart():
+            chunks.append(part.get_payload(decode=True).decode("utf-8"))
+    return "\n".join(chunks)
+
+
+def assert_booked_message(message, *, day, appointment_id):
+    """The booked email: recipient, subject, text and HTML parts, no trace of the notes."""
+    assert message["To"] == PATIENT_EMAIL
+    assert message["Subject"] == f"Your appointment is booked: Mon {day:%d %b} 10:30 with Dr. Laura Rossi"
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert text.get_content_type() == "text/plain" and html.get_content_type() == "text/html"
+    for body in (text.get_content(), html.get_content()):
+        assert "Ana Torres" in body
+        assert f"Mon {day:%d %b %Y}, 10:30" in body
+        assert "Dr. Laura Rossi" in body
+        assert str(appointment_id) in body
+        assert "is booked" in body
+    assert "<html" in html.get_content().lower()
+    assert SECRET not in everything_in(message)
+    assert SECRET.encode() not in message.as_bytes()
+
+
+# ---------------------------------------------------------------------------------------------
+# SMTP servers on loopback
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Recorder:
+    """An aiosmtpd handler that keeps every envelope it accepts."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+    def messages(self):
+        return [parse(envelope.content) for envelope in self.envelopes]
+
+
+@pytest.fixture
+def smtp_port():
+    return free_port()
+
+
+@pytest.fixture
+def start_smtp(smtp_port):
+    """Start a recording SMTP server on `smtp_port` (on demand: tests of a down server start it late)."""
+    controllers = []
+
+    def start():
+        recorder = Recorder()
+        controller = Controller(recorder, hostname="127.0.0.1", port=smtp_port)
+        controller.start()
+        controllers.append(controller)
+        return recorder
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp(start_smtp):
+    return start_smtp()
+
+
+@pytest.fixture
+def silent_server():
+    """Accepts TCP connections and never says a word (a hung mail server)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    accepted, stop = [], threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                connection, _address = listener.accept()
+                accepted.append((connection, time.monotonic()))
+            except TimeoutError:
+                pass
+            for connection, since in accepted:
+                if time.monotonic() - since > HANG_LIMIT:
+                    connection.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield SimpleNamespace(port=listener.getsockname()[1], accepted=accepted)
+    stop.set()
+    thread.join()
+    for connection, _since in accepted:
+        connection.close()
+    listener.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+
+
+@pytest.fixture
+def doctor_id(make_doctor):
+    return make_doctor()
+
+
+@pytest.fixture
+def patient_id(make_user):
+    return make_user(email=PATIENT_EMAIL, full_name="Ana Torres")
+
+
+@pytest.fixture
+def monday():
+    return next_weekday(0)
+
+
+# =============================================================================================
+# The outbox and the messages (development file backend)
+
+
+def test_booking_writes_one_outbox_row_and_sends_it(app, doctor_id, patient_id, monday, sent_mail):
+    now = clinic.now()
+    appointment_id = book(app, patient_id=patient_id, doctor_id=doctor_id, day=monday, notes=SECRET, now=now)
+
+    [row] = outbox(app)
+    assert row.recipient == PATIENT_EMAIL
+    assert row.status == SENT and row.attempts == 1 and row.sent_at == now and row.last_error is None
+    assert row.created_at == now
+    assert row.ics_method == "REQUEST"
+    for field in (row.subject, row.text_body, row.html_body, row.ics.decode()):
+        assert SECRET not in field
+    with app.app_context():
+        assert db.session.get(Appointment, appointment_id).notes == SECRET  # kept, just never emailed
+
+    [message] = sent_mail()
+    assert_booked_message(message, day=monday, appointment_id=appointment_id)
+
+
+def test_cancelling_writes_one_more_row_and_sends_the_cancellation(app, doctor_id, patient_id, monday, sent_mail):
+    appointment_id = book(app, patient_id=patient_id, doctor_id=doctor_id, day=monday, notes=SECRET)
+    cancel(app, patient_id=patient_id, appointment_id=appointment_id)
+
+    booked, cancelled = outbox(app)
+    assert cancelled.status == SENT and cancelled.attempts == 1
+    assert cancelled.recipient == PATIENT_EMAIL and cancelled.ics_method == "CANCEL"
+
+    first, second = sent_mail()
+    assert second["To"] == PATIENT_EMAIL
+    assert second["Subject"] == f"Your appointment is cancelled: Mon {monday:%d %b} 10:30 with Dr. Laura Rossi"
+    for body in (second.get_body(("plain",)).get_content(), second.get_body(("html",)).get_content()):
+        assert "is cancelled" in body and f"Mon {monday:%d %b %Y}, 10:30" in body and str(appointment_id) in body
+    assert SECRET not in everything_in(second)
+
+
+@pytest.fixture
+def journal(monkeypatch):
+    """What happened, in order: for each commit, the set of model names it wrote; "deliver" per send."""
+    events, written = [], set()
+    session_class = db.session.session_factory.class_
+
+    def after_flush(session, _context):
+        written.update(type(obj).__name__ for obj in [*session.new, *session.dirty])
+
+    def after_commit(_session):
+        events.append(frozenset(written))
+        written.clear()
+
+    def after_rollback(_session):
+        written.clear()
+
+    listeners = [("after_flush", after_flush), ("after_commit", after_commit), ("after_rollback", after_rollback)]
+    for name, listener in listeners:
+        event.listen(session_class, name, listener)
+    real_deliver = notifications.mail.deliver
+
+    def deliver(message):
+        events.append("deliver")
+        real_deliver(message)
+
+    monkeypatch.setattr(notifications.mail, "deliver", deliver)
+    yield events
+    for name, listener in listeners:
+        event.remove(session_class, name, listener)
+
+
+def test_the_email_row_is_committed_with_the_change_and_sent_after(app, doctor_id, patient_id, monday, journal):
+    appointment_id = book(app, patient_id=patient_id, doctor_id=doctor_id, day=monday)
+    booked = next(i for i, e in enumerate(journal) if e != "deliver" and "Appointment" in e)
+    assert {"Appointment", "AppointmentChange", "OutboxEmail"} <= journal[booked]
+    assert journal.index("deliver") > booked
+    assert journal.count("deliver") == 1
+
+    journal.clear()
+    cancel(app, patient_id=patient_id, appointment_id=appointment_id)
+    cancelled = next(i for i, e in enumerate(journal) if e != "deliver" and "Appointment" in e)
+    assert {"Appointment", "AppointmentChange", "OutboxEmail"} <= journal[cancelled]
+    assert journal.index("deliver") > cancelled
+    assert journal.count("deliver") == 1
+
+
+def test_a_commit_that_fails_takes_the_email_with_it(app, doctor_id, patient_id, monday, monkeypatch, sent_mail):
+    """Same transaction, sent after the commit: if the booking's commit fails, no row and no email."""
+    real_commit, calls = db.session.commit, []
+
+    def commit():
+        calls.append(len(calls))
+        if len(calls) == 1:  # the booking's own commit: refused (a constraint checked at commit)
+            raise IntegrityError("COMMIT", {}, Exception("refused at commit"))
+        real_commit()
+
+    monkeypatch.setattr(db.session, "commit", commit)
+    with pytest.raises(SlotTaken):
+        book(app, patient_id=patient_id, doctor_id=doctor_id, day=monday)
+    assert count(app, Appointment) == 0
+    assert count(app, OutboxEmail) == 0
+    assert sent_mail() == []
+
+
+def _book_a_slot_taken_after_the_check(app, make_user, make_appointment, monkeypatch, doctor_id, patient_id, day):
+    """Another request booked the slot after our overlap check: the database refuses the commit."""
+    other = make_user(email="other@example.com")
+    make_appointment(doctor_id=doctor_id, patient_id=other, day=day, hhmm="10:30")
+    monkeypatch.setattr(availability, "booked_intervals", lambda *args, **kwargs: [])
+    return book(app, patient_id=patient_id, doctor_id=doctor_id, day=day)
+
+
+def test_a_booking_the_database_refuses_leaves_no_email(app, make_user, make_appointment, monkeypatch, doctor_id,
+                                                        patient_id, monday, sent_mail):
+    """Same transaction: when the database refuses the appointment, its email goes too; nothing is sent."""
+    with pytest.raises(SlotTaken):
+        _book_a_slot_taken_after_the_check(app, make_user, make_appointment, monkeypatch, doctor_id, patient_id,
+                                           monday)
+    assert count(app, OutboxEmail) == 0
+    assert count(app, Appointment) == 1  # the other patient's
+    assert sent_mail() == []
+
+
+def test_ics_request_then_cancel_for_the_same_event(app, doctor_id, patient_id, monday, sent_mail):
+    appointment_id = book(app, patient_id=patient_id, doctor_id=doctor_id, day=monday, notes=SECRET,
+                          appointment_type="procedure")  # 45 minutes: not the default duration
+    cancel(app, patient_id=patient_id, appointment_id=appointment_id)
+    booked, cancelled = sent_mail()
+
+    raw_booked, cal_booked, event_booked = calendar_of(booked)
+    raw_cancelled, cal_cancelled, event_cancelled = calendar_of(cancelled)
+    assert str(cal_booked["METHOD"]) == "REQUEST"
+    assert str(cal_cancelled["METHOD"]) == "CANCEL"
+    assert str(event_booked["STATUS"]) == "CONFIRMED" and str(event_cancelled["STATUS"]) == "CANCELLED"
+    assert str(event_booked["UID"]) == str(event_cancelled["UID"])
+    assert str(appointment_id) in str(event_booked["UID"])
+    assert int(event_booked["SEQUENCE"]) == 0
+    assert int(event_cancelled["SEQUENCE"]) == 1
+
+    local_start = datetime.combine(monday, clock(10, 30))
+    for raw, calendar, event in [(raw_booked, cal_booked, event_booked),
+                                 (raw_cancelled, cal_cancelled, event_cancelled)]:
+        assert event["DTSTART"].params["TZID"] == TZ_NAME
+        assert event["DTEND"].params["TZID"] == TZ_NAME
+        start, end = event.decoded("DTSTART"), event.decoded("DTEND")
+        assert start.replace(tzinfo=None) == local_start  # the wall-clock time the patient booked
+        assert start == instant(monday, "10:30")  # and the same instant
+        assert end - start == timedelta(minutes=45)
+        assert f"DTSTART;TZID={TZ_NAME}:{local_start:%Y%m%dT%H%M%S}".encode() in raw
+        [vtimezone] = calendar.walk("VTIMEZONE")
+        assert str(vtimezone["TZID"]) == TZ_NAME
+        assert str(event["ATTENDEE"]) == f"mailto:{PATIENT_EMAIL}"
+        assert SECRET.encode() not in raw
+
+
+class TestCopyDoctor:
+    @pytest.fixture
+    def app_config(self):
+        return {"MAIL_COPY_DOCTOR": True}
+
+    def test_the_doctor_gets_a_copy(self, app, make_doctor, patient_id, monday, sent_mail):
+        doctor_id = make_doctor(with_user=True)
+        book(app, patient_id=patient_id, doctor_id=doctor_id, day=monday)
+        with app.app_context():
+            doctor_email = db.session.get(Doctor, doctor_id).user.email
+        [message] = sent_mail()
+        assert message["To"] == PATIENT_EMAIL
+        assert message["Cc"] == doctor_email
+
+
+def test_password_reset_email_has_the_link_and_no_calendar(app, patient_id, sent_mail):
+    with app.app_context():
+        accounts.request_password_reset(
+            email=PATIENT_EMAIL, make_link=lambda token: f"https://clinica.test/password-reset/{token}",
+            now=clinic.now(),
+        )
+    [row] = outbox(app)
+    assert row.status == SENT and row.ics is None and row.ics_method is None
+
+    [message] = sent_mail()
+    assert message["To"] == PATIENT_EMAIL
+    assert message["Subject"] == "Reset your Clinica password"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    link = next(word for word in text.split() if word.startswith("https://clinica.test/password-reset/"))
+    assert link in html
+    assert calendar_parts(message) == []
+    assert list(message.iter_attachments()) == []
+    with app.app_context():
+        user = accounts.user_for_reset_token(link.rsplit("/", 1)[1])
+        assert user is not None and user.id == patient_id
+
+
+def test_password_reset_for_an_unknown_address_sends_nothing(app, patient_id, sent_mail):
+    with app.app_context():
+        accounts.request_password_reset(email="nobody@example.com", make_link=lambda token: token, now=clinic.now())
+    assert outbox(app) == [] and sent_mail() == []
+
+
+# =============================================================================================
+# Senders: claiming, backoff, giving up
+
+
+def queue_one(app, *, now):
+    with app.app_context():
+        row = notifications.queue(recipient=PATIENT_EMAIL, subject="Hello", text_body="Hi", html_body="<p>Hi</p>",
+                                  now=now)
+        db.session.commit()
+        return row.id
+
+
+def test_a_row_is_claimed_by_one_sender_only(app, sent_mail):
+    now = clinic.now()
+    email_id = queue_one(app, now=now)
+    with app.app_context():
+        assert notifications._claim(email_id, now) is True
+        assert notifications._claim(email_id, now) is False
+        # The claim holds the row while the first sender works: no second send.
+        notifications.send_soon([db.session.get(OutboxEmail, email_id)], now=now)
+        assert notifications.send_due(now=now) == (0, 0)
+    assert sent_mail() == []
+    [row] = outbox(app)
+    assert row.status == PENDING and row.attempts == 0
+    # A sender that died holding the claim: the row is due again once the claim runs out.
+    later = now + timedelta(minutes=notifications.CLAIM_MINUTES)
+    with app.app_context():
+        assert notifications.send_due(now=later) == (1, 0)
+        assert notifications._claim(email_id, later + timedelta(days=1)) is False  # sent: never again
+    assert len(sent_mail()) == 1
+
+
+# =============================================================================================
+# Over SMTP, to a real server on loopback
+
+
+class TestSmtp:
+    @pytest.fixture
+    def app_config(self, smtp_port):
+        return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_port}
+
+    def test_booking_on_the_website_arrives_at_the_smtp_server(self, app, client, smtp, doctor_id, patient, monday,
+                                                               sent_mail):
+        response = client.post(f"/doctors/{doctor_id}/book", data={
+            "date": monday.isoformat(), "time": "10:30", "type": "consultation", "booking_key": "key-1",
+            "notes": SECRET,
+        })
+        assert response.status_code == 303
+        with app.app_context():
+            appointment_id = db.session.scalar(select(Appointment.id))
+        assert response.headers["Location"].endswith(f"/bookings/{appointment_id}")
+
+        [envelope] = smtp.envelopes
+        assert envelope.rcpt_tos == [PATIENT_EMAIL]
+        assert envelope.mail_from == "no-reply@clinica.test"
+        assert SECRET.encode() not in envelope.content
+        message = parse(envelope.content)
+        assert message.get_content_type() == "multipart/mixed"
+        alternative, attachment = message.get_payload()
+        assert alternative.get_content_type() == "multipart/alternative"
+        assert [part.get_content_type() for part in alternative.get_payload()] == ["text/plain", "text/html"]
+        assert attachment.get_content_type() == "text/calendar"
+        assert attachment.get_param("method") == "REQUEST"
+        assert attachment.get_content_disposition() == "attachment"
+        assert attachment.get_filename() == "appointment.ics"
+        assert_booked_message(message, day=monday, appointment_id=appointment_id)
+
+        _raw, calendar, event = calendar_of(message)
+        assert str(calendar["METHOD"]) == "REQUEST" and int(event["SEQUENCE"]) == 0
+        assert event.decoded("DTSTART") == instant(monday, "10:30")
+        assert event["DTSTART"].params["TZID"] == TZ_NAME
+        assert event.decoded("DTEND") - event.decoded("DTSTART") == timedelta(minutes=30)
+
+        [row] = outbox(app)
+        assert row.status == SENT and row.attempts == 1
+        assert sent_mail() == []  # SMTP, not the development files
+
+    def test_cancelling_arrives_as_a_calendar_cancel(self, app, smtp, doctor_id, patient_id, monday):
+        appointment_id = book(app, patient_id=patient_id, doctor_id=doctor_id, day=monday)
+        cancel(app, patient_id=patient_id, appointment_id=appointment_id)
+        booked, cancelled = smtp.messages()
+        [attachment] = calendar_parts(cancelled)
+        assert attachment.get_param("method") == "CANCEL"
+        _raw, calendar, event = calendar_of(cancelled)
+        assert str(calendar["METHOD"]) == "CANCEL" and int(event["SEQUENCE"]) == 1
+        assert str(event["UID"]) == str(calendar_of(booked)[2]["UID"])
+        assert [envelope.rcpt_tos for envelope in smtp.envelopes] == [[PATIENT_EMAIL], [PATIENT_EMAIL]]
+
+
+class TestSmtpDown:
+    """The mail server is down at booking time (nothing listens on the port) and comes back later."""
+
+    @pytest.fixture
+    def app_config(self, smtp_port):
+        return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_port, "MAIL_TIMEOUT_SECONDS": 2}
+
+    def book_while_down(self, app, client, doctor_id, monday):
+        before = clinic.now()
+        response = client.post(f"/doctors/{doctor_id}/book", data={
+            "date": monday.isoformat(), "time": "10:30", "type": "consultation", "booking_key": "key-1",
+        })
+        # The booking does not notice: the usual redirect to the new booking.
+        assert response.status_code == 303
+        with app.app_context():
+            appointment_id = db.session.scalar(select(Appointment.id))
+        assert appointment_id is not None
+        assert response.headers["Location"].endswith(f"/bookings/{appointment_id}")
+
+        [row] = outbox(app)
+        assert row.status == PENDING and row.attempts == 1 and row.sent_at is None
+        assert row.last_error and "refused" in row.last_error.lower()
+        assert row.next_attempt_at > clinic.now()  # backed off: not due right away
+        assert row.next_attempt_at >= before + timedelta(minutes=2)
+        return row
+
+    def test_send_due_delivers_once_the_server_is_back(self, app, client, start_smtp, doctor_id, patient, monday):
+        row = self.book_while_down(app, client, doctor_id, monday)
+        with app.app_context():
+            assert notifications.send_due(now=row.next_attempt_at - timedelta(seconds=1)) == (0, 0)
+        smtp = start_smtp()
+        later = row.next_attempt_at
+        with app.app_context():
+            assert notifications.send_due(now=later) == (1, 0)
+        [envelope] = smtp.envelopes
+        assert envelope.rcpt_tos == [PATIENT_EMAIL]
+        assert calendar_parts(parse(envelope.content))[0].get_param("method") == "REQUEST"
+        [row] = outbox(app)
+        assert row.status == SENT and row.attempts == 2 and row.sent_at == later and row.last_error is None
+        with app.app_context():
+            assert notifications.send_due(now=later + timedelta(days=1)) == (0, 0)
+        assert len(smtp.envelopes) == 1
+
+    def test_the_send_mail_command_retries_once_due(self, app, client, start_smtp, doctor_id, patient, monday,
+                                                    monkeypatch):
+        row = self.book_while_down(app, client, doctor_id, monday)
+        cli = app.test_cli_runner()
+
+        def send_mail():
+            # `flask` pushes an app context before running a command; app.cli alone does not, and
+            # cli.py's commands are not wrapped in with_appcontext.
+            with app.app_context():
+                return cli.invoke(args=["send-mail"])
+
+        # Not due yet on the real clock: the command leaves it alone.
+        result = send_mail()
+        assert result.exit_code == 0, result.output
+        assert "Sent 0 email(s); 0 failed" in result.output
+        # Time passes (the command reads the clock through clinic.now), the server is still down.
+        monkeypatch.setattr(clinic, "now", lambda: row.next_attempt_at)
+        result = send_mail()
+        assert result.exit_code == 1
+        assert "Sent 0 email(s); 1 failed" in result.output
+        [row] = outbox(app)
+        assert row.status == PENDING and row.attempts == 2
+
+        smtp = start_smtp()
+        monkeypatch.setattr(clinic, "now", lambda: row.next_attempt_at)
+        result = send_mail()
+        assert result.exit_code == 0, result.output
+        assert "Sent 1 email(s); 0 failed" in result.output
+        [envelope] = smtp.envelopes
+        assert envelope.rcpt_tos == [PATIENT_EMAIL]
+        [row] = outbox(app)
+        assert row.status == SENT and row.attempts == 3
+
+        monkeypatch.setattr(clinic, "now", lambda: row.next_attempt_at + timedelta(days=1))
+        result = send_mail()
+        assert result.exit_code == 0 and "Sent 0 email(s)" in result.output
+        assert len(smtp.envelopes) == 1
+
+
+class TestBackoff:
+    """Every failure doubles the wait (capped); after MAIL_MAX_ATTEMPTS the row is given up."""
+
+    MAX_ATTEMPTS = 10
+
+    @pytest.fixture
+    def app_config(self, smtp_port):
+        return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp_port, "MAIL_MAX_ATTEMPTS": self.MAX_ATTEMPTS}
+
+    def test_backoff_grows_then_the_row_fails(self, app):
+        now = clinic.now()
+        email_id = queue_one(app, now=now)
+        waits = []
+        for attempt in range(1, self.MAX_ATTEMPTS):
+            with app.app_context():
+                assert notifications.send_due(now=now) == (0, 1)
+                row = db.session.get(OutboxEmail, email_id)
+                assert row.status == PENDING and row.attempts == attempt and "refused" in row.last_error.lower()
+                waits.append(row.next_attempt_at - now)
+                # Not retried before it is due.
+                assert notifications.send_due(now=row.next_attempt_at - timedelta(seconds=1)) == (0, 0)
+                now = row.next_attempt_at
+        assert waits == [timedelta(minutes=min(2**n, 360)) for n in range(1, self.MAX_ATTEMPTS)]
+        assert waits[-1] == notifications.MAX_BACKOFF
+
+        with app.app_context():
+            assert notifications.send_due(now=now) == (0, 1)
+            row = db.session.get(OutboxEmail, email_id)
+            assert row.status == FAILED and row.attempts == self.MAX_ATTEMPTS
+            # Given up: never picked again, whenever a sender runs.
+            assert notifications.send_due(now=now + timedelta(days=365)) == (0, 0)
+            assert db.session.get(OutboxEmail, email_id).attempts == self.MAX_ATTEMPTS
+
+
+class TestTimeout:
+    """A mail server that accepts the connection and never answers must not hang the booking."""
+
+    @pytest.fixture
+    def app_config(self, silent_server):
+        return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": silent_server.port, "MAIL_TIMEOUT_SECONDS": 1}
+
+    def test_a_silent_server_times_out_and_the_row_waits_for_a_retry(self, app, silent_server, doctor_id,
+                                                                     patient_id, monday):
+        started = time.monotonic()
+        appointment_id = book(app, patient_id=patient_id, doctor_id=doctor_id, day=monday)
+        elapsed = time.monotonic() - started
+        assert silent_server.accepted, "the sender never connected"
+        assert elapsed < 5, f"the send took {elapsed:.1f}s: no timeout?"
+        with app.app_context():
+            assert db.session.get(Appointment, appointment_id) is not None
+        [row] = outbox(app)
+        assert row.status == PENDING and row.attempts == 1
+        assert "timed out" in row.last_error.lower()
+        assert row.next_attempt_at > clinic.now()
