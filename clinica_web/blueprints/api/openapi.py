@@ -214,6 +214,7 @@ PATHS = {
                              "`Booking cancelled successfully`"),
                 "400": _json(ERROR, "`Booking not found or unauthorized` (also for another patient's booking)"),
                 "401": BOOKING_401,
+                "404": _json(ERROR, "The id in the path is not a whole number"),
             },
         }
     },
