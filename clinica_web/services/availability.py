@@ -2,13 +2,17 @@
 
 Each function runs a fixed number of queries, whatever the number of appointments.
 """
+import re
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select
 
+from clinica_web.database import begin_write
 from clinica_web.extensions import db
-from clinica_web.models import CANCELLED, Appointment, BlockedPeriod, Doctor, WeeklyHours
+from clinica_web.models import ADMIN, CANCELLED, DOCTOR, Appointment, BlockedPeriod, Doctor, User, WeeklyHours
 from clinica_web.services import clinic, slots
+from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound
+from clinica_web.services.values import parse_date
 
 DEFAULT_DURATION = 30
 
@@ -106,3 +110,130 @@ def first_day_with_free_slot(doctor: Doctor, duration: int, *, now: datetime) ->
             return day
         day += timedelta(days=1)
     return None
+
+
+# Managing hours and blocked periods: doctors their own, admins every doctor's and the clinic's.
+
+
+def can_manage(actor: User, doctor: Doctor | None) -> bool:
+    """Admins manage everyone's hours and clinic closures (doctor None); a doctor their own."""
+    if actor.role == ADMIN:
+        return True
+    return doctor is not None and actor.role == DOCTOR and doctor.user_id == actor.id
+
+
+def _managed_doctor(actor, doctor_id) -> Doctor:
+    doctor = db.session.get(Doctor, doctor_id) if isinstance(doctor_id, int) and 0 < doctor_id <= MAX_ID else None
+    if doctor is None:
+        raise NotFound("Doctor not found", field="doctor_id")
+    if not can_manage(actor, doctor):
+        raise NotAllowed("You can only change your own hours")
+    return doctor
+
+
+def _hhmm(value, field) -> int:
+    match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)|24:00", value.strip()) if isinstance(value, str) else None
+    if not match:
+        raise InvalidInput("Use HH:MM (24-hour)", field=field)
+    minute = 1440 if value.strip() == "24:00" else int(match[1]) * 60 + int(match[2])
+    if minute % slots.STEP_MINUTES:
+        raise InvalidInput("Use a quarter hour (:00, :15, :30 or :45)", field=field)
+    return minute
+
+
+def add_window(*, actor: User, doctor_id, weekday, start, end) -> WeeklyHours:
+    begin_write()
+    doctor = _managed_doctor(actor, doctor_id)
+    if isinstance(weekday, str) and weekday.isdigit():
+        weekday = int(weekday)
+    if isinstance(weekday, bool) or not isinstance(weekday, int) or not 0 <= weekday <= 6:
+        raise InvalidInput("Choose a day of the week", field="weekday")
+    start_minute, end_minute = _hhmm(start, "start"), _hhmm(end, "end")
+    if end_minute <= start_minute:
+        raise InvalidInput("The end must be after the start", field="end")
+    for other_start, other_end in weekly_windows(doctor.id).get(weekday, []):
+        if other_start < end_minute and start_minute < other_end:
+            raise InvalidInput(
+                f"Overlaps the window {slots.format_minute(other_start)}–{slots.format_minute(other_end)}",
+                field="start",
+            )
+    window = WeeklyHours(doctor_id=doctor.id, weekday=weekday, start_minute=start_minute, end_minute=end_minute)
+    db.session.add(window)
+    db.session.commit()
+    return window
+
+
+def remove_window(*, actor: User, window_id) -> None:
+    begin_write()
+    window = db.session.get(WeeklyHours, window_id) if isinstance(window_id, int) and 0 < window_id <= MAX_ID else None
+    if window is None:
+        raise NotFound("Working hours not found")
+    _managed_doctor(actor, window.doctor_id)
+    db.session.delete(window)
+    db.session.commit()
+
+
+def add_blocked_period(
+    *, actor: User, doctor_id, start_date, end_date, start_time=None, end_time=None, reason="", now: datetime,
+) -> tuple[BlockedPeriod, list[Appointment]]:
+    """Block time (doctor_id None: close the clinic). Without times it covers whole local days.
+
+    Existing bookings in the period are allowed to stay; they are returned so the desk can move them.
+    """
+    begin_write()
+    doctor = None
+    if doctor_id is None:
+        if actor.role != ADMIN:
+            raise NotAllowed("Only admins can close the clinic")
+    else:
+        doctor = _managed_doctor(actor, doctor_id)
+    first, last = parse_date(start_date), parse_date(end_date or start_date)
+    start = local_day_span(first)[0] if not start_time else _instant(first, _hhmm(start_time, "start_time"))
+    end = local_day_span(last)[1] if not end_time else _instant(last, _hhmm(end_time, "end_time"))
+    if end <= start:
+        raise InvalidInput("The end must be after the start", field="end_date")
+    reason = " ".join(reason.split())[:200] if isinstance(reason, str) else ""
+    period = BlockedPeriod(doctor_id=doctor.id if doctor else None, starts_at=start, ends_at=end, reason=reason)
+    db.session.add(period)
+    db.session.commit()
+    return period, appointments_during(period)
+
+
+def _instant(day, minute):
+    return slots.local_instant(day, minute, clinic.tz()) or slots.local_instant(day, minute + 60, clinic.tz())
+
+
+def appointments_during(period: BlockedPeriod) -> list[Appointment]:
+    """Non-cancelled appointments inside a blocked period (for a closure: every doctor's)."""
+    query = (
+        select(Appointment)
+        .where(Appointment.status != CANCELLED, Appointment.starts_at < period.ends_at,
+               Appointment.ends_at > period.starts_at)
+        .options(db.joinedload(Appointment.patient), db.joinedload(Appointment.doctor))
+        .order_by(Appointment.starts_at)
+    )
+    if period.doctor_id is not None:
+        query = query.where(Appointment.doctor_id == period.doctor_id)
+    return list(db.session.scalars(query))
+
+
+def remove_blocked_period(*, actor: User, period_id) -> None:
+    begin_write()
+    period = db.session.get(BlockedPeriod, period_id) if isinstance(period_id, int) and 0 < period_id <= MAX_ID else None
+    if period is None:
+        raise NotFound("Blocked period not found")
+    if period.doctor_id is None:
+        if actor.role != ADMIN:
+            raise NotAllowed("Only admins can change clinic closures")
+    else:
+        _managed_doctor(actor, period.doctor_id)
+    db.session.delete(period)
+    db.session.commit()
+
+
+def upcoming_blocked_periods(doctor_id, *, now: datetime) -> list[BlockedPeriod]:
+    """Blocked periods of a doctor (None: clinic closures) that have not ended yet."""
+    doctor_filter = BlockedPeriod.doctor_id.is_(None) if doctor_id is None else BlockedPeriod.doctor_id == doctor_id
+    return list(db.session.scalars(
+        select(BlockedPeriod).where(doctor_filter, BlockedPeriod.ends_at > now).order_by(BlockedPeriod.starts_at)
+    ))

@@ -3,7 +3,6 @@
 Each writing function owns its transaction: it checks the rules, writes the appointment, its
 history row and its outbox email, commits once, and only then tries to send the email.
 """
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -13,15 +12,14 @@ from sqlalchemy.exc import IntegrityError
 from clinica_web.database import begin_write
 from clinica_web.extensions import db
 from clinica_web.models import (
-    CANCELLED, PATIENT, SCHEDULED, Appointment, AppointmentChange, AppointmentType, Doctor, User,
+    ARRIVED, CANCELLED, COMPLETED, NO_SHOW, PATIENT, SCHEDULED, Appointment, AppointmentChange, AppointmentType, Doctor, User,
 )
 from clinica_web.services import availability, clinic, notifications, slots
 from clinica_web.services.errors import DomainError, InvalidInput, NotAllowed, NotFound, SlotTaken, SlotUnavailable
+from clinica_web.services.values import parse_date, parse_duration, parse_time
 
-MAX_DURATION = 480
+MAX_NOTES = 2000
 DEFAULT_TYPE = "consultation"
-_TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 OVERLAP_MESSAGE = "Time slot overlaps with another booking"
 NOT_YOURS_MESSAGE = "Booking not found or unauthorized"
 
@@ -35,33 +33,6 @@ class Slot:
     minute: int
     duration: int
     appointment_type: AppointmentType
-
-
-def parse_date(value) -> date:
-    if not isinstance(value, str) or not _DATE.fullmatch(value):
-        raise InvalidInput("Invalid date format (YYYY-MM-DD)", field="date")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidInput("Invalid date format (YYYY-MM-DD)", field="date") from None
-
-
-def parse_time(value) -> int:
-    """'HH:MM' (24-hour) to minutes since midnight."""
-    match = _TIME.fullmatch(value) if isinstance(value, str) else None
-    if not match:
-        raise InvalidInput("Invalid time format (HH:MM)", field="time")
-    return int(match[1]) * 60 + int(match[2])
-
-
-def parse_duration(value, default: int) -> int:
-    if value is None or value == "":
-        return default
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DURATION:
-        raise InvalidInput("Invalid duration", field="duration")
-    return value
 
 
 def appointment_types() -> list[AppointmentType]:
@@ -190,6 +161,9 @@ def book(
         doctor_id=doctor_id, date=date, time=time, duration=duration, appointment_type=appointment_type
     )
     start, end = check_bookable(slot, patient_id=patient.id, now=now)
+    notes = (notes or "").strip()
+    if len(notes) > MAX_NOTES:
+        raise InvalidInput(f"A note has at most {MAX_NOTES} characters", field="notes")
     appointment = Appointment(
         patient=patient,
         doctor_id=slot.doctor_id,
@@ -197,7 +171,7 @@ def book(
         ends_at=end,
         duration_minutes=slot.duration,
         appointment_type=slot.appointment_type.name,
-        notes=(notes or "").strip(),
+        notes=notes,
         status=SCHEDULED,
         booking_key=booking_key or None,
         created_by_id=actor.id,
@@ -343,3 +317,62 @@ def reschedule(
 def _where_and_when(appointment):
     """How the history records a time: doctor id and the UTC start."""
     return f"doctor {appointment.doctor_id} at {appointment.starts_at:%Y-%m-%dT%H:%MZ}"
+
+
+# Staff: status changes with undo, cancelling with a reason (DESIGN.md section 7).
+# The caller has checked that `actor` may touch the appointment (appointments.get_for_staff).
+
+STATUS_STEPS = {SCHEDULED: {ARRIVED, NO_SHOW}, ARRIVED: {COMPLETED}}
+STATUS_CHANGE, STATUS_UNDO = "status", "status_undo"
+
+
+def change_status(*, actor: User, appointment: Appointment, to_status, now: datetime) -> Appointment:
+    """scheduled -> arrived -> completed, or scheduled -> no_show; recorded in the history."""
+    begin_write()
+    appointment = db.session.get(Appointment, appointment.id)
+    if to_status not in STATUS_STEPS.get(appointment.status, ()):
+        raise InvalidInput(f"An appointment that is {appointment.status.replace('_', ' ')} cannot become "
+                           f"{str(to_status).replace('_', ' ')}")
+    _set_status(appointment, to_status, actor=actor, kind=STATUS_CHANGE, now=now)
+    db.session.commit()
+    return appointment
+
+
+def undo_last_change(*, actor: User, appointment: Appointment, now: datetime) -> Appointment:
+    """Undo the appointment's last change if it was a status change (one step back)."""
+    begin_write()
+    appointment = db.session.get(Appointment, appointment.id)
+    last = last_change(appointment)
+    if last is None or last.kind != STATUS_CHANGE or last.to_value != appointment.status:
+        raise InvalidInput("There is no status change to undo")
+    _set_status(appointment, last.from_value, actor=actor, kind=STATUS_UNDO, now=now)
+    db.session.commit()
+    return appointment
+
+
+def last_change(appointment: Appointment) -> AppointmentChange | None:
+    return db.session.scalars(
+        select(AppointmentChange).where(AppointmentChange.appointment_id == appointment.id)
+        .order_by(AppointmentChange.id.desc()).limit(1)
+    ).first()
+
+
+def _set_status(appointment, to_status, *, actor, kind, now):
+    db.session.add(AppointmentChange(appointment=appointment, actor_id=actor.id, at=now, kind=kind,
+                                     from_value=appointment.status, to_value=to_status))
+    appointment.status = to_status
+    appointment.updated_at = now
+
+
+def cancel_by_staff(*, actor: User, appointment: Appointment, reason, now: datetime) -> Appointment:
+    """Reception, admins and the appointment's doctor cancel a scheduled or arrived appointment."""
+    begin_write()
+    appointment = db.session.get(Appointment, appointment.id)
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason:
+        raise InvalidInput("Give a reason for cancelling", field="reason")
+    if len(reason) > 500:
+        raise InvalidInput("A reason has at most 500 characters", field="reason")
+    if appointment.status not in (SCHEDULED, ARRIVED):
+        raise InvalidInput("Only scheduled or arrived appointments can be cancelled")
+    return _cancel(appointment, actor=actor, reason=reason, now=now)

@@ -1,0 +1,25 @@
+"""The audit trail: which staff member opened which patient's data, and when."""
+from datetime import datetime
+
+from sqlalchemy import select
+
+from clinica_web.database import begin_write
+from clinica_web.extensions import db
+from clinica_web.models import AccessEvent, User
+
+
+def record(*, actor: User, action: str, now: datetime, patient_id=None, appointment_id=None, detail=None) -> None:
+    """Write one access event (its own small transaction, so a read page leaves a trace)."""
+    begin_write()
+    db.session.add(AccessEvent(actor_id=actor.id, at=now, action=action[:40], patient_id=patient_id,
+                               appointment_id=appointment_id, detail=(detail or None) and detail[:200]))
+    db.session.commit()
+
+
+def recent(*, limit=200, patient_id=None, actor_id=None) -> list[AccessEvent]:
+    query = select(AccessEvent).options(db.joinedload(AccessEvent.actor), db.joinedload(AccessEvent.patient))
+    if patient_id is not None:
+        query = query.where(AccessEvent.patient_id == patient_id)
+    if actor_id is not None:
+        query = query.where(AccessEvent.actor_id == actor_id)
+    return list(db.session.scalars(query.order_by(AccessEvent.at.desc(), AccessEvent.id.desc()).limit(limit)))
