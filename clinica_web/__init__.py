@@ -59,10 +59,12 @@ class IdConverter(IntegerConverter):
 
 def register_blueprints(app):
     app.url_map.converters["id"] = IdConverter
-    from clinica_web.blueprints import api, auth, pages
+    from clinica_web.blueprints import admin, api, auth, desk, pages
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(desk.bp)
+    app.register_blueprint(admin.bp)
     extensions.csrf.exempt(api.bp)
     app.register_blueprint(api.bp)
 

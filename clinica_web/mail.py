@@ -37,7 +37,7 @@ def appointment_email(appointment, kind: str) -> dict:
         kind=kind,
         doctor=appointment.doctor,
         patient=appointment.patient,
-        when=format_local(appointment.starts_at),
+        when=clinic.format_local(appointment.starts_at),
         day=local_start.strftime("%A %d %B %Y"),
         clinic_name=current_app.config["CLINIC_NAME"],
     )
@@ -48,12 +48,6 @@ def appointment_email(appointment, kind: str) -> dict:
         ics=appointment_ics(appointment, ICS_METHODS[kind]),
         ics_method=ICS_METHODS[kind],
     )
-
-
-def format_local(instant: datetime) -> str:
-    """'Mon 23 Nov 2026, 09:30 -03': clinic-local time with the zone abbreviation."""
-    local = clinic.to_local(instant)
-    return local.strftime("%a %d %b %Y, %H:%M ") + local.tzname()
 
 
 def appointment_ics(appointment, method: str) -> bytes:

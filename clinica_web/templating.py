@@ -1,4 +1,6 @@
 """Template filters and globals: clinic-local times, roles."""
+from datetime import timedelta
+
 from flask import current_app
 
 from clinica_web import htmx
@@ -10,20 +12,38 @@ def local_time(instant):
     return clinic.to_local(instant).strftime("%H:%M")
 
 
-def local_datetime(instant):
-    """'Mon 23 Nov 2026, 09:30 -03' (pages and emails show the zone abbreviation)."""
-    local = clinic.to_local(instant)
-    return local.strftime("%a %d %b %Y, %H:%M ") + local.tzname()
-
-
 def long_date(day):
     return day.strftime("%A %d %B %Y")
 
 
+def local_date(instant):
+    """The clinic-local date of an instant, as YYYY-MM-DD (for links)."""
+    return clinic.to_local(instant).date().isoformat()
+
+
+def days(count):
+    return timedelta(days=count)
+
+
+CHANGE_WORDS = {"booked": "Booked", "cancelled": "Cancelled", "rescheduled": "Moved", "status": "Status",
+                "status_undo": "Undid status"}
+
+
+def describe_change(change):
+    """One line of an appointment's history, e.g. "Status: scheduled → arrived"."""
+    words = CHANGE_WORDS.get(change.kind, change.kind)
+    if change.from_value and change.to_value:
+        return f"{words}: {change.from_value.replace('_', ' ')} → {change.to_value.replace('_', ' ')}"
+    return f"{words}" + (f": {change.to_value.replace('_', ' ')}" if change.to_value else "")
+
+
 def init_app(app):
     app.add_template_filter(local_time)
-    app.add_template_filter(local_datetime)
+    app.add_template_filter(clinic.format_local, "local_datetime")
     app.add_template_filter(long_date)
+    app.add_template_filter(local_date)
+    app.add_template_filter(days)
+    app.add_template_filter(describe_change)
     app.add_template_filter(format_minute, "hhmm")
     htmx.init_app(app)
 

@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import Select, select
 
 from clinica_web.extensions import db
-from clinica_web.models import ADMIN, DOCTOR, RECEPTION, Appointment, Doctor, User
+from clinica_web.models import ADMIN, DOCTOR, RECEPTION, Appointment, AppointmentChange, Doctor, User
 from clinica_web.services import availability, clinic
 from clinica_web.services.errors import FieldErrors, NotFound
 
@@ -90,3 +90,10 @@ def in_date_range(actor: User, *, start_date, end_date, provider_id=None, patien
         query = query.where(Appointment.patient_id == filters["patient_id"])
     return list(db.session.scalars(visible_to(actor, query).order_by(Appointment.starts_at, Appointment.id)))
 
+
+def history(appointment: Appointment) -> list[AppointmentChange]:
+    """Every change of an appointment, oldest first, with who made it."""
+    return list(db.session.scalars(
+        select(AppointmentChange).where(AppointmentChange.appointment_id == appointment.id)
+        .options(db.joinedload(AppointmentChange.actor)).order_by(AppointmentChange.id)
+    ))

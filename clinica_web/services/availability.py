@@ -71,10 +71,13 @@ def blocked_intervals(doctor_id, start, end) -> list[tuple[datetime, datetime]]:
     return [tuple(row) for row in db.session.execute(query)]
 
 
-def free_slots(doctor: Doctor, day: date, duration: int, *, now: datetime) -> list[int]:
-    """Free local start minutes of one doctor on one local day (DESIGN.md section 5)."""
+def free_slots(doctor: Doctor, day: date, duration: int, *, now: datetime, exclude_id=None) -> list[int]:
+    """Free local start minutes of one doctor on one local day (DESIGN.md section 5).
+
+    exclude_id: an appointment being moved, whose own time counts as free.
+    """
     start, end = local_day_span(day)
-    busy = booked_intervals(doctor.id, start, end) + blocked_intervals(doctor.id, start, end)
+    busy = booked_intervals(doctor.id, start, end, exclude_id=exclude_id) + blocked_intervals(doctor.id, start, end)
     return slots.free_slots(
         day=day,
         windows=weekly_windows(doctor.id).get(day.weekday(), []),
@@ -122,13 +125,21 @@ def can_manage(actor: User, doctor: Doctor | None) -> bool:
     return doctor is not None and actor.role == DOCTOR and doctor.user_id == actor.id
 
 
-def _managed_doctor(actor, doctor_id) -> Doctor:
+def managed_doctor(actor, doctor_id) -> Doctor:
+    """The doctor whose hours `actor` wants to change; NotFound or NotAllowed otherwise."""
     doctor = db.session.get(Doctor, doctor_id) if isinstance(doctor_id, int) and 0 < doctor_id <= MAX_ID else None
     if doctor is None:
         raise NotFound("Doctor not found", field="doctor_id")
     if not can_manage(actor, doctor):
         raise NotAllowed("You can only change your own hours")
     return doctor
+
+
+def weekly_windows_rows(doctor_id) -> list[WeeklyHours]:
+    return list(db.session.scalars(
+        select(WeeklyHours).where(WeeklyHours.doctor_id == doctor_id)
+        .order_by(WeeklyHours.weekday, WeeklyHours.start_minute)
+    ))
 
 
 def _hhmm(value, field) -> int:
@@ -143,7 +154,7 @@ def _hhmm(value, field) -> int:
 
 def add_window(*, actor: User, doctor_id, weekday, start, end) -> WeeklyHours:
     begin_write()
-    doctor = _managed_doctor(actor, doctor_id)
+    doctor = managed_doctor(actor, doctor_id)
     if isinstance(weekday, str) and weekday.isdigit():
         weekday = int(weekday)
     if isinstance(weekday, bool) or not isinstance(weekday, int) or not 0 <= weekday <= 6:
@@ -168,7 +179,7 @@ def remove_window(*, actor: User, window_id) -> None:
     window = db.session.get(WeeklyHours, window_id) if isinstance(window_id, int) and 0 < window_id <= MAX_ID else None
     if window is None:
         raise NotFound("Working hours not found")
-    _managed_doctor(actor, window.doctor_id)
+    managed_doctor(actor, window.doctor_id)
     db.session.delete(window)
     db.session.commit()
 
@@ -186,7 +197,7 @@ def add_blocked_period(
         if actor.role != ADMIN:
             raise NotAllowed("Only admins can close the clinic")
     else:
-        doctor = _managed_doctor(actor, doctor_id)
+        doctor = managed_doctor(actor, doctor_id)
     first, last = parse_date(start_date), parse_date(end_date or start_date)
     start = local_day_span(first)[0] if not start_time else _instant(first, _hhmm(start_time, "start_time"))
     end = local_day_span(last)[1] if not end_time else _instant(last, _hhmm(end_time, "end_time"))
@@ -226,7 +237,7 @@ def remove_blocked_period(*, actor: User, period_id) -> None:
         if actor.role != ADMIN:
             raise NotAllowed("Only admins can change clinic closures")
     else:
-        _managed_doctor(actor, period.doctor_id)
+        managed_doctor(actor, period.doctor_id)
     db.session.delete(period)
     db.session.commit()
 

@@ -314,9 +314,20 @@ def reschedule(
     return appointment
 
 
+def reschedule_local(*, actor: User, appointment: Appointment, doctor_id, date, time, reason, now: datetime):
+    """reschedule() from the desk's form: a clinic-local date and HH:MM time."""
+    if isinstance(doctor_id, str) and doctor_id.isdigit():
+        doctor_id = int(doctor_id)
+    start = slots.local_instant(parse_date(date), parse_time(time), clinic.tz())
+    if start is None:
+        raise SlotUnavailable("Outside doctor availability", field="time")
+    return reschedule(actor=actor, appointment=appointment, starts_at=start, doctor_id=doctor_id, reason=reason,
+                      now=now)
+
+
 def _where_and_when(appointment):
-    """How the history records a time: doctor id and the UTC start."""
-    return f"doctor {appointment.doctor_id} at {appointment.starts_at:%Y-%m-%dT%H:%MZ}"
+    """How the history records a place in the calendar: doctor and local start."""
+    return f"{appointment.doctor.display_name}, {clinic.format_local(appointment.starts_at)}"[:200]
 
 
 # Staff: status changes with undo, cancelling with a reason (DESIGN.md section 7).
@@ -342,12 +353,16 @@ def undo_last_change(*, actor: User, appointment: Appointment, now: datetime) ->
     """Undo the appointment's last change if it was a status change (one step back)."""
     begin_write()
     appointment = db.session.get(Appointment, appointment.id)
-    last = last_change(appointment)
-    if last is None or last.kind != STATUS_CHANGE or last.to_value != appointment.status:
+    if not can_undo(appointment):
         raise InvalidInput("There is no status change to undo")
-    _set_status(appointment, last.from_value, actor=actor, kind=STATUS_UNDO, now=now)
+    _set_status(appointment, last_change(appointment).from_value, actor=actor, kind=STATUS_UNDO, now=now)
     db.session.commit()
     return appointment
+
+
+def can_undo(appointment: Appointment) -> bool:
+    last = last_change(appointment)
+    return last is not None and last.kind == STATUS_CHANGE and last.to_value == appointment.status
 
 
 def last_change(appointment: Appointment) -> AppointmentChange | None:

@@ -33,3 +33,9 @@ def local_today(at: datetime) -> date:
 
 def to_local(instant: datetime) -> datetime:
     return instant.astimezone(tz())
+
+
+def format_local(instant: datetime) -> str:
+    """'Mon 23 Nov 2026, 09:30 -03': clinic-local time with the zone abbreviation."""
+    local = to_local(instant)
+    return local.strftime("%a %d %b %Y, %H:%M ") + local.tzname()

@@ -47,6 +47,11 @@ def doctors_for(actor: User) -> list[Doctor]:
     return list(db.session.scalars(query))
 
 
+def doctors_for_booking() -> list[Doctor]:
+    """Every active doctor (the desk books and reschedules with any of them)."""
+    return list(db.session.scalars(select(Doctor).where(Doctor.active).order_by(Doctor.display_name)))
+
+
 def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayList:
     start, end = availability.local_day_span(day)
     query = (

@@ -3,9 +3,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from clinica_web.database import begin_write
 from clinica_web.extensions import db
 from clinica_web.models import CANCELLED, NO_SHOW, Appointment, User
 from clinica_web.services.appointments import visible_to
+from clinica_web.services.errors import InvalidInput, NotAllowed
 
 
 def _pending(actor: User, now: datetime, doctor_id=None):
@@ -24,6 +26,33 @@ def pending(actor: User, *, now: datetime, page: int = 1, page_size: int = 25, d
     query = _pending(actor, now, doctor_id)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(
-        query.order_by(Appointment.starts_at, Appointment.id).offset((page - 1) * page_size).limit(page_size)
+        query.options(db.joinedload(Appointment.patient), db.joinedload(Appointment.doctor))
+        .order_by(Appointment.starts_at, Appointment.id).offset((page - 1) * page_size).limit(page_size)
     ).all()
     return list(rows), total
+
+
+MAX_DOCUMENTATION = 20000
+
+
+def write(*, actor: User, appointment: Appointment, text, now: datetime) -> Appointment:
+    """The appointment's doctor documents the visit (it then leaves the pending list)."""
+    begin_write()
+    appointment = db.session.get(Appointment, appointment.id)
+    if appointment.doctor.user_id != actor.id:
+        raise NotAllowed("Only the appointment's doctor writes its documentation")
+    if appointment.status in (CANCELLED, NO_SHOW):
+        raise InvalidInput("A cancelled or missed appointment has no visit to document")
+    if appointment.starts_at > now:
+        raise InvalidInput("A visit can be documented once it has started")
+    text = text.strip() if isinstance(text, str) else ""
+    if not text:
+        raise InvalidInput("Write the documentation first", field="text")
+    if len(text) > MAX_DOCUMENTATION:
+        raise InvalidInput(f"Documentation has at most {MAX_DOCUMENTATION} characters", field="text")
+    appointment.documentation = text
+    appointment.documented_by_id = actor.id
+    appointment.documented_at = now
+    appointment.updated_at = now
+    db.session.commit()
+    return appointment

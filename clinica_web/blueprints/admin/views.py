@@ -1,0 +1,242 @@
+"""Admin pages: thin views over services/staff.py, services/tokens.py, services/availability.py
+and services/audit.py. Every page is for admins only."""
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from clinica_web.blueprints.admin import bp
+from clinica_web.blueprints.admin.forms import AccountForm, AuditFilterForm, ClosureForm, DoctorForm, TokenForm
+from clinica_web.blueprints.roles import roles_required
+from clinica_web.forms import EmptyForm, add_domain_error
+from clinica_web.models import ADMIN
+from clinica_web.services import audit, availability, clinic, staff, tokens
+from clinica_web.services.errors import DomainError, NotAllowed, NotFound
+
+EXPIRED = "This form has expired. Please reload the page and try again."
+
+
+@bp.before_request
+@roles_required(ADMIN)
+def require_admin():
+    """Every admin page, including ones added later: log in first, then admins only (else 403)."""
+
+
+def _status(error: DomainError) -> int:
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, NotAllowed):
+        return 403
+    return 422
+
+
+def _check_button():
+    """A one-button POST must carry its CSRF token."""
+    if not EmptyForm().validate_on_submit():
+        abort(400, EXPIRED)
+
+
+@bp.route("/")
+@roles_required(ADMIN)
+def index():
+    return render_template("admin/index.html")
+
+
+# ---------------------------------------------------------------------------------------------
+# Doctors
+
+
+def _doctors_page(form, status=200, error=None):
+    return render_template(
+        "admin/doctors.html", doctors=staff.all_doctors(), form=form, error=error,
+    ), status
+
+
+@bp.route("/doctors", methods=["GET", "POST"])
+@roles_required(ADMIN)
+def doctors():
+    form = DoctorForm()
+    if form.validate_on_submit():
+        try:
+            doctor = staff.create_doctor(
+                actor=current_user, display_name=form.display_name.data, specialty=form.specialty.data,
+                email=form.email.data, password=form.password.data, now=clinic.now(),
+            )
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            flash(f"{doctor.display_name} is added and can log in as {doctor.user.email}. "
+                  "Set their weekly hours so patients can book.", "success")
+            return redirect(url_for("admin.doctors"), code=303)
+    return _doctors_page(form, 422 if form.errors else 200)
+
+
+@bp.route("/doctors/<id:doctor_id>/<any(activate, deactivate):action>", methods=["POST"])
+@roles_required(ADMIN)
+def doctor_active(doctor_id, action):
+    _check_button()
+    try:
+        doctor, upcoming = staff.set_doctor_active(
+            actor=current_user, doctor_id=doctor_id, active=action == "activate", now=clinic.now(),
+        )
+    except DomainError as error:
+        return _doctors_page(DoctorForm(formdata=None), _status(error), error.message)
+    if doctor.active:
+        flash(f"{doctor.display_name} is shown to patients again.", "success")
+    else:
+        kept = f" {len(upcoming)} upcoming booking(s) remain: the desk should move or cancel them." if upcoming else ""
+        flash(f"{doctor.display_name} is hidden from patients and cannot be booked.{kept}", "success")
+    return redirect(url_for("admin.doctors"), code=303)
+
+
+# ---------------------------------------------------------------------------------------------
+# Staff accounts
+
+
+def _staff_page(form, status=200, error=None):
+    return render_template(
+        "admin/staff.html", accounts=staff.staff_accounts(), form=form, error=error,
+    ), status
+
+
+@bp.route("/staff", methods=["GET", "POST"])
+@roles_required(ADMIN)
+def staff_accounts():
+    form = AccountForm()
+    if form.validate_on_submit():
+        try:
+            user = staff.create_account(
+                actor=current_user, full_name=form.full_name.data, email=form.email.data,
+                password=form.password.data, role=form.role.data, now=clinic.now(),
+            )
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            flash(f"The {user.role} account of {user.full_name} ({user.email}) is created.", "success")
+            return redirect(url_for("admin.staff_accounts"), code=303)
+    return _staff_page(form, 422 if form.errors else 200)
+
+
+@bp.route("/staff/<id:user_id>/<any(deactivate, reactivate):action>", methods=["POST"])
+@roles_required(ADMIN)
+def account_active(user_id, action):
+    _check_button()
+    try:
+        user = staff.set_active(actor=current_user, user_id=user_id, active=action == "reactivate", now=clinic.now())
+    except DomainError as error:
+        return _staff_page(AccountForm(formdata=None), _status(error), error.message)
+    if user.active:
+        flash(f"{user.full_name} ({user.email}) can log in again.", "success")
+    else:
+        flash(f"{user.full_name} ({user.email}) can no longer log in or use API tokens.", "success")
+    return redirect(url_for("admin.staff_accounts"), code=303)
+
+
+# ---------------------------------------------------------------------------------------------
+# API tokens
+
+
+def _tokens_page(form, status=200, error=None, new_token=None, owner=None):
+    page = render_template(
+        "admin/tokens.html", tokens=tokens.all_tokens(), form=form, error=error,
+        new_token=new_token, owner=owner,
+    )
+    # The new token is in this page only: keep it out of caches and the back/forward cache.
+    return page, status, {"Cache-Control": "no-store"}
+
+
+@bp.route("/tokens", methods=["GET", "POST"])
+@roles_required(ADMIN)
+def api_tokens():
+    form = TokenForm()
+    if form.validate_on_submit():
+        try:
+            owner, token = staff.create_token_for(
+                actor=current_user, email=form.email.data, name=form.name.data, now=clinic.now(),
+            )
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            # Shown once, on this response: a redirect would have to carry it in the URL or session.
+            return _tokens_page(TokenForm(formdata=None), new_token=token, owner=owner)
+    return _tokens_page(form, 422 if form.errors else 200)
+
+
+@bp.route("/tokens/<id:token_id>/revoke", methods=["POST"])
+@roles_required(ADMIN)
+def revoke_token(token_id):
+    _check_button()
+    try:
+        token = staff.revoke_token(actor=current_user, token_id=token_id, now=clinic.now())
+    except DomainError as error:
+        return _tokens_page(TokenForm(formdata=None), _status(error), error.message)
+    flash(f"The token “{token.name}” of {token.user.email} is revoked: it no longer works.", "success")
+    return redirect(url_for("admin.api_tokens"), code=303)
+
+
+# ---------------------------------------------------------------------------------------------
+# Clinic closures
+
+
+def _closures_page(form, status=200, error=None):
+    closures = availability.upcoming_blocked_periods(None, now=clinic.now())
+    return render_template(
+        "admin/closures.html", closures=closures, form=form, error=error,
+    ), status
+
+
+@bp.route("/closures", methods=["GET", "POST"])
+@roles_required(ADMIN)
+def closures():
+    form = ClosureForm()
+    if form.validate_on_submit():
+        try:
+            period, affected = availability.add_blocked_period(
+                actor=current_user, doctor_id=None, start_date=form.start_date.data,
+                end_date=form.end_date.data or None, start_time=form.start_time.data or None,
+                end_time=form.end_time.data or None, reason=form.reason.data, now=clinic.now(),
+            )
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            found = f" {len(affected)} booking(s) fall in it: move or cancel them." if affected else ""
+            flash(f"The clinic is closed for that time; no new bookings can be made in it.{found}", "success")
+            return redirect(url_for("admin.closure", period_id=period.id), code=303)
+    return _closures_page(form, 422 if form.errors else 200)
+
+
+@bp.route("/closures/<id:period_id>")
+@roles_required(ADMIN)
+def closure(period_id):
+    """One closure and the bookings inside it, for the desk to move."""
+    try:
+        period = staff.clinic_closure(period_id)
+    except DomainError:
+        abort(404)
+    return render_template(
+        "admin/closure.html", period=period, affected=availability.appointments_during(period),
+    )
+
+
+@bp.route("/closures/<id:period_id>/remove", methods=["POST"])
+@roles_required(ADMIN)
+def remove_closure(period_id):
+    _check_button()
+    try:
+        staff.remove_closure(actor=current_user, period_id=period_id)
+    except DomainError as error:
+        return _closures_page(ClosureForm(formdata=None), _status(error), error.message)
+    flash("The closure is removed; those times can be booked again.", "success")
+    return redirect(url_for("admin.closures"), code=303)
+
+
+# ---------------------------------------------------------------------------------------------
+# Audit trail
+
+
+@bp.route("/audit")
+@roles_required(ADMIN)
+def audit_trail():
+    form = AuditFilterForm(request.args)
+    if not form.validate():
+        return render_template("admin/audit.html", form=form, events=[]), 400
+    events = audit.recent(patient_id=form.patient_id.data, actor_id=form.actor_id.data)
+    return render_template("admin/audit.html", form=form, events=events)

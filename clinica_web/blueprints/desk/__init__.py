@@ -1,0 +1,7 @@
+"""The clinic's side: the day list, appointment detail and history, booking on behalf of a
+patient, reschedule and cancel, documentation, doctors' hours."""
+from flask import Blueprint
+
+bp = Blueprint("desk", __name__, url_prefix="/desk")
+
+from clinica_web.blueprints.desk import views  # noqa: E402,F401

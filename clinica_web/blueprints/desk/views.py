@@ -1,0 +1,354 @@
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from clinica_web.blueprints.desk import bp
+from clinica_web.blueprints.desk.forms import (
+    WEEKDAYS, BlockForm, DeskBookingForm, DocumentationForm, PatientForm, ReasonForm, RescheduleForm, WindowForm,
+)
+from clinica_web.blueprints.roles import DESK, STAFF, roles_required
+from clinica_web.forms import EmptyForm, add_domain_error
+from clinica_web.htmx import is_htmx, render_page_or_partial
+from clinica_web.models import DOCTOR
+from clinica_web.services import (
+    appointments, audit, availability, booking, clinic, day_list, documentation, patients,
+)
+from clinica_web.services.errors import DomainError
+
+
+def _int_arg(name):
+    value = request.values.get(name, "")
+    return int(value) if value.isdigit() and 0 < int(value) <= availability.MAX_ID else None
+
+
+def _day_arg(now):
+    try:
+        return booking.parse_date(request.args["date"]) if request.args.get("date") else clinic.local_today(now)
+    except DomainError as error:
+        abort(400, error.message)
+
+
+def _appointment(appointment_id):
+    """An appointment the current staff member may see; 404 otherwise (ids cannot be probed)."""
+    try:
+        return appointments.get_for_staff(current_user, appointment_id)
+    except DomainError:
+        abort(404)
+
+
+# ---------------------------------------------------------------------------------------------
+# The day list
+
+
+@bp.route("/")
+@roles_required(*STAFF)
+def day():
+    now = clinic.now()
+    listing = day_list.day_list(current_user, day=_day_arg(now), doctor_id=_int_arg("doctor_id"), now=now)
+    if not is_htmx():  # the 30-second refreshes are not new views of patient data
+        audit.record(actor=current_user, action="viewed day list", detail=listing.day.isoformat(), now=now)
+    return render_page_or_partial("desk/day.html", "desk/_day_list.html", listing=listing, form=EmptyForm(),
+                                  today=clinic.local_today(now))
+
+
+@bp.route("/day.csv")
+@roles_required(*STAFF)
+def day_csv():
+    now = clinic.now()
+    listing = day_list.day_list(current_user, day=_day_arg(now), doctor_id=_int_arg("doctor_id"), now=now)
+    audit.record(actor=current_user, action="exported day list", detail=listing.day.isoformat(), now=now)
+    filename = f"clinica-{listing.day.isoformat()}.csv"
+    return Response(day_list.as_csv(listing), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _back_to_day(appointment):
+    """After an action: the partial list for htmx, else the day page the action came from."""
+    day = clinic.to_local(appointment.starts_at).date()
+    doctor_id = _int_arg("doctor_id")
+    if is_htmx():
+        now = clinic.now()
+        listing = day_list.day_list(current_user, day=day, doctor_id=doctor_id, now=now)
+        return render_template("desk/_day_list.html", listing=listing, form=EmptyForm(), today=clinic.local_today(now))
+    if request.values.get("next") == "detail":
+        return redirect(url_for("desk.appointment", appointment_id=appointment.id), code=303)
+    return redirect(url_for("desk.day", date=day.isoformat(), doctor_id=doctor_id), code=303)
+
+
+@bp.route("/appointments/<id:appointment_id>/status", methods=["POST"])
+@roles_required(*STAFF)
+def set_status(appointment_id):
+    appointment = _appointment(appointment_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            booking.change_status(actor=current_user, appointment=appointment, to_status=request.form.get("to"),
+                                  now=clinic.now())
+        except DomainError as error:
+            flash(error.message, "error")
+    return _back_to_day(appointment)
+
+
+@bp.route("/appointments/<id:appointment_id>/undo", methods=["POST"])
+@roles_required(*STAFF)
+def undo(appointment_id):
+    appointment = _appointment(appointment_id)
+    if EmptyForm().validate_on_submit():
+        try:
+            booking.undo_last_change(actor=current_user, appointment=appointment, now=clinic.now())
+        except DomainError as error:
+            flash(error.message, "error")
+    return _back_to_day(appointment)
+
+
+# ---------------------------------------------------------------------------------------------
+# One appointment: detail with history, cancel, reschedule, documentation
+
+
+@bp.route("/appointments/<id:appointment_id>")
+@roles_required(*STAFF)
+def appointment(appointment_id):
+    found = _appointment(appointment_id)
+    now = clinic.now()
+    audit.record(actor=current_user, action="viewed appointment", patient_id=found.patient_id,
+                 appointment_id=found.id, now=now)
+    return render_template("desk/appointment.html", appointment=found, history=appointments.history(found),
+                           can_undo=booking.can_undo(found), form=EmptyForm(), now=now)
+
+
+@bp.route("/appointments/<id:appointment_id>/cancel", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def cancel(appointment_id):
+    found = _appointment(appointment_id)
+    form = ReasonForm()
+    if form.validate_on_submit():
+        try:
+            booking.cancel_by_staff(actor=current_user, appointment=found, reason=form.reason.data, now=clinic.now())
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            flash("The appointment is cancelled and the patient has been emailed.", "success")
+            return redirect(url_for("desk.appointment", appointment_id=found.id), code=303)
+    return render_template("desk/cancel.html", appointment=found, form=form), 422 if form.errors else 200
+
+
+@bp.route("/appointments/<id:appointment_id>/reschedule", methods=["GET", "POST"])
+@roles_required(*STAFF)
+def reschedule(appointment_id):
+    """GET: pick a doctor and a day, see the free times; POST: move the appointment to one."""
+    found = _appointment(appointment_id)
+    now = clinic.now()
+    form = RescheduleForm()
+    if form.validate_on_submit():
+        try:
+            booking.reschedule_local(actor=current_user, appointment=found, doctor_id=form.doctor_id.data,
+                                     date=form.date.data, time=request.form.get("time"), reason=form.reason.data,
+                                     now=now)
+        except DomainError as error:
+            form.form_errors.append(error.message)
+        else:
+            flash("The appointment is moved and the patient has been emailed the new time.", "success")
+            return redirect(url_for("desk.appointment", appointment_id=found.id), code=303)
+    doctor_id = _int_arg("doctor_id") or found.doctor_id
+    doctor = availability.active_doctor(doctor_id) or abort(404)
+    try:
+        day = booking.parse_date(request.values["date"]) if request.values.get("date") else (
+            clinic.to_local(found.starts_at).date())
+    except DomainError as error:
+        abort(400, error.message)
+    free = availability.free_slots(doctor, day, found.duration_minutes, now=now, exclude_id=found.id)
+    form.doctor_id.data, form.date.data = doctor.id, day.isoformat()
+    return render_template("desk/reschedule.html", appointment=found, form=form, doctor=doctor, day=day,
+                           free_minutes=free, doctors=day_list.doctors_for_booking()), 422 if form.errors else 200
+
+
+@bp.route("/appointments/<id:appointment_id>/documentation", methods=["GET", "POST"])
+@roles_required(DOCTOR)
+def document(appointment_id):
+    found = _appointment(appointment_id)
+    now = clinic.now()
+    form = DocumentationForm(data={"text": found.documentation or ""} if request.method == "GET" else None)
+    if request.method == "GET":
+        audit.record(actor=current_user, action="opened documentation", patient_id=found.patient_id,
+                     appointment_id=found.id, now=now)
+    if form.validate_on_submit():
+        try:
+            documentation.write(actor=current_user, appointment=found, text=form.text.data, now=now)
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            flash("Documentation saved.", "success")
+            return redirect(url_for("desk.pending_documentation"), code=303)
+    return render_template("desk/documentation.html", appointment=found, form=form), 422 if form.errors else 200
+
+
+@bp.route("/pending-documentation")
+@roles_required(*STAFF)
+def pending_documentation():
+    doctor_id = _int_arg("doctor_id")
+    rows, total = documentation.pending(current_user, now=clinic.now(), page=1, page_size=200, doctor_id=doctor_id)
+    return render_template("desk/pending_documentation.html", rows=rows, total=total, doctor_id=doctor_id,
+                           doctors=day_list.doctors_for(current_user))
+
+
+# ---------------------------------------------------------------------------------------------
+# Booking on behalf of a patient
+
+
+@bp.route("/book", methods=["GET"])
+@roles_required(*DESK)
+def book():
+    """Step 1: find or register the patient. Step 2: doctor, visit type and day; then a time."""
+    patient_id = _int_arg("patient_id")
+    if patient_id is None:
+        query = request.args.get("q", "")
+        return render_template("desk/find_patient.html", query=query, found=patients.search(query),
+                               form=PatientForm())
+    try:
+        patient = patients.get_patient(patient_id)
+        kind = booking.find_type(request.args.get("type") or None)
+    except DomainError as error:
+        abort(400, error.message)
+    now = clinic.now()
+    doctors = day_list.doctors_for_booking()
+    doctor = availability.active_doctor(_int_arg("doctor_id")) or (doctors[0] if doctors else abort(404))
+    day = _day_arg(now)
+    form = DeskBookingForm(data={"patient_id": patient.id, "doctor_id": doctor.id, "date": day.isoformat(),
+                                 "type": kind.name})
+    form.fill_new_key()
+    return render_template("desk/book.html", patient=patient, doctors=doctors, doctor=doctor, kind=kind,
+                           types=booking.appointment_types(), day=day, form=form,
+                           free_minutes=availability.free_slots(doctor, day, kind.default_duration, now=now))
+
+
+@bp.route("/book", methods=["POST"])
+@roles_required(*DESK)
+def book_submit():
+    form = DeskBookingForm()
+    if not form.validate_on_submit():
+        abort(400, "This form is incomplete. Please start again.")
+    try:
+        patient = patients.get_patient(_int_arg("patient_id"))
+        booked = booking.book(actor=current_user, patient=patient, doctor_id=form.doctor_id.data, date=form.date.data,
+                              time=request.form.get("time"), appointment_type=form.type.data or None,
+                              notes=form.notes.data, booking_key=form.booking_key.data or None, now=clinic.now())
+    except DomainError as error:
+        flash(error.message, "error")
+        return redirect(url_for("desk.book", patient_id=_int_arg("patient_id"), doctor_id=form.doctor_id.data,
+                                date=form.date.data, type=form.type.data), code=303)
+    flash(f"Booked for {patient.full_name}; they have been emailed the details.", "success")
+    return redirect(url_for("desk.appointment", appointment_id=booked.id), code=303)
+
+
+@bp.route("/patients", methods=["POST"])
+@roles_required(*DESK)
+def create_patient():
+    form = PatientForm()
+    if form.validate_on_submit():
+        try:
+            patient = patients.register_at_desk(full_name=form.full_name.data, email=form.email.data,
+                                                phone=form.phone.data, now=clinic.now())
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            flash(f"{patient.full_name} is registered. Now choose the appointment.", "success")
+            return redirect(url_for("desk.book", patient_id=patient.id), code=303)
+    return render_template("desk/find_patient.html", query="", found=[], form=form), 422
+
+
+# ---------------------------------------------------------------------------------------------
+# Working hours and blocked periods (a doctor's own; admins every doctor's)
+
+
+@bp.route("/hours")
+@roles_required(DOCTOR)
+def my_hours():
+    own = day_list.doctors_for(current_user)
+    if not own:
+        abort(404)
+    return redirect(url_for("desk.hours", doctor_id=own[0].id))
+
+
+def _hours_page(doctor_id, *, window_form=None, block_form=None, affected=None, status=200):
+    doctor = availability.managed_doctor(current_user, doctor_id)
+    return render_template(
+        "desk/hours.html", doctor=doctor, windows=availability.weekly_windows_rows(doctor.id), weekdays=WEEKDAYS,
+        blocks=availability.upcoming_blocked_periods(doctor.id, now=clinic.now()),
+        window_form=window_form or WindowForm(), block_form=block_form or BlockForm(), form=EmptyForm(),
+        affected=affected,
+    ), status
+
+
+@bp.route("/doctors/<id:doctor_id>/hours")
+@roles_required(*STAFF)
+def hours(doctor_id):
+    try:
+        return _hours_page(doctor_id)
+    except DomainError:
+        abort(403)
+
+
+@bp.route("/doctors/<id:doctor_id>/hours/windows", methods=["POST"])
+@roles_required(*STAFF)
+def add_window(doctor_id):
+    form = WindowForm()
+    if form.validate_on_submit():
+        try:
+            availability.add_window(actor=current_user, doctor_id=doctor_id, weekday=form.weekday.data,
+                                    start=form.start.data, end=form.end.data)
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            flash("Working hours added.", "success")
+            return redirect(url_for("desk.hours", doctor_id=doctor_id), code=303)
+    return _guarded(lambda: _hours_page(doctor_id, window_form=form, status=422))
+
+
+@bp.route("/hours/windows/<id:window_id>/delete", methods=["POST"])
+@roles_required(*STAFF)
+def remove_window(window_id):
+    return _guarded(lambda: _remove(availability.remove_window, window_id=window_id))
+
+
+@bp.route("/doctors/<id:doctor_id>/blocks", methods=["POST"])
+@roles_required(*STAFF)
+def add_block(doctor_id):
+    form = BlockForm()
+    if form.validate_on_submit():
+        try:
+            period, affected = availability.add_blocked_period(
+                actor=current_user, doctor_id=doctor_id, start_date=form.start_date.data, end_date=form.end_date.data,
+                start_time=form.start_time.data, end_time=form.end_time.data, reason=form.reason.data,
+                now=clinic.now(),
+            )
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            flash("Time blocked." + (" These bookings are inside it: move or cancel them." if affected else ""),
+                  "success")
+            return _guarded(lambda: _hours_page(doctor_id, affected=affected))
+    return _guarded(lambda: _hours_page(doctor_id, block_form=form, status=422))
+
+
+@bp.route("/blocks/<id:period_id>/delete", methods=["POST"])
+@roles_required(*STAFF)
+def remove_block(period_id):
+    return _guarded(lambda: _remove(availability.remove_blocked_period, period_id=period_id))
+
+
+def _remove(remove, **ids):
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    remove(actor=current_user, **ids)
+    flash("Removed.", "success")
+    return redirect(request.form.get("back") if _local(request.form.get("back")) else url_for("desk.day"), code=303)
+
+
+def _local(path):
+    return isinstance(path, str) and path.startswith("/") and not path.startswith("//") and "\\" not in path
+
+
+def _guarded(render):
+    """Permission and not-found errors of the hours services as 403 and 404 pages."""
+    try:
+        return render()
+    except DomainError as error:
+        abort(404 if error.code == "not_found" else 403)

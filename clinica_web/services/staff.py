@@ -1,0 +1,177 @@
+"""The clinic's people, as admins manage them: doctors, staff accounts, their API tokens.
+
+Every function takes the acting user and refuses anyone but an admin, so the rules hold whether
+a page, the API or the command line calls them.
+"""
+import unicodedata
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from clinica_web.database import begin_write
+from clinica_web.extensions import db
+from clinica_web.models import (
+    ADMIN, CANCELLED, DOCTOR, RECEPTION, STAFF_ROLES, Appointment, BlockedPeriod, Doctor, User,
+)
+from clinica_web.services import accounts, availability, tokens
+from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound
+
+MAX_ID = 2**31 - 1
+MAX_SPECIALTY = 80
+MAX_TOKEN_NAME = 80
+# The accounts an admin creates on the staff page; doctors are created with their Doctor row.
+ACCOUNT_ROLES = (RECEPTION, ADMIN)
+
+
+def _require_admin(actor: User) -> None:
+    if actor is None or actor.role != ADMIN or not actor.active:
+        raise NotAllowed("Only admins can manage doctors, staff accounts and API tokens")
+
+
+def _valid_id(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and 0 < value <= MAX_ID
+
+
+def _clean_text(value, *, field, label, max_length) -> str:
+    """One line of printable text, whitespace folded; InvalidInput if empty or too long."""
+    text = " ".join(value.split()) if isinstance(value, str) else ""
+    if not text:
+        raise InvalidInput(f"Enter the {label}", field=field)
+    controls = any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value)
+    if len(text) > max_length or not text.isprintable() or controls:
+        raise InvalidInput(f"The {label} has at most {max_length} printable characters", field=field)
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Doctors
+
+
+def all_doctors() -> list[Doctor]:
+    """Every doctor, active or not, with the login account (one query)."""
+    query = select(Doctor).options(db.joinedload(Doctor.user)).order_by(Doctor.display_name, Doctor.id)
+    return list(db.session.scalars(query))
+
+
+def create_doctor(*, actor: User, display_name, specialty, email, password, now: datetime) -> Doctor:
+    """A doctor and the account they log in with (role doctor): both rows, or neither."""
+    _require_admin(actor)
+    begin_write()
+    name = _clean_text(display_name, field="display_name", label="doctor's name", max_length=accounts.MAX_NAME)
+    specialty = _clean_text(specialty, field="specialty", label="specialty", max_length=MAX_SPECIALTY)
+    email = accounts.normalize_email(email)
+    accounts.check_password_rules(password)
+    if accounts.find_by_email(email) is not None:
+        raise InvalidInput("An account already uses this email", field="email")
+    # The same rules as accounts.create_user, which commits on its own; here the user and the
+    # doctor go into one transaction instead.
+    user = User(email=email, full_name=name, role=DOCTOR, created_at=now, updated_at=now)
+    user.set_password(password)
+    doctor = Doctor(display_name=name, specialty=specialty, user=user, active=True)
+    db.session.add_all([user, doctor])
+    try:
+        db.session.commit()
+    except IntegrityError:  # the email was taken by a concurrent request a moment ago
+        db.session.rollback()
+        raise InvalidInput("An account already uses this email", field="email") from None
+    return doctor
+
+
+def set_doctor_active(*, actor: User, doctor_id, active: bool, now: datetime) -> tuple[Doctor, list[Appointment]]:
+    """Show or hide a doctor on the patient pages (and the booking API).
+
+    Existing bookings stay; the doctor's upcoming ones are returned so the desk can move them.
+    The doctor's login is not touched (they may still document past visits).
+    """
+    _require_admin(actor)
+    begin_write()
+    doctor = db.session.get(Doctor, doctor_id) if _valid_id(doctor_id) else None
+    if doctor is None:
+        raise NotFound("Doctor not found")
+    doctor.active = bool(active)
+    db.session.commit()
+    upcoming = db.session.scalars(
+        select(Appointment)
+        .where(Appointment.doctor_id == doctor.id, Appointment.status != CANCELLED, Appointment.ends_at > now)
+        .order_by(Appointment.starts_at)
+    )
+    return doctor, list(upcoming)
+
+
+# ---------------------------------------------------------------------------------------------
+# Staff accounts
+
+
+def staff_accounts() -> list[User]:
+    """Doctors', reception's and admins' accounts, by role then name."""
+    query = select(User).where(User.role.in_(STAFF_ROLES)).order_by(User.role, User.full_name, User.id)
+    return list(db.session.scalars(query))
+
+
+def create_account(*, actor: User, full_name, email, password, role, now: datetime) -> User:
+    """A reception or admin account (doctors are added with create_doctor)."""
+    _require_admin(actor)
+    if role not in ACCOUNT_ROLES:
+        raise InvalidInput("Choose reception or admin (add doctors on the doctors page)", field="role")
+    return accounts.create_user(email=email, password=password, full_name=full_name, role=role, now=now)
+
+
+def set_active(*, actor: User, user_id, active: bool, now: datetime) -> User:
+    """Let a staff account log in again, or stop it: its sessions and API tokens stop working too."""
+    _require_admin(actor)
+    begin_write()
+    user = db.session.get(User, user_id) if _valid_id(user_id) else None
+    if user is None or user.role not in STAFF_ROLES:
+        raise NotFound("Staff account not found")
+    if user.id == actor.id and not active:
+        raise NotAllowed("You cannot deactivate your own account; ask another admin")
+    user.active = bool(active)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.updated_at = now
+    db.session.commit()
+    return user
+
+
+# ---------------------------------------------------------------------------------------------
+# API tokens
+
+
+def create_token_for(*, actor: User, email, name, now: datetime) -> tuple[User, str]:
+    """A new API token for the active staff account with this email: (owner, the token itself)."""
+    _require_admin(actor)
+    name = _clean_text(name, field="name", label="token name", max_length=MAX_TOKEN_NAME)
+    email = accounts.normalize_email(email)
+    user = accounts.find_by_email(email)
+    if user is None or user.role not in STAFF_ROLES:
+        raise NotFound("No staff account uses this email", field="email")
+    if not user.active:
+        raise InvalidInput("This account is deactivated; reactivate it first", field="email")
+    return user, tokens.create_api_token(user, name=name, now=now)
+
+
+def revoke_token(*, actor: User, token_id, now: datetime):
+    _require_admin(actor)
+    if not _valid_id(token_id):
+        raise NotFound("API token not found")
+    return tokens.revoke_api_token(token_id, now=now)
+
+
+# ---------------------------------------------------------------------------------------------
+# Clinic closures (adding and removing them is availability.add/remove_blocked_period)
+
+
+def clinic_closure(period_id) -> BlockedPeriod:
+    """One clinic-wide closure (a blocked period without a doctor)."""
+    period = db.session.get(BlockedPeriod, period_id) if _valid_id(period_id) else None
+    if period is None or period.doctor_id is not None:
+        raise NotFound("Closure not found")
+    return period
+
+
+def remove_closure(*, actor: User, period_id) -> None:
+    """Reopen the clinic: remove a clinic-wide closure (a doctor's own blocked time is not touched here)."""
+    _require_admin(actor)
+    clinic_closure(period_id)
+    availability.remove_blocked_period(actor=actor, period_id=period_id)
