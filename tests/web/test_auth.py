@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from conftest import PASSWORD
+from tests.conftest import PASSWORD
 from itsdangerous.timed import TimestampSigner
 from sqlalchemy import func, select
 

@@ -5,6 +5,12 @@ from wtforms import EmailField, IntegerField, PasswordField, SelectField, String
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import DateInput, TimeInput
 
+try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # WTForms < 3.3
+    def SelectChoice(value, label):  # noqa: N802
+        return value, label
+
 from clinica_web.services.accounts import MAX_NAME, MAX_PASSWORD, MIN_PASSWORD
 from clinica_web.services.staff import MAX_SPECIALTY, MAX_TOKEN_NAME
 
@@ -35,7 +41,7 @@ class AccountForm(FlaskForm):
     full_name = StringField("Full name", validators=[DataRequired("Enter the full name."), Length(max=MAX_NAME)])
     email = EmailField("Email", validators=[DataRequired("Enter an email address."), Length(max=254)])
     role = SelectField(
-        "Role", choices=[("reception", "Reception"), ("admin", "Admin")],
+        "Role", choices=[SelectChoice("reception", "Reception"), SelectChoice("admin", "Admin")],
         description="Doctors' accounts are created with the doctor, on the doctors page.",
     )
     password = _password_field("Initial password")
@@ -72,7 +78,9 @@ class ClosureForm(FlaskForm):
         validators=[Optional(), Regexp(TIME, message="Use a time as HH:MM (24-hour).")],
         description="On the last day; empty means until the end of the day. Quarter hours only.",
     )
-    reason = StringField("Reason", validators=[Optional(), Length(max=200)], description="For example “Public holiday”.")
+    reason = StringField(
+        "Reason", validators=[Optional(), Length(max=200)], description="For example “Public holiday”.",
+    )
 
 
 class AuditFilterForm(FlaskForm):

@@ -82,8 +82,9 @@ def doctor_active(doctor_id, action):
     if doctor.active:
         flash(f"{doctor.display_name} is shown to patients again.", "success")
     else:
-        kept = f" {len(upcoming)} upcoming booking(s) remain: the desk should move or cancel them." if upcoming else ""
-        flash(f"{doctor.display_name} is hidden from patients and cannot be booked.{kept}", "success")
+        kept = f" Upcoming bookings with them: {len(upcoming)}; the desk should move or cancel them."
+        flash(f"{doctor.display_name} is hidden from patients and cannot be booked.{kept if upcoming else ''}",
+              "success")
     return redirect(url_for("admin.doctors"), code=303)
 
 
@@ -178,9 +179,7 @@ def revoke_token(token_id):
 
 def _closures_page(form, status=200, error=None):
     closures = availability.upcoming_blocked_periods(None, now=clinic.now())
-    return render_template(
-        "admin/closures.html", closures=closures, form=form, error=error,
-    ), status
+    return render_template("admin/closures.html", closures=closures, form=form, error=error), status
 
 
 @bp.route("/closures", methods=["GET", "POST"])
@@ -197,7 +196,7 @@ def closures():
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            found = f" {len(affected)} booking(s) fall in it: move or cancel them." if affected else ""
+            found = f" Bookings already made in that time: {len(affected)}; move or cancel them." if affected else ""
             flash(f"The clinic is closed for that time; no new bookings can be made in it.{found}", "success")
             return redirect(url_for("admin.closure", period_id=period.id), code=303)
     return _closures_page(form, 422 if form.errors else 200)
