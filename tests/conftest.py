@@ -57,6 +57,7 @@ def base_config(database_url, tmp_path):
         "MAIL_SUPPRESS_SEND": False,
         "RATELIMIT_ENABLED": False,
         "SERVER_NAME": "clinica.test",
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast; production keeps scrypt
     }
 
 
