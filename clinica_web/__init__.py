@@ -70,9 +70,10 @@ def register_blueprints(app):
 
 
 def register_errorhandlers(app):
-    from clinica_web import errors
+    from clinica_web import errors, security
 
     errors.init_app(app)
+    security.init_app(app)
 
 
 def register_template_helpers(app):

@@ -70,15 +70,17 @@ def in_date_range(actor: User, *, start_date, end_date, provider_id=None, patien
     for field, value in (("provider_id", provider_id), ("patient_id", patient_id)):
         if value in (None, ""):
             continue
-        if not str(value).isdigit() or not 0 < int(value) <= availability.MAX_ID:
+        if not (str(value).isascii() and str(value).isdigit()) or not 0 < int(value) <= availability.MAX_ID:
             errors[field] = [INVALID]
         else:
             filters[field] = int(value)
-    if not errors and bounds["end_date"] < bounds["start_date"]:
+    date_only_end = len(str(end_date).strip()) == 10
+    # A date-only end is exclusive (the next local midnight), so a start at or after it is after the end.
+    if not errors and (bounds["end_date"] <= bounds["start_date"] if date_only_end
+                       else bounds["end_date"] < bounds["start_date"]):
         errors["end_date"] = ["must be after start_date"]
     if errors:
         raise FieldErrors(errors)
-    date_only_end = len(str(end_date).strip()) == 10
     query = select(Appointment).where(Appointment.starts_at >= bounds["start_date"])
     if date_only_end:
         query = query.where(Appointment.starts_at < bounds["end_date"])

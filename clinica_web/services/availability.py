@@ -12,7 +12,7 @@ from clinica_web.extensions import db
 from clinica_web.models import ADMIN, CANCELLED, DOCTOR, Appointment, BlockedPeriod, Doctor, User, WeeklyHours
 from clinica_web.services import clinic, slots
 from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound
-from clinica_web.services.values import parse_date
+from clinica_web.services.values import parse_date, whole_number
 
 DEFAULT_DURATION = 30
 
@@ -155,9 +155,8 @@ def _hhmm(value, field) -> int:
 def add_window(*, actor: User, doctor_id, weekday, start, end) -> WeeklyHours:
     begin_write()
     doctor = managed_doctor(actor, doctor_id)
-    if isinstance(weekday, str) and weekday.isdigit():
-        weekday = int(weekday)
-    if isinstance(weekday, bool) or not isinstance(weekday, int) or not 0 <= weekday <= 6:
+    weekday = whole_number(weekday)
+    if weekday is None or not 0 <= weekday <= 6:
         raise InvalidInput("Choose a day of the week", field="weekday")
     start_minute, end_minute = _hhmm(start, "start"), _hhmm(end, "end")
     if end_minute <= start_minute:

@@ -16,7 +16,7 @@ from clinica_web.models import (
 )
 from clinica_web.services import availability, clinic, notifications, slots
 from clinica_web.services.errors import DomainError, InvalidInput, NotAllowed, NotFound, SlotTaken, SlotUnavailable
-from clinica_web.services.values import parse_date, parse_duration, parse_time
+from clinica_web.services.values import parse_date, parse_duration, parse_time, whole_number
 
 MAX_NOTES = 2000
 DEFAULT_TYPE = "consultation"
@@ -58,9 +58,8 @@ def parse_slot(*, doctor_id, date, time, duration=None, appointment_type=None) -
     if duration not in (None, ""):
         duration = parse_duration(duration, availability.DEFAULT_DURATION)
     kind = find_type(appointment_type)
-    if isinstance(doctor_id, str) and doctor_id.strip().isdigit():
-        doctor_id = int(doctor_id)
-    if isinstance(doctor_id, bool) or not isinstance(doctor_id, int):
+    doctor_id = whole_number(doctor_id)
+    if doctor_id is None:
         raise NotFound("Doctor not found", field="doctor_id")
     return Slot(doctor_id, day, minute, duration or kind.default_duration, kind)
 
@@ -112,9 +111,7 @@ def free_times(*, doctor_id, date, duration=None, now: datetime) -> list[int]:
         raise InvalidInput("Missing required fields")
     day = parse_date(date)
     duration = parse_duration(duration, availability.DEFAULT_DURATION)
-    if isinstance(doctor_id, str) and doctor_id.strip().isdigit():
-        doctor_id = int(doctor_id)
-    doctor = availability.active_doctor(doctor_id)
+    doctor = availability.active_doctor(whole_number(doctor_id))
     if doctor is None:
         raise NotFound("Doctor not found", field="doctor_id")
     return availability.free_slots(doctor, day, duration, now=now)
@@ -316,8 +313,9 @@ def reschedule(
 
 def reschedule_local(*, actor: User, appointment: Appointment, doctor_id, date, time, reason, now: datetime):
     """reschedule() from the desk's form: a clinic-local date and HH:MM time."""
-    if isinstance(doctor_id, str) and doctor_id.isdigit():
-        doctor_id = int(doctor_id)
+    if doctor_id not in (None, "") and whole_number(doctor_id) is None:
+        raise NotFound("Doctor not found", field="doctor_id")
+    doctor_id = whole_number(doctor_id)
     start = slots.local_instant(parse_date(date), parse_time(time), clinic.tz())
     if start is None:
         raise SlotUnavailable("Outside doctor availability", field="time")

@@ -19,8 +19,8 @@ def search(query) -> list[User]:
     if len(text) < 2:
         return []
     pattern = f"%{_escape_like(text.lower())}%"
-    conditions = [func.lower(User.full_name).like(pattern, escape="\\"), User.email.like(pattern, escape="\\")]
-    digits = "".join(char for char in text if char.isdigit())
+    conditions = [_lowered(User.full_name).like(pattern, escape="\\"), User.email.like(pattern, escape="\\")]
+    digits = "".join(char for char in text if char in "0123456789")
     if len(digits) >= 3:
         conditions.append(_digits_only(User.phone).like(f"%{digits}%"))
     return list(db.session.scalars(
@@ -30,6 +30,18 @@ def search(query) -> list[User]:
 
 def _escape_like(text):
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _lowered(column):
+    """lower(column) as Python lowers `query`. SQLite's own lower() changes only ASCII letters, so
+    "Ángela" would never match "ángela" (nor itself): there, a Python function does it."""
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        return func.lower(column)
+    connection.connection.driver_connection.create_function(
+        "clinica_lower", 1, lambda value: value.lower() if isinstance(value, str) else value, deterministic=True
+    )
+    return func.clinica_lower(column)
 
 
 def _digits_only(column):
@@ -43,7 +55,7 @@ def register_at_desk(*, full_name, email, phone=None, now: datetime) -> User:
     """A patient account made by reception. It gets a random password; the patient chooses their
     own with "Forgot your password?" when they want to log in."""
     phone = " ".join(phone.split()) if isinstance(phone, str) else ""
-    if len(phone) > MAX_PHONE or (phone and not all(char.isdigit() or char in " +-()." for char in phone)):
+    if len(phone) > MAX_PHONE or (phone and not all(char in "0123456789 +-()." for char in phone)):
         raise InvalidInput("A phone number has digits, spaces and + - ( ) only", field="phone")
     return accounts.create_user(email=email, password=secrets.token_urlsafe(24), full_name=full_name, phone=phone,
                                 now=now)

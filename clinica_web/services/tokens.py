@@ -16,6 +16,7 @@ from sqlalchemy import select
 from clinica_web.database import begin_write
 from clinica_web.extensions import db
 from clinica_web.models import STAFF_ROLES, ApiToken, User
+from clinica_web.services.availability import MAX_ID
 from clinica_web.services.errors import InvalidInput, NotFound
 
 JWT_ALGORITHM = "HS256"
@@ -44,7 +45,9 @@ def user_for_jwt(token, *, now: datetime) -> User | None:
     except jwt.InvalidTokenError:
         return None
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject.isdigit() or len(subject) > 10:
+    if not isinstance(subject, str) or not (subject.isascii() and subject.isdigit()) or len(subject) > 10:
+        return None
+    if not 0 < int(subject) <= MAX_ID:  # PostgreSQL refuses to compare an integer column with a bigger number
         return None
     user = db.session.get(User, int(subject))
     return user if user is not None and user.active else None

@@ -9,6 +9,18 @@ _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
+def whole_number(value) -> int | None:
+    """An int, or a string of ASCII digits, as an int; None for anything else.
+
+    ASCII only: "²".isdigit() is true but int() refuses it, and int("١") reads Arabic-Indic digits.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value.strip()) <= 18:
+        return int(value.strip())
+    return None
+
+
 def parse_date(value) -> date:
     if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise InvalidInput("Invalid date format (YYYY-MM-DD)", field="date")
@@ -29,8 +41,7 @@ def parse_time(value) -> int:
 def parse_duration(value, default: int) -> int:
     if value is None or value == "":
         return default
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DURATION:
+    value = whole_number(value)
+    if value is None or not 1 <= value <= MAX_DURATION:
         raise InvalidInput("Invalid duration", field="duration")
     return value

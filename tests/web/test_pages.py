@@ -346,3 +346,13 @@ def test_slot_list_and_booking_run_a_fixed_number_of_queries(app, client, make_d
     assert small[0] <= 8 and booking_queries <= 30
     with app.app_context():
         assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.patient_id == patient)) == 2
+
+
+def test_nul_bytes_in_forms_and_queries_are_refused(app, client, make_doctor, patient):
+    doctor_id = make_doctor()
+    assert client.get(f"/doctors/{doctor_id}?type=consul%00tation").status_code == 400
+    response = client.post(f"/doctors/{doctor_id}/book", data={"date": MONDAY.isoformat(), "time": "09:00",
+                                                              "type": "consultation", "notes": "bad\x00note"})
+    assert response.status_code == 400 and "NUL" in response.text
+    assert client.post("/login", data={"email": "a\x00@example.com", "password": "x"}).status_code == 400
+    assert appointments(app) == []

@@ -2,6 +2,7 @@
 
 Only these headers are read; the session cookie is never used by the API.
 """
+import re
 from functools import wraps
 
 from flask import g, request
@@ -36,13 +37,39 @@ def staff_token_required(view):
     return wrapped
 
 
+# NUL (PostgreSQL text refuses it) and unpaired surrogates (a lone "\ud800" escape is valid JSON
+# but not UTF-8, so no database or hash takes it): text no field can store or use.
+_UNUSABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
+
+
 def json_body() -> dict:
     """The request's JSON object; a clear 4xx for anything else."""
     if not request.is_json:
         raise UnsupportedMediaType("Content-Type must be application/json")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the JSON parser goes
+        body = None
     if body is None:
         raise BadRequest("Request body must be valid JSON")
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
+    if not _usable_text(body):
+        raise BadRequest("Text must not contain NUL characters or unpaired surrogates")
     return body
+
+
+def _usable_text(value) -> bool:
+    """Whether every string (keys too) in a parsed JSON value is text that can be stored."""
+    pending = [value]
+    while pending:  # a loop, not recursion: the body may be nested as deep as the parser allows
+        item = pending.pop()
+        if isinstance(item, str):
+            if _UNUSABLE_TEXT.search(item):
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True

@@ -17,7 +17,8 @@ def _positive_int(name, default, maximum):
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    # isascii: str.isdigit() is also true of "²" and "١", which int() refuses or reads as a number.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
         raise FieldErrors({name: [f"must be an integer from 1 to {maximum}"]})
     return int(raw)
 
