@@ -81,9 +81,11 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
 
-    @classmethod
-    def check(cls):
-        if not cls.SECRET_KEY or len(cls.SECRET_KEY) < 32:
+    @staticmethod
+    def check(config):
+        """Refuse to start without what production needs (called by create_app)."""
+        secret = config.get("SECRET_KEY")
+        if not secret or len(secret) < 32:
             # It signs sessions, CSRF tokens, reset links and JWTs (HS256 wants 32 bytes or more).
             raise RuntimeError("SECRET_KEY must be set, at least 32 characters, outside development.")
 

@@ -22,8 +22,8 @@ def create_app(overrides=None):
     config_class = config.config_class()
     app.config.from_object(config_class)
     app.config.update(overrides or {})
-    if not app.config.get("TESTING") and hasattr(config_class, "check"):
-        config_class.check()
+    if hasattr(config_class, "check"):
+        config_class.check(app.config)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'clinica.sqlite'}"

@@ -1,0 +1,71 @@
+"""Security headers on every response, and pages that a strict CSP can serve."""
+import re
+
+from tests.conftest import next_weekday
+
+PAGES = ["/", "/doctors", "/login", "/register", "/password-reset", "/doctors/999999"]
+
+
+def test_every_page_sends_the_security_headers(client, make_doctor):
+    doctor_id = make_doctor()
+    for url in PAGES + [f"/doctors/{doctor_id}", "/v1/doctors", "/v1/openapi.json"]:
+        response = client.get(url)
+        csp = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "style-src 'self'" in csp, url
+        assert "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp, url
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Referrer-Policy"] == "same-origin"
+        assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_pages_have_no_inline_scripts_or_styles(client, make_doctor, patient):
+    """The CSP forbids them, so none may be in the markup (they would silently not work)."""
+    doctor_id = make_doctor()
+    monday = next_weekday(0, weeks=1)
+    for url in PAGES + [f"/doctors/{doctor_id}?date={monday}", "/bookings",
+                        f"/doctors/{doctor_id}/book?date={monday}&time=09:00&type=consultation"]:
+        html = client.get(url).text
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), url
+        assert not re.search(r"\sstyle=", html), url
+        assert not re.search(r"\son[a-z]+=", html), url  # no inline event handlers either
+
+
+def test_patient_data_is_never_cached(client, make_doctor, patient):
+    for url in ("/bookings", "/"):
+        response = client.get(url)
+        assert response.headers["Cache-Control"] == "no-store"
+        assert "Cookie" in response.headers["Vary"]
+
+
+def test_public_pages_logged_out_may_be_cached(client):
+    assert "no-store" not in client.get("/doctors").headers.get("Cache-Control", "")
+
+
+def test_api_responses_with_credentials_are_not_cached(client):
+    response = client.post("/v1/auth/login", json={"email": "nobody@example.com", "password": "whatever-123"})
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_production_refuses_a_missing_or_short_secret_key(monkeypatch, database_url, tmp_path):
+    import pytest
+
+    from clinica_web import create_app
+    from tests.conftest import base_config
+
+    monkeypatch.setenv("CLINICA_CONFIG", "production")
+    for secret in (None, "too-short"):
+        with pytest.raises(RuntimeError, match="SECRET_KEY"):
+            create_app({**base_config(database_url, tmp_path), "SECRET_KEY": secret})
+
+
+def test_production_session_cookie_is_secure_httponly_samesite(monkeypatch, database_url, tmp_path):
+    from clinica_web import create_app
+    from clinica_web.extensions import db
+    from tests.conftest import base_config
+
+    monkeypatch.setenv("CLINICA_CONFIG", "production")
+    app = create_app(base_config(database_url, tmp_path))
+    cookie = app.test_client().get("/login").headers["Set-Cookie"].lower()
+    assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+    with app.app_context():
+        db.engine.dispose()
