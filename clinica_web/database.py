@@ -20,12 +20,19 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
     if type(dbapi_connection).__module__ != "sqlite3":
         return
     dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+    # SQLite's lower() changes only ASCII letters ("Ángela" would never match "ángela"); make it
+    # lower the way Python and PostgreSQL do.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     # Write-ahead logging: readers never block the writer, nor the writer the readers.
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA busy_timeout = 30000")
     cursor.close()
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value
 
 
 @event.listens_for(Engine, "begin")

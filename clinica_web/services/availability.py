@@ -227,6 +227,14 @@ def appointments_during(period: BlockedPeriod) -> list[Appointment]:
     return list(db.session.scalars(query))
 
 
+def bookings_inside(doctor_id, period_id) -> list[Appointment]:
+    """The bookings inside one of the doctor's blocked periods ([] if it is not theirs)."""
+    period = db.session.get(BlockedPeriod, period_id)
+    if period is None or period.doctor_id != doctor_id:
+        return []
+    return appointments_during(period)
+
+
 def remove_blocked_period(*, actor: User, period_id) -> None:
     begin_write()
     period = db.session.get(BlockedPeriod, period_id) if isinstance(period_id, int) and 0 < period_id <= MAX_ID else None

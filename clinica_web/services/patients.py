@@ -19,7 +19,7 @@ def search(query) -> list[User]:
     if len(text) < 2:
         return []
     pattern = f"%{_escape_like(text.lower())}%"
-    conditions = [_lowered(User.full_name).like(pattern, escape="\\"), User.email.like(pattern, escape="\\")]
+    conditions = [func.lower(User.full_name).like(pattern, escape="\\"), User.email.like(pattern, escape="\\")]
     digits = "".join(char for char in text if char in "0123456789")
     if len(digits) >= 3:
         conditions.append(_digits_only(User.phone).like(f"%{digits}%"))
@@ -30,18 +30,6 @@ def search(query) -> list[User]:
 
 def _escape_like(text):
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _lowered(column):
-    """lower(column) as Python lowers `query`. SQLite's own lower() changes only ASCII letters, so
-    "Ángela" would never match "ángela" (nor itself): there, a Python function does it."""
-    connection = db.session.connection()
-    if connection.dialect.name != "sqlite":
-        return func.lower(column)
-    connection.connection.driver_connection.create_function(
-        "clinica_lower", 1, lambda value: value.lower() if isinstance(value, str) else value, deterministic=True
-    )
-    return func.clinica_lower(column)
 
 
 def _digits_only(column):

@@ -4,6 +4,12 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SelectField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # WTForms < 3.3
+    def SelectChoice(value, label):  # noqa: N802
+        return value, label
+
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
@@ -42,7 +48,8 @@ class DocumentationForm(FlaskForm):
 
 
 class WindowForm(FlaskForm):
-    weekday = SelectField("Day", choices=list(enumerate(WEEKDAYS)), coerce=int)
+    weekday = SelectField("Day", choices=[SelectChoice(number, name) for number, name in enumerate(WEEKDAYS)],
+                          coerce=int)
     start = StringField("From (HH:MM)", validators=[DataRequired()], render_kw={"inputmode": "numeric"})
     end = StringField("Until (HH:MM)", validators=[DataRequired()], render_kw={"inputmode": "numeric"})
 

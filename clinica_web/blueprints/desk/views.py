@@ -17,7 +17,8 @@ from clinica_web.services.errors import DomainError
 
 def _int_arg(name):
     value = request.values.get(name, "")
-    return int(value) if value.isdigit() and 0 < int(value) <= availability.MAX_ID else None
+    # isascii: "²" is a digit to isdigit() but not to int().
+    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) <= availability.MAX_ID else None
 
 
 def _day_arg(now):
@@ -43,9 +44,11 @@ def _appointment(appointment_id):
 @roles_required(*STAFF)
 def day():
     now = clinic.now()
-    listing = day_list.day_list(current_user, day=_day_arg(now), doctor_id=_int_arg("doctor_id"), now=now)
+    day = _day_arg(now)
+    # Recorded before the list is loaded: the audit's commit would expire every loaded row.
     if not is_htmx():  # the 30-second refreshes are not new views of patient data
-        audit.record(actor=current_user, action="viewed day list", detail=listing.day.isoformat(), now=now)
+        audit.record(actor=current_user, action="viewed day list", detail=day.isoformat(), now=now)
+    listing = day_list.day_list(current_user, day=day, doctor_id=_int_arg("doctor_id"), now=now)
     return render_page_or_partial("desk/day.html", "desk/_day_list.html", listing=listing, form=EmptyForm(),
                                   today=clinic.local_today(now))
 
@@ -54,8 +57,9 @@ def day():
 @roles_required(*STAFF)
 def day_csv():
     now = clinic.now()
-    listing = day_list.day_list(current_user, day=_day_arg(now), doctor_id=_int_arg("doctor_id"), now=now)
-    audit.record(actor=current_user, action="exported day list", detail=listing.day.isoformat(), now=now)
+    day = _day_arg(now)
+    audit.record(actor=current_user, action="exported day list", detail=day.isoformat(), now=now)  # first, as above
+    listing = day_list.day_list(current_user, day=day, doctor_id=_int_arg("doctor_id"), now=now)
     filename = f"clinica-{listing.day.isoformat()}.csv"
     return Response(day_list.as_csv(listing), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
@@ -68,7 +72,8 @@ def _back_to_day(appointment):
     if is_htmx():
         now = clinic.now()
         listing = day_list.day_list(current_user, day=day, doctor_id=doctor_id, now=now)
-        return render_template("desk/_day_list.html", listing=listing, form=EmptyForm(), today=clinic.local_today(now))
+        return render_template("desk/_day_list.html", listing=listing, form=EmptyForm(), today=clinic.local_today(now),
+                               flash_oob=True)
     if request.values.get("next") == "detail":
         return redirect(url_for("desk.appointment", appointment_id=appointment.id), code=303)
     return redirect(url_for("desk.day", date=day.isoformat(), doctor_id=doctor_id), code=303)
@@ -280,10 +285,10 @@ def _hours_page(doctor_id, *, window_form=None, block_form=None, affected=None, 
 @bp.route("/doctors/<id:doctor_id>/hours")
 @roles_required(*STAFF)
 def hours(doctor_id):
-    try:
-        return _hours_page(doctor_id)
-    except DomainError:
-        abort(403)
+    """?block=<id>: also list the bookings inside that blocked period (after adding it)."""
+    block_id = _int_arg("block")
+    return _guarded(lambda: _hours_page(
+        doctor_id, affected=availability.bookings_inside(doctor_id, block_id) if block_id else None))
 
 
 @bp.route("/doctors/<id:doctor_id>/hours/windows", methods=["POST"])
@@ -324,7 +329,8 @@ def add_block(doctor_id):
         else:
             flash("Time blocked." + (" These bookings are inside it: move or cancel them." if affected else ""),
                   "success")
-            return _guarded(lambda: _hours_page(doctor_id, affected=affected))
+            # Redirect (a reload must not block the time twice); the page lists the bookings inside.
+            return redirect(url_for("desk.hours", doctor_id=doctor_id, block=period.id), code=303)
     return _guarded(lambda: _hours_page(doctor_id, block_form=form, status=422))
 
 
@@ -343,7 +349,10 @@ def _remove(remove, **ids):
 
 
 def _local(path):
-    return isinstance(path, str) and path.startswith("/") and not path.startswith("//") and "\\" not in path
+    """A path on this site. Not printable is refused too: tabs and newlines are dropped on the way
+    ("/\\t/evil.example" arrives as "//evil.example"), or break the Location header."""
+    return (isinstance(path, str) and path.startswith("/") and not path.startswith("//") and "\\" not in path
+            and path.isprintable())
 
 
 def _guarded(render):

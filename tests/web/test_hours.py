@@ -1,0 +1,322 @@
+"""Working hours and blocked periods from the desk: a doctor manages their own, an admin anyone's,
+reception nobody's; what patients can book follows at once."""
+import re
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import func, select
+
+from clinica_web.extensions import db
+from clinica_web.models import CANCELLED, SCHEDULED, Appointment, BlockedPeriod, Doctor, User, WeeklyHours
+from clinica_web.services import availability
+from tests.conftest import PASSWORD, instant, next_weekday
+
+MONDAY = next_weekday(0, weeks=1)
+TUESDAY, WEDNESDAY, THURSDAY = (MONDAY + timedelta(days=n) for n in (1, 2, 3))
+SATURDAY = MONDAY + timedelta(days=5)
+
+
+@pytest.fixture
+def login_as(app):
+    def login(user_id):
+        with app.app_context():
+            email = db.session.get(User, user_id).email
+        client = app.test_client()
+        assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 303
+        return client
+
+    return login
+
+
+@pytest.fixture
+def rossi(app, make_doctor, login_as):
+    """Dr. Rossi (Monday to Friday 09:00-13:00 and 14:00-18:00), logged in: SimpleNamespace(id, user, client)."""
+    doctor_id = make_doctor(name="Dr. Laura Rossi", with_user=True)
+    with app.app_context():
+        user_id = db.session.get(Doctor, doctor_id).user_id
+    return SimpleNamespace(id=doctor_id, user=user_id, client=login_as(user_id))
+
+
+def windows(app, doctor_id):
+    """[(weekday, 'HH:MM', 'HH:MM')] of a doctor."""
+    with app.app_context():
+        return [(w.weekday, w.start_hhmm, w.end_hhmm) for w in availability.weekly_windows_rows(doctor_id)]
+
+
+def blocks(app, doctor_id):
+    with app.app_context():
+        return db.session.execute(select(BlockedPeriod.id, BlockedPeriod.starts_at, BlockedPeriod.ends_at,
+                                         BlockedPeriod.reason)
+                                  .where(BlockedPeriod.doctor_id == doctor_id).order_by(BlockedPeriod.id)).all()
+
+
+def slot_times(client, doctor_id, day):
+    """The free times a patient is offered on the booking page."""
+    page = client.get(f"/doctors/{doctor_id}?date={day}")
+    assert page.status_code == 200
+    return re.findall(r'class="slot"[^>]*>(\d\d:\d\d)</a>', page.text)
+
+
+def text_of(html):
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def add_window(client, doctor_id, weekday, start, end):
+    return client.post(f"/desk/doctors/{doctor_id}/hours/windows",
+                       data={"weekday": str(weekday), "start": start, "end": end})
+
+
+def add_block(client, doctor_id, start_date, start_time="", end_date="", end_time="", reason=""):
+    """POST the block form and follow the redirect to the hours page (what the browser shows)."""
+    return client.post(f"/desk/doctors/{doctor_id}/blocks", data={
+        "start_date": str(start_date), "start_time": start_time, "end_date": str(end_date), "end_time": end_time,
+        "reason": reason,
+    }, follow_redirects=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Weekly windows
+
+
+def test_my_hours_opens_the_doctors_own_page(rossi):
+    response = rossi.client.get("/desk/hours")
+    assert response.status_code == 302 and response.headers["Location"] == f"/desk/doctors/{rossi.id}/hours"
+    page = rossi.client.get(response.headers["Location"]).text
+    assert "Working hours: Dr. Laura Rossi" in page
+    assert "Monday 09:00 13:00" in text_of(page) and "Friday 14:00 18:00" in text_of(page)
+
+
+def test_adding_a_window_opens_those_times_to_patients(app, rossi):
+    assert slot_times(rossi.client, rossi.id, SATURDAY) == []
+    response = add_window(rossi.client, rossi.id, 5, "09:00", "10:30")
+    assert response.status_code == 303 and response.headers["Location"] == f"/desk/doctors/{rossi.id}/hours"
+    page = rossi.client.get(response.headers["Location"]).text
+    assert "Working hours added." in page and "Saturday 09:00 10:30" in text_of(page)
+    assert (5, "09:00", "10:30") in windows(app, rossi.id)
+    assert slot_times(rossi.client, rossi.id, SATURDAY) == ["09:00", "09:15", "09:30", "09:45", "10:00"]
+
+
+def test_windows_may_touch_but_not_overlap(app, rossi):
+    before = windows(app, rossi.id)
+    for start, end, other in (("12:00", "15:00", "09:00–13:00"), ("08:00", "09:15", "09:00–13:00"),
+                              ("10:00", "11:00", "09:00–13:00"), ("17:45", "19:00", "14:00–18:00")):
+        response = add_window(rossi.client, rossi.id, 0, start, end)
+        assert response.status_code == 422, (start, end)
+        assert f"Overlaps the window {other}" in response.text
+    assert windows(app, rossi.id) == before
+    # Back to back with both Monday windows: fine.
+    assert add_window(rossi.client, rossi.id, 0, "13:00", "14:00").status_code == 303
+    assert add_window(rossi.client, rossi.id, 0, "18:00", "24:00").status_code == 303
+    assert "13:00" in slot_times(rossi.client, rossi.id, MONDAY)
+
+
+@pytest.mark.parametrize("start, end, message", [
+    ("09:10", "10:00", "Use a quarter hour (:00, :15, :30 or :45)"),
+    ("09:00", "10:05", "Use a quarter hour (:00, :15, :30 or :45)"),
+    ("11:00", "10:00", "The end must be after the start"),
+    ("10:00", "10:00", "The end must be after the start"),
+    ("9am", "10:00", "Use HH:MM (24-hour)"),
+    ("09:00", "25:00", "Use HH:MM (24-hour)"),
+    ("9:00", "10:00", "Use HH:MM (24-hour)"),
+    ("", "10:00", "This field is required."),
+])
+def test_bad_windows_are_refused_with_a_message(app, rossi, start, end, message):
+    response = add_window(rossi.client, rossi.id, 5, start, end)
+    assert response.status_code == 422
+    assert message in response.text
+    assert "Working hours: Dr. Laura Rossi" in response.text  # the page again, with the error
+    assert not any(weekday == 5 for weekday, *_ in windows(app, rossi.id))
+
+
+def test_an_unknown_weekday_is_refused(app, rossi):
+    before = windows(app, rossi.id)
+    assert add_window(rossi.client, rossi.id, 7, "09:00", "10:00").status_code == 422
+    assert windows(app, rossi.id) == before
+
+
+def test_removing_a_window_closes_those_times(app, rossi):
+    with app.app_context():
+        monday_morning = db.session.scalars(select(WeeklyHours.id).where(
+            WeeklyHours.doctor_id == rossi.id, WeeklyHours.weekday == 0, WeeklyHours.start_minute == 540)).one()
+    back = f"/desk/doctors/{rossi.id}/hours"
+    response = rossi.client.post(f"/desk/hours/windows/{monday_morning}/delete", data={"back": back})
+    assert response.status_code == 303 and response.headers["Location"] == back
+    assert (0, "09:00", "13:00") not in windows(app, rossi.id) and (0, "14:00", "18:00") in windows(app, rossi.id)
+    times = slot_times(rossi.client, rossi.id, MONDAY)
+    assert times[0] == "14:00" and "09:00" not in times
+    assert "09:00" in slot_times(rossi.client, rossi.id, TUESDAY)
+    assert rossi.client.post(f"/desk/hours/windows/{monday_morning}/delete").status_code == 404  # gone
+
+
+def test_remove_goes_back_only_to_a_page_of_this_site(app, rossi):
+    """No open redirect: other sites, and paths a browser or the server would turn into one."""
+    with app.app_context():
+        window_ids = db.session.scalars(select(WeeklyHours.id).where(WeeklyHours.doctor_id == rossi.id)).all()
+    backs = ["//evil.example/", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "/\n/evil.example",
+             "/\r\nSet-Cookie: x=1", ""]
+    assert len(window_ids) >= len(backs)
+    for window_id, back in zip(window_ids, backs):
+        response = rossi.client.post(f"/desk/hours/windows/{window_id}/delete", data={"back": back})
+        assert response.status_code == 303, repr(back)
+        assert response.headers["Location"] == "/desk/", repr(back)
+
+
+# ---------------------------------------------------------------------------------------------
+# Blocked periods
+
+
+def test_blocking_time_over_bookings_keeps_them_and_lists_them(app, rossi, make_user, make_appointment):
+    inside = make_appointment(doctor_id=rossi.id, patient_id=make_user(full_name="Ana Torres"), day=MONDAY,
+                              hhmm="10:00")
+    straddling = make_appointment(doctor_id=rossi.id, patient_id=make_user(full_name="Ben Ortiz"), day=MONDAY,
+                                  hhmm="11:45", duration=30)
+    make_appointment(doctor_id=rossi.id, patient_id=make_user(full_name="Carla Cancelled"), day=MONDAY, hhmm="09:00",
+                     status=CANCELLED)
+    make_appointment(doctor_id=rossi.id, patient_id=make_user(full_name="Dora Afternoon"), day=MONDAY, hhmm="15:00")
+    response = add_block(rossi.client, rossi.id, MONDAY, "09:00", "", "12:00", reason="Conference")
+    assert response.status_code == 200
+    [(_id, starts_at, ends_at, reason)] = blocks(app, rossi.id)
+    assert (starts_at, ends_at, reason) == (instant(MONDAY, "09:00"), instant(MONDAY, "12:00"), "Conference")
+    affected = response.text.split('id="affected-heading"')[1].split("</section>")[0]
+    assert "Ana Torres" in affected and "Ben Ortiz" in affected
+    assert "Carla Cancelled" not in affected and "Dora Afternoon" not in affected
+    assert f'href="/desk/appointments/{inside}"' in affected and f'href="/desk/appointments/{straddling}"' in affected
+    assert "Time blocked. These bookings are inside it: move or cancel them." in response.text
+    with app.app_context():
+        assert db.session.get(Appointment, inside).status == SCHEDULED
+    times = slot_times(rossi.client, rossi.id, MONDAY)
+    assert times[0] == "12:15" and "15:00" not in times  # the block and the bookings are both busy
+
+
+def test_adding_a_block_redirects_so_a_reload_does_not_add_it_twice(app, rossi):
+    response = rossi.client.post(f"/desk/doctors/{rossi.id}/blocks", data={"start_date": str(MONDAY),
+                                                                           "reason": "Course"})
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith(f"/desk/doctors/{rossi.id}/hours?block=")
+    rossi.client.get(response.headers["Location"])
+    assert len(blocks(app, rossi.id)) == 1
+
+
+def test_blocking_free_time_lists_nothing(app, rossi):
+    response = add_block(rossi.client, rossi.id, MONDAY, "14:00", "", "16:00")
+    assert response.status_code == 200 and "Time blocked." in response.text
+    assert 'id="affected-heading"' not in response.text
+    times = slot_times(rossi.client, rossi.id, MONDAY)
+    assert "14:00" not in times and "15:45" not in times
+    assert "12:30" in times and "16:00" in times
+
+
+def test_empty_times_block_whole_local_days(app, rossi):
+    response = add_block(rossi.client, rossi.id, MONDAY, reason="Holiday")
+    assert response.status_code == 200
+    [(_id, starts_at, ends_at, _reason)] = blocks(app, rossi.id)
+    assert (starts_at, ends_at) == (instant(MONDAY, "00:00"), instant(TUESDAY, "00:00"))
+    assert slot_times(rossi.client, rossi.id, MONDAY) == []
+    assert slot_times(rossi.client, rossi.id, TUESDAY)[0] == "09:00"
+    # Several days: the last day is included whole.
+    add_block(rossi.client, rossi.id, TUESDAY, end_date=WEDNESDAY)
+    assert slot_times(rossi.client, rossi.id, WEDNESDAY) == []
+    assert slot_times(rossi.client, rossi.id, THURSDAY)[0] == "09:00"
+    page = rossi.client.get(f"/desk/doctors/{rossi.id}/hours").text
+    assert "Holiday" in page
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"start_time": "12:00", "end_time": "10:00"}, "The end must be after the start"),
+    ({"end_date": str(MONDAY - timedelta(days=1))}, "The end must be after the start"),
+    ({"start_date": "next monday"}, "Invalid date format (YYYY-MM-DD)"),
+    ({"start_time": "9:5"}, "Use HH:MM (24-hour)"),
+    ({"start_time": "09:20"}, "Use a quarter hour"),
+    ({"start_date": ""}, "This field is required."),
+])
+def test_bad_blocked_periods_are_refused(app, rossi, fields, message):
+    response = add_block(rossi.client, rossi.id, **{"start_date": MONDAY, **fields})
+    assert response.status_code == 422
+    assert message in response.text
+    assert blocks(app, rossi.id) == []
+
+
+def test_removing_a_block_frees_the_slots_for_patients(app, rossi, make_block):
+    make_block(doctor_id=rossi.id, start=instant(MONDAY, "00:00"), end=instant(TUESDAY, "00:00"))
+    assert slot_times(rossi.client, rossi.id, MONDAY) == []
+    [(block_id, *_)] = blocks(app, rossi.id)
+    page = rossi.client.get(f"/desk/doctors/{rossi.id}/hours").text
+    assert f'action="/desk/blocks/{block_id}/delete"' in page
+    back = f"/desk/doctors/{rossi.id}/hours"
+    response = rossi.client.post(f"/desk/blocks/{block_id}/delete", data={"back": back})
+    assert response.status_code == 303 and response.headers["Location"] == back
+    assert blocks(app, rossi.id) == []
+    assert slot_times(rossi.client, rossi.id, MONDAY)[:2] == ["09:00", "09:15"]
+    assert "No time off planned." in rossi.client.get(back).text
+
+
+# ---------------------------------------------------------------------------------------------
+# Who may change whose hours
+
+
+@pytest.fixture
+def bianchi(app, make_doctor, make_block):
+    """Another doctor with a login, a window and a block: SimpleNamespace(id, user, window, block)."""
+    doctor_id = make_doctor(name="Dr. Marco Bianchi", with_user=True, weekdays=[0], windows=[("08:00", "12:00")])
+    make_block(doctor_id=doctor_id, start=instant(MONDAY, "08:00"), end=instant(MONDAY, "09:00"))
+    with app.app_context():
+        doctor = db.session.get(Doctor, doctor_id)
+        window_id = db.session.scalars(select(WeeklyHours.id).where(WeeklyHours.doctor_id == doctor_id)).one()
+        block_id = db.session.scalars(select(BlockedPeriod.id).where(BlockedPeriod.doctor_id == doctor_id)).one()
+        return SimpleNamespace(id=doctor_id, user=doctor.user_id, window=window_id, block=block_id)
+
+
+def hours_state(app):
+    with app.app_context():
+        return (db.session.execute(select(WeeklyHours.doctor_id, WeeklyHours.weekday, WeeklyHours.start_minute,
+                                          WeeklyHours.end_minute).order_by(WeeklyHours.id)).all(),
+                db.session.execute(select(BlockedPeriod.doctor_id, BlockedPeriod.starts_at, BlockedPeriod.ends_at)
+                                   .order_by(BlockedPeriod.id)).all())
+
+
+def change_requests(doctor):
+    """Every request that would change `doctor`'s hours, with a valid form."""
+    return [
+        (f"/desk/doctors/{doctor.id}/hours/windows", {"weekday": "5", "start": "09:00", "end": "10:00"}),
+        (f"/desk/hours/windows/{doctor.window}/delete", {"back": "/desk/"}),
+        (f"/desk/doctors/{doctor.id}/blocks", {"start_date": str(TUESDAY)}),
+        (f"/desk/blocks/{doctor.block}/delete", {"back": "/desk/"}),
+    ]
+
+
+def test_a_doctor_cannot_see_or_change_another_doctors_hours(app, rossi, bianchi):
+    before = hours_state(app)
+    assert rossi.client.get(f"/desk/doctors/{bianchi.id}/hours").status_code == 403
+    for url, form in change_requests(bianchi):
+        assert rossi.client.post(url, data=form).status_code == 403, url
+    # Invalid forms are refused the same way, not answered with the other doctor's page.
+    assert add_window(rossi.client, bianchi.id, 5, "bad", "10:00").status_code == 403
+    assert add_block(rossi.client, bianchi.id, "bad").status_code == 403
+    assert hours_state(app) == before
+    assert f"/desk/doctors/{bianchi.id}/hours" not in rossi.client.get("/desk/hours").headers["Location"]
+
+
+def test_reception_cannot_change_hours(app, make_user, login_as, bianchi):
+    client = login_as(make_user(role="reception", email="desk@example.com"))
+    before = hours_state(app)
+    assert client.get(f"/desk/doctors/{bianchi.id}/hours").status_code == 403
+    assert client.get("/desk/hours").status_code == 403
+    for url, form in change_requests(bianchi):
+        assert client.post(url, data=form).status_code == 403, url
+    assert hours_state(app) == before
+
+
+def test_an_admin_manages_any_doctors_hours(app, make_user, login_as, bianchi):
+    client = login_as(make_user(role="admin", email="admin@example.com"))
+    assert "Working hours: Dr. Marco Bianchi" in client.get(f"/desk/doctors/{bianchi.id}/hours").text
+    for url, form in change_requests(bianchi):
+        assert client.post(url, data=form).status_code in (200, 303), url
+    state_windows, state_blocks = hours_state(app)
+    assert [(w[1], w[2], w[3]) for w in state_windows if w[0] == bianchi.id] == [(5, 540, 600)]
+    assert [(b[1], b[2]) for b in state_blocks if b[0] == bianchi.id] == [(instant(TUESDAY, "00:00"),
+                                                                          instant(WEDNESDAY, "00:00"))]
+    assert client.get("/desk/doctors/999999/hours").status_code == 404
+    assert add_window(client, 999999, 5, "09:00", "10:00").status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(func.count(WeeklyHours.id)).where(WeeklyHours.doctor_id == 999999)) == 0
