@@ -91,8 +91,7 @@ def book(doctor_id):
                     booking_key=form.booking_key.data or None, now=clinic.now(),
                 )
             except DomainError as error:
-                form.form_errors.append(error.message)
-                status = 409 if isinstance(error, SlotTaken) else 422
+                status = _show_booking_error(form, error)
             else:
                 flash("Your appointment is booked. We have emailed you the details.", "success")
                 return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
@@ -105,11 +104,19 @@ def book(doctor_id):
                 appointment_type=form.type.data or None, now=clinic.now(),
             )
         except DomainError as error:
-            form.form_errors.append(error.message)
-            status = 409 if isinstance(error, SlotTaken) else 422
+            status = _show_booking_error(form, error)
     refreshed = _refreshed_slots(doctor, form) if form.form_errors else None
     form.fill_new_key()
     return render_template("pages/book.html", doctor=doctor, form=form, start=start, refreshed=refreshed), status
+
+
+def _show_booking_error(form, error):
+    """Put a booking error above the form (an alert: screen readers announce it); the status."""
+    form.form_errors.append(error.message)
+    if isinstance(error, SlotTaken):
+        form.form_errors.append("That time was just taken by someone else. Please choose another time below.")
+        return 409
+    return 422
 
 
 def _refreshed_slots(doctor, form):

@@ -1,0 +1,173 @@
+"""Real people's flows in headless Chromium against gunicorn, with and without JavaScript,
+at phone and desk widths, checked by axe-core after every page and HTMX swap."""
+import re
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.e2e.conftest import DESK, PHONE, axe_violations, login, screenshot
+
+TODAY = datetime.now(ZoneInfo("America/Santiago")).date()
+
+
+def monday(weeks_ahead):
+    """A Monday `weeks_ahead` weeks after the coming one (far from the demo's appointments)."""
+    return TODAY + timedelta(days=(7 - TODAY.weekday()) % 7 or 7) + timedelta(weeks=weeks_ahead)
+
+
+def assert_accessible(page, what):
+    violations = axe_violations(page)
+    assert violations == [], f"{what}: {violations}"
+
+
+def look(page, name):
+    """Screenshot and axe check of the page as it is now."""
+    screenshot(page, name)
+    assert_accessible(page, name)
+
+
+def register(page, email, name="Eve Example"):
+    page.goto("/register")
+    page.get_by_label("Full name").fill(name)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password", exact=True).fill("a-long-password-1")
+    page.get_by_label("Repeat password").fill("a-long-password-1")
+    page.get_by_role("button", name="Create account").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("button", name=re.compile("Log out")).is_visible()
+
+
+@pytest.mark.parametrize("viewport", [DESK, PHONE], ids=["desk", "phone"])
+def test_patient_books_with_htmx_and_cancels(new_page, viewport):
+    page = new_page(viewport=viewport)
+    width = viewport["width"]
+    page.goto("/")
+    look(page, "home")
+    register(page, f"eve-{width}@example.com")
+    page.get_by_role("link", name="Book an appointment").first.click()
+    look(page, "doctors")
+    page.get_by_role("link", name="Book with Dr. Laura Rossi").click()
+    look(page, "doctor")
+
+    # Choosing a day reloads only the slot list (HTMX), keeps focus, and keeps a bookable URL.
+    day = monday(2 if width == 1280 else 3)
+    date_input = page.get_by_label("Day", exact=True)
+    date_input.fill(day.isoformat())
+    date_input.dispatch_event("change")
+    page.get_by_role("heading", name=day.strftime("%A %d %B %Y")).wait_for()
+    assert page.evaluate("document.activeElement.id") == "date"
+    assert f"date={day.isoformat()}" in page.url
+    look(page, "doctor-after-swap")
+
+    page.get_by_role("link", name=f"10:00, {day.strftime('%A %d %B %Y')}, with Dr. Laura Rossi").click()
+    page.get_by_role("heading", name="Confirm your appointment").wait_for()
+    look(page, "confirm")
+    page.get_by_label("Anything the doctor should know?").fill("Back pain since Tuesday")
+    page.get_by_role("button", name="Book this time").click()
+    page.get_by_text("Your appointment is booked").wait_for()
+    look(page, "booking")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My bookings").click()
+    look(page, "bookings")
+    page.get_by_role("link", name=re.compile(day.strftime("%d %b %Y"))).click()
+    page.get_by_role("link", name="Cancel this appointment").click()
+    look(page, "cancel")
+    page.get_by_role("button", name="Yes, cancel it").click()
+    page.get_by_text("Your appointment is cancelled").wait_for()
+    assert page.get_by_text("Cancelled", exact=True).is_visible()
+
+
+def test_patient_books_without_javascript(new_page):
+    page = new_page(viewport=PHONE, javascript=False)
+    register(page, "nojs@example.com", name="No Script")
+    page.goto("/doctors/1")
+    day = monday(4)
+    page.get_by_label("Day", exact=True).fill(day.isoformat())
+    page.get_by_role("button", name="Show free times").click()
+    page.get_by_role("heading", name=day.strftime("%A %d %B %Y")).wait_for()
+    page.get_by_role("link", name=re.compile(r"^11:30, ")).click()
+    page.get_by_role("button", name="Book this time").click()
+    page.get_by_text("Your appointment is booked").wait_for()
+    page.goto("/bookings")
+    assert page.get_by_text(day.strftime("%d %b %Y")).first.is_visible()
+
+
+def test_slot_taken_between_page_load_and_click(new_page, browser, server):
+    day = monday(5)
+    first = new_page()
+    register(first, "first@example.com", name="First Patient")
+    first.goto(f"/doctors/1/book?date={day}&time=12:00&type=consultation")
+    first.get_by_role("button", name="Book this time").wait_for()
+
+    second = new_page()
+    register(second, "second@example.com", name="Second Patient")
+    second.goto(f"/doctors/1/book?date={day}&time=12:00&type=consultation")
+    second.get_by_role("button", name="Book this time").click()
+    second.get_by_text("Your appointment is booked").wait_for()
+
+    first.get_by_role("button", name="Book this time").click()
+    alert = first.get_by_role("alert")
+    alert.wait_for()
+    assert "just taken" in alert.inner_text() and "Time slot overlaps with another booking" in alert.inner_text()
+    offered = first.locator(".slot").all_inner_texts()
+    assert "12:00" not in offered and "12:30" in offered
+    look(first, "slot-taken")
+
+
+def test_reception_runs_the_day_and_books_on_behalf(new_page):
+    page = new_page()
+    login(page, "desk@clinica.test")
+    # The demo's first upcoming weekday has appointments for Dr. Rossi.
+    day = TODAY + timedelta(days=1 if TODAY.weekday() < 4 else 7 - TODAY.weekday())
+    page.goto(f"/desk?date={day}")
+    look(page, "day-list")
+    row = page.locator("tr", has_text="Ben Carter").first
+    row.get_by_role("button", name=re.compile("^Arrived")).click()
+    page.locator("tr", has_text="Ben Carter").first.get_by_text("Arrived", exact=True).wait_for()
+    page.locator("tr", has_text="Ben Carter").first.get_by_role("button", name=re.compile("^Completed")).click()
+    page.locator("tr", has_text="Ben Carter").first.get_by_text("Completed", exact=True).wait_for()
+    assert_accessible(page, "day-list after HTMX actions")
+
+    page.get_by_role("link", name="Book for a patient").first.click()
+    page.get_by_label("Name, email or phone").fill("ana")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name="Ana Torres").click()
+    target = monday(6)
+    page.get_by_label("Day", exact=True).fill(target.isoformat())
+    page.get_by_role("button", name="Show free times").click()
+    look(page, "desk-book")
+    page.get_by_role("button", name=re.compile(r"^Book 09:30, ")).click()
+    page.get_by_text("Booked for Ana Torres").wait_for()
+    look(page, "desk-appointment")
+
+
+def test_doctor_writes_documentation(new_page):
+    page = new_page(viewport=PHONE)
+    login(page, "rossi@clinica.test")
+    page.goto("/desk/pending-documentation")
+    look(page, "pending-documentation")
+    links = page.get_by_role("link", name=re.compile("^Write documentation"))
+    before = links.count()
+    assert before >= 1
+    links.first.click()
+    page.get_by_label("Visit documentation").fill("Examined; advised rest. Review in two weeks.")
+    look(page, "documentation")
+    page.get_by_role("button", name="Save documentation").click()
+    page.get_by_text("Documentation saved.").wait_for()
+    assert page.get_by_role("link", name=re.compile("^Write documentation")).count() == before - 1
+
+
+@pytest.mark.parametrize("viewport", [DESK, PHONE], ids=["desk", "phone"])
+def test_main_pages_logged_out_and_in(new_page, viewport):
+    page = new_page(viewport=viewport)
+    for url, name in [("/login", "login"), ("/register", "register"), ("/password-reset", "password-reset"),
+                      ("/doctors/999", "not-found")]:
+        page.goto(url)
+        look(page, name)
+    login(page, "admin@clinica.test")
+    for url, name in [("/admin/", "admin"), ("/admin/doctors", "admin-doctors"), ("/admin/staff", "admin-staff"),
+                      ("/admin/tokens", "admin-tokens"), ("/admin/closures", "admin-closures"),
+                      ("/admin/audit", "admin-audit"), ("/desk/doctors/1/hours", "hours")]:
+        page.goto(url)
+        look(page, name)
