@@ -38,6 +38,13 @@ def reject_nul_bytes():
                 abort(400, "Text must not contain NUL characters.")
 
 
+def login_email_key():
+    """Rate-limit key for one account, whichever address the attempts come from."""
+    body = request.get_json(silent=True) if request.is_json else None
+    email = (body or {}).get("email") if isinstance(body, dict) else request.form.get("email")
+    return "login-account:" + (email.strip().lower()[:254] if isinstance(email, str) else "")
+
+
 def add_security_headers(response):
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)

@@ -697,3 +697,17 @@ def test_login_is_rate_limited(client):
     response = client.post("/login", data={"email": "nobody@example.com", "password": "wrong-password"})
     assert response.status_code == 429
     assert "Too many attempts" in text(response)
+
+
+@pytest.mark.parametrize("app_config", [{"RATELIMIT_ENABLED": True}], ids=["limits-on"])
+def test_one_account_is_rate_limited_across_addresses(app):
+    """20 attempts an hour on one account, whichever address they come from; others are unaffected."""
+    statuses = []
+    for attempt in range(21):
+        client = app.test_client()
+        statuses.append(client.post("/login", data={"email": "Target@Example.com", "password": "wrong-password"},
+                                    environ_base={"REMOTE_ADDR": f"10.0.{attempt}.1"}).status_code)
+    assert statuses == [422] * 20 + [429]
+    other = app.test_client().post("/login", data={"email": "someone@example.com", "password": "wrong-password"},
+                                   environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert other.status_code == 422

@@ -6,6 +6,7 @@ from clinica_web.blueprints.api import serializers as out
 from clinica_web.blueprints.api.auth import json_body, jwt_required
 from clinica_web.blueprints.api.errors import error
 from clinica_web.extensions import limiter
+from clinica_web.security import login_email_key
 from clinica_web.services import accounts, booking, clinic, directory, tokens
 from clinica_web.services.errors import DomainError
 from clinica_web.services.slots import format_minute
@@ -29,7 +30,8 @@ def register():
 
 
 @bp.post("/auth/login")
-@limiter.limit("10 per minute")
+@limiter.limit("10 per minute")  # per address
+@limiter.limit("20 per hour", key_func=login_email_key)  # per account, from anywhere
 def login():
     body = json_body()
     now = clinic.now()

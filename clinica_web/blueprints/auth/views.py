@@ -9,6 +9,7 @@ from clinica_web.extensions import db, limiter, login_manager
 from clinica_web.forms import EmptyForm, add_domain_error
 from clinica_web.models import User
 from clinica_web.services import accounts, clinic
+from clinica_web.security import login_email_key
 from clinica_web.services.errors import DomainError
 
 
@@ -51,7 +52,8 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per minute", methods=["POST"])
+@limiter.limit("10 per minute", methods=["POST"])  # per address
+@limiter.limit("20 per hour", key_func=login_email_key, methods=["POST"])  # per account, from anywhere
 def login():
     if current_user.is_authenticated:
         return redirect(_safe_next())
