@@ -255,6 +255,30 @@ def make_block(app):
     return make
 
 
+@pytest.fixture
+def count_queries(app):
+    """count_queries(callable) -> how many SQL statements it ran (transaction control not counted)."""
+    from sqlalchemy import event
+
+    def run(callable_):
+        with app.app_context():
+            connection = db.engines[None]
+        statements = []
+
+        def record(conn, cursor, statement, *args):
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
+                statements.append(statement)
+
+        event.listen(connection, "before_cursor_execute", record)
+        try:
+            callable_()
+        finally:
+            event.remove(connection, "before_cursor_execute", record)
+        return len(statements)
+
+    return run
+
+
 # ---------------------------------------------------------------------------------------------
 # Acting as a user, and reading the mail the app wrote.
 

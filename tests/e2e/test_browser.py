@@ -1,7 +1,7 @@
 """Real people's flows in headless Chromium against gunicorn, with and without JavaScript,
 at phone and desk widths, checked by axe-core after every page and HTMX swap."""
 import re
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest

@@ -347,18 +347,18 @@ def test_ics_request_then_cancel_for_the_same_event(app, doctor_id, patient_id, 
     assert int(event_cancelled["SEQUENCE"]) == 1
 
     local_start = datetime.combine(monday, clock(10, 30))
-    for raw, calendar, event in [(raw_booked, cal_booked, event_booked),
+    for raw, calendar, vevent in [(raw_booked, cal_booked, event_booked),
                                  (raw_cancelled, cal_cancelled, event_cancelled)]:
-        assert event["DTSTART"].params["TZID"] == TZ_NAME
-        assert event["DTEND"].params["TZID"] == TZ_NAME
-        start, end = event.decoded("DTSTART"), event.decoded("DTEND")
+        assert vevent["DTSTART"].params["TZID"] == TZ_NAME
+        assert vevent["DTEND"].params["TZID"] == TZ_NAME
+        start, end = vevent.decoded("DTSTART"), vevent.decoded("DTEND")
         assert start.replace(tzinfo=None) == local_start  # the wall-clock time the patient booked
         assert start == instant(monday, "10:30")  # and the same instant
         assert end - start == timedelta(minutes=45)
         assert f"DTSTART;TZID={TZ_NAME}:{local_start:%Y%m%dT%H%M%S}".encode() in raw
         [vtimezone] = calendar.walk("VTIMEZONE")
         assert str(vtimezone["TZID"]) == TZ_NAME
-        assert str(event["ATTENDEE"]) == f"mailto:{PATIENT_EMAIL}"
+        assert str(vevent["ATTENDEE"]) == f"mailto:{PATIENT_EMAIL}"
         assert SECRET.encode() not in raw
 
 

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from clinica_web.extensions import db
 from clinica_web.models import (
@@ -1071,27 +1071,6 @@ def test_the_detail_page_offers_documentation_only_to_the_own_doctor(app, desk, 
 
 # ---------------------------------------------------------------------------------------------
 # 10. A fixed number of queries, whatever the size of the day
-
-
-@pytest.fixture
-def count_queries(app):
-    def run(callable_):
-        with app.app_context():
-            connection = db.engines[None]
-        statements = []
-
-        def record(conn, cursor, statement, *args):
-            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
-                statements.append(statement)
-
-        event.listen(connection, "before_cursor_execute", record)
-        try:
-            callable_()
-        finally:
-            event.remove(connection, "before_cursor_execute", record)
-        return len(statements)
-
-    return run
 
 
 def fill_day(app, doctor_ids, patient_ids, day, per_doctor, *, with_history=False):

@@ -278,31 +278,6 @@ def test_pages_need_login(client, make_doctor):
 # A fixed number of SQL queries per request, whatever the amount of data.
 
 
-@pytest.fixture
-def count_queries(app):
-    from sqlalchemy import event
-
-    from clinica_web.extensions import db as database
-
-    def run(callable_):
-        with app.app_context():
-            connection = database.engines[None]
-        statements = []
-
-        def record(conn, cursor, statement, *args):
-            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN")):
-                statements.append(statement)
-
-        event.listen(connection, "before_cursor_execute", record)
-        try:
-            callable_()
-        finally:
-            event.remove(connection, "before_cursor_execute", record)
-        return len(statements)
-
-    return run
-
-
 def add_many_appointments(app, doctor_id, patient_id, days):
     """Fill `days` more weekdays of the doctor's mornings (from the week after MONDAY), every half hour."""
     from clinica_web.models import Appointment as A
