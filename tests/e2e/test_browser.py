@@ -171,3 +171,16 @@ def test_main_pages_logged_out_and_in(new_page, viewport):
                       ("/admin/audit", "admin-audit"), ("/desk/doctors/1/hours", "hours")]:
         page.goto(url)
         look(page, name)
+
+
+def test_day_list_prints_one_page_per_doctor(new_page):
+    page = new_page()
+    login(page, "desk@clinica.test")
+    day = TODAY + timedelta(days=1 if TODAY.weekday() < 4 else 7 - TODAY.weekday())
+    page.goto(f"/desk?date={day}")
+    doctors = page.locator("section.doctor-day").count()
+    assert doctors >= 2
+    page.emulate_media(media="print")
+    assert not page.get_by_role("button", name=re.compile("^Arrived")).first.is_visible()
+    pdf = page.pdf(format="A4")
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == doctors
