@@ -20,6 +20,7 @@ from clinica_web.services.errors import InvalidInput
 MIN_PASSWORD = 8
 MAX_PASSWORD = 200
 MAX_NAME = 120
+MAX_PHONE = 40
 LOCKOUT_AFTER = 5
 LOCKOUT_MINUTES = 15
 # Checked against when the email is unknown, so both failures take the same time.
@@ -31,7 +32,9 @@ def normalize_email(value) -> str:
     if not isinstance(value, str) or not value.strip() or len(value) > 254:
         raise InvalidInput("Enter a valid email address", field="email")
     try:
-        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+        # allow_smtputf8=False: a non-ASCII local part ("zoé@...") needs SMTPUTF8, which neither
+        # Flask-Mail nor most servers speak, so every email to it would fail. IDN domains are fine.
+        return validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False).normalized.lower()
     except EmailNotValidError:
         raise InvalidInput("Enter a valid email address", field="email") from None
 
@@ -45,6 +48,17 @@ def clean_name(value) -> str:
     if len(name) > MAX_NAME or not name.isprintable() or controls:
         raise InvalidInput(f"A name has at most {MAX_NAME} printable characters", field="full_name")
     return name
+
+
+def clean_phone(value) -> str | None:
+    """A phone number (digits, spaces and + - ( ) .), spaces folded; None if empty; raises InvalidInput.
+
+    The same rule for patients who register themselves and those reception registers: anything
+    else (markup, line breaks, direction overrides) has no business in a phone number."""
+    phone = " ".join(value.split()) if isinstance(value, str) else ""
+    if len(phone) > MAX_PHONE or (phone and not all(char in "0123456789 +-()." for char in phone)):
+        raise InvalidInput("A phone number has digits, spaces and + - ( ) only", field="phone")
+    return phone or None
 
 
 def check_password_rules(password) -> str:
@@ -62,12 +76,13 @@ def create_user(*, email, password, full_name, role=PATIENT, phone=None, now: da
     begin_write()
     email = normalize_email(email)
     full_name = clean_name(full_name)
+    phone = clean_phone(phone)
     check_password_rules(password)
     if role not in ROLES:
         raise InvalidInput(f"Role must be one of {', '.join(ROLES)}", field="role")
     if find_by_email(email) is not None:
         raise InvalidInput("Email already exists", field="email")
-    user = User(email=email, full_name=full_name, role=role, phone=phone or None, created_at=now, updated_at=now)
+    user = User(email=email, full_name=full_name, role=role, phone=phone, created_at=now, updated_at=now)
     user.set_password(password)
     db.session.add(user)
     try:
@@ -76,6 +91,62 @@ def create_user(*, email, password, full_name, role=PATIENT, phone=None, now: da
         db.session.rollback()
         raise InvalidInput("Email already exists", field="email") from None
     return user
+
+
+def register_patient(*, email, password, full_name, phone=None, make_link, now: datetime) -> None:
+    """Registration on the website, without telling anyone whether the email is already in use.
+
+    A new address gets its account and a welcome email with a sign-in link; an address that
+    already has an account gets an email saying so (with links to log in or reset the password)
+    and nothing else changes. The caller shows the same "check your email" page either way.
+    make_link(token) -> absolute URL of the welcome link (the view knows its URLs).
+    """
+    email = normalize_email(email)
+    full_name = clean_name(full_name)
+    phone = clean_phone(phone)
+    check_password_rules(password)
+    begin_write()
+    existing = find_by_email(email)
+    context = dict(clinic_name=current_app.config["CLINIC_NAME"])
+    if existing is not None:
+        generate_password_hash(password)  # the same work as a new account, so timing tells nothing
+        template, subject, context["user"] = "account_exists", "You already have an account", existing
+    else:
+        existing = User(email=email, full_name=full_name, role=PATIENT, phone=phone, created_at=now,
+                        updated_at=now)
+        existing.set_password(password)
+        db.session.add(existing)
+        db.session.flush()
+        token = _welcome_serializer().dumps({"user": existing.id})
+        template, subject, context["user"], context["link"] = "welcome", "Welcome", existing, make_link(token)
+    email_row = notifications.queue(
+        recipient=email, subject=f"{subject} at {context['clinic_name']}", now=now,
+        text_body=render_template(f"email/{template}.txt", **context),
+        html_body=render_template(f"email/{template}.html", **context),
+    )
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same address registered by a concurrent request: nothing to add
+        db.session.rollback()
+        return
+    notifications.send_soon([email_row], now=now)
+
+
+WELCOME_MAX_AGE = 2 * 24 * 3600
+
+
+def _welcome_serializer():
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="welcome")
+
+
+def user_for_welcome_token(token) -> User | None:
+    """The new user a welcome link signs in, if the link is genuine and under two days old."""
+    try:
+        data = _welcome_serializer().loads(token, max_age=WELCOME_MAX_AGE)
+    except (BadSignature, SignatureExpired):
+        return None
+    user = db.session.get(User, data.get("user")) if isinstance(data, dict) and isinstance(data.get("user"), int) else None
+    return user if user is not None and user.active else None
 
 
 def authenticate(*, email, password, now: datetime) -> User:

@@ -19,6 +19,7 @@ from clinica_web.services.errors import DomainError, InvalidInput, NotAllowed, N
 from clinica_web.services.values import parse_date, parse_duration, parse_time, whole_number
 
 MAX_NOTES = 2000
+MAX_BOOKING_KEY = 64  # the column's length: the forms make 32-character keys
 DEFAULT_TYPE = "consultation"
 OVERLAP_MESSAGE = "Time slot overlaps with another booking"
 NOT_YOURS_MESSAGE = "Booking not found or unauthorized"
@@ -150,6 +151,9 @@ def book(
     begin_write()
     if patient.role != PATIENT:
         raise NotAllowed("Appointments are booked for patient accounts")
+    if booking_key and (not isinstance(booking_key, str) or len(booking_key) > MAX_BOOKING_KEY):
+        # Not a key the form made (a hidden field can be edited); PostgreSQL would refuse to store it.
+        raise InvalidInput("This form is out of date. Please reload the page and try again.")
     if booking_key:
         existing = _find_by_key(booking_key, patient.id)
         if existing is not None:

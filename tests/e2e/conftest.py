@@ -4,12 +4,15 @@ Debian's chromium is driven through Playwright with `executable_path` (Playwrigh
 download is not used). Without chromium these tests skip locally; in CI (CI=true) they fail.
 Screenshots land in test-artifacts/screenshots/.
 """
+import email.policy
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from email import message_from_bytes
 from pathlib import Path
 
 import pytest
@@ -105,6 +108,16 @@ def new_page(browser, server):
     yield make
     for context in contexts:
         context.close()
+
+
+def welcome_link(server, address):
+    """The sign-in link of the newest welcome email to `address` (development mail is written to files)."""
+    folder = Path(server[1]["MAIL_FILE_DIR"])
+    for path in sorted(folder.glob("*.eml"), reverse=True):
+        message = message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        if message["To"] == address:
+            return re.search(r"https?://\S+/register/welcome/\S+", message.get_body(("plain",)).get_content())[0]
+    raise AssertionError(f"no welcome email to {address}")
 
 
 def login(page, email, password=DEMO_PASSWORD):

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.conftest import DESK, PHONE, axe_violations, login, screenshot
+from tests.e2e.conftest import DESK, PHONE, axe_violations, login, screenshot, welcome_link
 
 TODAY = datetime.now(ZoneInfo("America/Santiago")).date()
 
@@ -27,24 +27,26 @@ def look(page, name):
     assert_accessible(page, name)
 
 
-def register(page, email, name="Eve Example"):
+def register(page, server, email, name="Eve Example"):
+    """Register, then open the welcome email's link, as a new patient does."""
     page.goto("/register")
     page.get_by_label("Full name").fill(name)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill("a-long-password-1")
     page.get_by_label("Repeat password").fill("a-long-password-1")
     page.get_by_role("button", name="Create account").click()
-    page.wait_for_load_state()
+    page.get_by_role("heading", name="Check your email").wait_for()
+    page.goto(welcome_link(server, email))
     assert page.get_by_role("button", name=re.compile("Log out")).is_visible()
 
 
 @pytest.mark.parametrize("viewport", [DESK, PHONE], ids=["desk", "phone"])
-def test_patient_books_with_htmx_and_cancels(new_page, viewport):
+def test_patient_books_with_htmx_and_cancels(new_page, server, viewport):
     page = new_page(viewport=viewport)
     width = viewport["width"]
     page.goto("/")
     look(page, "home")
-    register(page, f"eve-{width}@example.com")
+    register(page, server, f"eve-{width}@example.com")
     page.get_by_role("link", name="Book an appointment").first.click()
     look(page, "doctors")
     page.get_by_role("link", name="Book with Dr. Laura Rossi").click()
@@ -78,9 +80,9 @@ def test_patient_books_with_htmx_and_cancels(new_page, viewport):
     assert page.get_by_text("Cancelled", exact=True).is_visible()
 
 
-def test_patient_books_without_javascript(new_page):
+def test_patient_books_without_javascript(new_page, server):
     page = new_page(viewport=PHONE, javascript=False)
-    register(page, "nojs@example.com", name="No Script")
+    register(page, server, "nojs@example.com", name="No Script")
     page.goto("/doctors/1")
     day = monday(4)
     page.get_by_label("Day", exact=True).fill(day.isoformat())
@@ -96,12 +98,12 @@ def test_patient_books_without_javascript(new_page):
 def test_slot_taken_between_page_load_and_click(new_page, browser, server):
     day = monday(5)
     first = new_page()
-    register(first, "first@example.com", name="First Patient")
+    register(first, server, "first@example.com", name="First Patient")
     first.goto(f"/doctors/1/book?date={day}&time=12:00&type=consultation")
     first.get_by_role("button", name="Book this time").wait_for()
 
     second = new_page()
-    register(second, "second@example.com", name="Second Patient")
+    register(second, server, "second@example.com", name="Second Patient")
     second.goto(f"/doctors/1/book?date={day}&time=12:00&type=consultation")
     second.get_by_role("button", name="Book this time").click()
     second.get_by_text("Your appointment is booked").wait_for()

@@ -65,6 +65,13 @@ def register(client, url="/register", **overrides):
     return client.post(url, data=data)
 
 
+def finish_registration(client, sent_mail):
+    """Open the sign-in link of the newest welcome email, as the new patient would."""
+    [link] = re.findall(r"https?://\S+/register/welcome/\S+", sent_mail()[-1].get_body(("plain",)).get_content())
+    parts = urlsplit(link)
+    return client.get(parts.path + (f"?{parts.query}" if parts.query else ""))
+
+
 def users_with_email(app, email):
     with app.app_context():
         return db.session.scalars(select(User).where(func.lower(User.email) == email.lower())).all()
@@ -124,10 +131,16 @@ def test_register_page_shows_the_form(client):
         assert label in page
 
 
-def test_register_logs_the_new_user_in_and_redirects(app, client):
+def test_register_sends_a_welcome_link_that_signs_the_patient_in(app, client, sent_mail):
     assert not logged_in(client)
     response = register(client)
     assert response.status_code == 303
+    assert local_target(response) == "/register/sent"
+    assert "Check your email" in text(client.get("/register/sent"))
+    assert not logged_in(client)
+    [welcome] = sent_mail()
+    assert welcome["To"] == "ana@example.com" and "Welcome" in welcome["Subject"]
+    response = finish_registration(client, sent_mail)
     assert local_target(response) == "/"
     page = text(client.get("/"))
     assert "Welcome! Your account is ready." in page
@@ -157,14 +170,31 @@ def test_registered_user_can_log_in_again_with_any_case_of_the_email(client):
 
 
 @pytest.mark.parametrize("email", ["ana@example.com", "ANA@EXAMPLE.COM", "Ana@Example.com", " ana@example.com "])
-def test_register_refuses_an_email_already_used_in_any_case(app, client, make_user, email):
+def test_register_with_a_used_email_looks_the_same_and_tells_the_owner(app, client, make_user, sent_mail, email):
+    """No user enumeration: the page says "check your email" either way; the owner hears about it."""
     make_user(email="ana@example.com", full_name="Ana Original")
-    response = register(client, email=email, full_name="Somebody Else")
-    assert response.status_code == 422
-    assert "Email already exists" in text(response)
+    new = register(app.test_client(), email="brand-new@example.com", full_name="Somebody New")
+    used = register(client, email=email, full_name="Somebody Else")
+    assert (used.status_code, used.headers["Location"]) == (new.status_code, new.headers["Location"])
     assert not logged_in(client)
     [user] = users_with_email(app, "ana@example.com")
-    assert user.full_name == "Ana Original"
+    assert user.full_name == "Ana Original" and user.check_password(PASSWORD)
+    notice = sent_mail()[-1]
+    assert notice["To"] == "ana@example.com" and "already have an account" in notice["Subject"]
+    assert "/register/welcome/" not in notice.get_body(("plain",)).get_content()  # no way in for the stranger
+
+
+def test_welcome_link_tampered_or_for_a_deactivated_account_does_not_sign_in(app, client, sent_mail):
+    register(client, email="eve@example.com")
+    assert client.get("/register/welcome/not-a-token").headers["Location"].endswith("/login")
+    with app.app_context():
+        from clinica_web.extensions import db
+        from clinica_web.models import User
+
+        db.session.scalars(db.select(User).where(User.email == "eve@example.com")).one().active = False
+        db.session.commit()
+    finish_registration(client, sent_mail)
+    assert not logged_in(client)
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
@@ -294,14 +324,15 @@ def test_an_inactive_account_cannot_log_in(app, client, auth, make_user):
 
 @pytest.mark.parametrize("form", ["/login", "/register"])
 @pytest.mark.parametrize("next_url", ["/bookings", "/doctors?specialty=Pediatrics"])
-def test_next_to_a_local_page_is_honoured(client, make_user, form, next_url):
+def test_next_to_a_local_page_is_honoured(client, make_user, sent_mail, form, next_url):
     make_user(email="ana@example.com")
     query = {"next": next_url}
     if form == "/login":
         response = client.post("/login", query_string=query, data={"email": "ana@example.com", "password": PASSWORD})
-    else:
-        response = register(client, url=f"/register?{urlencode(query)}", email="new@example.com")
-    assert response.status_code == 303
+        assert response.status_code == 303
+    else:  # the welcome link carries `next`
+        assert register(client, url=f"/register?{urlencode(query)}", email="new@example.com").status_code == 303
+        response = finish_registration(client, sent_mail)
     assert local_target(response) == next_url
 
 
@@ -319,14 +350,15 @@ def test_next_to_a_local_page_is_honoured(client, make_user, form, next_url):
     "javascript:alert(1)",
     "evil.example",
 ])
-def test_next_to_another_site_is_not_followed(client, make_user, form, next_url):
+def test_next_to_another_site_is_not_followed(client, make_user, sent_mail, form, next_url):
     make_user(email="ana@example.com")
     query = {"next": next_url}
     if form == "/login":
         response = client.post("/login", query_string=query, data={"email": "ana@example.com", "password": PASSWORD})
+        assert response.status_code == 303
     else:
-        response = register(client, url=f"/register?{urlencode(query)}", email="new@example.com")
-    assert response.status_code == 303
+        assert register(client, url=f"/register?{urlencode(query)}", email="new@example.com").status_code == 303
+        response = finish_registration(client, sent_mail)
     assert response.headers["Location"] in ("/", "http://clinica.test/")
     assert logged_in(client)
 

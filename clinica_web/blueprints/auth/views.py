@@ -20,35 +20,54 @@ def load_user(user_id):
 
 
 def _safe_next(default="pages.home"):
-    """Where to go after logging in: a path on this site, never another host."""
+    """Where to go after logging in: a path on this site, never another host (default: None)."""
     target = request.args.get("next", "")
     parts = urlsplit(target)
     # Browsers read a backslash as a slash, so "/\\evil.example" would go to evil.example.
     local = target.startswith("/") and not target.startswith("//") and "\\" not in target
     if local and not parts.netloc and not parts.scheme:
         return target
-    return url_for(default)
+    return url_for(default) if default else None
 
 
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
 def register():
+    """Create an account. The answer is the same whether or not the email is already in use:
+    "check your email" (the welcome email signs the new patient in)."""
     if current_user.is_authenticated:
         return redirect(url_for("pages.home"))
     form = RegisterForm()
     if form.validate_on_submit():
+        next_page = _safe_next(default=None)
         try:
-            user = accounts.create_user(
+            accounts.register_patient(
                 email=form.email.data, password=form.password.data, full_name=form.full_name.data,
                 phone=form.phone.data, now=clinic.now(),
+                make_link=lambda token: url_for("auth.welcome", token=token, next=next_page, _external=True),
             )
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            login_user(user)
-            flash("Welcome! Your account is ready.", "success")
-            return redirect(_safe_next(), code=303)
+            return redirect(url_for("auth.registered"), code=303)
     return render_template("auth/register.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/register/sent")
+def registered():
+    return render_template("auth/registered.html")
+
+
+@bp.route("/register/welcome/<token>")
+def welcome(token):
+    """The link in the welcome email: signs the new patient in and carries on where they were."""
+    user = accounts.user_for_welcome_token(token)
+    if user is None:
+        flash("This link has expired. Please log in with your email and password.", "info")
+        return redirect(url_for("auth.login"))
+    login_user(user)
+    flash("Welcome! Your account is ready.", "success")
+    return redirect(_safe_next())
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -1,0 +1,630 @@
+"""Hostile text in every form and JSON endpoint that stores text.
+
+Every place gets every value of HOSTILE (one test per place, the values in a loop: a fresh app
+per value would cost minutes). A value is either refused with a clear 4xx message, or stored and
+then shown escaped everywhere it appears: the pages, the outgoing emails (HTML part escaped, no
+injected headers), the desk's CSV (formula cells neutralised) and the ICS attachment (parsed back
+intact, no injected lines). Never a 500, and every table is still there afterwards.
+
+Which values each place refuses is pinned too, so a loosened rule shows up here.
+"""
+import csv
+import io
+import re
+import secrets
+from datetime import timedelta
+from functools import cached_property
+
+import pytest
+from icalendar import Calendar
+from markupsafe import escape
+from sqlalchemy import func, select
+
+from clinica_web.extensions import db
+from clinica_web.models import (
+    ApiToken, Appointment, AppointmentChange, BlockedPeriod, Doctor, OutboxEmail, User, WeeklyHours,
+)
+from clinica_web.services import tokens
+from clinica_web.services.clinic import now as clinic_now
+from tests.conftest import PASSWORD, instant, next_weekday
+
+SCRIPT = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+CRLF = "Ana\r\nBcc: evil@example.com"
+ICS_LINES = "Ana\r\nEND:VEVENT\r\nATTENDEE:mailto:evil@example.com"
+LONG = "A" * 10_000
+RLO = "Ana \u202egnp.exe"  # the right-to-left override: shows as "Ana exe.png"
+HOSTILE = [
+    SCRIPT,
+    IMG,
+    "'; DROP TABLE users; --",
+    "Robert'); DELETE FROM appointments;--",
+    CRLF,
+    ICS_LINES,
+    'Ana"; ROLE=CHAIR:mailto:evil@example.com',  # iCalendar parameter syntax
+    LONG,
+    "🦷😀",
+    "مرحبا שלום",  # right-to-left text
+    RLO,
+    "Zoe\u0301 Z\u0336a\u0337l\u0338g\u0335o\u0336",  # combining characters
+    '=HYPERLINK("http://evil.example","x")',  # spreadsheet formulas (the CSV)
+    "-2+3",
+    "@SUM(1+1)",
+]
+# One-line fields (names, specialty, token name) refuse line breaks, the override and the length.
+REFUSED_BY_NAMES = {CRLF, ICS_LINES, LONG, RLO}
+# Header injection after a valid address, a second recipient, a non-ASCII local part (undeliverable).
+EMAIL_ONLY = [
+    "ana@example.com\r\nBcc: evil@example.com", "ana@example.com\nTo: evil@example.com",
+    "ana@example.com, evil@example.com", '"Ana" <ana@example.com>, evil@example.com', "zoé@example.com",
+]
+# The markup of the first two values: never in any response or email unescaped.
+RAW_MARKUP = ("<script>alert(1)", "<img src=x", "<img")
+MONDAY = next_weekday(0, weeks=1)  # bookable: inside the doctor's hours and the horizon
+TUESDAY = MONDAY + timedelta(days=1)
+PAST_MONDAY = MONDAY - timedelta(weeks=3)  # a visit that has happened and can be documented
+TIMES = [f"{hour:02d}:{minute:02d}" for hour in (9, 10, 11, 12, 14, 15, 16, 17) for minute in (0, 30)]
+assert len(TIMES) >= len(HOSTILE)
+
+
+def label(value):
+    return repr(value[:40])
+
+
+def folded(value):
+    """A one-line value as the services store it: runs of whitespace folded into one space."""
+    return " ".join(value.split())
+
+
+def as_email(value):
+    return value if "@" in value else f"{value}@example.com"
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+
+
+def assert_no_raw_markup(text, where=""):
+    for raw in RAW_MARKUP:
+        assert raw not in text, f"unescaped {raw!r} in {where}"
+
+
+def assert_shown_escaped(html, stored, where=""):
+    """The stored value is on the page, escaped; its raw markup is not."""
+    assert str(escape(stored)) in html, f"{label(stored)} not shown (escaped) on {where}"
+    assert_no_raw_markup(html, where)
+
+
+def assert_refused(response, value, where=""):
+    """A clear 4xx: a message by the field or above the form, an error page, or a JSON error."""
+    assert response.status_code in (400, 409, 422), (response.status_code, label(value), where)
+    if response.is_json:
+        body = response.get_json()
+        assert body.get("error") or body.get("errors"), (body, where)
+    else:
+        assert re.search(r'class="(error|form-errors)"|<h1>Bad request</h1>', response.text), (label(value), where)
+        assert_no_raw_markup(response.text, where)
+
+
+def feed(values, submit, where):
+    """submit(index, value) -> response, for each value. Never a 5xx; refusals are clear 4xx.
+
+    Returns ([(index, value, response) of the values accepted], [the values refused])."""
+    stored, refused = [], []
+    for index, value in enumerate(values):
+        response = submit(index, value)
+        assert response.status_code < 500, f"{response.status_code} for {label(value)} on {where}"
+        if response.status_code in (200, 201, 303):
+            stored.append((index, value, response))
+        else:
+            assert_refused(response, value, where)
+            refused.append(value)
+    return stored, refused
+
+
+def assert_safe_email(message, *, to, patient_name=None, doctor_name=None, never=(), ics=True):
+    """Headers not injected, HTML escaped, the ICS parses back to one event with one attendee."""
+    assert [str(address.addr_spec) for address in message["To"].addresses] == [to]
+    assert message.get_all("Bcc") is None and message.get_all("Cc") is None
+    assert len(message.get_all("Subject")) == 1 and len(message.get_all("To")) == 1
+    for header, value in message.items():
+        assert "\r" not in str(value) and "\n" not in str(value), (header, value)
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert_no_raw_markup(html, "email HTML")
+    if patient_name is not None:
+        assert str(escape(patient_name)) in html and patient_name in text
+    if doctor_name is not None:
+        assert str(escape(doctor_name)) in html and doctor_name in text
+        assert str(message["Subject"]).endswith(f" with {doctor_name}")
+    calendars = [part for part in message.iter_attachments() if part.get_content_type() == "text/calendar"]
+    if not ics:
+        assert calendars == []
+        return
+    raw = calendars[0].get_payload(decode=True)
+    lines = raw.decode().replace("\r\n ", "").split("\r\n")  # unfolded content lines
+    for name in ("BEGIN:VEVENT", "END:VEVENT", "ATTENDEE", "ORGANIZER", "SUMMARY", "END:VCALENDAR"):
+        assert sum(line.startswith(name) for line in lines) == 1, (name, raw)
+    [event] = Calendar.from_ical(raw).walk("VEVENT")
+    assert str(event["ATTENDEE"]) == f"mailto:{to}"
+    if patient_name is not None:
+        assert event["ATTENDEE"].params["CN"] == patient_name
+    if doctor_name is not None:
+        assert str(event["SUMMARY"]).endswith(f": appointment with {doctor_name}")
+    everything = "".join([str(message["Subject"]), html, text, raw.decode()])
+    for secret in never:  # notes and reasons are never emailed
+        assert secret not in everything and str(escape(secret)) not in everything, label(secret)
+
+
+def csv_rows(client, day):
+    response = client.get(f"/desk/day.csv?date={day}")
+    assert response.status_code == 200
+    return list(csv.DictReader(io.StringIO(response.text)))
+
+
+def neutralised(value):
+    """The CSV cell of a value: a would-be formula gets a leading apostrophe."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+def assert_tables_intact(app, **at_least):
+    """Every table still answers, with at least the rows the test made (none dropped or emptied)."""
+    with app.app_context():
+        for model in (User, Doctor, WeeklyHours, Appointment, AppointmentChange, BlockedPeriod, OutboxEmail,
+                      ApiToken):
+            count = db.session.scalar(select(func.count()).select_from(model))
+            assert count >= at_least.get(model.__tablename__, 0), model.__tablename__
+
+
+def stored_row(app, model, id_):
+    with app.app_context():
+        return db.session.get(model, id_)
+
+
+
+def redirect_id(response):
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# People
+
+
+@pytest.fixture
+def login_as(app):
+    def login(user_id):
+        with app.app_context():
+            email = db.session.get(User, user_id).email
+        client = app.test_client()
+        assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 303
+        return client
+
+    return login
+
+
+class People:
+    """A doctor with a login, a receptionist, an admin and a patient (Ana); their logged-in
+    clients are made on first use (a login costs a request)."""
+
+    def __init__(self, app, make_doctor, make_user, login_as):
+        self.doctor_id = make_doctor(with_user=True)
+        with app.app_context():
+            self.doctor_user = db.session.get(Doctor, self.doctor_id).user_id
+        self.reception = make_user(role="reception", email="desk@example.com", full_name="Rita Desk")
+        self.admin_id = make_user(role="admin", email="admin@example.com", full_name="Ada Admin")
+        self.patient = make_user(email="ana@example.com", full_name="Ana Torres")
+        self._login_as = login_as
+
+    @cached_property
+    def desk(self):
+        return self._login_as(self.reception)
+
+    @cached_property
+    def admin(self):
+        return self._login_as(self.admin_id)
+
+    @cached_property
+    def doctor(self):
+        return self._login_as(self.doctor_user)
+
+    @cached_property
+    def ana(self):
+        return self._login_as(self.patient)
+
+
+@pytest.fixture
+def people(app, make_doctor, make_user, login_as):
+    return People(app, make_doctor, make_user, login_as)
+
+
+def book_on_page(client, doctor_id, day, time, notes=""):
+    return client.post(f"/doctors/{doctor_id}/book", data={
+        "date": day.isoformat(), "time": time, "type": "consultation", "notes": notes,
+        "booking_key": secrets.token_urlsafe(24),
+    })
+
+
+def book_at_desk(people, patient_id, time, notes="", day=MONDAY):
+    return people.desk.post("/desk/book", data={
+        "patient_id": patient_id, "doctor_id": people.doctor_id, "date": day.isoformat(), "time": time,
+        "type": "consultation", "notes": notes, "booking_key": secrets.token_urlsafe(24),
+    })
+
+
+def assert_patients_shown_everywhere(people, sent_mail, booked):
+    """Patients' names, emails and phones on the staff pages, the CSV and their booking emails.
+
+    booked: [(user, appointment id, the patient's own client or None)], all on MONDAY."""
+    day_list = people.desk.get(f"/desk/?date={MONDAY}").text
+    rows = csv_rows(people.desk, MONDAY)
+    emails = {message["To"].addresses[0].addr_spec: message for message in sent_mail()
+              if message.get_body(("plain",)).get_content().count("Booking number")}
+    for user, appointment_id, own_client in booked:
+        detail = people.desk.get(f"/desk/appointments/{appointment_id}").text
+        for page, where in [(day_list, "day list"), (detail, "appointment detail")]:
+            assert_shown_escaped(page, user.full_name, where)
+            if user.phone:
+                assert_shown_escaped(page, user.phone, where)
+        assert_shown_escaped(detail, user.email, "appointment detail")
+        if own_client is not None:  # the header of every page they see
+            page = own_client.get(f"/bookings/{appointment_id}").text
+            assert_shown_escaped(page, user.full_name, "the patient's own header")
+        [row] = [row for row in rows if row["email"] == neutralised(user.email)]
+        assert (row["patient"], row["phone"]) == (neutralised(user.full_name), neutralised(user.phone or ""))
+        assert_safe_email(emails[user.email], to=user.email, patient_name=user.full_name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Accounts: the registration page, the API's registration, patients registered at the desk
+
+PATIENT_FIELDS = {  # field -> (values, the values refused)
+    "full_name": (HOSTILE, REFUSED_BY_NAMES),
+    "email": (HOSTILE + EMAIL_ONLY, set(HOSTILE + EMAIL_ONLY) - {"-2+3"}),
+    "phone": (HOSTILE, set(HOSTILE) - {"-2+3"}),  # digits, spaces and + - ( ) . only
+}
+
+
+def patient_form(field, index, value):
+    submitted = {"full_name": "Pat Patient", "email": f"new-{index}@example.com", "phone": "+56 9 1234 5678"}
+    submitted[field] = as_email(value) if field == "email" else value
+    return submitted
+
+
+def check_stored_patient(user, field, value):
+    if field == "email":
+        assert user.email == as_email(value)
+    else:
+        assert getattr(user, field) == folded(value), label(value)
+
+
+def user_with_email(app, email):
+    with app.app_context():
+        return db.session.scalars(select(User).where(User.email == email)).one()
+
+
+@pytest.mark.parametrize("field", PATIENT_FIELDS)
+def test_register_page(app, people, sent_mail, login_as, field):
+    values, refused_values = PATIENT_FIELDS[field]
+    stored, refused = feed(values, lambda index, value: app.test_client().post("/register", data={
+        **patient_form(field, index, value), "password": PASSWORD, "confirm": PASSWORD,
+    }), "/register")
+    assert set(refused) == refused_values
+    welcomes = sent_mail()
+    assert len(welcomes) == len(stored)
+    booked = []
+    for (index, value, _response), welcome in zip(stored, welcomes):
+        user = user_with_email(app, patient_form(field, index, value)["email"])
+        check_stored_patient(user, field, value)
+        assert_safe_email(welcome, to=user.email, patient_name=user.full_name, ics=False)
+        client = login_as(user.id)
+        response = book_on_page(client, people.doctor_id, MONDAY, TIMES[index])
+        assert response.status_code == 303, response.text[:300]
+        booked.append((user, redirect_id(response), client))
+    assert_patients_shown_everywhere(people, sent_mail, booked)
+    assert_tables_intact(app, users=4 + len(stored), appointments=len(stored))
+
+
+@pytest.mark.parametrize("field", ["full_name", "email"])
+def test_register_api(app, client, field):
+    values, refused_values = PATIENT_FIELDS[field]
+
+    def register(index, value):
+        body = {"full_name": "Pat Patient", "email": f"api-{index}@example.com", "password": PASSWORD}
+        body[field] = as_email(value) if field == "email" else value
+        return client.post("/v1/auth/register", json=body)
+
+    stored, refused = feed(values, register, "/v1/auth/register")
+    assert set(refused) == refused_values
+    for _index, value, response in stored:
+        assert response.status_code == 201
+        user = stored_row(app, User, response.get_json()["id"])
+        assert response.get_json() == {"id": user.id, "email": user.email, "full_name": user.full_name}
+        check_stored_patient(user, field, value)
+    assert_tables_intact(app, users=len(stored))
+
+
+@pytest.mark.parametrize("field", PATIENT_FIELDS)
+def test_desk_patient_registration(app, people, sent_mail, field):
+    values, refused_values = PATIENT_FIELDS[field]
+    stored, refused = feed(values, lambda index, value: people.desk.post(
+        "/desk/patients", data=patient_form(field, index, value)), "/desk/patients")
+    assert set(refused) == refused_values
+    booked = []
+    for index, value, response in stored:
+        patient_id = int(re.search(r"patient_id=(\d+)", response.headers["Location"])[1])
+        user = stored_row(app, User, patient_id)
+        check_stored_patient(user, field, value)
+        # The next step says who was registered (a flash message) and shows them.
+        assert_shown_escaped(people.desk.get(response.headers["Location"]).text, user.full_name, "booking step")
+        response = book_at_desk(people, patient_id, TIMES[index])
+        assert response.status_code == 303 and "/desk/appointments/" in response.headers["Location"]
+        booked.append((user, redirect_id(response), None))
+    assert_patients_shown_everywhere(people, sent_mail, booked)
+    assert_tables_intact(app, users=4 + len(stored), appointments=len(stored))
+
+
+# ---------------------------------------------------------------------------------------------
+# Booking notes: the patient's booking page, the booking API, the desk
+
+
+def check_notes(app, people, sent_mail, stored, refused):
+    assert refused == [LONG]  # over the notes limit (2000)
+    for _index, value, response in stored:
+        appointment_id = response.get_json()["id"] if response.is_json else redirect_id(response)
+        assert stored_row(app, Appointment, appointment_id).notes == value.strip()
+        assert_shown_escaped(people.ana.get(f"/bookings/{appointment_id}").text, value.strip(), "my booking")
+        desk_page = people.desk.get(f"/desk/appointments/{appointment_id}").text
+        assert_shown_escaped(desk_page, value.strip(), "desk detail")
+    messages = sent_mail()
+    assert len(messages) == len(stored)
+    for message in messages:  # a patient's notes are never emailed
+        assert_safe_email(message, to="ana@example.com", patient_name="Ana Torres",
+                          never=[value.strip() for _i, value, _r in stored if len(value.strip()) > 3])
+    assert_tables_intact(app, appointments=len(stored))
+
+
+def test_booking_notes_on_the_booking_page(app, people, sent_mail):
+    stored, refused = feed(HOSTILE, lambda index, value: book_on_page(
+        people.ana, people.doctor_id, MONDAY, TIMES[index], notes=value), "booking page")
+    check_notes(app, people, sent_mail, stored, refused)
+
+
+def test_booking_notes_in_the_api(app, people, client, sent_mail):
+    token = client.post("/v1/auth/login", json={"email": "ana@example.com", "password": PASSWORD}).get_json()["token"]
+    stored, refused = feed(HOSTILE, lambda index, value: client.post(
+        "/v1/bookings", headers={"Authorization": f"Bearer {token}"},
+        json={"doctor_id": people.doctor_id, "date": MONDAY.isoformat(), "time": TIMES[index], "notes": value},
+    ), "POST /v1/bookings")
+    check_notes(app, people, sent_mail, stored, refused)
+
+
+def test_booking_notes_at_the_desk(app, people, sent_mail):
+    stored, refused = feed(HOSTILE, lambda index, value: book_at_desk(
+        people, people.patient, TIMES[index], notes=value), "desk booking")
+    check_notes(app, people, sent_mail, stored, refused)
+
+
+@pytest.mark.parametrize("where", ["page", "desk"])
+def test_the_one_time_booking_key_takes_any_text(app, people, where):
+    """The key is a hidden field the browser sends back: any text may come back in it. A key
+    longer than any the form makes is refused (PostgreSQL would not store it: it was a 500)."""
+    keys = [SCRIPT, "'; DROP TABLE users; --", "🦷😀", CRLF, LONG]
+    for index, key in enumerate(keys):
+        data = {"date": MONDAY.isoformat(), "time": TIMES[index], "type": "consultation", "booking_key": key}
+        if where == "page":
+            response = people.ana.post(f"/doctors/{people.doctor_id}/book", data=data)
+            booked = response.status_code == 303
+        else:
+            response = people.desk.post("/desk/book", data={**data, "patient_id": people.patient,
+                                                             "doctor_id": people.doctor_id})
+            booked = "/desk/appointments/" in response.headers.get("Location", "")
+            if not booked:  # the desk goes back to the booking step and says why
+                response = people.desk.get(response.headers["Location"])
+        assert response.status_code < 500, (response.status_code, label(key))
+        assert booked == (key != LONG), label(key)
+        if key == LONG:
+            assert "This form is out of date. Please reload the page and try again." in response.text
+    with app.app_context():
+        assert set(db.session.scalars(select(Appointment.booking_key))) == set(keys[:-1])
+    assert_tables_intact(app, appointments=len(keys) - 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# The desk: cancel and reschedule reasons (pages and the clinic API), documentation
+
+
+@pytest.fixture
+def appointments_of_ana(app, people, make_appointment):
+    """One scheduled appointment of Ana's per hostile value, on MONDAY at TIMES[index]."""
+    return [make_appointment(doctor_id=people.doctor_id, patient_id=people.patient, day=MONDAY, hhmm=time)
+            for time in TIMES[:len(HOSTILE)]]
+
+
+def check_reasons(app, people, sent_mail, stored, refused, appointment_ids):
+    assert refused == [LONG]  # over the reasons limit (500)
+    for index, value, _response in stored:
+        assert stored_row(app, AppointmentChange, _last_change_id(app, appointment_ids[index])).reason == value.strip()
+        page = people.desk.get(f"/desk/appointments/{appointment_ids[index]}").text
+        assert_shown_escaped(page, value.strip(), "the appointment's history")
+    messages = sent_mail()
+    assert len(messages) == len(stored)
+    for message in messages:  # reasons are never emailed
+        assert_safe_email(message, to="ana@example.com", patient_name="Ana Torres",
+                          never=[value.strip() for _i, value, _r in stored if len(value.strip()) > 3])
+    assert_tables_intact(app, appointments=len(appointment_ids))
+
+
+def _last_change_id(app, appointment_id):
+    with app.app_context():
+        return db.session.scalar(select(func.max(AppointmentChange.id))
+                                 .where(AppointmentChange.appointment_id == appointment_id))
+
+
+def test_cancel_reason_at_the_desk(app, people, sent_mail, appointments_of_ana):
+    stored, refused = feed(HOSTILE, lambda index, value: people.desk.post(
+        f"/desk/appointments/{appointments_of_ana[index]}/cancel", data={"reason": value}), "desk cancel")
+    for index, value, _response in stored:
+        assert stored_row(app, Appointment, appointments_of_ana[index]).cancel_reason == value.strip()
+    assert stored_row(app, Appointment, appointments_of_ana[HOSTILE.index(LONG)]).status == "scheduled"
+    check_reasons(app, people, sent_mail, stored, refused, appointments_of_ana)
+
+
+def test_reschedule_reason_at_the_desk(app, people, sent_mail, appointments_of_ana):
+    stored, refused = feed(HOSTILE, lambda index, value: people.desk.post(
+        f"/desk/appointments/{appointments_of_ana[index]}/reschedule",
+        data={"doctor_id": people.doctor_id, "date": TUESDAY.isoformat(), "time": TIMES[index], "reason": value},
+    ), "desk reschedule")
+    check_reasons(app, people, sent_mail, stored, refused, appointments_of_ana)
+
+
+def test_reschedule_reason_in_the_clinic_api(app, people, client, sent_mail, appointments_of_ana):
+    with app.app_context():
+        token = tokens.create_api_token(db.session.get(User, people.reception), now=clinic_now())
+
+    def reschedule(index, value):
+        starts_at = instant(TUESDAY, TIMES[index]).isoformat()
+        return client.put(f"/v1/clinic/appointments/reschedule_appointments/{appointments_of_ana[index]}",
+                          headers={"X-User-Token": token},
+                          json={"appointment": {"scheduled_at": starts_at, "reason": value}})
+
+    stored, refused = feed(HOSTILE, reschedule, "PUT reschedule_appointments")
+    for _index, _value, response in stored:
+        assert response.get_json()["scheduled_at"].endswith("Z")
+    check_reasons(app, people, sent_mail, stored, refused, appointments_of_ana)
+
+
+def test_documentation_text(app, people, make_appointment):
+    visits = [make_appointment(doctor_id=people.doctor_id, patient_id=people.patient, day=PAST_MONDAY, hhmm=time)
+              for time in TIMES[:len(HOSTILE)]]
+    stored, refused = feed(HOSTILE, lambda index, value: people.doctor.post(
+        f"/desk/appointments/{visits[index]}/documentation", data={"text": value}), "documentation")
+    assert refused == []  # 10 000 characters are within the documentation limit (20 000)
+    for index, value, _response in stored:
+        assert stored_row(app, Appointment, visits[index]).documentation == value.strip()
+        page = people.doctor.get(f"/desk/appointments/{visits[index]}/documentation").text
+        assert_shown_escaped(page, value.strip(), "the documentation form")
+    assert_tables_intact(app, appointments=len(visits))
+
+
+# ---------------------------------------------------------------------------------------------
+# Blocked periods: a doctor's own (desk) and clinic closures (admin)
+
+
+def test_blocked_period_reason(app, people):
+    hours_url = f"/desk/doctors/{people.doctor_id}/hours"
+    stored, refused = feed(HOSTILE, lambda index, value: people.doctor.post(
+        f"/desk/doctors/{people.doctor_id}/blocks",
+        data={"start_date": (MONDAY + timedelta(days=index)).isoformat(), "reason": value},
+    ), "blocked period")
+    assert refused == [LONG]  # over the reasons limit (200)
+    page = people.doctor.get(hours_url).text
+    for _index, value, _response in stored:
+        assert_shown_escaped(page, folded(value), hours_url)
+    with app.app_context():
+        reasons = set(db.session.scalars(select(BlockedPeriod.reason)))
+    assert reasons == {folded(value) for _i, value, _r in stored}
+    assert_tables_intact(app, blocked_periods=len(stored))
+
+
+def test_clinic_closure_reason(app, people):
+    stored, refused = feed(HOSTILE, lambda index, value: people.admin.post(
+        "/admin/closures", data={"start_date": (MONDAY + timedelta(days=index)).isoformat(), "reason": value},
+    ), "clinic closure")
+    assert refused == [LONG]
+    listing = people.admin.get("/admin/closures").text
+    for _index, value, response in stored:
+        assert stored_row(app, BlockedPeriod, redirect_id(response)).reason == folded(value)
+        assert_shown_escaped(listing, folded(value), "/admin/closures")
+        assert_shown_escaped(people.admin.get(response.headers["Location"]).text, folded(value), "the closure")
+    assert_tables_intact(app, blocked_periods=len(stored))
+
+
+# ---------------------------------------------------------------------------------------------
+# Admin: doctors (name and specialty), staff accounts, API token names
+
+
+@pytest.mark.parametrize("field", ["display_name", "specialty"])
+def test_admin_doctor(app, people, sent_mail, field):
+    def add(index, value):
+        data = {"display_name": "Dr. New", "specialty": "Dermatology", "email": f"doc-{index}@example.com",
+                "password": PASSWORD, field: value}
+        return people.admin.post("/admin/doctors", data=data)
+
+    stored, refused = feed(HOSTILE, add, "/admin/doctors")
+    assert set(refused) == REFUSED_BY_NAMES
+    doctors = {}  # time booked -> (name, specialty)
+    for index, value, _response in stored:
+        with app.app_context():
+            doctor = db.session.scalars(select(Doctor).join(Doctor.user)
+                                        .where(User.email == f"doc-{index}@example.com")).one()
+            assert getattr(doctor, field) == folded(value)
+            db.session.add(WeeklyHours(doctor_id=doctor.id, weekday=0, start_minute=9 * 60, end_minute=18 * 60))
+            db.session.commit()
+            doctor_id, doctors[TIMES[index]] = doctor.id, (doctor.display_name, doctor.specialty)
+        where = f"/doctors/{doctor_id}" if field == "display_name" else "/doctors"  # ?specialty=
+        page = people.ana.get(where, query_string={"date": MONDAY, "specialty": doctors[TIMES[index]][1]}).text
+        assert_shown_escaped(page, folded(value), where)
+        response = book_on_page(people.ana, doctor_id, MONDAY, TIMES[index])
+        assert response.status_code == 303, response.text[:300]
+    pages = {url: client.get(url).text for client, url in [
+        (people.admin, "/admin/doctors"), (people.ana, "/doctors"), (people.ana, "/bookings"),
+        (people.desk, f"/desk/?date={MONDAY}"),
+    ]}
+    rows = {row["time"]: row for row in csv_rows(people.desk, MONDAY)}
+    emails = sent_mail()
+    assert len(emails) == len(stored)
+    for message, (time, (name, specialty)) in zip(emails, doctors.items()):
+        for url, page in pages.items():
+            assert_shown_escaped(page, name if field == "display_name" else specialty, url)
+        assert rows[time]["doctor"] == neutralised(name)
+        assert_safe_email(message, to="ana@example.com", patient_name="Ana Torres", doctor_name=name)
+        assert str(escape(f"{name}, {specialty}")) in message.get_body(("html",)).get_content()
+    assert_tables_intact(app, doctors=1 + len(stored), appointments=len(stored))
+
+
+def test_admin_staff_account_name(app, people, login_as):
+    stored, refused = feed(HOSTILE, lambda index, value: people.admin.post("/admin/staff", data={
+        "full_name": value, "email": f"staff-{index}@example.com", "role": "reception", "password": PASSWORD,
+    }), "/admin/staff")
+    assert set(refused) == REFUSED_BY_NAMES
+    page = people.admin.get("/admin/staff").text
+    for index, value, _response in stored:
+        user = user_with_email(app, f"staff-{index}@example.com")
+        assert user.full_name == folded(value)
+        assert_shown_escaped(page, folded(value), "/admin/staff")
+        assert_shown_escaped(login_as(user.id).get("/desk/").text, folded(value), "their own header")
+    assert_tables_intact(app, users=4 + len(stored))
+
+
+def test_api_token_name(app, people):
+    stored, refused = feed(HOSTILE, lambda index, value: people.admin.post(
+        "/admin/tokens", data={"email": "desk@example.com", "name": value}), "/admin/tokens")
+    assert set(refused) == REFUSED_BY_NAMES
+    page = people.admin.get("/admin/tokens").text
+    with app.app_context():
+        names = list(db.session.scalars(select(ApiToken.name).order_by(ApiToken.id)))
+    assert names == [folded(value) for _i, value, _r in stored]
+    for _index, value, _response in stored:
+        assert_shown_escaped(page, folded(value), "/admin/tokens")
+    assert_tables_intact(app, api_tokens=len(stored))
+
+
+# ---------------------------------------------------------------------------------------------
+# Text that is not stored but shown again: query strings
+
+
+def test_query_strings_are_shown_escaped_or_refused(app, people):
+    pages = [
+        (people.ana, "/doctors", "specialty"),
+        (people.ana, f"/doctors/{people.doctor_id}", "date"),
+        (people.ana, f"/doctors/{people.doctor_id}", "type"),
+        (people.ana, f"/doctors/{people.doctor_id}/slots", "date"),
+        (people.ana, f"/doctors/{people.doctor_id}/book", "time"),
+        (people.desk, "/desk/", "date"),
+        (people.desk, "/desk/book", "q"),
+        (people.desk, "/desk/pending-documentation", "doctor_id"),
+        (people.admin, "/admin/audit", "patient_id"),
+    ]
+    for client, url, name in pages:
+        feed(HOSTILE, lambda _index, value: client.get(url, query_string={name: value}), f"{url}?{name}=")
+    assert_tables_intact(app)
