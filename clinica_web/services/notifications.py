@@ -47,19 +47,33 @@ def send_soon(emails: list[OutboxEmail], *, now: datetime) -> None:
 
 
 def send_due(*, now: datetime, limit: int = 100) -> tuple[int, int]:
-    """Send every email that is due (CLI `send-mail`). Returns (sent, failed) counts."""
-    due_ids = db.session.scalars(
+    """Send every email that is due (CLI `send-mail`). Returns (sent, failed) counts.
+
+    The due rows are claimed in one transaction first. On PostgreSQL the SELECT takes row locks
+    with SKIP LOCKED, so several `send-mail` processes share the work without waiting for each
+    other; the claim (a lease on next_attempt_at) is what keeps any other sender off them.
+    """
+    begin_write()
+    due = (
         select(OutboxEmail.id)
         .where(OutboxEmail.status == PENDING, OutboxEmail.next_attempt_at <= now)
         .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
         .limit(limit)
-    ).all()
-    db.session.rollback()
+        .with_for_update(skip_locked=True)
+    )
+    claimed_ids = db.session.scalars(due).all()
+    if claimed_ids:
+        db.session.execute(
+            update(OutboxEmail).where(OutboxEmail.id.in_(claimed_ids))
+            .values(next_attempt_at=now + timedelta(minutes=CLAIM_MINUTES))
+        )
+    db.session.commit()
     sent = failed = 0
-    for email_id in due_ids:
-        outcome = _send_one(email_id, now=now)
-        sent += outcome is True
-        failed += outcome is False
+    for email_id in claimed_ids:
+        if _deliver_claimed(email_id, now=now):
+            sent += 1
+        else:
+            failed += 1
     return sent, failed
 
 
@@ -67,6 +81,11 @@ def _send_one(email_id, *, now):
     """Claim, send, record. True if sent, False if it failed, None if another sender has it."""
     if not _claim(email_id, now):
         return None
+    return _deliver_claimed(email_id, now=now)
+
+
+def _deliver_claimed(email_id, *, now) -> bool:
+    """Send an email this process has claimed and record the outcome."""
     email = db.session.get(OutboxEmail, email_id)
     message = mail.build_message(
         recipient=email.recipient, cc=email.cc, subject=email.subject, text_body=email.text_body,
