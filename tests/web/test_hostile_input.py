@@ -109,8 +109,8 @@ def assert_refused(response, value, where=""):
 def feed(values, submit, where):
     """submit(index, value) -> response, for each value. Never a 5xx; refusals are clear 4xx.
 
-    Returns ([(index, value, response) of the values accepted], [the values refused])."""
-    stored, refused = [], []
+    Returns ([(index, value, response) of the values accepted], {value refused: its response})."""
+    stored, refused = [], {}
     for index, value in enumerate(values):
         response = submit(index, value)
         assert response.status_code < 500, f"{response.status_code} for {label(value)} on {where}"
@@ -118,7 +118,7 @@ def feed(values, submit, where):
             stored.append((index, value, response))
         else:
             assert_refused(response, value, where)
-            refused.append(value)
+            refused[value] = response
     return stored, refused
 
 
@@ -169,9 +169,10 @@ def neutralised(value):
 
 def assert_tables_intact(app, **at_least):
     """Every table still answers, with at least the rows the test made (none dropped or emptied)."""
+    models = (User, Doctor, WeeklyHours, Appointment, AppointmentChange, BlockedPeriod, OutboxEmail, ApiToken)
+    assert set(at_least) <= {model.__tablename__ for model in models}
     with app.app_context():
-        for model in (User, Doctor, WeeklyHours, Appointment, AppointmentChange, BlockedPeriod, OutboxEmail,
-                      ApiToken):
+        for model in models:
             count = db.session.scalar(select(func.count()).select_from(model))
             assert count >= at_least.get(model.__tablename__, 0), model.__tablename__
 
@@ -179,7 +180,6 @@ def assert_tables_intact(app, **at_least):
 def stored_row(app, model, id_):
     with app.app_context():
         return db.session.get(model, id_)
-
 
 
 def redirect_id(response):
@@ -368,7 +368,8 @@ def test_desk_patient_registration(app, people, sent_mail, field):
 
 
 def check_notes(app, people, sent_mail, stored, refused):
-    assert refused == [LONG]  # over the notes limit (2000)
+    assert list(refused) == [LONG]  # over the notes limit (2000), and said so
+    assert "A note has at most 2000 characters" in refused[LONG].get_data(as_text=True)
     for _index, value, response in stored:
         appointment_id = response.get_json()["id"] if response.is_json else redirect_id(response)
         assert stored_row(app, Appointment, appointment_id).notes == value.strip()
@@ -441,7 +442,7 @@ def appointments_of_ana(app, people, make_appointment):
 
 
 def check_reasons(app, people, sent_mail, stored, refused, appointment_ids):
-    assert refused == [LONG]  # over the reasons limit (500)
+    assert list(refused) == [LONG]  # over the reasons limit (500)
     for index, value, _response in stored:
         assert stored_row(app, AppointmentChange, _last_change_id(app, appointment_ids[index])).reason == value.strip()
         page = people.desk.get(f"/desk/appointments/{appointment_ids[index]}").text
@@ -498,7 +499,7 @@ def test_documentation_text(app, people, make_appointment):
               for time in TIMES[:len(HOSTILE)]]
     stored, refused = feed(HOSTILE, lambda index, value: people.doctor.post(
         f"/desk/appointments/{visits[index]}/documentation", data={"text": value}), "documentation")
-    assert refused == []  # 10 000 characters are within the documentation limit (20 000)
+    assert list(refused) == []  # 10 000 characters are within the documentation limit (20 000)
     for index, value, _response in stored:
         assert stored_row(app, Appointment, visits[index]).documentation == value.strip()
         page = people.doctor.get(f"/desk/appointments/{visits[index]}/documentation").text
@@ -516,7 +517,7 @@ def test_blocked_period_reason(app, people):
         f"/desk/doctors/{people.doctor_id}/blocks",
         data={"start_date": (MONDAY + timedelta(days=index)).isoformat(), "reason": value},
     ), "blocked period")
-    assert refused == [LONG]  # over the reasons limit (200)
+    assert list(refused) == [LONG]  # over the reasons limit (200)
     page = people.doctor.get(hours_url).text
     for _index, value, _response in stored:
         assert_shown_escaped(page, folded(value), hours_url)
@@ -530,7 +531,7 @@ def test_clinic_closure_reason(app, people):
     stored, refused = feed(HOSTILE, lambda index, value: people.admin.post(
         "/admin/closures", data={"start_date": (MONDAY + timedelta(days=index)).isoformat(), "reason": value},
     ), "clinic closure")
-    assert refused == [LONG]
+    assert list(refused) == [LONG]
     listing = people.admin.get("/admin/closures").text
     for _index, value, response in stored:
         assert stored_row(app, BlockedPeriod, redirect_id(response)).reason == folded(value)
@@ -561,9 +562,10 @@ def test_admin_doctor(app, people, sent_mail, field):
             db.session.add(WeeklyHours(doctor_id=doctor.id, weekday=0, start_minute=9 * 60, end_minute=18 * 60))
             db.session.commit()
             doctor_id, doctors[TIMES[index]] = doctor.id, (doctor.display_name, doctor.specialty)
-        where = f"/doctors/{doctor_id}" if field == "display_name" else "/doctors"  # ?specialty=
-        page = people.ana.get(where, query_string={"date": MONDAY, "specialty": doctors[TIMES[index]][1]}).text
-        assert_shown_escaped(page, folded(value), where)
+        # The doctor's booking page; the doctors list filtered by that specialty.
+        where, query = ((f"/doctors/{doctor_id}", {"date": MONDAY}) if field == "display_name"
+                        else ("/doctors", {"specialty": doctors[TIMES[index]][1]}))
+        assert_shown_escaped(people.ana.get(where, query_string=query).text, folded(value), where)
         response = book_on_page(people.ana, doctor_id, MONDAY, TIMES[index])
         assert response.status_code == 303, response.text[:300]
     pages = {url: client.get(url).text for client, url in [
@@ -628,3 +630,61 @@ def test_query_strings_are_shown_escaped_or_refused(app, people):
     for client, url, name in pages:
         feed(HOSTILE, lambda _index, value: client.get(url, query_string={name: value}), f"{url}?{name}=")
     assert_tables_intact(app)
+
+
+# ---------------------------------------------------------------------------------------------
+# Fields that are parsed, not stored (dates, times, ids, choices): hostile text there is refused
+# and stores nothing.
+
+PARSED_VALUES = [SCRIPT, "'; DROP TABLE users; --", LONG, "🦷😀", CRLF, str(2**63)]
+
+
+def parsed_field_requests(people):
+    """(client, url, valid form, the fields to spoil one at a time)."""
+    desk_book = {"patient_id": people.patient, "doctor_id": people.doctor_id, "date": MONDAY.isoformat(),
+                 "time": "09:00", "type": "consultation", "booking_key": "k" * 32}
+    return [
+        (people.ana, f"/doctors/{people.doctor_id}/book",
+         {"date": MONDAY.isoformat(), "time": "09:00", "type": "consultation", "booking_key": "p" * 32},
+         ["date", "time", "type"]),
+        (people.desk, "/desk/book", desk_book, ["patient_id", "doctor_id", "date", "time", "type"]),
+        (people.desk, "/desk/appointments/{appointment}/reschedule",
+         {"doctor_id": people.doctor_id, "date": TUESDAY.isoformat(), "time": "09:00", "reason": "Moved"},
+         ["doctor_id", "date", "time"]),
+        (people.desk, "/desk/appointments/{appointment}/status", {"to": "arrived"}, ["to"]),
+        (people.doctor, f"/desk/doctors/{people.doctor_id}/hours/windows",
+         {"weekday": "5", "start": "09:00", "end": "10:00"}, ["weekday", "start", "end"]),
+        (people.doctor, f"/desk/doctors/{people.doctor_id}/blocks",
+         {"start_date": MONDAY.isoformat(), "start_time": "09:00", "end_date": MONDAY.isoformat(), "end_time": "10:00"},
+         ["start_date", "start_time", "end_date", "end_time"]),
+        (people.admin, "/admin/closures",
+         {"start_date": MONDAY.isoformat(), "start_time": "09:00", "end_date": MONDAY.isoformat(), "end_time": "10:00"},
+         ["start_date", "start_time", "end_date", "end_time"]),
+        (people.admin, "/admin/staff",
+         {"full_name": "New Desk", "email": "new-desk@example.com", "role": "reception", "password": PASSWORD},
+         ["role"]),
+    ]
+
+
+def test_parsed_fields_refuse_hostile_text_and_store_nothing(app, people, make_appointment):
+    appointment = make_appointment(doctor_id=people.doctor_id, patient_id=people.patient, day=MONDAY, hhmm="12:00")
+    before = table_rows(app)
+    for client, url, valid, fields in parsed_field_requests(people):
+        url = url.format(appointment=appointment)
+        for field in fields:
+            for value in PARSED_VALUES:
+                response = client.post(url, data={**valid, field: value})
+                where = f"{url} {field}={label(value)}"
+                assert response.status_code < 500, where
+                if response.status_code == 303:  # the desk's forms flash why and go back a step
+                    assert "/desk/appointments/" not in response.headers["Location"], where
+                else:
+                    assert_refused(response, value, where)
+    assert table_rows(app) == before
+
+
+def table_rows(app):
+    """Every row of every table (but the audit trail of pages viewed)."""
+    with app.app_context():
+        return {table.name: sorted(map(tuple, db.session.execute(select(table))), key=repr)
+                for table in db.metadata.sorted_tables if table.name != "access_events"}

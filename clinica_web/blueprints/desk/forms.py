@@ -29,7 +29,8 @@ class DeskBookingForm(FlaskForm):
     date = HiddenField()
     type = HiddenField()
     booking_key = HiddenField()
-    notes = TextAreaField("Note for the doctor (optional)", validators=[Length(max=2000)])
+    notes = TextAreaField("Note for the doctor (optional)",
+                          validators=[Length(max=2000, message="A note has at most 2000 characters.")])
 
     def fill_new_key(self):
         self.booking_key.data = secrets.token_urlsafe(24)

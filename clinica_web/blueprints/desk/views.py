@@ -229,7 +229,8 @@ def book():
 def book_submit():
     form = DeskBookingForm()
     if not form.validate_on_submit():
-        abort(400, "This form is incomplete. Please start again.")
+        # The note is the one field typed on this step (the rest are hidden): say what is wrong with it.
+        abort(400, form.notes.errors[0] if form.notes.errors else "This form is incomplete. Please start again.")
     try:
         patient = patients.get_patient(_int_arg("patient_id"))
         booked = booking.book(actor=current_user, patient=patient, doctor_id=form.doctor_id.data, date=form.date.data,
