@@ -78,8 +78,9 @@ class DevelopmentConfig(Config):
 
 
 class ProductionConfig(Config):
-    SESSION_COOKIE_SECURE = True
-    REMEMBER_COOKIE_SECURE = True
+    # Secure cookies (https only); SESSION_COOKIE_SECURE=false only for plain-HTTP loopback benchmarks.
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
     @staticmethod
     def check(config):

@@ -1,0 +1,1 @@
+"""`make bench`: how fast Clinica is on a large clinic (see README, "Benchmarks")."""

@@ -1,0 +1,91 @@
+"""A large clinic for the benchmark: 50 doctors, a year of history (about 200 000 appointments)
+and a busy day of 500 appointments across 20 doctors. Rows are bulk-inserted (Core executemany);
+the services are not used, so building it takes seconds, not hours."""
+import os
+import random
+from datetime import date, timedelta
+
+from sqlalchemy import func, insert, select
+
+from clinica_web.extensions import db
+from clinica_web.models import (
+    COMPLETED, SCHEDULED, Appointment, AppointmentType, Doctor, User, WeeklyHours,
+)
+from clinica_web.services import clinic, slots
+from clinica_web.services.demo import APPOINTMENT_TYPES
+
+DOCTORS = 50
+PATIENTS = 5000
+BUSY_DOCTORS, BUSY_PER_DOCTOR = 20, 25
+OPEN, CLOSE = 8 * 60, 18 * 60  # every doctor: Monday to Friday, 08:00 to 18:00
+PER_DAY = int(os.environ.get("BENCH_PER_DAY", "16"))  # 50 doctors x ~280 weekdays x 16: about 220 000
+CHUNK = 5000
+
+
+def busy_day(today: date) -> date:
+    """The Wednesday 2 weeks ahead: the day the day-list benchmark reads."""
+    return today + timedelta(days=(2 - today.weekday()) % 7 + 14)
+
+
+def build(*, today: date, password_hash: str) -> dict:
+    """Fill an empty database; returns what the benchmark needs to know (ids, the busy day)."""
+    rng = random.Random(2026)
+    tz = clinic.tz()
+    if db.session.scalar(select(func.count(User.id))):
+        raise SystemExit("The benchmark database must be empty (drop it, or point DATABASE_URL elsewhere).")
+    db.session.execute(insert(AppointmentType), [
+        {"name": name, "label": label, "default_duration": minutes} for name, label, minutes in APPOINTMENT_TYPES
+    ])
+    users = [{"email": f"patient{n}@bench.test", "full_name": f"Patient {n}", "role": "patient",
+              "password_hash": password_hash, "active": True, "failed_logins": 0} for n in range(PATIENTS)]
+    users += [{"email": f"doctor{n}@bench.test", "full_name": f"Dr. Bench {n}", "role": "doctor",
+               "password_hash": password_hash, "active": True, "failed_logins": 0} for n in range(DOCTORS)]
+    users.append({"email": "desk@bench.test", "full_name": "Bench Desk", "role": "reception",
+                  "password_hash": password_hash, "active": True, "failed_logins": 0})
+    db.session.execute(insert(User), users)
+    ids = dict(db.session.execute(select(User.email, User.id)).all())
+    patient_ids = [ids[f"patient{n}@bench.test"] for n in range(PATIENTS)]
+    db.session.execute(insert(Doctor), [
+        {"display_name": f"Dr. Bench {n}", "specialty": ["General Practice", "Pediatrics", "Dermatology",
+                                                          "Psychology", "Cardiology"][n % 5],
+         "user_id": ids[f"doctor{n}@bench.test"], "active": True} for n in range(DOCTORS)
+    ])
+    doctor_ids = list(db.session.scalars(select(Doctor.id).order_by(Doctor.id)))
+    db.session.execute(insert(WeeklyHours), [
+        {"doctor_id": d, "weekday": w, "start_minute": OPEN, "end_minute": CLOSE} for d in doctor_ids for w in range(5)
+    ])
+
+    busy = busy_day(today)
+    rows, first = [], today - timedelta(days=365)
+    day = first
+    while day <= today + timedelta(days=28):
+        if day.weekday() < 5 and day != busy:
+            for doctor_id in doctor_ids:
+                # PER_DAY 30-minute visits on the 15-minute grid, never overlapping.
+                starts = sorted(rng.sample(range(OPEN, CLOSE - 30, 30), PER_DAY))
+                rows += [_row(day, minute, 30, doctor_id, rng.choice(patient_ids), today, tz) for minute in starts]
+        if len(rows) >= CHUNK:
+            db.session.execute(insert(Appointment), rows)
+            rows = []
+        day += timedelta(days=1)
+    for doctor_id in doctor_ids[:BUSY_DOCTORS]:
+        rows += [_row(busy, OPEN + 15 * n, 15, doctor_id, rng.choice(patient_ids), today, tz)
+                 for n in range(BUSY_PER_DOCTOR)]
+    db.session.execute(insert(Appointment), rows)
+    db.session.commit()
+    return {"busy_day": busy.isoformat(), "doctor_id": doctor_ids[-1], "busy_doctor_id": doctor_ids[0],
+            "appointments": db.session.scalar(select(func.count(Appointment.id)))}
+
+
+def _row(day, minute, duration, doctor_id, patient_id, today, tz):
+    start = slots.local_instant(day, minute, tz)
+    past = day < today
+    return {
+        "patient_id": patient_id, "doctor_id": doctor_id, "starts_at": start,
+        "ends_at": start + timedelta(minutes=duration), "duration_minutes": duration,
+        "status": COMPLETED if past else SCHEDULED, "appointment_type": "consultation", "notes": "",
+        # Most of the past is documented; the rest is the pending-documentation backlog.
+        "documentation": "Seen." if past and minute % 120 else None, "sequence": 0,
+        "created_at": start - timedelta(days=7), "updated_at": start - timedelta(days=7),
+    }
+

@@ -1,0 +1,256 @@
+"""Build a large clinic, then time the busy requests twice: in-process (Flask's test client, one at
+a time) and over HTTP with wrk against gunicorn (2 workers) on 127.0.0.1. Prints median and p99
+latency and requests per second per endpoint, and writes them to bench-results.json.
+
+    python -m bench.run              SQLite (instance/bench.sqlite, rebuilt each run)
+    DATABASE_URL=postgresql://... python -m bench.run    an EMPTY PostgreSQL database
+"""
+import http.cookiejar
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from datetime import date, timedelta
+from pathlib import Path
+
+from flask_migrate import upgrade
+
+from bench import data
+from clinica_web import create_app
+from clinica_web.extensions import db
+from clinica_web.models import User
+from clinica_web.services import clinic, tokens
+
+PROJECT = Path(__file__).resolve().parent.parent
+PASSWORD = "bench-password-1"
+SECRET_KEY = "bench-secret-key-of-at-least-32-characters"
+WRK_PATIENTS = 20
+IN_PROCESS_REQUESTS = 200
+WRK_SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
+
+
+def database_url():
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    path = PROJECT / "instance" / "bench.sqlite"
+    path.parent.mkdir(exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{path}"
+
+
+def build(url, mail_dir):
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "MAIL_FILE_DIR": mail_dir, "RATELIMIT_ENABLED": False,
+                      "WTF_CSRF_ENABLED": False, "SECRET_KEY": SECRET_KEY})
+    with app.app_context():
+        upgrade()
+        started = time.perf_counter()
+        today = clinic.local_today(clinic.now())
+        facts = data.build(today=today, password_hash=_hash(app))
+        facts["today"] = today.isoformat()
+        desk = db.session.scalars(db.select(User).where(User.email == "desk@bench.test")).one()
+        facts["staff_token"] = tokens.create_api_token(desk, name="bench", now=clinic.now())
+        # JWTs for the wrk booking POSTs (the server shares SECRET_KEY): one per patient.
+        patients = db.session.scalars(db.select(User).where(User.email.in_(
+            [f"patient{2 + n}@bench.test" for n in range(WRK_PATIENTS)])).order_by(User.id)).all()
+        facts["wrk_jwts"] = {user.email: tokens.create_jwt(user, now=clinic.now()) for user in patients}
+        facts["build_seconds"] = round(time.perf_counter() - started, 1)
+    return app, facts
+
+
+def _hash(app):
+    user = User()
+    user.set_password(PASSWORD)
+    return user.password_hash
+
+
+def endpoints(facts, jwt):
+    """name -> (method, path, headers, body function or None)."""
+    busy, doctor = facts["busy_day"], facts["doctor_id"]
+    day = busy  # the slot list of the busy day's doctors is as full as it gets
+    today = date.fromisoformat(facts["today"])
+    month_start = (today - timedelta(days=30)).isoformat()
+    staff = {"X-User-Token": facts["staff_token"]}
+    bearer = {"Authorization": f"Bearer {jwt}"}
+    return {
+        "slot list page": ("GET", f"/doctors/{facts['busy_doctor_id']}?date={day}", {}),
+        "slot list partial": ("GET", f"/doctors/{facts['busy_doctor_id']}/slots?date={day}", {"HX-Request": "true"}),
+        "available-slots API": ("GET", f"/v1/bookings/available-slots?doctor_id={doctor}&date={day}", bearer),
+        "day list (busy day)": ("GET", f"/desk/?date={busy}", "desk-session"),
+        "in_date_range (a month of one doctor)": (
+            "GET", f"/v1/clinic/appointments/in_date_range?start_date={month_start}&end_date="
+                   f"{today.isoformat()}&provider_id={doctor}", staff),
+        "pending_documentation": ("GET", "/v1/clinic/appointments/pending_documentation?page=1&page_size=25", staff),
+    }
+
+
+def booking_bodies(facts, patient_index):
+    """Free times for one patient: their own doctor (from the 31st on, away from the busy day's
+    20), every 15 minutes of every weekday from week 6 to the horizon, so no two POSTs collide."""
+    today = date.fromisoformat(facts["today"])
+    first_monday = today + timedelta(days=(7 - today.weekday()) % 7 + 42)
+    doctor_id = data.BUSY_DOCTORS + 10 + patient_index + 1
+    bodies = []
+    for week in range(6):
+        for weekday in range(5):
+            day = (first_monday + timedelta(days=7 * week + weekday)).isoformat()
+            bodies += [{"doctor_id": doctor_id, "date": day, "time": "%02d:%02d" % divmod(data.OPEN + 15 * n, 60),
+                        "duration": 15} for n in range((data.CLOSE - data.OPEN) // 15)]
+    return bodies
+
+
+def summarize(durations, wall):
+    ms = sorted(d * 1000 for d in durations)
+    return {"p50_ms": round(statistics.median(ms), 2), "p99_ms": round(ms[int(len(ms) * 0.99) - 1], 2),
+            "requests_per_second": round(len(ms) / wall, 1), "requests": len(ms)}
+
+
+def in_process(app, facts):
+    client = app.test_client()
+    jwt = client.post("/v1/auth/login", json={"email": "patient1@bench.test", "password": PASSWORD}).json["token"]
+    desk = app.test_client()
+    desk.post("/login", data={"email": "desk@bench.test", "password": PASSWORD})
+    web = app.test_client()
+    web.post("/login", data={"email": "patient2@bench.test", "password": PASSWORD})
+    results = {}
+    for name, (method, path, headers) in endpoints(facts, jwt).items():
+        runner = desk if headers == "desk-session" else client
+        results[name] = _time(lambda: runner.open(path, method=method,
+                                                  headers=headers if isinstance(headers, dict) else {}), name=name)
+    bodies = iter(booking_bodies(facts, 0))
+    results["booking POST (API)"] = _time(lambda: client.post(
+        "/v1/bookings", json=next(bodies), headers={"Authorization": f"Bearer {jwt}"}), expect=(201, 400), name="API")
+    web_bodies = iter(booking_bodies(facts, 1))
+    results["booking POST (web)"] = _time(lambda: _web_book(web, next(web_bodies)), expect=(303, 409, 422), name="web")
+    return results, jwt
+
+
+def _web_book(client, body):
+    return client.post(f"/doctors/{body['doctor_id']}/book", data={"date": body["date"], "time": body["time"],
+                                                                  "type": "follow_up"})
+
+
+def _time(call, expect=(200,), name=""):
+    for _ in range(5):
+        call()
+    durations = []
+    started = time.perf_counter()
+    for _ in range(IN_PROCESS_REQUESTS):
+        begin = time.perf_counter()
+        response = call()
+        durations.append(time.perf_counter() - begin)
+        if response.status_code not in expect:
+            raise SystemExit(f"{name}: unexpected {response.status_code}: {response.get_data(as_text=True)[-300:]}")
+    return summarize(durations, time.perf_counter() - started)
+
+
+def serve(url, mail_dir):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": url, "MAIL_FILE_DIR": mail_dir, "RATELIMIT_ENABLED": "false",
+           "CLINICA_CONFIG": "production", "SECRET_KEY": SECRET_KEY}
+    env["SESSION_COOKIE_SECURE"] = "false"  # the benchmark speaks plain HTTP on loopback
+    process = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind",
+                                f"127.0.0.1:{port}", "wsgi:app"], cwd=PROJECT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def session_cookie(base, email):
+    """Log in like a browser (CSRF token from the form) and return the session cookie header."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{base}/login").read().decode()
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
+    form = urllib.parse.urlencode({"csrf_token": token, "email": email, "password": PASSWORD}).encode()
+    opener.open(f"{base}/login", data=form)
+    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar)
+
+
+def over_http(base, facts, jwt):
+    wrk = shutil.which("wrk")
+    if not wrk:
+        print("wrk is not installed (Debian: apt-get install wrk): skipping the HTTP measurements.")
+        return {}
+    cookie = session_cookie(base, "desk@bench.test")
+    results = {}
+    for name, (method, path, headers) in endpoints(facts, jwt).items():
+        headers = {"Cookie": cookie} if headers == "desk-session" else headers
+        results[name] = _wrk(wrk, base + path, headers)
+    # Each wrk request books a different free time, for one of 20 patients, each with their own doctor.
+    posts = [{"token": facts["wrk_jwts"][f"patient{2 + n}@bench.test"], "body": json.dumps(body)}
+             for n in range(WRK_PATIENTS) for body in booking_bodies(facts, 2 + n)]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write("local posts = {" + ",".join(
+            "{%s,%s}" % (json.dumps(p["token"]), json.dumps(p["body"])) for p in posts) + "}\n"
+            "local n = 0\nrequest = function()\n  n = n + 1\n  local post = posts[(n % #posts) + 1]\n"
+            "  return wrk.format('POST', nil, {['Authorization'] = 'Bearer ' .. post[1],"
+            " ['Content-Type'] = 'application/json'}, post[2])\nend\n")
+    results["booking POST (API)"] = _wrk(wrk, f"{base}/v1/bookings", {}, script=script.name)
+    return results
+
+
+def _wrk(wrk, url, headers, script=None):
+    command = [wrk, "-t2", "-c8", f"-d{WRK_SECONDS}s", "--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    if script:
+        command += ["-s", script]
+    output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    latency = {p: _ms(v, unit) for p, v, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", output, re.M)}
+    return {"p50_ms": latency.get("50"), "p99_ms": latency.get("99"),
+            "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),
+            "non_2xx": int(m[1]) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", output)) else 0}
+
+
+def _ms(value, unit):
+    return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit], 2)
+
+
+def main():
+    url = database_url()
+    mail_dir = tempfile.mkdtemp(prefix="clinica-bench-mail-")
+    print(f"Building the benchmark clinic on {url.split('@')[-1]} ...")
+    app, facts = build(url, mail_dir)
+    print(f"  {facts['appointments']} appointments in {facts['build_seconds']} s; busy day {facts['busy_day']}")
+    # Requests are made outside any app context: each gets its own, as in production.
+    measured, jwt = in_process(app, facts)
+    with app.app_context():
+        db.engine.dispose()
+    process, base = serve(url, mail_dir)
+    try:
+        http_results = over_http(base, facts, jwt)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    report = {"database": url.split(":")[0], "appointments": facts["appointments"],
+              "in_process": measured, "http_gunicorn_2_workers": http_results}
+    (PROJECT / "bench-results.json").write_text(json.dumps(report, indent=2))
+    print(f"\n{'endpoint':<40} {'in-process p50/p99 ms':>22} {'HTTP p50/p99 ms':>18} {'HTTP req/s':>11}")
+    for name, result in measured.items():
+        remote = http_results.get(name, {})
+        print(f"{name:<40} {result['p50_ms']:>10} / {result['p99_ms']:<9} "
+              f"{remote.get('p50_ms', '-')!s:>8} / {remote.get('p99_ms', '-')!s:<8} "
+              f"{remote.get('requests_per_second', '-')!s:>10}")
+    print("\nWritten to bench-results.json")
+
+
+if __name__ == "__main__":
+    main()
