@@ -186,3 +186,34 @@ def test_day_list_prints_one_page_per_doctor(new_page):
     assert not page.get_by_role("button", name=re.compile("^Arrived")).first.is_visible()
     pdf = page.pdf(format="A4")
     assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) == doctors
+
+
+TOUCH_TARGETS = "a.button, button, .slot, .nav a, input:not([type=hidden]), select, textarea"
+
+
+def small_touch_targets(page):
+    """Visible controls smaller than 44 x 44 CSS pixels (WCAG 2.5.5 target size)."""
+    return page.evaluate("""(selector) => [...document.querySelectorAll(selector)]
+        .filter(el => el.offsetParent !== null)
+        .map(el => [el.outerHTML.slice(0, 80), el.getBoundingClientRect()])
+        .filter(([, r]) => r.height < 44 || r.width < 44)
+        .map(([html]) => html)""", TOUCH_TARGETS)
+
+
+def test_staff_pages_are_accessible_and_touch_targets_are_big_enough(new_page, server):
+    page = new_page(viewport=PHONE)
+    page.goto("/register/sent")
+    look(page, "registered")
+    login(page, "desk@clinica.test")
+    page.goto("/desk/book?q=ana")
+    look(page, "desk-find-patient")
+    day = TODAY + timedelta(days=1 if TODAY.weekday() < 4 else 7 - TODAY.weekday())
+    page.goto(f"/desk?date={day}")
+    page.locator("table a").first.click()
+    detail = page.url
+    for suffix, name in (("/reschedule", "desk-reschedule"), ("/cancel", "desk-cancel")):
+        page.goto(detail + suffix)
+        look(page, name)
+    for url in ("/", "/doctors", "/doctors/1", "/login", f"/desk?date={day}", "/desk/book?q=ana", detail):
+        page.goto(url)
+        assert small_touch_targets(page) == [], url
