@@ -85,6 +85,22 @@ def database_url(request, tmp_path_factory):
     return url
 
 
+def seed_busy_doctor(app, *, patients):
+    """For the concurrency tests: a doctor working Mondays 09:00-13:00, and patients
+    p0@example.com ... (password PASSWORD). Returns the doctor's id."""
+    with app.app_context():
+        db.session.add(AppointmentType(name="consultation", label="Consultation", default_duration=30))
+        doctor = Doctor(display_name="Dr. Busy", specialty="General Practice",
+                        weekly_hours=[WeeklyHours(weekday=0, start_minute=540, end_minute=780)])
+        db.session.add(doctor)
+        for number in range(patients):
+            user = User(email=f"p{number}@example.com", full_name=f"Patient {number}", role="patient")
+            user.set_password(PASSWORD)
+            db.session.add(user)
+        db.session.commit()
+        return doctor.id
+
+
 def _run_autocommit(server_url, *statements):
     engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:

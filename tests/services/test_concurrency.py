@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from clinica_web.extensions import db
-from clinica_web.models import SCHEDULED, Appointment, AppointmentType, Doctor, User, WeeklyHours
-from tests.conftest import PASSWORD, next_weekday
+from clinica_web.models import SCHEDULED, Appointment
+from tests.conftest import PASSWORD, next_weekday, seed_busy_doctor
 
 ATTEMPTS = 24
 
@@ -21,17 +21,7 @@ ATTEMPTS = 24
 def test_simultaneous_bookings_of_overlapping_slots_one_wins(committing_app):
     app = committing_app
     monday = next_weekday(0, weeks=1)
-    with app.app_context():
-        db.session.add(AppointmentType(name="consultation", label="Consultation", default_duration=30))
-        doctor = Doctor(display_name="Dr. Busy", specialty="General Practice",
-                        weekly_hours=[WeeklyHours(weekday=0, start_minute=540, end_minute=780)])
-        db.session.add(doctor)
-        for number in range(ATTEMPTS):
-            user = User(email=f"p{number}@example.com", full_name=f"Patient {number}", role="patient")
-            user.set_password(PASSWORD)
-            db.session.add(user)
-        db.session.commit()
-        doctor_id = doctor.id
+    doctor_id = seed_busy_doctor(app, patients=ATTEMPTS)
 
     clients = []
     for number in range(ATTEMPTS):

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from clinica_web.extensions import db
-from clinica_web.models import SCHEDULED, Appointment, AppointmentType, Doctor, OutboxEmail, User, WeeklyHours
+from clinica_web.models import SCHEDULED, Appointment, OutboxEmail
 from clinica_web.models.outbox import SENT
 from clinica_web.services import clinic, notifications
-from tests.conftest import PASSWORD, next_weekday
+from tests.conftest import next_weekday, seed_busy_doctor
 
 PROCESSES = 20
 PROJECT = Path(__file__).resolve().parents[2]
@@ -49,17 +49,7 @@ with app.app_context():
 def test_bookings_from_many_processes_one_wins(committing_app):
     app = committing_app
     monday = next_weekday(0, weeks=1)
-    with app.app_context():
-        db.session.add(AppointmentType(name="consultation", label="Consultation", default_duration=30))
-        doctor = Doctor(display_name="Dr. Busy", specialty="General Practice",
-                        weekly_hours=[WeeklyHours(weekday=0, start_minute=540, end_minute=780)])
-        db.session.add(doctor)
-        for number in range(PROCESSES):
-            user = User(email=f"p{number}@example.com", full_name=f"Patient {number}", role="patient")
-            user.set_password(PASSWORD)
-            db.session.add(user)
-        db.session.commit()
-        doctor_id = doctor.id
+    doctor_id = seed_busy_doctor(app, patients=PROCESSES)
 
     config = {key: app.config[key] for key in ("TESTING", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "CLINIC_TIMEZONE",
                                                "MAIL_FILE_DIR", "MAIL_SERVER", "PASSWORD_HASH_METHOD")}
