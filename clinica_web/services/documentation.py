@@ -35,6 +35,12 @@ def pending(actor: User, *, now: datetime, page: int = 1, page_size: int = 25, d
 MAX_DOCUMENTATION = 20000
 
 
+def can_write(actor: User, appointment: Appointment, *, now: datetime) -> bool:
+    """Whether `actor` may document this visit now (what write() checks, for offering the link)."""
+    return (appointment.doctor.user_id == actor.id and appointment.status not in (CANCELLED, NO_SHOW)
+            and appointment.starts_at <= now)
+
+
 def write(*, actor: User, appointment: Appointment, text, now: datetime) -> Appointment:
     """The appointment's doctor documents the visit (it then leaves the pending list)."""
     begin_write()

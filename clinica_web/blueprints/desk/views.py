@@ -116,7 +116,8 @@ def appointment(appointment_id):
     audit.record(actor=current_user, action="viewed appointment", patient_id=found.patient_id,
                  appointment_id=found.id, now=now)
     return render_template("desk/appointment.html", appointment=found, history=appointments.history(found),
-                           can_undo=booking.can_undo(found), form=EmptyForm(), now=now)
+                           can_undo=booking.can_undo(found), next_statuses=booking.STATUS_STEPS.get(found.status, ()),
+                           can_document=documentation.can_write(current_user, found, now=now), form=EmptyForm())
 
 
 @bp.route("/appointments/<id:appointment_id>/cancel", methods=["GET", "POST"])
