@@ -13,6 +13,8 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, make_url, text
 
@@ -24,6 +26,17 @@ from clinica_web.models import (
 from clinica_web.services import slots
 
 PASSWORD = "correct-horse-9"
+
+
+class ServerLikeClient(FlaskClient):
+    """Closes each response as soon as it is read, as a WSGI server does once it has sent it, so
+    what the app runs on close (the emails of a booking) has run when the test looks."""
+
+    def open(self, *args, buffered=True, **kwargs):
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
+Flask.test_client_class = ServerLikeClient
 TZ_NAME = "America/Santiago"
 BACKENDS = ["sqlite", "postgresql"]
 

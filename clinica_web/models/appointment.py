@@ -1,6 +1,6 @@
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, and_, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinica_web.extensions import db
@@ -10,6 +10,7 @@ from clinica_web.models.user import User
 
 SCHEDULED, ARRIVED, COMPLETED, NO_SHOW, CANCELLED = "scheduled", "arrived", "completed", "no_show", "cancelled"
 STATUSES = (SCHEDULED, ARRIVED, COMPLETED, NO_SHOW, CANCELLED)
+MAX_DURATION = 480  # minutes: the longest visit (DESIGN.md section 5)
 
 
 class AppointmentType(db.Model):
@@ -31,9 +32,13 @@ class Appointment(db.Model):
     __tablename__ = "appointments"
     __table_args__ = (
         CheckConstraint("starts_at < ends_at", name="ordered"),
-        CheckConstraint("duration_minutes BETWEEN 1 AND 480", name="duration_range"),
+        CheckConstraint(f"duration_minutes BETWEEN 1 AND {MAX_DURATION}", name="duration_range"),
         Index("ix_appointments_doctor_starts", "doctor_id", "starts_at"),
         Index("ix_appointments_patient_starts", "patient_id", "starts_at"),
+        Index("ix_appointments_starts", "starts_at"),  # a day or a range of every doctor
+        # Pending documentation: its pages in order, and its count from the index alone (PostgreSQL).
+        Index("ix_appointments_undocumented", "starts_at", "id", postgresql_include=["status"],
+              postgresql_where=text("documentation IS NULL"), sqlite_where=text("documentation IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -64,6 +69,18 @@ class Appointment(db.Model):
     changes: Mapped[list["AppointmentChange"]] = relationship(
         back_populates="appointment", order_by="AppointmentChange.id"
     )
+
+    @classmethod
+    def overlapping(cls, start: datetime, end: datetime | None = None):
+        """SQL condition: the appointment overlaps [start, end), or ends after `start` if no end.
+
+        ends_at > start alone is right, but an index on (doctor_id, starts_at) would then read
+        every earlier appointment of the doctor: a year of history for one day's slots. No visit
+        is longer than MAX_DURATION (ends_at is always starts_at + duration_minutes), so the lower
+        bound on starts_at is implied, and keeps the index range to the day asked for.
+        """
+        condition = and_(cls.ends_at > start, cls.starts_at > start - timedelta(minutes=MAX_DURATION))
+        return condition if end is None else and_(condition, cls.starts_at < end)
 
     @property
     def is_cancelled(self):

@@ -40,11 +40,16 @@ def appointment_types() -> list[AppointmentType]:
     return list(db.session.scalars(select(AppointmentType).order_by(AppointmentType.default_duration)))
 
 
-def find_type(name) -> AppointmentType:
+def find_type(name, types=None) -> AppointmentType:
+    """The visit type called `name` (default: a consultation), looked up in `types` when the caller
+    has already loaded them for a picker (one query fewer), else in the database."""
     name = name or DEFAULT_TYPE
-    found = db.session.scalars(select(AppointmentType).where(AppointmentType.name == name)).first() if isinstance(
-        name, str
-    ) else None
+    if not isinstance(name, str):
+        found = None
+    elif types is not None:
+        found = next((kind for kind in types if kind.name == name), None)
+    else:
+        found = db.session.scalars(select(AppointmentType).where(AppointmentType.name == name)).first()
     if found is None:
         raise InvalidInput("Invalid appointment type", field="appointment_type")
     return found
@@ -65,12 +70,14 @@ def parse_slot(*, doctor_id, date, time, duration=None, appointment_type=None) -
     return Slot(doctor_id, day, minute, duration or kind.default_duration, kind)
 
 
-def check_bookable(slot: Slot, *, patient_id: int, now: datetime, exclude_id=None) -> tuple[datetime, datetime]:
-    """The remaining rules of DESIGN.md section 6, in order; returns the (start, end) instants.
+def check_bookable(slot: Slot, *, patient_id: int, now: datetime, exclude_id=None) -> tuple[Doctor, datetime, datetime]:
+    """The remaining rules of DESIGN.md section 6, in order; returns the doctor and the (start,
+    end) instants.
 
     `exclude_id` leaves an appointment being rescheduled out of the overlap checks.
     """
-    if availability.active_doctor(slot.doctor_id) is None:
+    doctor = availability.active_doctor(slot.doctor_id)
+    if doctor is None:
         raise NotFound("Doctor not found", field="doctor_id")
     tz, policy = clinic.tz(), clinic.policy()
     start = slots.local_instant(slot.day, slot.minute, tz)
@@ -94,7 +101,7 @@ def check_bookable(slot: Slot, *, patient_id: int, now: datetime, exclude_id=Non
         raise SlotTaken(OVERLAP_MESSAGE, field="time")
     if _patient_busy(patient_id, start, end, exclude_id):
         raise SlotUnavailable("You already have a booking at this time", field="time")
-    return start, end
+    return doctor, start, end
 
 
 def preview(*, patient: User, doctor_id, date, time, appointment_type=None, now: datetime):
@@ -102,7 +109,7 @@ def preview(*, patient: User, doctor_id, date, time, appointment_type=None, now:
 
     Returns (slot, start instant)."""
     slot = parse_slot(doctor_id=doctor_id, date=date, time=time, appointment_type=appointment_type)
-    start, _end = check_bookable(slot, patient_id=patient.id, now=now)
+    _doctor, start, _end = check_bookable(slot, patient_id=patient.id, now=now)
     return slot, start
 
 
@@ -122,8 +129,7 @@ def _patient_busy(patient_id, start, end, exclude_id):
     query = select(Appointment.id).where(
         Appointment.patient_id == patient_id,
         Appointment.status != CANCELLED,
-        Appointment.starts_at < end,
-        Appointment.ends_at > start,
+        Appointment.overlapping(start, end),
     )
     if exclude_id is not None:
         query = query.where(Appointment.id != exclude_id)
@@ -161,13 +167,13 @@ def book(
     slot = parse_slot(
         doctor_id=doctor_id, date=date, time=time, duration=duration, appointment_type=appointment_type
     )
-    start, end = check_bookable(slot, patient_id=patient.id, now=now)
+    doctor, start, end = check_bookable(slot, patient_id=patient.id, now=now)
     notes = (notes or "").strip()
     if len(notes) > MAX_NOTES:
         raise InvalidInput(f"A note has at most {MAX_NOTES} characters", field="notes")
     appointment = Appointment(
         patient=patient,
-        doctor_id=slot.doctor_id,
+        doctor=doctor,
         starts_at=start,
         ends_at=end,
         duration_minutes=slot.duration,
@@ -291,15 +297,15 @@ def reschedule(
         # The second occurrence of an ambiguous local time: not a time the grid offers.
         raise SlotUnavailable("Outside doctor availability", field="scheduled_at")
     try:
-        new_start, new_end = check_bookable(slot, patient_id=appointment.patient_id, now=now, exclude_id=appointment.id)
+        new_doctor, new_start, new_end = check_bookable(slot, patient_id=appointment.patient_id, now=now,
+                                                        exclude_id=appointment.id)
     except DomainError as error:
         error.field = "scheduled_at"
         raise
     if (new_start, new_doctor_id) == (appointment.starts_at, appointment.doctor_id):
         return appointment  # nothing moves: no history, no email
     before = _where_and_when(appointment)
-    appointment.starts_at, appointment.ends_at, appointment.doctor_id = new_start, new_end, new_doctor_id
-    appointment.doctor = db.session.get(Doctor, new_doctor_id)
+    appointment.starts_at, appointment.ends_at, appointment.doctor = new_start, new_end, new_doctor
     appointment.sequence += 1
     appointment.updated_at = now
     db.session.add(AppointmentChange(appointment=appointment, actor_id=actor.id, at=now, kind="rescheduled",
@@ -335,7 +341,7 @@ def _where_and_when(appointment):
 # Staff: status changes with undo, cancelling with a reason (DESIGN.md section 7).
 # The caller has checked that `actor` may touch the appointment (appointments.get_for_staff).
 
-STATUS_STEPS = {SCHEDULED: {ARRIVED, NO_SHOW}, ARRIVED: {COMPLETED}}
+STATUS_STEPS = {SCHEDULED: frozenset({ARRIVED, NO_SHOW}), ARRIVED: frozenset({COMPLETED})}
 STATUS_CHANGE, STATUS_UNDO = "status", "status_undo"
 
 

@@ -1,14 +1,16 @@
 """The desk's day list: one local day of appointments, for every doctor or for one.
 
-A fixed number of queries whatever the number of appointments: doctors, appointments (with
-patient and doctor joined), and the last change of each (for undo).
+Two queries whatever the number of appointments: the doctors (for the picker), and the
+appointments as plain rows (patient, doctor and the kind of each one's last change joined in).
+A busy day has 500 rows; reading columns instead of ORM objects keeps it in a few milliseconds.
 """
 import csv
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from clinica_web.extensions import db
 from clinica_web.models import DOCTOR, SCHEDULED, Appointment, AppointmentChange, Doctor, User
@@ -17,12 +19,28 @@ from clinica_web.services.appointments import visible_to
 from clinica_web.services.booking import STATUS_CHANGE, STATUS_STEPS
 
 
-@dataclass
+class DoctorHeading(NamedTuple):
+    id: int
+    display_name: str
+    specialty: str
+
+
+@dataclass(slots=True)
 class Row:
-    appointment: Appointment
+    """One appointment of the day, as the desk reads it."""
+    id: int
+    doctor: DoctorHeading
+    starts_at: datetime
+    time: str  # clinic-local "HH:MM"
+    patient_name: str
+    patient_phone: str | None
+    patient_email: str
+    appointment_type: str
+    duration_minutes: int
+    status: str
     late: bool  # still "scheduled" after its start
-    can_undo: bool
-    next_statuses: set = field(default_factory=set)
+    can_undo: bool  # its last change is a status change (what undo reverts)
+    next_statuses: frozenset[str]
 
 
 @dataclass
@@ -36,8 +54,8 @@ class DayList:
         """[(doctor, rows)] in doctor order, for the print view (a page per doctor)."""
         groups = {}
         for row in self.rows:
-            groups.setdefault(row.appointment.doctor_id, (row.appointment.doctor, []))[1].append(row)
-        return list(groups.values())
+            groups.setdefault(row.doctor, []).append(row)
+        return list(groups.items())
 
 
 def doctors_for(actor: User) -> list[Doctor]:
@@ -54,43 +72,37 @@ def doctors_for_booking() -> list[Doctor]:
 
 def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayList:
     start, end = availability.local_day_span(day)
+    last_change_kind = (
+        select(AppointmentChange.kind)
+        .where(AppointmentChange.appointment_id == Appointment.id)
+        .order_by(AppointmentChange.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     query = (
-        select(Appointment)
-        .where(Appointment.starts_at >= start, Appointment.starts_at < end)
-        .options(db.joinedload(Appointment.patient), db.joinedload(Appointment.doctor))
+        select(Appointment.id, Appointment.starts_at, Appointment.appointment_type, Appointment.duration_minutes,
+               Appointment.status, Appointment.doctor_id, Doctor.display_name, Doctor.specialty,
+               User.full_name, User.phone, User.email, last_change_kind.label("last_change_kind"))
         .join(Doctor, Doctor.id == Appointment.doctor_id)
+        .join(User, User.id == Appointment.patient_id)
+        .where(Appointment.starts_at >= start, Appointment.starts_at < end)
         .order_by(Doctor.display_name, Appointment.starts_at, Appointment.id)
     )
     if doctor_id is not None:
         query = query.where(Appointment.doctor_id == doctor_id)
-    appointments = list(db.session.scalars(visible_to(actor, query)))
-    undoable = _undoable(appointments)
+    zone, headings = clinic.tz(), {}
     rows = [
         Row(
-            appointment=a,
-            late=a.status == SCHEDULED and a.starts_at < now,
-            can_undo=a.id in undoable,
-            next_statuses=STATUS_STEPS.get(a.status, set()),
+            id=id, starts_at=starts_at, time=starts_at.astimezone(zone).strftime("%H:%M"),
+            doctor=headings.setdefault(doctor, DoctorHeading(doctor, doctor_name, specialty)),
+            patient_name=name, patient_phone=phone, patient_email=email, appointment_type=visit,
+            duration_minutes=minutes, status=status, late=status == SCHEDULED and starts_at < now,
+            can_undo=last_change == STATUS_CHANGE, next_statuses=STATUS_STEPS.get(status, frozenset()),
         )
-        for a in appointments
+        for (id, starts_at, visit, minutes, status, doctor, doctor_name, specialty, name, phone, email, last_change)
+        in db.session.execute(visible_to(actor, query))
     ]
     return DayList(day=day, doctors=doctors_for(actor), doctor_id=doctor_id, rows=rows)
-
-
-def _undoable(appointments) -> set[int]:
-    """Ids of the appointments whose last change is a status change (what undo reverts)."""
-    ids = [a.id for a in appointments]
-    if not ids:
-        return set()
-    latest = (
-        select(func.max(AppointmentChange.id))
-        .where(AppointmentChange.appointment_id.in_(ids))
-        .group_by(AppointmentChange.appointment_id)
-    )
-    return set(db.session.scalars(
-        select(AppointmentChange.appointment_id).where(AppointmentChange.id.in_(latest),
-                                                       AppointmentChange.kind == STATUS_CHANGE)
-    ))
 
 
 CSV_COLUMNS = ["time", "doctor", "patient", "phone", "email", "visit", "minutes", "status"]
@@ -102,10 +114,9 @@ def as_csv(listing: DayList) -> str:
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     for row in listing.rows:
-        a = row.appointment
         writer.writerow([_cell(value) for value in (
-            clinic.to_local(a.starts_at).strftime("%H:%M"), a.doctor.display_name, a.patient.full_name,
-            a.patient.phone or "", a.patient.email, a.appointment_type, a.duration_minutes, a.status,
+            row.time, row.doctor.display_name, row.patient_name, row.patient_phone or "", row.patient_email,
+            row.appointment_type, row.duration_minutes, row.status,
         )])
     return out.getvalue()
 

@@ -1,16 +1,17 @@
 """The outbox: emails are written in the transaction of the change they report and sent after it.
 
-A request that commits a change calls `send_soon()` with the rows it wrote; whatever fails there
-(SMTP down, a timeout) stays in the outbox and `flask send-mail` retries it with backoff. A send
-never fails the change that caused it.
+A request that commits a change calls `send_soon()` with the rows it wrote; they are sent once the
+response has gone out, so nobody waits for the mail server. Whatever fails there (SMTP down, a
+timeout, the worker stopping) stays in the outbox and `flask send-mail` retries it with backoff.
+A send never fails the change that caused it.
 
 Several senders may run at once (app workers and `send-mail` processes): each claims a row with
 one conditional UPDATE before sending it, so no email is sent twice.
 """
 from datetime import datetime, timedelta
 
-from flask import current_app
-from sqlalchemy import select, update
+from flask import after_this_request, current_app, has_request_context
+from sqlalchemy import inspect, select, update
 
 from clinica_web import mail
 from clinica_web.database import begin_write
@@ -41,8 +42,31 @@ def queue_appointment_email(appointment, kind, *, now) -> OutboxEmail:
 
 
 def send_soon(emails: list[OutboxEmail], *, now: datetime) -> None:
-    """Try to send freshly committed emails now; failures stay in the outbox for `send-mail`."""
-    for email_id in [email.id for email in emails]:
+    """Try to send freshly committed emails: in a request, after its response has been sent (the
+    WSGI server closes the response, then runs this); elsewhere (commands, scripts), at once."""
+    email_ids = [inspect(email).identity[0] for email in emails]  # without reloading the committed rows
+    if not has_request_context():
+        _send_each(email_ids, now)
+        return
+    app = current_app._get_current_object()
+
+    @after_this_request
+    def send_after_response(response):
+        response.call_on_close(lambda: _send_after_response(app, email_ids, now))
+        return response
+
+
+def _send_after_response(app, email_ids, now):
+    # The request's app context is gone by now: this one gets its own session.
+    with app.app_context():
+        try:
+            _send_each(email_ids, now)
+        except Exception:  # e.g. the database went away; the rows are still due for `send-mail`
+            app.logger.exception("Sending emails %s after the response failed", email_ids)
+
+
+def _send_each(email_ids, now):
+    for email_id in email_ids:
         _send_one(email_id, now=now)
 
 

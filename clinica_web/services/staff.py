@@ -93,7 +93,7 @@ def set_doctor_active(*, actor: User, doctor_id, active: bool, now: datetime) ->
     db.session.commit()
     upcoming = db.session.scalars(
         select(Appointment)
-        .where(Appointment.doctor_id == doctor.id, Appointment.status != CANCELLED, Appointment.ends_at > now)
+        .where(Appointment.doctor_id == doctor.id, Appointment.status != CANCELLED, Appointment.overlapping(now))
         .order_by(Appointment.starts_at)
     )
     return doctor, list(upcoming)

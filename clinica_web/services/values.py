@@ -2,9 +2,9 @@
 import re
 from datetime import date
 
+from clinica_web.models.appointment import MAX_DURATION
 from clinica_web.services.errors import InvalidInput
 
-MAX_DURATION = 480
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 

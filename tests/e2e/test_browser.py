@@ -129,6 +129,10 @@ def test_reception_runs_the_day_and_books_on_behalf(new_page):
     page.locator("tr", has_text="Ben Carter").first.get_by_text("Arrived", exact=True).wait_for()
     page.locator("tr", has_text="Ben Carter").first.get_by_role("button", name=re.compile("^Completed")).click()
     page.locator("tr", has_text="Ben Carter").first.get_by_text("Completed", exact=True).wait_for()
+    # Undo is a button of the same form with its own formaction: htmx must post it there.
+    page.locator("tr", has_text="Ben Carter").first.get_by_role("button", name=re.compile("^Undo")).click()
+    page.locator("tr", has_text="Ben Carter").first.get_by_role("button", name=re.compile("^Completed")).wait_for()
+    assert page.locator("#flash .flash-error").count() == 0
     assert_accessible(page, "day-list after HTMX actions")
 
     page.get_by_role("link", name="Book for a patient").first.click()

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 from aiosmtpd.controller import Controller
+from flask.testing import FlaskClient
 from icalendar import Calendar
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +24,7 @@ from clinica_web.models import Appointment, Doctor, OutboxEmail, User
 from clinica_web.models.outbox import FAILED, PENDING, SENT
 from clinica_web.services import accounts, availability, booking, clinic, notifications
 from clinica_web.services.errors import SlotTaken
-from tests.conftest import TZ_NAME, instant, next_weekday
+from tests.conftest import PASSWORD, TZ_NAME, instant, next_weekday
 
 SECRET = "secret rash on left arm"
 PATIENT_EMAIL = "ana@example.com"
@@ -631,3 +632,25 @@ class TestTimeout:
         assert row.status == PENDING and row.attempts == 1
         assert "timed out" in row.last_error.lower()
         assert row.next_attempt_at > clinic.now()
+
+    def test_the_patient_gets_the_answer_before_the_mail_server_is_tried(self, app, silent_server, doctor_id,
+                                                                         make_user, monday):
+        """The send runs once the response has gone out (when the WSGI server closes it), so a slow
+        mail server never slows down a booking."""
+        client = FlaskClient(app, app.response_class, use_cookies=True)  # leaves closing to us, like a server
+        make_user(email=PATIENT_EMAIL, full_name="Ana Torres")
+        assert client.post("/login", data={"email": PATIENT_EMAIL, "password": PASSWORD}).status_code == 303
+        started = time.monotonic()
+        response = client.post(f"/doctors/{doctor_id}/book", data={
+            "date": monday.isoformat(), "time": "10:30", "type": "consultation", "booking_key": "key-1",
+        })
+        answered = time.monotonic() - started
+        assert response.status_code == 303
+        assert answered < 1, f"the booking took {answered:.1f}s: it waited for the mail server"
+        [row] = outbox(app)
+        assert row.status == PENDING and row.attempts == 0  # not tried yet
+
+        response.close()  # the server has sent the response
+        [row] = outbox(app)
+        assert row.attempts == 1 and "timed out" in row.last_error.lower()
+

@@ -9,13 +9,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, insert, select, text
 
 from clinica_web.extensions import db
-from clinica_web.models import SCHEDULED, Appointment, OutboxEmail
+from clinica_web.models import SCHEDULED, Appointment, OutboxEmail, User
 from clinica_web.models.outbox import SENT
-from clinica_web.services import clinic, notifications
-from tests.conftest import next_weekday, seed_busy_doctor
+from clinica_web.services import appointments, clinic, notifications
+from tests.conftest import PASSWORD, instant, next_weekday, seed_busy_doctor
 
 PROCESSES = 20
 PROJECT = Path(__file__).resolve().parents[2]
@@ -113,3 +113,82 @@ def test_busy_queries_can_use_indexes(app):
         for name, query in queries.items():
             plan = "\n".join(row[0] for row in connection.execute(text(f"EXPLAIN {query}")))
             assert "Index" in plan, f"{name}: {plan}"
+
+
+HISTORY_DAYS = 365
+MOST_ROWS_A_REQUEST_MAY_READ = 100  # the day shown has 8 appointments; the history has ~4 000
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # production's planner only
+def test_busy_requests_read_only_the_rows_they_show(app, client, make_doctor, make_user, make_appointment):
+    """EXPLAIN ANALYZE of every query the slot list, the day list and in_date_range really run,
+    with a doctor who has a year of history: no query reads more than a day's rows of appointments
+    (an index range on the day, not every earlier visit), and none scans the whole table."""
+    doctor_id = make_doctor()
+    patient_id = make_user(full_name="Ana Torres")
+    day = next_weekday(2, weeks=1)
+    with app.app_context():
+        past = [day - timedelta(days=n) for n in range(1, HISTORY_DAYS) if (day - timedelta(days=n)).weekday() < 5]
+        db.session.execute(insert(Appointment), [
+            {"patient_id": patient_id, "doctor_id": doctor_id, "starts_at": instant(when, f"{9 + hour:02d}:00"),
+             "ends_at": instant(when, f"{9 + hour:02d}:30"), "duration_minutes": 30, "status": "completed",
+             "appointment_type": "consultation", "notes": "", "sequence": 0, "created_at": clinic.now(),
+             "updated_at": clinic.now()}
+            for when in past for hour in range(0, 8) if hour != 4
+        ])
+        db.session.commit()
+    for hour in range(9, 17):
+        make_appointment(doctor_id=doctor_id, patient_id=patient_id, day=day, hhmm=f"{hour:02d}:00")
+    make_user(role="reception", email="desk@example.com")
+
+    def read_by_slot_list():
+        client.get(f"/doctors/{doctor_id}/slots?date={day}", headers={"HX-Request": "true"})
+
+    def read_by_day_list():
+        client.post("/login", data={"email": "desk@example.com", "password": PASSWORD})
+        client.get(f"/desk/?date={day}")
+
+    def read_by_in_date_range():
+        with app.app_context():
+            desk = db.session.scalars(select(User).where(User.email == "desk@example.com")).one()
+            appointments.in_date_range(desk, start_date=(day - timedelta(days=1)).isoformat(),
+                                       end_date=day.isoformat(), provider_id=str(doctor_id))
+
+    for request in (read_by_slot_list, read_by_day_list, read_by_in_date_range):
+        statements = _selects_run_by(app, request)
+        assert any("appointments" in statement for statement, _ in statements), request.__name__
+        with app.app_context():
+            connection = db.session.connection()
+            connection.execute(text("ANALYZE appointments"))
+            for statement, parameters in statements:
+                [[plan]] = connection.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {statement}", parameters)
+                for node in _appointment_scans(plan[0]["Plan"]):
+                    read = (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"]
+                    assert node["Node Type"] != "Seq Scan", f"{request.__name__}: {statement}"
+                    assert read <= MOST_ROWS_A_REQUEST_MAY_READ, f"{request.__name__} read {read} rows: {statement}"
+
+
+def _selects_run_by(app, request):
+    with app.app_context():
+        connection = db.engines[None]
+    statements = []
+
+    def record(_conn, _cursor, statement, parameters, *_args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        request()
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    return statements
+
+
+def _appointment_scans(node):
+    """The plan nodes that read the appointments table or one of its indexes."""
+    if node.get("Relation Name") == "appointments" or "appointments" in node.get("Index Name", ""):
+        yield node
+    for child in node.get("Plans", []):
+        yield from _appointment_scans(child)
+

@@ -14,6 +14,7 @@ from clinica_web.models import (
     ARRIVED, CANCELLED, COMPLETED, NO_SHOW, SCHEDULED, STATUSES, AccessEvent, Appointment, AppointmentChange, Doctor,
     OutboxEmail, User,
 )
+from clinica_web.models.appointment import MAX_DURATION
 from clinica_web.services import appointments, audit, availability, booking, day_list, documentation, patients
 from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound, SlotTaken
 from tests.conftest import instant, next_weekday
@@ -168,6 +169,18 @@ def test_staff_cancel_records_who_why_and_queues_a_cancel_email(app, ids, make_a
         assert email.recipient == "ana@example.com" and b"METHOD:CANCEL" in email.ics
         assert "Doctor is ill" not in f"{email.subject}{email.text_body}{email.html_body}{email.ics.decode()}"
         assert not availability.booked_intervals(ids.rossi, instant(MONDAY, "09:00"), instant(MONDAY, "09:30"))
+
+
+@pytest.mark.parametrize("from_hhmm, busy", [("16:59", True), ("17:00", False)])
+def test_the_longest_visit_is_busy_until_its_last_minute(app, ids, make_appointment, from_hhmm, busy):
+    """Busy-time queries bound starts_at below by the longest visit (so an index reads one day,
+    not the doctor's history): a visit that long must still count until it ends."""
+    make_appointment(doctor_id=ids.rossi, patient_id=ids.patient, day=MONDAY, hhmm="09:00", duration=MAX_DURATION)
+    with app.app_context():
+        start = instant(MONDAY, from_hhmm)
+        found = availability.booked_intervals(ids.rossi, start, start + timedelta(minutes=30))
+        assert bool(found) is busy
+        assert bool(availability.busy_intervals(ids.rossi, start, start + timedelta(minutes=30))) is busy
 
 
 def test_reschedule_excludes_itself_and_records_the_move(app, ids, make_appointment):
@@ -385,16 +398,16 @@ def test_day_list_flags_late_rows_and_undo(app, ids, make_user, make_appointment
     with app.app_context():
         booking.change_status(actor=user(ids.desk), appointment=appointment(arrived), to_status=ARRIVED, now=NOW)
         listing = day_list.day_list(user(ids.desk), day=MONDAY, now=instant(MONDAY, "10:00"))
-        rows = {row.appointment.id: row for row in listing.rows}
+        rows = {row.id: row for row in listing.rows}
         # Doctors by name, then time.
-        assert [row.appointment.id for row in listing.rows] == [late, on_time, arrived]
+        assert [row.id for row in listing.rows] == [late, on_time, arrived]
         assert (rows[late].late, rows[on_time].late, rows[arrived].late) == (True, False, False)
         assert (rows[late].can_undo, rows[arrived].can_undo) == (False, True)
         assert rows[late].next_statuses == {ARRIVED, NO_SHOW} and rows[arrived].next_statuses == {COMPLETED}
         assert [doctor.display_name for doctor, _rows in listing.by_doctor()] == ["Dr. Laura Rossi",
                                                                                  "Dr. Marco Bianchi"]
         own = day_list.day_list(user(ids.rossi_user), day=MONDAY, now=NOW)
-        assert [row.appointment.id for row in own.rows] == [late, on_time]
+        assert [row.id for row in own.rows] == [late, on_time]
         assert [d.id for d in own.doctors] == [ids.rossi]
         assert day_list.day_list(user(ids.rossi_user), day=MONDAY, doctor_id=ids.bianchi, now=NOW).rows == []
         assert day_list.day_list(user(ids.patient), day=MONDAY, now=NOW).rows == []

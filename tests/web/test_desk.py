@@ -511,6 +511,22 @@ def test_invalid_status_change_with_htmx_shows_the_message_in_the_partial(app, d
     assert get(app, Appointment, appointment_id).status == COMPLETED
 
 
+def test_day_list_buttons_post_where_their_form_says(app, desk, visit):
+    """Without JavaScript a row's button submits the row's form (its action, with the button's
+    to=...); Undo submits to its own formaction."""
+    row = row_of(desk.client.get(f"/desk/?date={YESTERDAY}").text, "Ana Torres")
+    action = re.search(r'<form method="post" action="([^"]+)"', row)[1]
+    name, value = re.search(r'<button type="submit" name="([^"]+)" value="(arrived)"', row).groups()
+    assert desk.client.post(action, data={name: value}).status_code == 303
+    assert get(app, Appointment, visit).status == ARRIVED
+
+    row = row_of(desk.client.get(f"/desk/?date={YESTERDAY}").text, "Ana Torres")
+    undo = re.search(r'<button type="submit" formaction="([^"]+)"', row)[1]
+    assert desk.client.post(undo).status_code == 303
+    assert get(app, Appointment, visit).status == SCHEDULED
+    assert [kind for kind, *_ in history(app, visit)] == ["status", "status_undo"]
+
+
 def test_undo_reverts_the_last_status_change_once(app, desk, visit):
     set_status(desk.client, visit, ARRIVED)
     undone = desk.client.post(f"/desk/appointments/{visit}/undo")

@@ -208,9 +208,10 @@ def book():
         query = request.args.get("q", "")
         return render_template("desk/find_patient.html", query=query, found=patients.search(query),
                                form=PatientForm())
+    types = booking.appointment_types()
     try:
         patient = patients.get_patient(patient_id)
-        kind = booking.find_type(request.args.get("type") or None)
+        kind = booking.find_type(request.args.get("type") or None, types)
     except DomainError as error:
         abort(400, error.message)
     now = clinic.now()
@@ -221,7 +222,7 @@ def book():
                                  "type": kind.name})
     form.fill_new_key()
     return render_template("desk/book.html", patient=patient, doctors=doctors, doctor=doctor, kind=kind,
-                           types=booking.appointment_types(), day=day, form=form,
+                           types=types, day=day, form=form,
                            free_minutes=availability.free_slots(doctor, day, kind.default_duration, now=now))
 
 

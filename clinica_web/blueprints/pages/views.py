@@ -32,8 +32,9 @@ def _slot_context(doctor_id):
     """What the booking page and its slot list show, from ?date= and ?type= (400 on bad input)."""
     doctor = availability.active_doctor(doctor_id) or abort(404)
     now = clinic.now()
+    types = booking.appointment_types()
     try:
-        kind = booking.find_type(request.args.get("type") or None)
+        kind = booking.find_type(request.args.get("type") or None, types)
         day = booking.parse_date(request.args["date"]) if request.args.get("date") else None
     except DomainError as error:
         abort(400, error.message)
@@ -43,7 +44,7 @@ def _slot_context(doctor_id):
     return dict(
         doctor=doctor,
         kind=kind,
-        types=booking.appointment_types(),
+        types=types,
         day=day,
         today=today,
         previous_day=day - timedelta(days=1) if day > today else None,

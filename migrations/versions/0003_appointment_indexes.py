@@ -1,0 +1,33 @@
+"""Indexes for the busy requests at scale: a day of every doctor, and pending documentation.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-21 08:00:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0003'
+down_revision = '0002'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('appointments', schema=None) as batch_op:
+        # The day list and in_date_range without a doctor: (doctor_id, starts_at) cannot serve them.
+        batch_op.create_index('ix_appointments_starts', ['starts_at'], unique=False)
+        # Pending documentation: pages in starts_at order without a sort, and (PostgreSQL) the
+        # count from the index alone, status included, however long the history.
+        batch_op.create_index('ix_appointments_undocumented', ['starts_at', 'id'], unique=False,
+                              postgresql_include=['status'],
+                              postgresql_where=sa.text('documentation IS NULL'),
+                              sqlite_where=sa.text('documentation IS NULL'))
+
+
+def downgrade():
+    with op.batch_alter_table('appointments', schema=None) as batch_op:
+        batch_op.drop_index('ix_appointments_undocumented')
+        batch_op.drop_index('ix_appointments_starts')
