@@ -5,6 +5,7 @@ latency and requests per second per endpoint, and writes them to bench-results.j
     python -m bench.run              SQLite (instance/bench.sqlite, rebuilt each run)
     DATABASE_URL=postgresql://... python -m bench.run    an EMPTY PostgreSQL database
 """
+import gc
 import http.cookiejar
 import json
 import os
@@ -65,9 +66,11 @@ def build(url, mail_dir):
         facts["wrk_jwts"] = {user.email: tokens.create_jwt(user, now=clinic.now()) for user in patients}
         facts["build_seconds"] = round(time.perf_counter() - started, 1)
         db.session.commit()
-        # Fresh statistics for the planner, as autovacuum would gather after a bulk load.
+        # The state autovacuum keeps a live database in: planner statistics and (PostgreSQL) the
+        # visibility map, without which a bulk-loaded table reads every page to set hint bits.
         with db.engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
+            command = "VACUUM ANALYZE" if connection.dialect.name == "postgresql" else "ANALYZE"
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(command)
     return app, facts
 
 
@@ -98,11 +101,12 @@ def endpoints(facts, jwt):
 
 
 def booking_bodies(facts, patient_index):
-    """Free times for one patient: their own doctor (from the 31st on, away from the busy day's
-    20), every 15 minutes of every weekday from week 6 to the horizon, so no two POSTs collide."""
+    """Free times for one patient: their own doctor (one of the 30 not on the busy day's list),
+    every 15 minutes of every weekday of weeks 6 to 11, so no two POSTs collide."""
     today = date.fromisoformat(facts["today"])
     first_monday = today + timedelta(days=(7 - today.weekday()) % 7 + 42)
-    doctor_id = data.BUSY_DOCTORS + 10 + patient_index + 1
+    assert patient_index < data.DOCTORS - data.BUSY_DOCTORS, "one doctor per booking patient"
+    doctor_id = data.BUSY_DOCTORS + 1 + patient_index
     bodies = []
     for week in range(6):
         for weekday in range(5):
@@ -123,8 +127,8 @@ def in_process(app, facts):
     jwt = client.post("/v1/auth/login", json={"email": "patient1@bench.test", "password": PASSWORD}).json["token"]
     desk = app.test_client()
     desk.post("/login", data={"email": "desk@bench.test", "password": PASSWORD})
-    web = app.test_client()
-    web.post("/login", data={"email": "patient2@bench.test", "password": PASSWORD})
+    web = app.test_client()  # a patient wrk does not book for: their times never collide
+    web.post("/login", data={"email": f"patient{2 + WRK_PATIENTS}@bench.test", "password": PASSWORD})
     results = {}
     for name, (method, path, headers) in endpoints(facts, jwt).items():
         runner = desk if headers == "desk-session" else client
@@ -132,9 +136,9 @@ def in_process(app, facts):
                                                   headers=headers if isinstance(headers, dict) else {}), name=name)
     bodies = iter(booking_bodies(facts, 0))
     results["booking POST (API)"] = _time(lambda: client.post(
-        "/v1/bookings", json=next(bodies), headers={"Authorization": f"Bearer {jwt}"}), expect=(201, 400), name="API")
+        "/v1/bookings", json=next(bodies), headers={"Authorization": f"Bearer {jwt}"}), expect=(201,), name="API")
     web_bodies = iter(booking_bodies(facts, 1))
-    results["booking POST (web)"] = _time(lambda: _web_book(web, next(web_bodies)), expect=(303, 409, 422), name="web")
+    results["booking POST (web)"] = _time(lambda: _web_book(web, next(web_bodies)), expect=(303,), name="web")
     return results, jwt
 
 
@@ -227,22 +231,23 @@ def _booking_script(facts, patients):
     return script.name
 
 
-WRK_THREADS, LATENCY_CONNECTIONS, THROUGHPUT_CONNECTIONS = 2, 2, 8
+WRK_THREADS, THROUGHPUT_CONNECTIONS = 2, 8
 
 
 def _wrk(wrk, url, headers, scripts=(None, None)):
-    """Latency (p50, p99) with one connection per gunicorn worker, so no request waits in a queue;
-    requests per second with 8 connections, enough to keep both workers busy."""
-    latency = _run_wrk(wrk, url, headers, LATENCY_CONNECTIONS, scripts[0])
+    """Latency (p50, p99) with one connection, one request at a time: a free worker always takes
+    it, so no request waits behind another (or behind the email a booking sends after its
+    response). Requests per second with 8 connections, enough to keep both workers busy."""
+    latency = _run_wrk(wrk, url, headers, 1, scripts[0])
     throughput = _run_wrk(wrk, url, headers, THROUGHPUT_CONNECTIONS, scripts[1])
     return {"p50_ms": latency["p50_ms"], "p99_ms": latency["p99_ms"],
             "requests_per_second": throughput["requests_per_second"],
-            "p50_ms_at_8_connections": throughput["p50_ms"],
+            f"p50_ms_at_{THROUGHPUT_CONNECTIONS}_connections": throughput["p50_ms"],
             "non_2xx": latency["non_2xx"] + throughput["non_2xx"]}
 
 
 def _run_wrk(wrk, url, headers, connections, script):
-    command = [wrk, f"-t{WRK_THREADS}", f"-c{connections}", f"-d{WRK_SECONDS}s", "--latency"]
+    command = [wrk, f"-t{min(WRK_THREADS, connections)}", f"-c{connections}", f"-d{WRK_SECONDS}s", "--latency"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     if script:
@@ -264,6 +269,10 @@ def main():
     print(f"Building the benchmark clinic on {url.split('@')[-1]} ...")
     app, facts = build(url, mail_dir)
     print(f"  {facts['appointments']} appointments in {facts['build_seconds']} s; busy day {facts['busy_day']}")
+    # What the build left in memory is not the app's: frozen, the garbage collector stops walking
+    # it on every collection, so this process times requests like a fresh gunicorn worker.
+    gc.collect()
+    gc.freeze()
     # Requests are made outside any app context: each gets its own, as in production.
     measured, jwt = in_process(app, facts)
     with app.app_context():

@@ -35,7 +35,6 @@ class Appointment(db.Model):
         CheckConstraint(f"duration_minutes BETWEEN 1 AND {MAX_DURATION}", name="duration_range"),
         Index("ix_appointments_doctor_starts", "doctor_id", "starts_at"),
         Index("ix_appointments_patient_starts", "patient_id", "starts_at"),
-        Index("ix_appointments_starts", "starts_at"),  # a day or a range of every doctor
         # Pending documentation: its pages in order, and its count from the index alone (PostgreSQL).
         Index("ix_appointments_undocumented", "starts_at", "id", postgresql_include=["status"],
               postgresql_where=text("documentation IS NULL"), sqlite_where=text("documentation IS NULL")),

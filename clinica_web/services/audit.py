@@ -10,8 +10,9 @@ from clinica_web.models import AccessEvent, User
 
 def record(*, actor: User, action: str, now: datetime, patient_id=None, appointment_id=None, detail=None) -> None:
     """Write one access event (its own small transaction, so a read page leaves a trace)."""
+    actor_id = actor.id  # read before begin_write() expires the actor, which would cost a reload
     begin_write()
-    db.session.add(AccessEvent(actor_id=actor.id, at=now, action=action[:40], patient_id=patient_id,
+    db.session.add(AccessEvent(actor_id=actor_id, at=now, action=action[:40], patient_id=patient_id,
                                appointment_id=appointment_id, detail=(detail or None) and detail[:200]))
     db.session.commit()
 

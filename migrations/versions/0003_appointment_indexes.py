@@ -1,4 +1,4 @@
-"""Indexes for the busy requests at scale: a day of every doctor, and pending documentation.
+"""An index for pending documentation at scale: its pages in order, its count from the index.
 
 Revision ID: 0003
 Revises: 0002
@@ -17,8 +17,6 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('appointments', schema=None) as batch_op:
-        # The day list and in_date_range without a doctor: (doctor_id, starts_at) cannot serve them.
-        batch_op.create_index('ix_appointments_starts', ['starts_at'], unique=False)
         # Pending documentation: pages in starts_at order without a sort, and (PostgreSQL) the
         # count from the index alone, status included, however long the history.
         batch_op.create_index('ix_appointments_undocumented', ['starts_at', 'id'], unique=False,
@@ -30,4 +28,3 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('appointments', schema=None) as batch_op:
         batch_op.drop_index('ix_appointments_undocumented')
-        batch_op.drop_index('ix_appointments_starts')
