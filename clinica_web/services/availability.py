@@ -5,7 +5,7 @@ Each function runs a fixed number of queries, whatever the number of appointment
 import re
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, select, union_all
+from sqlalchemy import literal, or_, select, union_all
 
 from clinica_web.database import begin_write
 from clinica_web.extensions import db
@@ -30,25 +30,23 @@ MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
 
 def active_doctor(doctor_id) -> Doctor | None:
+    """An active doctor, with their weekly hours loaded in the same query (slots need both)."""
     if isinstance(doctor_id, bool) or not isinstance(doctor_id, int) or not 0 < doctor_id <= MAX_ID:
         return None
-    return db.session.scalars(select(Doctor).where(Doctor.id == doctor_id, Doctor.active)).first()
+    query = select(Doctor).where(Doctor.id == doctor_id, Doctor.active).options(db.joinedload(Doctor.weekly_hours))
+    return db.session.scalars(query).unique().first()
 
 
-def weekly_windows(doctor_id) -> dict[int, list[tuple[int, int]]]:
-    """{weekday: [(start_minute, end_minute), ...]} for one doctor."""
-    rows = db.session.execute(
-        select(WeeklyHours.weekday, WeeklyHours.start_minute, WeeklyHours.end_minute)
-        .where(WeeklyHours.doctor_id == doctor_id)
-        .order_by(WeeklyHours.weekday, WeeklyHours.start_minute)
-    )
+def weekly_windows(doctor: Doctor) -> dict[int, list[tuple[int, int]]]:
+    """{weekday: [(start_minute, end_minute), ...]} for one doctor, in order."""
     windows = {}
-    for weekday, start, end in rows:
-        windows.setdefault(weekday, []).append((start, end))
+    for hours in doctor.weekly_hours:
+        windows.setdefault(hours.weekday, []).append((hours.start_minute, hours.end_minute))
     return windows
 
 
 def _booked(doctor_id, start, end, exclude_id=None):
+    """Non-cancelled appointments of the doctor overlapping [start, end)."""
     query = select(Appointment.starts_at, Appointment.ends_at).where(
         Appointment.doctor_id == doctor_id,
         Appointment.status != CANCELLED,
@@ -58,6 +56,7 @@ def _booked(doctor_id, start, end, exclude_id=None):
 
 
 def _blocked(doctor_id, start, end):
+    """The doctor's blocked periods and clinic closures overlapping [start, end)."""
     return select(BlockedPeriod.starts_at, BlockedPeriod.ends_at).where(
         or_(BlockedPeriod.doctor_id == doctor_id, BlockedPeriod.doctor_id.is_(None)),
         BlockedPeriod.starts_at < end,
@@ -65,18 +64,15 @@ def _blocked(doctor_id, start, end):
     )
 
 
-def booked_intervals(doctor_id, start, end, *, exclude_id=None) -> list[tuple[datetime, datetime]]:
-    """Non-cancelled appointments of the doctor overlapping [start, end)."""
-    return [tuple(row) for row in db.session.execute(_booked(doctor_id, start, end, exclude_id))]
-
-
-def blocked_intervals(doctor_id, start, end) -> list[tuple[datetime, datetime]]:
-    """The doctor's blocked periods and clinic closures overlapping [start, end)."""
-    return [tuple(row) for row in db.session.execute(_blocked(doctor_id, start, end))]
+def conflicts(doctor_id, start, end, *, exclude_id=None) -> set[str]:
+    """What is in the way of [start, end): "blocked", "booked", both or neither, in one query."""
+    blocked = _blocked(doctor_id, start, end).with_only_columns(literal("blocked"))
+    booked = _booked(doctor_id, start, end, exclude_id).with_only_columns(literal("booked"))
+    return set(db.session.scalars(union_all(blocked, booked)))
 
 
 def busy_intervals(doctor_id, start, end, *, exclude_id=None) -> list[tuple[datetime, datetime]]:
-    """Both of the above in one query (one round trip for every slot list)."""
+    """Booked and blocked time overlapping [start, end), in one query (for the slot lists)."""
     query = union_all(_booked(doctor_id, start, end, exclude_id), _blocked(doctor_id, start, end))
     return [tuple(row) for row in db.session.execute(query)]
 
@@ -90,7 +86,7 @@ def free_slots(doctor: Doctor, day: date, duration: int, *, now: datetime, exclu
     busy = busy_intervals(doctor.id, start, end, exclude_id=exclude_id)
     return slots.free_slots(
         day=day,
-        windows=weekly_windows(doctor.id).get(day.weekday(), []),
+        windows=weekly_windows(doctor).get(day.weekday(), []),
         busy=busy,
         duration=duration,
         now=now,
@@ -106,7 +102,7 @@ def first_day_with_free_slot(doctor: Doctor, duration: int, *, now: datetime) ->
     last = today + timedelta(days=policy.horizon_days)
     start, end = local_day_span(today, last)
     # Two queries for the whole horizon, then the engine runs day by day in memory.
-    windows = weekly_windows(doctor.id)
+    windows = weekly_windows(doctor)
     busy = busy_intervals(doctor.id, start, end)
     day = today
     while day <= last:
@@ -171,7 +167,7 @@ def add_window(*, actor: User, doctor_id, weekday, start, end) -> WeeklyHours:
     start_minute, end_minute = _hhmm(start, "start"), _hhmm(end, "end")
     if end_minute <= start_minute:
         raise InvalidInput("The end must be after the start", field="end")
-    for other_start, other_end in weekly_windows(doctor.id).get(weekday, []):
+    for other_start, other_end in weekly_windows(doctor).get(weekday, []):
         if other_start < end_minute and start_minute < other_end:
             raise InvalidInput(
                 f"Overlaps the window {slots.format_minute(other_start)}–{slots.format_minute(other_end)}",

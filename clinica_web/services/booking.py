@@ -87,7 +87,7 @@ def check_bookable(slot: Slot, *, patient_id: int, now: datetime, exclude_id=Non
         raise SlotUnavailable("Date must be in the future", field="date")
     if slots.beyond_horizon(slot.day, now, tz, policy):
         raise SlotUnavailable("Date is beyond the booking horizon", field="date")
-    windows = availability.weekly_windows(slot.doctor_id).get(slot.day.weekday())
+    windows = availability.weekly_windows(doctor).get(slot.day.weekday())
     if not windows:
         raise SlotUnavailable("Doctor not available on this day", field="date")
     end = (start or reference) + timedelta(minutes=slot.duration)
@@ -95,9 +95,10 @@ def check_bookable(slot: Slot, *, patient_id: int, now: datetime, exclude_id=Non
     on_grid = start is not None and slot.minute % slots.STEP_MINUTES == 0
     if not on_grid or not slots.inside_a_window(slots.epoch_minutes(start), slots.epoch_minutes(end), span):
         raise SlotUnavailable("Outside doctor availability", field="time")
-    if availability.blocked_intervals(slot.doctor_id, start, end):
+    in_the_way = availability.conflicts(slot.doctor_id, start, end, exclude_id=exclude_id)
+    if "blocked" in in_the_way:
         raise SlotUnavailable("Time blocked by doctor", field="time")
-    if availability.booked_intervals(slot.doctor_id, start, end, exclude_id=exclude_id):
+    if "booked" in in_the_way:
         raise SlotTaken(OVERLAP_MESSAGE, field="time")
     if _patient_busy(patient_id, start, end, exclude_id):
         raise SlotUnavailable("You already have a booking at this time", field="time")

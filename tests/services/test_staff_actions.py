@@ -168,7 +168,7 @@ def test_staff_cancel_records_who_why_and_queues_a_cancel_email(app, ids, make_a
         [email] = db.session.scalars(select(OutboxEmail)).all()
         assert email.recipient == "ana@example.com" and b"METHOD:CANCEL" in email.ics
         assert "Doctor is ill" not in f"{email.subject}{email.text_body}{email.html_body}{email.ics.decode()}"
-        assert not availability.booked_intervals(ids.rossi, instant(MONDAY, "09:00"), instant(MONDAY, "09:30"))
+        assert not availability.conflicts(ids.rossi, instant(MONDAY, "09:00"), instant(MONDAY, "09:30"))
 
 
 @pytest.mark.parametrize("from_hhmm, busy", [("16:59", True), ("17:00", False)])
@@ -178,9 +178,9 @@ def test_the_longest_visit_is_busy_until_its_last_minute(app, ids, make_appointm
     make_appointment(doctor_id=ids.rossi, patient_id=ids.patient, day=MONDAY, hhmm="09:00", duration=MAX_DURATION)
     with app.app_context():
         start = instant(MONDAY, from_hhmm)
-        found = availability.booked_intervals(ids.rossi, start, start + timedelta(minutes=30))
-        assert bool(found) is busy
-        assert bool(availability.busy_intervals(ids.rossi, start, start + timedelta(minutes=30))) is busy
+        end = start + timedelta(minutes=30)
+        assert (availability.conflicts(ids.rossi, start, end) == {"booked"}) is busy
+        assert bool(availability.busy_intervals(ids.rossi, start, end)) is busy
 
 
 def test_reschedule_excludes_itself_and_records_the_move(app, ids, make_appointment):
@@ -461,7 +461,7 @@ def test_a_doctor_manages_only_their_own_windows(app, ids):
             db.session.rollback()
         availability.add_window(actor=user(ids.rossi_user), doctor_id=ids.rossi, weekday="6", start="09:00",
                                 end="24:00")
-        assert availability.weekly_windows(ids.rossi)[6] == [(540, 1440)]
+        assert availability.weekly_windows(availability.active_doctor(ids.rossi))[6] == [(540, 1440)]
         with pytest.raises(NotFound):
             availability.add_window(actor=user(ids.admin), doctor_id=999999, weekday=5, start="09:00", end="10:00")
 

@@ -1,0 +1,62 @@
+"""The API's busy requests run a fixed number of SQL queries, however much history there is:
+available slots, booking, in_date_range and pending documentation."""
+from datetime import timedelta
+
+from sqlalchemy import insert
+
+from clinica_web.extensions import db
+from clinica_web.models import Appointment
+from clinica_web.services import clinic
+from tests.conftest import instant, next_weekday
+
+MONDAY = next_weekday(0, weeks=1)
+
+
+def add_history(app, doctor_id, patient_id, *, weeks, before):
+    """`weeks` more weeks of half-hourly weekday mornings for the doctor, ending before `before`
+    (undocumented, so they also fill the pending-documentation backlog once in the past)."""
+    with app.app_context():
+        rows = []
+        for day in (before - timedelta(days=n) for n in range(1, 7 * weeks + 1)):
+            if day.weekday() < 5:
+                rows += [{"patient_id": patient_id, "doctor_id": doctor_id, "starts_at": instant(day, f"{hour:02d}:00"),
+                          "ends_at": instant(day, f"{hour:02d}:30"), "duration_minutes": 30,
+                          "status": "completed", "appointment_type": "consultation", "notes": "", "sequence": 0,
+                          "created_at": clinic.now(), "updated_at": clinic.now()} for hour in range(9, 13)]
+        db.session.execute(insert(Appointment), rows)
+        db.session.commit()
+    return before - timedelta(days=7 * weeks)
+
+
+def test_api_requests_run_as_many_queries_with_a_long_history(app, client, make_doctor, make_user, bearer,
+                                                              staff_token, count_queries):
+    doctor_id = make_doctor()
+    patient_id = make_user(email="ana@example.com")
+    headers, staff = bearer(patient_id), {"X-User-Token": staff_token()}
+    with app.app_context():
+        today = clinic.local_today(clinic.now())
+    month = f"start_date={today - timedelta(days=30)}&end_date={today}&provider_id={doctor_id}"
+    times = iter(f"{hour:02d}:{minute:02d}" for hour in range(9, 13) for minute in (0, 15, 30, 45))
+
+    def measure():
+        def ok(response, status=200):
+            assert response.status_code == status, response.get_json()
+
+        return [
+            count_queries(lambda: ok(client.get(f"/v1/bookings/available-slots?doctor_id={doctor_id}&date={MONDAY}",
+                                                headers=headers))),
+            count_queries(lambda: ok(client.post("/v1/bookings", headers=headers, json={
+                "doctor_id": doctor_id, "date": MONDAY.isoformat(), "time": next(times), "duration": 15}), 201)),
+            count_queries(lambda: ok(client.get(f"/v1/clinic/appointments/in_date_range?{month}", headers=staff))),
+            count_queries(lambda: ok(client.get("/v1/clinic/appointments/pending_documentation", headers=staff))),
+        ]
+
+    earliest = add_history(app, doctor_id, patient_id, weeks=1, before=today)
+    small = measure()
+    add_history(app, doctor_id, patient_id, weeks=30, before=earliest)
+    assert measure() == small
+    # Slots: the user, the doctor with their hours, the busy time. Booking: the user (twice: its
+    # write transaction starts afresh), the visit type, the doctor, the conflicts, the patient's
+    # overlaps, three inserts; then, after the response, 4 to claim, send and record its email.
+    # Staff lists: the token, the rows (and for pending, the count).
+    assert small == [3, 9 + 4, 3, 4]
