@@ -94,14 +94,15 @@ def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayLis
     rows = [
         Row(
             # A busy day has a few dozen distinct start times for its hundreds of rows.
-            id=id, starts_at=starts_at, time=times.get(starts_at) or times.setdefault(
+            id=appointment_id, starts_at=starts_at, time=times.get(starts_at) or times.setdefault(
                 starts_at, starts_at.astimezone(zone).strftime("%H:%M")),
             doctor=headings.setdefault(doctor, DoctorHeading(doctor, doctor_name, specialty)),
             patient_name=name, patient_phone=phone, patient_email=email, appointment_type=visit,
             duration_minutes=minutes, status=status, late=status == SCHEDULED and starts_at < now,
             can_undo=last_change == STATUS_CHANGE, next_statuses=STATUS_STEPS.get(status, frozenset()),
         )
-        for (id, starts_at, visit, minutes, status, doctor, doctor_name, specialty, name, phone, email, last_change)
+        for (appointment_id, starts_at, visit, minutes, status, doctor, doctor_name, specialty, name, phone, email,
+             last_change)
         in db.session.execute(visible_to(actor, query))
     ]
     return DayList(day=day, doctors=doctors_for(actor), doctor_id=doctor_id, rows=rows)
