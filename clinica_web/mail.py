@@ -11,8 +11,8 @@ otherwise (development) each message is written as an .eml file to MAIL_FILE_DIR
 """
 import smtplib
 import uuid
-from functools import lru_cache
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from email.utils import parseaddr
 from pathlib import Path
 

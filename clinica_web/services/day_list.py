@@ -82,7 +82,7 @@ def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayLis
     query = (
         select(Appointment.id, Appointment.starts_at, Appointment.appointment_type, Appointment.duration_minutes,
                Appointment.status, Appointment.doctor_id, Doctor.display_name, Doctor.specialty,
-               User.full_name, User.phone, User.email, last_change_kind.label("last_change_kind"))
+               User.full_name, User.phone, User.email, last_change_kind)
         .join(Doctor, Doctor.id == Appointment.doctor_id)
         .join(User, User.id == Appointment.patient_id)
         .where(Appointment.starts_at >= start, Appointment.starts_at < end)

@@ -10,10 +10,11 @@ one conditional UPDATE before sending it, so no email is sent twice.
 """
 from datetime import datetime, timedelta
 
-from flask import after_this_request, current_app, has_request_context
+from flask import current_app
 from sqlalchemy import inspect, select, update
 
 from clinica_web import mail
+from clinica_web.after_response import run_after_response
 from clinica_web.database import begin_write
 from clinica_web.extensions import db
 from clinica_web.models import OutboxEmail
@@ -42,27 +43,10 @@ def queue_appointment_email(appointment, kind, *, now) -> OutboxEmail:
 
 
 def send_soon(emails: list[OutboxEmail], *, now: datetime) -> None:
-    """Try to send freshly committed emails: in a request, after its response has been sent (the
-    WSGI server closes the response, then runs this); elsewhere (commands, scripts), at once."""
+    """Try to send freshly committed emails once the response has gone out (at once outside a
+    request). If that fails (the database went away, say), the rows are still due for `send-mail`."""
     email_ids = [inspect(email).identity[0] for email in emails]  # without reloading the committed rows
-    if not has_request_context():
-        _send_each(email_ids, now)
-        return
-    app = current_app._get_current_object()
-
-    @after_this_request
-    def send_after_response(response):
-        response.call_on_close(lambda: _send_after_response(app, email_ids, now))
-        return response
-
-
-def _send_after_response(app, email_ids, now):
-    # The request's app context is gone by now: this one gets its own session.
-    with app.app_context():
-        try:
-            _send_each(email_ids, now)
-        except Exception:  # e.g. the database went away; the rows are still due for `send-mail`
-            app.logger.exception("Sending emails %s after the response failed", email_ids)
+    run_after_response(lambda: _send_each(email_ids, now), what=f"Sending emails {email_ids}")
 
 
 def _send_each(email_ids, now):
