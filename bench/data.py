@@ -5,13 +5,14 @@ import os
 import random
 from datetime import date, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, literal, select
 
 from clinica_web.extensions import db
 from clinica_web.models import (
-    COMPLETED, SCHEDULED, Appointment, AppointmentType, Doctor, User, WeeklyHours,
+    ARRIVED, COMPLETED, SCHEDULED, Appointment, AppointmentChange, AppointmentType, Doctor, User, WeeklyHours,
 )
 from clinica_web.services import clinic, slots
+from clinica_web.services.booking import STATUS_CHANGE
 from clinica_web.services.demo import APPOINTMENT_TYPES
 
 DOCTORS = 50
@@ -72,9 +73,24 @@ def build(*, today: date, password_hash: str) -> dict:
         rows += [_row(busy, OPEN + 15 * n, 15, doctor_id, rng.choice(patient_ids), today, tz)
                  for n in range(BUSY_PER_DOCTOR)]
     db.session.execute(insert(Appointment), rows)
+    _add_history()
     db.session.commit()
     return {"busy_day": busy.isoformat(), "doctor_id": doctor_ids[-1], "busy_doctor_id": doctor_ids[0],
             "appointments": db.session.scalar(select(func.count(Appointment.id)))}
+
+
+def _add_history():
+    """Every appointment's history, as the services write it: "booked", and for a past visit the
+    desk's two status changes. The day list reads each row's last change; a history as long as a
+    real clinic's is what the planner must see to use its index."""
+    booked = select(Appointment.id, Appointment.created_at, literal("booked"), literal(None), literal(SCHEDULED))
+    arrived = select(Appointment.id, Appointment.starts_at, literal(STATUS_CHANGE), literal(SCHEDULED),
+                     literal(ARRIVED)).where(Appointment.status == COMPLETED)
+    completed = select(Appointment.id, Appointment.ends_at, literal(STATUS_CHANGE), literal(ARRIVED),
+                       literal(COMPLETED)).where(Appointment.status == COMPLETED)
+    columns = ["appointment_id", "at", "kind", "from_value", "to_value"]
+    for changes in (booked, arrived, completed):  # in this order: each visit's changes in the order they happened
+        db.session.execute(insert(AppointmentChange).from_select(columns, changes.order_by(Appointment.id)))
 
 
 def _row(day, minute, duration, doctor_id, patient_id, today, tz):
@@ -88,4 +104,3 @@ def _row(day, minute, duration, doctor_id, patient_id, today, tz):
         "documentation": "Seen." if past and minute % 120 else None, "sequence": 0,
         "created_at": start - timedelta(days=7), "updated_at": start - timedelta(days=7),
     }
-

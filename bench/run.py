@@ -33,7 +33,11 @@ from clinica_web.services import clinic, tokens
 PROJECT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password-1"
 SECRET_KEY = "bench-secret-key-of-at-least-32-characters"
-WRK_PATIENTS = 20
+# Patients who book, each with a doctor of their own (the 30 not on the busy day's list), so no two
+# bookings ever collide: patient n books with doctor BUSY_DOCTORS + n.
+IN_PROCESS_API_PATIENT, IN_PROCESS_WEB_PATIENT = 1, 2
+WRK_API_PATIENTS = range(3, 23)  # the latency run books for the first half, the throughput run the second
+WRK_WEB_PATIENTS = range(23, 31)
 IN_PROCESS_REQUESTS = 200
 WRK_SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 
@@ -62,15 +66,21 @@ def build(url, mail_dir):
         facts["staff_token"] = tokens.create_api_token(desk, name="bench", now=clinic.now())
         # JWTs for the wrk booking POSTs (the server shares SECRET_KEY): one per patient.
         patients = db.session.scalars(db.select(User).where(User.email.in_(
-            [f"patient{2 + n}@bench.test" for n in range(WRK_PATIENTS)])).order_by(User.id)).all()
+            [_patient(n) for n in WRK_API_PATIENTS]))).all()
         facts["wrk_jwts"] = {user.email: tokens.create_jwt(user, now=clinic.now()) for user in patients}
         facts["build_seconds"] = round(time.perf_counter() - started, 1)
         db.session.commit()
         # The state autovacuum keeps a live database in: planner statistics and (PostgreSQL) the
         # visibility map, without which a bulk-loaded table reads every page to set hint bits.
         with db.engine.connect() as connection:
-            command = "VACUUM ANALYZE" if connection.dialect.name == "postgresql" else "ANALYZE"
-            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(command)
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("VACUUM ANALYZE")
+                # Write the bulk load out now: otherwise the checkpoint it triggers spreads that
+                # write over the next minutes, and every commit measured meanwhile waits behind it.
+                connection.exec_driver_sql("CHECKPOINT")
+            else:
+                connection.exec_driver_sql("ANALYZE")
     return app, facts
 
 
@@ -100,13 +110,17 @@ def endpoints(facts, jwt):
     }
 
 
-def booking_bodies(facts, patient_index):
-    """Free times for one patient: their own doctor (one of the 30 not on the busy day's list),
-    every 15 minutes of every weekday of weeks 6 to 11, so no two POSTs collide."""
+def _patient(number):
+    return f"patient{number}@bench.test"
+
+
+def booking_bodies(facts, patient):
+    """Free times for patient number `patient`: their own doctor (one of the 30 not on the busy
+    day's list), every 15 minutes of every weekday of weeks 6 to 11, so no two POSTs collide."""
     today = date.fromisoformat(facts["today"])
     first_monday = today + timedelta(days=(7 - today.weekday()) % 7 + 42)
-    assert patient_index < data.DOCTORS - data.BUSY_DOCTORS, "one doctor per booking patient"
-    doctor_id = data.BUSY_DOCTORS + 1 + patient_index
+    assert 0 < patient <= data.DOCTORS - data.BUSY_DOCTORS, "one doctor per booking patient"
+    doctor_id = data.BUSY_DOCTORS + patient
     bodies = []
     for week in range(6):
         for weekday in range(5):
@@ -124,20 +138,21 @@ def summarize(durations, wall):
 
 def in_process(app, facts):
     client = app.test_client()
-    jwt = client.post("/v1/auth/login", json={"email": "patient1@bench.test", "password": PASSWORD}).json["token"]
+    login = {"email": _patient(IN_PROCESS_API_PATIENT), "password": PASSWORD}
+    jwt = client.post("/v1/auth/login", json=login).json["token"]
     desk = app.test_client()
     desk.post("/login", data={"email": "desk@bench.test", "password": PASSWORD})
-    web = app.test_client()  # a patient wrk does not book for: their times never collide
-    web.post("/login", data={"email": f"patient{2 + WRK_PATIENTS}@bench.test", "password": PASSWORD})
+    web = app.test_client()
+    web.post("/login", data={"email": _patient(IN_PROCESS_WEB_PATIENT), "password": PASSWORD})
     results = {}
     for name, (method, path, headers) in endpoints(facts, jwt).items():
         runner = desk if headers == "desk-session" else client
         results[name] = _time(lambda: runner.open(path, method=method,
                                                   headers=headers if isinstance(headers, dict) else {}), name=name)
-    bodies = iter(booking_bodies(facts, 0))
+    bodies = iter(booking_bodies(facts, IN_PROCESS_API_PATIENT))
     results["booking POST (API)"] = _time(lambda: client.post(
         "/v1/bookings", json=next(bodies), headers={"Authorization": f"Bearer {jwt}"}), expect=(201,), name="API")
-    web_bodies = iter(booking_bodies(facts, 1))
+    web_bodies = iter(booking_bodies(facts, IN_PROCESS_WEB_PATIENT))
     results["booking POST (web)"] = _time(lambda: _web_book(web, next(web_bodies)), expect=(303,), name="web")
     return results, jwt
 
@@ -184,15 +199,18 @@ def serve(url, mail_dir):
     raise SystemExit("gunicorn did not start")
 
 
-def session_cookie(base, email):
-    """Log in like a browser (CSRF token from the form) and return the session cookie header."""
+def web_session(base, email):
+    """Log in like a browser; returns the session cookie header and the session's CSRF token."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    page = opener.open(f"{base}/login").read().decode()
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
-    form = urllib.parse.urlencode({"csrf_token": token, "email": email, "password": PASSWORD}).encode()
-    opener.open(f"{base}/login", data=form)
-    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar)
+    form = urllib.parse.urlencode({"csrf_token": _csrf_token(opener.open(f"{base}/login").read().decode()),
+                                   "email": email, "password": PASSWORD}).encode()
+    page = opener.open(f"{base}/login", data=form).read().decode()  # the redirect after logging in
+    return "; ".join(f"{cookie.name}={cookie.value}" for cookie in jar), _csrf_token(page)
+
+
+def _csrf_token(page):
+    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)[1]
 
 
 def over_http(base, facts, jwt):
@@ -200,34 +218,53 @@ def over_http(base, facts, jwt):
     if not wrk:
         print("wrk is not installed (Debian: apt-get install wrk): skipping the HTTP measurements.")
         return {}
-    cookie = session_cookie(base, "desk@bench.test")
+    cookie, _token = web_session(base, "desk@bench.test")
     results = {}
     for name, (method, path, headers) in endpoints(facts, jwt).items():
         headers = {"Cookie": cookie} if headers == "desk-session" else headers
         results[name] = _wrk(wrk, base + path, headers)
-    # Each wrk request books a different free time, for one of 20 patients, each with their own
-    # doctor; the latency run and the throughput run book for different halves of them.
-    halves = [range(0, WRK_PATIENTS // 2), range(WRK_PATIENTS // 2, WRK_PATIENTS)]
-    results["booking POST (API)"] = _wrk(wrk, f"{base}/v1/bookings", {},
-                                         scripts=[_booking_script(facts, half) for half in halves])
+    # Each wrk request books a different free time, for a patient with a doctor of their own; the
+    # latency run and the throughput run book for different halves of the patients.
+    api = [[("/v1/bookings", {"Authorization": f"Bearer {facts['wrk_jwts'][_patient(n)]}",
+                              "Content-Type": "application/json"}, json.dumps(body))
+            for n in half for body in booking_bodies(facts, n)] for half in _halves(WRK_API_PATIENTS)]
+    results["booking POST (API)"] = _wrk(wrk, f"{base}/v1/bookings", {}, scripts=[_booking_script(p) for p in api])
+    web = []
+    for half in _halves(WRK_WEB_PATIENTS):
+        posts = []
+        for n in half:
+            cookie, token = web_session(base, _patient(n))
+            posts += [(f"/doctors/{body['doctor_id']}/book",
+                       {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
+                       urllib.parse.urlencode({"csrf_token": token, "date": body["date"], "time": body["time"],
+                                               "type": "follow_up"}))
+                      for body in booking_bodies(facts, n)]
+        web.append(posts)
+    results["booking POST (web)"] = _wrk(wrk, f"{base}/", {}, scripts=[_booking_script(p) for p in web])
     return results
 
 
-def _booking_script(facts, patients):
-    """A wrk Lua script: each request takes the next body; wrk's threads take turns through the
-    list (thread t the t-th of every WRK_THREADS), so no two requests book the same time."""
-    posts = [{"token": facts["wrk_jwts"][f"patient{2 + n}@bench.test"], "body": json.dumps(body)}
-             for n in patients for body in booking_bodies(facts, 2 + n)]
+def _halves(patients):
+    middle = len(patients) // 2
+    return [patients[:middle], patients[middle:]]
+
+
+def _booking_script(posts):
+    """A wrk Lua script POSTing (path, headers, body) after (path, headers, body): wrk's threads
+    take turns through the list (thread t the t-th of every WRK_THREADS), so no two requests book
+    the same time."""
+    def lua_table(pairs):
+        return "{" + ",".join(f"[{json.dumps(key)}]={json.dumps(value)}" for key, value in pairs.items()) + "}"
+
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(
-            "local posts = {" + ",".join("{%s,%s}" % (json.dumps(p["token"]), json.dumps(p["body"])) for p in posts)
-            + "}\n"
+            "local posts = {" + ",".join("{%s,%s,%s}" % (json.dumps(path), lua_table(headers), json.dumps(body))
+                                         for path, headers, body in posts) + "}\n"
             "local threads = 0\n"
             "function setup(thread)\n  thread:set('id', threads)\n  threads = threads + 1\nend\n"
             "local n = 0\n"
             f"request = function()\n  local post = posts[((n * {WRK_THREADS} + id) % #posts) + 1]\n  n = n + 1\n"
-            "  return wrk.format('POST', nil, {['Authorization'] = 'Bearer ' .. post[1],"
-            " ['Content-Type'] = 'application/json'}, post[2])\nend\n")
+            "  return wrk.format('POST', post[1], post[2], post[3])\nend\n")
     return script.name
 
 

@@ -46,10 +46,16 @@ def _sqlite_on_begin(connection):
 def begin_write():
     """Start the calling service's write transaction (see the module docstring).
 
-    Services own their transaction and views never write, so whatever read-only transaction the
-    request had open (loading the user, say) is ended first.
+    Services own their transaction and views never write, so whatever the request read before
+    (loading the user, say) is read again: every loaded row is expired. On SQLite the read
+    transaction is ended first, as BEGIN IMMEDIATE must start a new one. PostgreSQL runs at READ
+    COMMITTED, where each statement sees what is committed when it runs: the read transaction
+    simply goes on as the write transaction, two round trips (ROLLBACK, BEGIN) fewer per change.
     """
     session = db.session()
+    if session.get_bind().dialect.name != "sqlite":
+        session.expire_all()
+        return
     if session.in_transaction():
         session.rollback()
     session.connection(execution_options={_IMMEDIATE: True})

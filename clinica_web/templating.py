@@ -1,5 +1,6 @@
-"""Template filters and globals: clinic-local times, roles."""
+"""Template filters and globals: clinic-local times, labels, roles."""
 from datetime import timedelta
+from functools import lru_cache
 
 from flask import current_app
 
@@ -19,6 +20,12 @@ def long_date(day):
 def local_date(instant):
     """The clinic-local date of an instant, as YYYY-MM-DD (for links)."""
     return clinic.to_local(instant).date().isoformat()
+
+
+@lru_cache(maxsize=64)  # a few statuses and visit types, shown hundreds of times on a busy day list
+def label(name):
+    """A stored name as people read it: "no_show" -> "No show"."""
+    return str(name).replace("_", " ").capitalize()
 
 
 def days(count):
@@ -43,6 +50,7 @@ def init_app(app):
     app.add_template_filter(long_date)
     app.add_template_filter(local_date)
     app.add_template_filter(days)
+    app.add_template_filter(label)
     app.add_template_filter(describe_change)
     app.add_template_filter(format_minute, "hhmm")
     htmx.init_app(app)

@@ -64,11 +64,25 @@ def _blocked(doctor_id, start, end):
     )
 
 
-def conflicts(doctor_id, start, end, *, exclude_id=None) -> set[str]:
-    """What is in the way of [start, end): "blocked", "booked", both or neither, in one query."""
-    blocked = _blocked(doctor_id, start, end).with_only_columns(literal("blocked"))
-    booked = _booked(doctor_id, start, end, exclude_id).with_only_columns(literal("booked"))
-    return set(db.session.scalars(union_all(blocked, booked)))
+def _patient_booked(patient_id, start, end, exclude_id=None):
+    """Non-cancelled appointments of the patient, with any doctor, overlapping [start, end)."""
+    query = select(Appointment.id).where(
+        Appointment.patient_id == patient_id,
+        Appointment.status != CANCELLED,
+        Appointment.overlapping(start, end),
+    )
+    return query if exclude_id is None else query.where(Appointment.id != exclude_id)
+
+
+def conflicts(doctor_id, start, end, *, patient_id=None, exclude_id=None) -> set[str]:
+    """What is in the way of [start, end), in one query: "blocked" (the doctor's time off or a
+    clinic closure), "booked" (the doctor has an appointment), "patient busy" (the patient has
+    one, with any doctor; checked when `patient_id` is given)."""
+    kinds = [_blocked(doctor_id, start, end).with_only_columns(literal("blocked")),
+             _booked(doctor_id, start, end, exclude_id).with_only_columns(literal("booked"))]
+    if patient_id is not None:
+        kinds.append(_patient_booked(patient_id, start, end, exclude_id).with_only_columns(literal("patient busy")))
+    return set(db.session.scalars(union_all(*kinds)))
 
 
 def busy_intervals(doctor_id, start, end, *, exclude_id=None) -> list[tuple[datetime, datetime]]:

@@ -95,12 +95,12 @@ def check_bookable(slot: Slot, *, patient_id: int, now: datetime, exclude_id=Non
     on_grid = start is not None and slot.minute % slots.STEP_MINUTES == 0
     if not on_grid or not slots.inside_a_window(slots.epoch_minutes(start), slots.epoch_minutes(end), span):
         raise SlotUnavailable("Outside doctor availability", field="time")
-    in_the_way = availability.conflicts(slot.doctor_id, start, end, exclude_id=exclude_id)
+    in_the_way = availability.conflicts(slot.doctor_id, start, end, patient_id=patient_id, exclude_id=exclude_id)
     if "blocked" in in_the_way:
         raise SlotUnavailable("Time blocked by doctor", field="time")
     if "booked" in in_the_way:
         raise SlotTaken(OVERLAP_MESSAGE, field="time")
-    if _patient_busy(patient_id, start, end, exclude_id):
+    if "patient busy" in in_the_way:
         raise SlotUnavailable("You already have a booking at this time", field="time")
     return doctor, start, end
 
@@ -124,17 +124,6 @@ def free_times(*, doctor_id, date, duration=None, now: datetime) -> list[int]:
     if doctor is None:
         raise NotFound("Doctor not found", field="doctor_id")
     return availability.free_slots(doctor, day, duration, now=now)
-
-
-def _patient_busy(patient_id, start, end, exclude_id):
-    query = select(Appointment.id).where(
-        Appointment.patient_id == patient_id,
-        Appointment.status != CANCELLED,
-        Appointment.overlapping(start, end),
-    )
-    if exclude_id is not None:
-        query = query.where(Appointment.id != exclude_id)
-    return db.session.scalars(query.limit(1)).first() is not None
 
 
 def book(

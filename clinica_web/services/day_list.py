@@ -96,7 +96,7 @@ def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayLis
             # A busy day has a few dozen distinct start times for its hundreds of rows.
             id=appointment_id, starts_at=starts_at, time=times.get(starts_at) or times.setdefault(
                 starts_at, starts_at.astimezone(zone).strftime("%H:%M")),
-            doctor=headings.setdefault(doctor, DoctorHeading(doctor, doctor_name, specialty)),
+            doctor=headings.get(doctor) or headings.setdefault(doctor, DoctorHeading(doctor, doctor_name, specialty)),
             patient_name=name, patient_phone=phone, patient_email=email, appointment_type=visit,
             duration_minutes=minutes, status=status, late=status == SCHEDULED and starts_at < now,
             can_undo=last_change == STATUS_CHANGE, next_statuses=STATUS_STEPS.get(status, frozenset()),

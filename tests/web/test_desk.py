@@ -12,6 +12,7 @@ import re
 import secrets
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -101,6 +102,17 @@ def row_of(html, name):
     """The one day-list row that mentions `name`."""
     [row] = [row for row in day_rows(html) if name in row]
     return row
+
+
+def row_buttons(row):
+    """A day-list row's buttons as {(address, "to" value or None)}; the list's addresses are
+    relative to /desk/, the page it is shown on, and resolved here as a browser would."""
+    return {(urljoin("/desk/", action), value or None) for action, value in re.findall(
+        r'<button type="submit" form="day-actions" formaction="([^"]+)"(?: name="to" value="([^"]+)")?', row)}
+
+
+def row_link(row):
+    return urljoin("/desk/", re.search(r'<a href="([^"]+)">', row)[1])
 
 
 def flashes(html):
@@ -376,10 +388,11 @@ def test_day_list_rows_show_time_patient_visit_status_and_actions(make_doctor, m
                      status=ARRIVED, appointment_type="follow_up", duration=15)
     page = desk.client.get(f"/desk/?date={TOMORROW}").text
     row = row_of(page, "Ana Torres")
-    assert f'href="/desk/appointments/{ana}">09:15</a>' in row
+    assert row_link(row) == f"/desk/appointments/{ana}"
     assert text_of(row).startswith("09:15 Ana Torres +56 9 1234 5678 Therapy, 60 min Scheduled")
-    assert f'id="status-{ana}-arrived"' in row and f'id="status-{ana}-no_show"' in row
-    assert f'id="status-{ana}-completed"' not in row  # not before arriving
+    # Not "completed" before arriving, and nothing to undo yet.
+    status_url = f"/desk/appointments/{ana}/status"
+    assert row_buttons(row) == {(status_url, ARRIVED), (status_url, NO_SHOW)}
     arrived = text_of(row_of(page, "Ben Ortiz"))
     assert "11:00 Ben Ortiz Follow up, 15 min Arrived" in arrived and "Completed" in arrived
     assert "No-show" not in arrived
@@ -474,7 +487,7 @@ def test_no_show_with_htmx_returns_the_updated_partial(app, desk, visit):
     assert "<html" not in response.text
     row = text_of(row_of(response.text, "Ana Torres"))
     assert "No show" in row and "Late" not in row
-    assert f'id="undo-{visit}"' in response.text
+    assert (f"/desk/appointments/{visit}/undo", None) in row_buttons(row_of(response.text, "Ana Torres"))
     assert get(app, Appointment, visit).status == NO_SHOW
 
 
@@ -511,18 +524,22 @@ def test_invalid_status_change_with_htmx_shows_the_message_in_the_partial(app, d
     assert get(app, Appointment, appointment_id).status == COMPLETED
 
 
-def test_day_list_buttons_post_where_their_form_says(app, desk, visit):
-    """Without JavaScript a row's button submits the row's form (its action, with the button's
-    to=...); Undo submits to its own formaction."""
-    row = row_of(desk.client.get(f"/desk/?date={YESTERDAY}").text, "Ana Torres")
-    action = re.search(r'<form method="post" action="([^"]+)"', row)[1]
-    name, value = re.search(r'<button type="submit" name="([^"]+)" value="(arrived)"', row).groups()
-    assert desk.client.post(action, data={name: value}).status_code == 303
+def test_day_list_buttons_post_where_they_say(app, desk, visit):
+    """Without JavaScript a row's button submits the list's one form (its CSRF token) to the
+    button's own formaction, resolved against the day list's address, with the button's to=...;
+    Undo has its own formaction."""
+    day_url = f"/desk/?date={YESTERDAY}"
+    page = desk.client.get(day_url).text
+    form = re.search(r'<form id="day-actions" method="post"[^>]*>(.*?)</form>', page, re.S)
+    assert 'name="csrf_token"' in form[1]
+    action = re.search(r'form="day-actions" formaction="([^"]+)" name="to" value="arrived"',
+                       row_of(page, "Ana Torres"))[1]
+    assert desk.client.post(urljoin(day_url, action), data={"to": ARRIVED}).status_code == 303
     assert get(app, Appointment, visit).status == ARRIVED
 
-    row = row_of(desk.client.get(f"/desk/?date={YESTERDAY}").text, "Ana Torres")
-    undo = re.search(r'<button type="submit" formaction="([^"]+)"', row)[1]
-    assert desk.client.post(undo).status_code == 303
+    row = row_of(desk.client.get(day_url).text, "Ana Torres")
+    undo = re.search(r'form="day-actions" formaction="([^"]+/undo)"', row)[1]
+    assert desk.client.post(urljoin(day_url, undo)).status_code == 303
     assert get(app, Appointment, visit).status == SCHEDULED
     assert [kind for kind, *_ in history(app, visit)] == ["status", "status_undo"]
 
@@ -546,19 +563,23 @@ def test_undo_of_completed_goes_back_one_step(app, desk, visit):
 
 
 def test_undo_is_offered_only_after_a_status_change(app, desk, visit):
-    undo_button = f'id="undo-{visit}"'
+    undo_button = (f"/desk/appointments/{visit}/undo", None)
     detail_undo = "Undo last status change"
     day_url, detail_url = f"/desk/?date={YESTERDAY}", f"/desk/appointments/{visit}"
-    assert undo_button not in desk.client.get(day_url).text
+
+    def day_list_offers_undo():
+        return undo_button in row_buttons(row_of(desk.client.get(day_url).text, "Ana Torres"))
+
+    assert not day_list_offers_undo()
     assert detail_undo not in desk.client.get(detail_url).text
 
     set_status(desk.client, visit, ARRIVED)
-    assert undo_button in desk.client.get(day_url).text
+    assert day_list_offers_undo()
     assert detail_undo in desk.client.get(detail_url).text
 
     # A cancellation is the last change now: nothing to undo.
     assert desk.client.post(f"/desk/appointments/{visit}/cancel", data={"reason": "Left"}).status_code == 303
-    assert undo_button not in desk.client.get(day_url).text
+    assert not day_list_offers_undo()
     assert detail_undo not in desk.client.get(detail_url).text
     desk.client.post(f"/desk/appointments/{visit}/undo")
     assert get(app, Appointment, visit).status == CANCELLED

@@ -49,7 +49,7 @@ def day():
     if not is_htmx():  # the 30-second refreshes are not new views of patient data
         audit.record(actor=current_user, action="viewed day list", detail=day.isoformat(), now=now)
     listing = day_list.day_list(current_user, day=day, doctor_id=_int_arg("doctor_id"), now=now)
-    return render_page_or_partial("desk/day.html", "desk/_day_list.html", listing=listing, form=EmptyForm(),
+    return render_page_or_partial("desk/day.html", "desk/_day_list.html", listing=listing,
                                   today=clinic.local_today(now))
 
 
@@ -72,7 +72,7 @@ def _back_to_day(appointment):
     if is_htmx():
         now = clinic.now()
         listing = day_list.day_list(current_user, day=day, doctor_id=doctor_id, now=now)
-        return render_template("desk/_day_list.html", listing=listing, form=EmptyForm(), today=clinic.local_today(now),
+        return render_template("desk/_day_list.html", listing=listing, today=clinic.local_today(now),
                                flash_oob=True)
     if request.values.get("next") == "detail":
         return redirect(url_for("desk.appointment", appointment_id=appointment.id), code=303)
