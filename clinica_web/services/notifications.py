@@ -5,8 +5,11 @@ response has gone out, so nobody waits for the mail server. Whatever fails there
 timeout, the worker stopping) stays in the outbox and `flask send-mail` retries it with backoff.
 A send never fails the change that caused it.
 
-Several senders may run at once (app workers and `send-mail` processes): each claims a row with
-one conditional UPDATE before sending it, so no email is sent twice.
+Several senders may run at once (app workers and `send-mail` processes), and no email is sent
+twice: a sender holds a lease on a row (its next_attempt_at, CLAIM_MINUTES ahead) while it sends.
+A new row is born leased to the request that writes it, which sends it after its response without
+another round trip to claim it; `send-mail` claims due rows with one UPDATE, skipping rows that
+another `send-mail` has locked.
 """
 from datetime import datetime, timedelta
 
@@ -25,10 +28,15 @@ MAX_BACKOFF = timedelta(hours=6)
 
 
 def queue(*, recipient, subject, text_body, html_body, cc=None, ics=None, ics_method=None, now) -> OutboxEmail:
-    """Add an email to the session (the caller commits it with its change)."""
+    """Add an email to the session; the caller commits it with its change, then calls send_soon().
+
+    The row is leased to this request until CLAIM_MINUTES from now: should the worker stop before
+    sending it, `send-mail` sends it once the lease has run out.
+    """
     email = OutboxEmail(
         recipient=recipient, cc=cc, subject=subject, text_body=text_body, html_body=html_body,
-        ics=ics, ics_method=ics_method, status=PENDING, next_attempt_at=now, created_at=now,
+        ics=ics, ics_method=ics_method, status=PENDING, next_attempt_at=now + timedelta(minutes=CLAIM_MINUTES),
+        created_at=now,
     )
     db.session.add(email)
     return email
@@ -43,15 +51,26 @@ def queue_appointment_email(appointment, kind, *, now) -> OutboxEmail:
 
 
 def send_soon(emails: list[OutboxEmail], *, now: datetime) -> None:
-    """Try to send freshly committed emails once the response has gone out (at once outside a
-    request). If that fails (the database went away, say), the rows are still due for `send-mail`."""
-    email_ids = [inspect(email).identity[0] for email in emails]  # without reloading the committed rows
-    run_after_response(lambda: _send_each(email_ids, now), what=f"Sending emails {email_ids}")
+    """Send freshly committed emails once the response has gone out (at once outside a request).
+
+    They are leased to this request (see queue()) and still loaded: nothing to claim or read
+    again. If sending fails (the database went away, say), `send-mail` has them later.
+    """
+    outgoing = [(inspect(email).identity[0], _message_fields(email)) for email in emails]
+    run_after_response(lambda: _send_each(outgoing, now),
+                       what=f"Sending emails {[email_id for email_id, _fields in outgoing]}")
 
 
-def _send_each(email_ids, now):
-    for email_id in email_ids:
-        _send_one(email_id, now=now)
+MESSAGE_FIELDS = ("recipient", "cc", "subject", "text_body", "html_body", "ics", "ics_method")
+
+
+def _message_fields(email: OutboxEmail) -> dict:
+    return {name: getattr(email, name) for name in MESSAGE_FIELDS}
+
+
+def _send_each(outgoing, now):
+    for email_id, fields in outgoing:
+        _deliver(email_id, fields, now=now)
 
 
 def send_due(*, now: datetime, limit: int = 100) -> tuple[int, int]:
@@ -63,45 +82,32 @@ def send_due(*, now: datetime, limit: int = 100) -> tuple[int, int]:
     """
     begin_write()
     due = (
-        select(OutboxEmail.id)
+        select(OutboxEmail)
         .where(OutboxEmail.status == PENDING, OutboxEmail.next_attempt_at <= now)
         .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    claimed_ids = db.session.scalars(due).all()
-    if claimed_ids:
+    claimed = [(row.id, _message_fields(row)) for row in db.session.scalars(due)]
+    if claimed:
         db.session.execute(
-            update(OutboxEmail).where(OutboxEmail.id.in_(claimed_ids))
+            update(OutboxEmail).where(OutboxEmail.id.in_([email_id for email_id, _fields in claimed]))
             .values(next_attempt_at=now + timedelta(minutes=CLAIM_MINUTES))
         )
-    db.session.commit()
+    db.session.commit()  # hold no transaction while talking to the mail server
     sent = failed = 0
-    for email_id in claimed_ids:
-        if _deliver_claimed(email_id, now=now):
+    for email_id, fields in claimed:
+        if _deliver(email_id, fields, now=now):
             sent += 1
         else:
             failed += 1
     return sent, failed
 
 
-def _send_one(email_id, *, now):
-    """Claim, send, record. True if sent, False if it failed, None if another sender has it."""
-    if not _claim(email_id, now):
-        return None
-    return _deliver_claimed(email_id, now=now)
-
-
-def _deliver_claimed(email_id, *, now) -> bool:
-    """Send an email this process has claimed and record the outcome."""
-    email = db.session.get(OutboxEmail, email_id)
-    message = mail.build_message(
-        recipient=email.recipient, cc=email.cc, subject=email.subject, text_body=email.text_body,
-        html_body=email.html_body, ics=email.ics, ics_method=email.ics_method,
-    )
-    db.session.rollback()  # hold no transaction while talking to the mail server
+def _deliver(email_id, fields, *, now) -> bool:
+    """Send an email this process holds the lease on, and record the outcome."""
     try:
-        mail.deliver(message)
+        mail.deliver(mail.build_message(**fields))
     except Exception as error:  # any SMTP, socket or file error: record it and retry later
         current_app.logger.warning("Sending email %s failed: %s", email_id, error)
         _record(email_id, now=now, error=f"{type(error).__name__}: {error}"[:500])
@@ -123,14 +129,3 @@ def _record(email_id, *, now, error):
     else:
         email.next_attempt_at = now + min(timedelta(minutes=2**email.attempts), MAX_BACKOFF)
     db.session.commit()
-
-
-def _claim(email_id, now) -> bool:
-    begin_write()
-    claimed = db.session.execute(
-        update(OutboxEmail)
-        .where(OutboxEmail.id == email_id, OutboxEmail.status == PENDING, OutboxEmail.next_attempt_at <= now)
-        .values(next_attempt_at=now + timedelta(minutes=CLAIM_MINUTES))
-    ).rowcount
-    db.session.commit()
-    return claimed == 1

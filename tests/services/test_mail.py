@@ -19,6 +19,7 @@ from icalendar import Calendar
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
+from clinica_web import mail
 from clinica_web.extensions import db
 from clinica_web.models import Appointment, Doctor, OutboxEmail, User
 from clinica_web.models.outbox import FAILED, PENDING, SENT
@@ -419,24 +420,47 @@ def queue_one(app, *, now):
         return row.id
 
 
-def test_a_row_is_claimed_by_one_sender_only(app, sent_mail):
+def queue_unsent(app, *, now):
+    """An email its request never sent (the worker stopped): due for `send-mail` at `now`."""
+    return queue_one(app, now=now - timedelta(minutes=notifications.CLAIM_MINUTES))
+
+
+def test_a_new_row_is_left_to_the_request_that_wrote_it(app, sent_mail):
+    """`send-mail` leaves a fresh email to the request that sends it after its response. Had that
+    worker stopped first, `send-mail` sends it once the lease has run out, and only once."""
     now = clinic.now()
     email_id = queue_one(app, now=now)
+    lease_ends = now + timedelta(minutes=notifications.CLAIM_MINUTES)
     with app.app_context():
-        assert notifications._claim(email_id, now) is True
-        assert notifications._claim(email_id, now) is False
-        # The claim holds the row while the first sender works: no second send.
-        notifications.send_soon([db.session.get(OutboxEmail, email_id)], now=now)
         assert notifications.send_due(now=now) == (0, 0)
+        assert notifications.send_due(now=lease_ends - timedelta(seconds=1)) == (0, 0)
     assert sent_mail() == []
     [row] = outbox(app)
     assert row.status == PENDING and row.attempts == 0
-    # A sender that died holding the claim: the row is due again once the claim runs out.
-    later = now + timedelta(minutes=notifications.CLAIM_MINUTES)
     with app.app_context():
-        assert notifications.send_due(now=later) == (1, 0)
-        assert notifications._claim(email_id, later + timedelta(days=1)) is False  # sent: never again
-    assert len(sent_mail()) == 1
+        assert notifications.send_due(now=lease_ends) == (1, 0)
+        assert notifications.send_due(now=lease_ends + timedelta(days=1)) == (0, 0)  # sent: never again
+    assert [message["Subject"] for message in sent_mail()] == ["Hello"]
+    [row] = outbox(app)
+    assert row.id == email_id and row.status == SENT and row.attempts == 1
+
+
+def test_send_mail_claims_what_it_sends(app, sent_mail, monkeypatch):
+    """A `send-mail` run holds a lease on the rows it took: a second run meanwhile finds nothing."""
+    now = clinic.now()
+    queue_unsent(app, now=now)
+    second_run = []
+
+    def deliver_while_another_run_looks(message):
+        with app.app_context():
+            second_run.append(notifications.send_due(now=now))
+        write_to_files(message)
+
+    write_to_files = mail.deliver
+    monkeypatch.setattr(mail, "deliver", deliver_while_another_run_looks)
+    with app.app_context():
+        assert notifications.send_due(now=now) == (1, 0)
+    assert second_run == [(0, 0)] and len(sent_mail()) == 1
 
 
 # =============================================================================================
@@ -589,7 +613,7 @@ class TestBackoff:
 
     def test_backoff_grows_then_the_row_fails(self, app):
         now = clinic.now()
-        email_id = queue_one(app, now=now)
+        email_id = queue_unsent(app, now=now)
         waits = []
         for attempt in range(1, self.MAX_ATTEMPTS):
             with app.app_context():

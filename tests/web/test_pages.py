@@ -129,6 +129,14 @@ def test_unknown_or_inactive_doctor_is_404(client, make_doctor):
     assert client.get("/doctors/99999999999999999999/slots").status_code == 404
 
 
+def test_booking_with_an_unknown_or_inactive_doctor_is_404_and_books_nothing(app, client, make_doctor, patient):
+    inactive = make_doctor(active=False)
+    form = {"date": MONDAY.isoformat(), "time": "09:00", "type": "consultation"}
+    assert client.post("/doctors/999999/book", data=form).status_code == 404
+    assert client.post(f"/doctors/{inactive}/book", data=form).status_code == 404
+    assert appointments(app) == []
+
+
 def test_past_days_and_days_past_the_horizon_offer_nothing(client, make_doctor):
     doctor_id = make_doctor(weekdays=range(7))
     assert slot_times(client.get(f"/doctors/{doctor_id}?date={MONDAY - timedelta(days=30)}").text) == []

@@ -80,10 +80,9 @@ def _require_patient():
 def book(doctor_id):
     """Confirm a slot: GET shows it (also on the way back from logging in), POST books it."""
     _require_patient()
-    doctor = availability.active_doctor(doctor_id) or abort(404)
     form = BookingForm(request.form if request.method == "POST" else request.args)
     status, start = 200, None
-    if request.method == "POST":
+    if request.method == "POST":  # the service finds the doctor (or says "Doctor not found", a 404 below)
         if form.validate_on_submit():
             try:
                 appointment = booking.book(
@@ -98,6 +97,7 @@ def book(doctor_id):
                 return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
         else:
             status = 422
+    doctor = availability.active_doctor(doctor_id) or abort(404)
     if not form.form_errors:
         try:
             _slot, start = booking.preview(
