@@ -40,6 +40,7 @@ WRK_API_PATIENTS = range(3, 23)  # the latency run books for the first half, the
 WRK_WEB_PATIENTS = range(23, 31)
 IN_PROCESS_REQUESTS = 200
 WRK_SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
+RESULTS = PROJECT / "bench-results.json"
 
 
 def database_url():
@@ -333,7 +334,7 @@ def main():
     speed = [speed_before, loop_ms()]
     report = {"database": url.split(":")[0], "appointments": facts["appointments"], "loop_ms_before_after": speed,
               "in_process": measured, "http_gunicorn_2_workers": http_results}
-    (PROJECT / "bench-results.json").write_text(json.dumps(report, indent=2))
+    RESULTS.write_text(json.dumps(report, indent=2))
     print(f"\n{'endpoint':<40} {'in-process p50/p99 ms':>22} {'HTTP p50/p99 ms':>18} {'HTTP req/s':>11}"
           f" {'non-2xx':>8}")
     for name, result in measured.items():
@@ -342,7 +343,7 @@ def main():
               f"{remote.get('p50_ms', '-')!s:>8} / {remote.get('p99_ms', '-')!s:<8} "
               f"{remote.get('requests_per_second', '-')!s:>10} {remote.get('non_2xx', '-')!s:>8}")
     print(f"\nA fixed Python loop took {speed[0]} ms before and {speed[1]} ms after (the machine's speed).")
-    print("Written to bench-results.json")
+    print(f"Written to {RESULTS.name}")
 
 
 if __name__ == "__main__":

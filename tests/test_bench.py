@@ -1,0 +1,33 @@
+"""`make bench` keeps working: a small clinic on SQLite, every endpoint timed in-process and over
+HTTP (gunicorn and wrk; CI installs wrk, elsewhere the HTTP half is checked where wrk exists)."""
+import gc
+import json
+import os
+import shutil
+
+from bench import data, run
+
+ENDPOINTS = {"slot list page", "slot list partial", "available-slots API", "day list (busy day)",
+             "in_date_range (a month of one doctor)", "pending_documentation", "booking POST (API)",
+             "booking POST (web)"}
+
+
+def test_the_benchmark_times_every_endpoint(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'bench.sqlite'}")
+    monkeypatch.setattr(data, "PER_DAY", 1)  # 14 000 appointments instead of 220 000
+    monkeypatch.setattr(run, "IN_PROCESS_REQUESTS", 5)
+    monkeypatch.setattr(run, "WRK_SECONDS", 1)
+    monkeypatch.setattr(run, "RESULTS", tmp_path / "bench-results.json")
+    monkeypatch.setattr(gc, "freeze", lambda: None)  # what the bench does to its own process, not to pytest's
+    run.main()
+
+    report = json.loads((tmp_path / "bench-results.json").read_text())
+    assert report["database"] == "sqlite" and report["appointments"] > 14_000
+    assert set(report["in_process"]) == ENDPOINTS
+    assert all(result["p50_ms"] > 0 and result["requests"] == 5 for result in report["in_process"].values())
+    if shutil.which("wrk") or os.environ.get("CI"):
+        over_http = report["http_gunicorn_2_workers"]
+        assert set(over_http) == ENDPOINTS
+        # Every request answered as it should: 200s, 201s for API bookings, 303s for web ones.
+        assert {name: result["non_2xx"] for name, result in over_http.items()} == dict.fromkeys(ENDPOINTS, 0)
+        assert all(result["requests_per_second"] > 0 for result in over_http.values())
