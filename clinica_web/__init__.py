@@ -27,6 +27,11 @@ def create_app(overrides=None):
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'clinica.sqlite'}"
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # What begin_write() relies on (PostgreSQL's default, said so that a server set otherwise
+        # cannot change it): each statement sees what is committed when it runs.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+                                                   "isolation_level": "READ COMMITTED"}
 
     register_extensions(app)
     register_blueprints(app)

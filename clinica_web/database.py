@@ -49,11 +49,13 @@ def begin_write():
     Services own their transaction and views never write, so whatever the request read before
     (loading the user, say) is read again: every loaded row is expired. On SQLite the read
     transaction is ended first, as BEGIN IMMEDIATE must start a new one. PostgreSQL runs at READ
-    COMMITTED, where each statement sees what is committed when it runs: the read transaction
-    simply goes on as the write transaction, two round trips (ROLLBACK, BEGIN) fewer per change.
+    COMMITTED (create_app sets it), where each statement sees what is committed when it runs: a
+    read transaction with nothing pending simply goes on as the write transaction, two round
+    trips (ROLLBACK, BEGIN) fewer per change. Anything pending is rolled back, as before.
     """
     session = db.session()
-    if session.get_bind().dialect.name != "sqlite":
+    pending = session.new or session.dirty or session.deleted or not session.is_active
+    if session.get_bind().dialect.name != "sqlite" and not pending:
         session.expire_all()
         return
     if session.in_transaction():

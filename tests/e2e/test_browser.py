@@ -6,6 +6,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from sqlalchemy import select
+
+from clinica_web import create_app
+from clinica_web.extensions import db
+from clinica_web.models import Doctor, User
+from clinica_web.services import booking, clinic
 from tests.e2e.conftest import DESK, PHONE, axe_violations, login, screenshot, welcome_link
 
 TODAY = datetime.now(ZoneInfo("America/Santiago")).date()
@@ -146,6 +152,42 @@ def test_reception_runs_the_day_and_books_on_behalf(new_page):
     page.get_by_role("button", name=re.compile(r"^Book 09:30, ")).click()
     page.get_by_text("Booked for Ana Torres").wait_for()
     look(page, "desk-appointment")
+
+
+def book_for_demo_patients(server, day, times):
+    """Book Dr. Rossi's `times` on `day` for Ana Torres and Ben Carter, as the desk would, straight
+    into the server's database; returns the appointment ids."""
+    _base, env = server
+    app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "MAIL_FILE_DIR": env["MAIL_FILE_DIR"]})
+    with app.app_context():
+        desk, ana, ben = (db.session.scalars(select(User).where(User.email == email)).one()
+                          for email in ("desk@clinica.test", "ana@clinica.test", "ben@clinica.test"))
+        rossi = db.session.scalars(select(Doctor.id).where(Doctor.display_name == "Dr. Laura Rossi")).one()
+        ids = [booking.book(actor=desk, patient=patient, doctor_id=rossi, date=day.isoformat(), time=hhmm,
+                            now=clinic.now()).id for patient, hhmm in zip((ana, ben), times)]
+        db.engine.dispose()
+    return rossi, ids
+
+
+def test_day_list_clicks_in_quick_succession_all_count_and_focus_survives_a_refresh(new_page, server):
+    day = monday(9)
+    rossi, (ana, ben) = book_for_demo_patients(server, day, ["09:00", "10:00"])
+    page = new_page()
+    login(page, "desk@clinica.test")
+    page.goto(f"/desk/?date={day}&doctor_id={rossi}")
+    # Two rows marked arrived in the same instant: the second request must not wait behind the first.
+    page.evaluate("([first, second]) => { document.getElementById(first).click(); "
+                  "document.getElementById(second).click(); }", [f"status-{ana}-arrived", f"status-{ben}-arrived"])
+    page.wait_for_load_state("networkidle")
+    page.reload()
+    for name in ("Ana Torres", "Ben Carter"):
+        assert page.locator("tr", has_text=name).locator(".status").inner_text() == "Arrived"
+
+    # A keyboard user on a button keeps their place when the list refreshes itself.
+    page.locator(f"#status-{ben}-completed").focus()
+    page.evaluate("() => htmx.ajax('GET', location.pathname + location.search, "
+                  "{target: '#day-list', swap: 'innerHTML'})")
+    assert page.evaluate("document.activeElement.id") == f"status-{ben}-completed"
 
 
 def test_doctor_writes_documentation(new_page):

@@ -105,10 +105,16 @@ def row_of(html, name):
 
 
 def row_buttons(row):
-    """A day-list row's buttons as {(address, "to" value or None)}; the list's addresses are
-    relative to /desk/, the page it is shown on, and resolved here as a browser would."""
-    return {(urljoin("/desk/", action), value or None) for action, value in re.findall(
-        r'<button type="submit" form="day-actions" formaction="([^"]+)"(?: name="to" value="([^"]+)")?', row)}
+    """A day-list row's buttons as {(address, "to" value or None)}: where each posts without
+    JavaScript (its formaction, joining the list's form) and with htmx (its hx-post), which must
+    agree. The addresses are relative to /desk/, the page the list is shown on, and resolved
+    here as a browser would."""
+    buttons = set()
+    for tag in re.findall(r"<button [^>]*>", row):
+        attributes = dict(re.findall(r'([\w-]+)="([^"]*)"', tag))
+        assert attributes["form"] == "day-actions" and attributes["formaction"] == attributes["hx-post"], tag
+        buttons.add((urljoin("/desk/", attributes["formaction"]), attributes.get("value")))
+    return buttons
 
 
 def row_link(row):
@@ -532,14 +538,13 @@ def test_day_list_buttons_post_where_they_say(app, desk, visit):
     page = desk.client.get(day_url).text
     form = re.search(r'<form id="day-actions" method="post"[^>]*>(.*?)</form>', page, re.S)
     assert 'name="csrf_token"' in form[1]
-    action = re.search(r'form="day-actions" formaction="([^"]+)" name="to" value="arrived"',
-                       row_of(page, "Ana Torres"))[1]
-    assert desk.client.post(urljoin(day_url, action), data={"to": ARRIVED}).status_code == 303
+    [action] = [address for address, to in row_buttons(row_of(page, "Ana Torres")) if to == ARRIVED]
+    assert desk.client.post(action, data={"to": ARRIVED}).status_code == 303
     assert get(app, Appointment, visit).status == ARRIVED
 
-    row = row_of(desk.client.get(day_url).text, "Ana Torres")
-    undo = re.search(r'form="day-actions" formaction="([^"]+/undo)"', row)[1]
-    assert desk.client.post(urljoin(day_url, undo)).status_code == 303
+    [undo] = [address for address, _to in row_buttons(row_of(desk.client.get(day_url).text, "Ana Torres"))
+              if address.endswith("/undo")]
+    assert desk.client.post(undo).status_code == 303
     assert get(app, Appointment, visit).status == SCHEDULED
     assert [kind for kind, *_ in history(app, visit)] == ["status", "status_undo"]
 
