@@ -1,6 +1,5 @@
 """Template filters and globals: clinic-local times, labels, roles."""
 from datetime import timedelta
-from functools import lru_cache
 
 from flask import current_app
 
@@ -22,7 +21,6 @@ def local_date(instant):
     return clinic.to_local(instant).date().isoformat()
 
 
-@lru_cache(maxsize=64)  # a few statuses and visit types, shown hundreds of times on a busy day list
 def label(name):
     """A stored name as people read it: "no_show" -> "No show"."""
     return str(name).replace("_", " ").capitalize()
