@@ -1,6 +1,7 @@
 """Several app processes sharing one database: bookings across processes, the mail sender run
 by several processes at once, and the indexes the busy queries rely on."""
 import json
+import secrets
 import subprocess
 import sys
 import threading
@@ -68,6 +69,37 @@ def test_bookings_from_many_processes_one_wins(committing_app):
     assert outcomes == ["Time slot overlaps with another booking"] * (PROCESSES - 1) + ["booked"]
     with app.app_context():
         assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.status == SCHEDULED)) == 1
+
+
+# One more app process: it tries `attempts` wrong logins and prints the answers' status codes.
+LOGIN_WORKER = """
+import json, sys
+from clinica_web import create_app
+config, attempts = json.loads(sys.argv[1])
+client = create_app(config).test_client()
+login = {"email": "nobody@example.com", "password": "wrong-password"}
+print(json.dumps([client.post("/login", data=login).status_code for _ in range(attempts)]))
+"""
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # about Redis, not the database
+def test_app_servers_count_rate_limits_together_in_redis(committing_app):
+    """Login allows 10 attempts a minute per address: with the limits in Redis, two app processes
+    (two servers, or two gunicorn workers) count them together, as the README's deployment says."""
+    app = committing_app
+    config = {key: app.config[key] for key in ("TESTING", "SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "CLINIC_TIMEZONE",
+                                               "MAIL_FILE_DIR", "PASSWORD_HASH_METHOD", "WTF_CSRF_ENABLED")}
+    config.update(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="redis://127.0.0.1:6379/0",
+                  RATELIMIT_KEY_PREFIX=f"clinica-test-{secrets.token_hex(6)}")  # this run's counts only
+
+    def attempts_in_a_new_process(count):
+        done = subprocess.run([sys.executable, "-c", LOGIN_WORKER, json.dumps([config, count])], cwd=PROJECT,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return json.loads(done.stdout)
+
+    assert attempts_in_a_new_process(6) == [422] * 6
+    assert attempts_in_a_new_process(6) == [422] * 4 + [429] * 2
 
 
 @pytest.mark.concurrency
