@@ -329,6 +329,20 @@ def auth(client):
 
 
 @pytest.fixture
+def login_as(app):
+    """login_as(user_id) -> a new test client logged in as that user (several people, one test)."""
+
+    def login(user_id):
+        with app.app_context():
+            email = db.session.get(User, user_id).email
+        client = app.test_client()
+        assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 303
+        return client
+
+    return login
+
+
+@pytest.fixture
 def patient(app, make_user, auth):
     """A logged-in patient: (id, email)."""
     user_id = make_user(email="ana@example.com", full_name="Ana Torres")

@@ -24,7 +24,7 @@ from clinica_web.models import (
     Doctor, OutboxEmail, User, WeeklyHours,
 )
 from clinica_web.services import clinic, tokens
-from tests.conftest import PASSWORD, TZ_NAME, instant, next_weekday
+from tests.conftest import TZ_NAME, instant, next_weekday
 
 TZ = ZoneInfo(TZ_NAME)
 TODAY = datetime.now(timezone.utc).astimezone(TZ).date()
@@ -36,20 +36,6 @@ HTMX = {"HX-Request": "true"}
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-@pytest.fixture
-def login_as(app):
-    """login_as(user_id) -> a new test client logged in as that user (several people, one test)."""
-
-    def login(user_id):
-        with app.app_context():
-            email = db.session.get(User, user_id).email
-        client = app.test_client()
-        assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 303
-        return client
-
-    return login
 
 
 @pytest.fixture

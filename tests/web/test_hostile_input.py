@@ -190,18 +190,6 @@ def redirect_id(response):
 # People
 
 
-@pytest.fixture
-def login_as(app):
-    def login(user_id):
-        with app.app_context():
-            email = db.session.get(User, user_id).email
-        client = app.test_client()
-        assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 303
-        return client
-
-    return login
-
-
 class People:
     """A doctor with a login, a receptionist, an admin and a patient (Ana); their logged-in
     clients are made on first use (a login costs a request)."""

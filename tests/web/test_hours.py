@@ -8,25 +8,13 @@ import pytest
 from sqlalchemy import func, select
 
 from clinica_web.extensions import db
-from clinica_web.models import CANCELLED, SCHEDULED, Appointment, BlockedPeriod, Doctor, User, WeeklyHours
+from clinica_web.models import CANCELLED, SCHEDULED, Appointment, BlockedPeriod, Doctor, WeeklyHours
 from clinica_web.services import availability
-from tests.conftest import PASSWORD, instant, next_weekday
+from tests.conftest import instant, next_weekday
 
 MONDAY = next_weekday(0, weeks=1)
 TUESDAY, WEDNESDAY, THURSDAY = (MONDAY + timedelta(days=n) for n in (1, 2, 3))
 SATURDAY = MONDAY + timedelta(days=5)
-
-
-@pytest.fixture
-def login_as(app):
-    def login(user_id):
-        with app.app_context():
-            email = db.session.get(User, user_id).email
-        client = app.test_client()
-        assert client.post("/login", data={"email": email, "password": PASSWORD}).status_code == 303
-        return client
-
-    return login
 
 
 @pytest.fixture
