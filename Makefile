@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test install install-dev db clean bench
+.PHONY: run test lint install install-dev db clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,11 @@ db: install
 run: db
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT) --debug
 
-test: install-dev
+lint: install-dev
+	$(BIN)/flake8 .
+	$(BIN)/isort --check-only --diff .
+
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -67,6 +67,10 @@ class Config:
     MAIL_COPY_DOCTOR = _env_bool("MAIL_COPY_DOCTOR", False)
     MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 8)
 
+    # No request body over 1 MB is read (413): a booking or a form is a few kilobytes, and a huge
+    # body would otherwise tie up a worker while it is parsed.
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
+
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
     RATELIMIT_HEADERS_ENABLED = True

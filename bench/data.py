@@ -9,7 +9,15 @@ from sqlalchemy import func, insert, literal, select
 
 from clinica_web.extensions import db
 from clinica_web.models import (
-    ARRIVED, COMPLETED, SCHEDULED, Appointment, AppointmentChange, AppointmentType, Doctor, User, WeeklyHours,
+    ARRIVED,
+    COMPLETED,
+    SCHEDULED,
+    Appointment,
+    AppointmentChange,
+    AppointmentType,
+    Doctor,
+    User,
+    WeeklyHours,
 )
 from clinica_web.services import clinic, slots
 from clinica_web.services.booking import STATUS_CHANGE
@@ -47,8 +55,8 @@ def build(*, today: date, password_hash: str) -> dict:
     ids = dict(db.session.execute(select(User.email, User.id)).all())
     patient_ids = [ids[f"patient{n}@bench.test"] for n in range(PATIENTS)]
     db.session.execute(insert(Doctor), [
-        {"display_name": f"Dr. Bench {n}", "specialty": ["General Practice", "Pediatrics", "Dermatology",
-                                                          "Psychology", "Cardiology"][n % 5],
+        {"display_name": f"Dr. Bench {n}",
+         "specialty": ["General Practice", "Pediatrics", "Dermatology", "Psychology", "Cardiology"][n % 5],
          "user_id": ids[f"doctor{n}@bench.test"], "active": True} for n in range(DOCTORS)
     ])
     doctor_ids = list(db.session.scalars(select(Doctor.id).order_by(Doctor.id)))

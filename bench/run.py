@@ -159,8 +159,8 @@ def in_process(app, facts):
 
 
 def _web_book(client, body):
-    return client.post(f"/doctors/{body['doctor_id']}/book", data={"date": body["date"], "time": body["time"],
-                                                                  "type": "follow_up"})
+    data = {"date": body["date"], "time": body["time"], "type": "follow_up"}
+    return client.post(f"/doctors/{body['doctor_id']}/book", data=data)
 
 
 def _time(call, expect=(200,), name=""):

@@ -12,7 +12,8 @@ def init_app(app):
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        return _page(400, "This form has expired", "Please go back, reload the page and try again. Nothing was changed.")
+        return _page(400, "This form has expired",
+                     "Please go back, reload the page and try again. Nothing was changed.")
 
     @app.errorhandler(403)
     def forbidden(error):
@@ -29,6 +30,10 @@ def init_app(app):
     @app.errorhandler(405)
     def method_not_allowed(error):
         return _page(405, "Method not allowed", "This address does not accept that kind of request.")
+
+    @app.errorhandler(413)
+    def request_too_large(error):
+        return _page(413, "Request too large", "That request is larger than this site accepts.")
 
     @app.errorhandler(429)
     def too_many_requests(error):

@@ -12,8 +12,8 @@ otherwise (development) each message is written as an .eml file to MAIL_FILE_DIR
 import smtplib
 import uuid
 from datetime import date, datetime, timezone
-from functools import lru_cache
 from email.utils import parseaddr
+from functools import lru_cache
 from pathlib import Path
 
 import flask_mail

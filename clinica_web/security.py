@@ -1,5 +1,5 @@
 """Request and response hardening that applies to every view."""
-from flask import abort, request
+from flask import abort, current_app, request
 from flask_login import current_user
 
 # No inline scripts or styles anywhere: htmx is a static file, configured by a meta tag, with its
@@ -38,6 +38,25 @@ def reject_nul_bytes():
                 abort(400, "Text must not contain NUL characters.")
 
 
+def is_local_path(target) -> bool:
+    """Whether `target` is a path on this site, safe to redirect to (never another host).
+
+    Browsers read a backslash as a slash and drop tabs and newlines, so a path with either can
+    lead to another host ("//evil.example"); control characters would also break the Location
+    header (a 500). So only printable paths without a backslash are local.
+    """
+    return (isinstance(target, str) and target.startswith("/") and not target.startswith("//")
+            and "\\" not in target and target.isprintable())
+
+
+def refuse_large_bodies():
+    """413 before anything reads a body larger than MAX_CONTENT_LENGTH (Werkzeug would refuse it
+    too, but only once a view, or the rate limiter's key, asks for the data)."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and (request.content_length or 0) > limit:
+        abort(413)
+
+
 def login_email_key():
     """Rate-limit key for one account, whichever address the attempts come from."""
     body = request.get_json(silent=True) if request.is_json else None
@@ -60,5 +79,6 @@ def add_security_headers(response):
 
 
 def init_app(app):
+    app.before_request(refuse_large_bodies)
     app.before_request(reject_nul_bytes)
     app.after_request(add_security_headers)

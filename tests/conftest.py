@@ -21,7 +21,14 @@ from sqlalchemy import create_engine, make_url, text
 from clinica_web import create_app
 from clinica_web.extensions import db
 from clinica_web.models import (
-    PATIENT, SCHEDULED, Appointment, AppointmentType, BlockedPeriod, Doctor, User, WeeklyHours,
+    PATIENT,
+    SCHEDULED,
+    Appointment,
+    AppointmentType,
+    BlockedPeriod,
+    Doctor,
+    User,
+    WeeklyHours,
 )
 from clinica_web.services import slots
 
@@ -41,6 +48,46 @@ TZ_NAME = "America/Santiago"
 BACKENDS = ["sqlite", "postgresql"]
 
 
+def _test_now() -> datetime:
+    """The instant the whole test session runs at: CLINICA_TEST_NOW (ISO 8601 with an offset), or
+    the wall clock when the session starts. The app reads it through its CLOCK, the tests through
+    TEST_NOW and TODAY, so both agree however long the session takes; CI runs the date-sensitive
+    tests again at fixed instants (a Monday 00:30, a Friday 23:50, both daylight-saving days)."""
+    fixed = os.environ.get("CLINICA_TEST_NOW")
+    if fixed:
+        moment = datetime.fromisoformat(fixed)
+        if moment.tzinfo is None:
+            raise RuntimeError("CLINICA_TEST_NOW needs an offset, e.g. 2026-11-30T00:30:00-03:00")
+        return moment.astimezone(timezone.utc)
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+TEST_NOW = _test_now()
+TODAY = TEST_NOW.astimezone(slots.ZoneInfo(TZ_NAME)).date()
+
+
+class Clock:
+    """The app's clock in the tests (config CLOCK): stands still at TEST_NOW until a test moves it."""
+
+    def __init__(self, at: datetime = TEST_NOW):
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def set(self, at: datetime) -> None:
+        self.at = at
+
+    def advance(self, **delta) -> None:
+        self.at += timedelta(**delta)
+
+
+@pytest.fixture
+def clock():
+    """The clock of this test's apps: `clock.set(instant)` or `clock.advance(minutes=20)` moves them."""
+    return Clock()
+
+
 def postgres_url():
     url = os.environ.get("TEST_DATABASE_URL", "")
     if url.startswith("postgresql://"):
@@ -55,9 +102,10 @@ def skip_without_postgres():
         pytest.skip("PostgreSQL tests need TEST_DATABASE_URL")
 
 
-def base_config(database_url, tmp_path):
+def base_config(database_url, tmp_path, clock=None):
     return {
         "TESTING": True,
+        "CLOCK": clock or Clock(),
         "SECRET_KEY": "test-secret-key-of-at-least-32-bytes",
         "WTF_CSRF_ENABLED": False,
         "SQLALCHEMY_DATABASE_URI": database_url,
@@ -123,7 +171,7 @@ def _run_autocommit(server_url, *statements):
 
 
 @pytest.fixture
-def committing_app(database_url, tmp_path):
+def committing_app(database_url, tmp_path, clock):
     """An app on a brand-new database of the same backend, whose commits are real.
 
     For tests that need several connections to see each other's work (concurrency); slower than
@@ -137,7 +185,8 @@ def committing_app(database_url, tmp_path):
     else:
         url = f"sqlite:///{tmp_path / 'committing.sqlite'}"
     build_schema(url, tmp_path)
-    app = create_app({**base_config(url, tmp_path), "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 40, "max_overflow": 0}})
+    app = create_app({**base_config(url, tmp_path, clock),
+                      "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 40, "max_overflow": 0}})
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -146,12 +195,12 @@ def committing_app(database_url, tmp_path):
 
 
 @pytest.fixture
-def make_app(database_url, tmp_path):
+def make_app(database_url, tmp_path, clock):
     """Build an app with extra config (for tests that need other settings)."""
     made = []
 
     def make(**overrides):
-        app = create_app({**base_config(database_url, tmp_path), **overrides})
+        app = create_app({**base_config(database_url, tmp_path, clock), **overrides})
         made.append(app)
         return app
 
@@ -200,8 +249,8 @@ def backend(database_url):
 
 
 def next_weekday(weekday, *, after=None, weeks=0):
-    """The next local date with this weekday (Monday = 0), strictly after `after` (default today)."""
-    after = after or datetime.now(timezone.utc).astimezone(slots.ZoneInfo(TZ_NAME)).date()
+    """The next local date with this weekday (Monday = 0), strictly after `after` (default TODAY)."""
+    after = after or TODAY
     days = (weekday - after.weekday()) % 7 or 7
     return after + timedelta(days=days + 7 * weeks)
 

@@ -145,7 +145,8 @@ def user_for_welcome_token(token) -> User | None:
         data = _welcome_serializer().loads(token, max_age=WELCOME_MAX_AGE)
     except (BadSignature, SignatureExpired):
         return None
-    user = db.session.get(User, data.get("user")) if isinstance(data, dict) and isinstance(data.get("user"), int) else None
+    user_id = data.get("user") if isinstance(data, dict) else None
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
     return user if user is not None and user.active else None
 
 

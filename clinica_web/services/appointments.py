@@ -9,7 +9,7 @@ from sqlalchemy import Select, select
 
 from clinica_web.extensions import db
 from clinica_web.models import ADMIN, DOCTOR, RECEPTION, Appointment, AppointmentChange, Doctor, User
-from clinica_web.services import availability, clinic
+from clinica_web.services import availability, clinic, values
 from clinica_web.services.errors import FieldErrors, NotFound
 
 BLANK, INVALID = "can't be blank", "is invalid"
@@ -28,7 +28,8 @@ def get_for_staff(actor: User, appointment_id) -> Appointment:
     """One appointment the actor may see, or NotFound('Appointment not found')."""
     found = None
     if isinstance(appointment_id, int) and 0 < appointment_id <= availability.MAX_ID:
-        found = db.session.scalars(visible_to(actor, select(Appointment).where(Appointment.id == appointment_id))).first()
+        query = visible_to(actor, select(Appointment).where(Appointment.id == appointment_id))
+        found = db.session.scalars(query).first()
     if found is None:
         raise NotFound("Appointment not found")
     return found
@@ -46,9 +47,13 @@ def parse_instant(value, *, end_of_day=False) -> datetime:
     text = re.sub(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$", r"\1+\2", value.strip())
     if len(text) == 10:
         day = date.fromisoformat(text)
+        if not values.in_range(day):
+            raise ValueError(value)
         start, end = availability.local_day_span(day)
         return end if end_of_day else start
     moment = datetime.fromisoformat(text.replace("z", "Z"))
+    if not values.in_range(moment.date()):  # before any arithmetic on it, which could overflow
+        raise ValueError(value)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=clinic.tz())
     return moment.astimezone(timezone.utc)
@@ -57,23 +62,8 @@ def parse_instant(value, *, end_of_day=False) -> datetime:
 def in_date_range(actor: User, *, start_date, end_date, provider_id=None, patient_id=None) -> list[Appointment]:
     """Appointments starting in [start, end], ordered by start (the clinic API's in_date_range)."""
     errors = {}
-    bounds = {}
-    for field, value, end_of_day in (("start_date", start_date, False), ("end_date", end_date, True)):
-        if value is None or not str(value).strip():
-            errors[field] = [BLANK]
-            continue
-        try:
-            bounds[field] = parse_instant(value, end_of_day=end_of_day)
-        except (ValueError, OverflowError):
-            errors[field] = [INVALID]
-    filters = {}
-    for field, value in (("provider_id", provider_id), ("patient_id", patient_id)):
-        if value in (None, ""):
-            continue
-        if not (str(value).isascii() and str(value).isdigit()) or not 0 < int(value) <= availability.MAX_ID:
-            errors[field] = [INVALID]
-        else:
-            filters[field] = int(value)
+    bounds = _parse_bounds(errors, start_date=start_date, end_date=end_date)
+    filters = _parse_ids(errors, provider_id=provider_id, patient_id=patient_id)
     date_only_end = len(str(end_date).strip()) == 10
     # A date-only end is exclusive (the next local midnight), so a start at or after it is after the end.
     if not errors and (bounds["end_date"] <= bounds["start_date"] if date_only_end
@@ -91,6 +81,54 @@ def in_date_range(actor: User, *, start_date, end_date, provider_id=None, patien
     if "patient_id" in filters:
         query = query.where(Appointment.patient_id == filters["patient_id"])
     return list(db.session.scalars(visible_to(actor, query).order_by(Appointment.starts_at, Appointment.id)))
+
+
+def parse_move(fields: dict) -> tuple[datetime | None, int | None, str | None]:
+    """The clinic API's reschedule body as (start instant, provider id, reason); FieldErrors if unusable."""
+    errors = {}
+    starts_at = provider_id = None
+    if fields.get("scheduled_at") not in (None, ""):
+        try:
+            starts_at = parse_instant(fields["scheduled_at"])
+        except (ValueError, OverflowError):
+            errors["scheduled_at"] = [INVALID]
+    if fields.get("provider_id") is not None:
+        provider_id = fields["provider_id"]
+        if isinstance(provider_id, bool) or not isinstance(provider_id, int):
+            errors["provider_id"] = [INVALID]
+    reason = fields.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
+        errors["reason"] = ["must be text of at most 500 characters"]
+    if errors:
+        raise FieldErrors(errors)
+    return starts_at, provider_id, reason
+
+
+def _parse_bounds(errors, **values) -> dict:
+    """start_date and end_date as instants; a field's message goes into `errors` instead."""
+    bounds = {}
+    for field, value in values.items():
+        if value is None or not str(value).strip():
+            errors[field] = [BLANK]
+            continue
+        try:
+            bounds[field] = parse_instant(value, end_of_day=field == "end_date")
+        except (ValueError, OverflowError):
+            errors[field] = [INVALID]
+    return bounds
+
+
+def _parse_ids(errors, **values) -> dict:
+    """The optional id filters that were given, as ints; a field's message goes into `errors` instead."""
+    ids = {}
+    for field, value in values.items():
+        if value in (None, ""):
+            continue
+        if not (str(value).isascii() and str(value).isdigit()) or not 0 < int(value) <= availability.MAX_ID:
+            errors[field] = [INVALID]
+        else:
+            ids[field] = int(value)
+    return ids
 
 
 def history(appointment: Appointment) -> list[AppointmentChange]:

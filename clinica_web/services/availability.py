@@ -256,7 +256,8 @@ def bookings_inside(doctor_id, period_id) -> list[Appointment]:
 
 def remove_blocked_period(*, actor: User, period_id) -> None:
     begin_write()
-    period = db.session.get(BlockedPeriod, period_id) if isinstance(period_id, int) and 0 < period_id <= MAX_ID else None
+    valid_id = isinstance(period_id, int) and 0 < period_id <= MAX_ID
+    period = db.session.get(BlockedPeriod, period_id) if valid_id else None
     if period is None:
         raise NotFound("Blocked period not found")
     if period.doctor_id is None:

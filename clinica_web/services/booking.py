@@ -12,7 +12,17 @@ from sqlalchemy.exc import IntegrityError
 from clinica_web.database import begin_write
 from clinica_web.extensions import db
 from clinica_web.models import (
-    ARRIVED, CANCELLED, COMPLETED, NO_SHOW, PATIENT, SCHEDULED, Appointment, AppointmentChange, AppointmentType, Doctor, User,
+    ARRIVED,
+    CANCELLED,
+    COMPLETED,
+    NO_SHOW,
+    PATIENT,
+    SCHEDULED,
+    Appointment,
+    AppointmentChange,
+    AppointmentType,
+    Doctor,
+    User,
 )
 from clinica_web.services import availability, clinic, notifications, slots
 from clinica_web.services.errors import DomainError, InvalidInput, NotAllowed, NotFound, SlotTaken, SlotUnavailable
@@ -59,7 +69,7 @@ def parse_slot(*, doctor_id, date, time, duration=None, appointment_type=None) -
     """The first four rules of DESIGN.md section 6, in order, plus the visit type."""
     if doctor_id in (None, "") or date in (None, "") or time in (None, ""):
         raise InvalidInput("Missing required fields")
-    day = parse_date(date)
+    day = parse_date(date, bounded=False)  # check_bookable answers an outlying date with its rules
     minute = parse_time(time)
     if duration not in (None, ""):
         duration = parse_duration(duration, availability.DEFAULT_DURATION)
@@ -80,13 +90,16 @@ def check_bookable(slot: Slot, *, patient_id: int, now: datetime, exclude_id=Non
     if doctor is None:
         raise NotFound("Doctor not found", field="doctor_id")
     tz, policy = clinic.tz(), clinic.policy()
+    # By the day first: a date far in the past or future (year 1, 9999) has no instant to compare.
+    if slot.day < clinic.local_today(now):
+        raise SlotUnavailable("Date must be in the future", field="date")
+    if slots.beyond_horizon(slot.day, now, tz, policy):
+        raise SlotUnavailable("Date is beyond the booking horizon", field="date")
     start = slots.local_instant(slot.day, slot.minute, tz)
     # A local time skipped by a daylight-saving change has no instant: measure from the gap's end.
     reference = start or slots.local_instant(slot.day, slot.minute + 60, tz)
     if reference <= now + timedelta(minutes=policy.min_notice_minutes):
         raise SlotUnavailable("Date must be in the future", field="date")
-    if slots.beyond_horizon(slot.day, now, tz, policy):
-        raise SlotUnavailable("Date is beyond the booking horizon", field="date")
     windows = availability.weekly_windows(doctor).get(slot.day.weekday())
     if not windows:
         raise SlotUnavailable("Doctor not available on this day", field="date")
@@ -176,7 +189,8 @@ def book(
         updated_at=now,
     )
     db.session.add(appointment)
-    db.session.add(AppointmentChange(appointment=appointment, actor_id=actor.id, at=now, kind="booked", to_value=SCHEDULED))
+    db.session.add(AppointmentChange(appointment=appointment, actor_id=actor.id, at=now, kind="booked",
+                                     to_value=SCHEDULED))
     try:
         email = notifications.queue_appointment_email(appointment, "booked", now=now)  # flushes
         db.session.commit()

@@ -23,8 +23,14 @@ def policy() -> Policy:
 
 
 def now() -> datetime:
-    """The current instant. Views call this and pass it to services as `now=`."""
-    return datetime.now(timezone.utc)
+    """The current instant: the one clock of the app. Views and commands call this and pass it to
+    services as `now=`.
+
+    `CLOCK` (a callable returning an aware datetime) replaces the wall clock: the tests set it,
+    so that they pass at any instant they are run at (tests/conftest.py).
+    """
+    clock = current_app.config.get("CLOCK")
+    return clock() if clock is not None else datetime.now(timezone.utc)
 
 
 def local_today(at: datetime) -> date:

@@ -5,8 +5,21 @@ from sqlalchemy import func, select
 
 from clinica_web.extensions import db
 from clinica_web.models import (
-    ADMIN, ARRIVED, COMPLETED, DOCTOR, NO_SHOW, PATIENT, RECEPTION, SCHEDULED, Appointment, AppointmentChange,
-    AppointmentType, BlockedPeriod, Doctor, User, WeeklyHours,
+    ADMIN,
+    ARRIVED,
+    COMPLETED,
+    DOCTOR,
+    NO_SHOW,
+    PATIENT,
+    RECEPTION,
+    SCHEDULED,
+    Appointment,
+    AppointmentChange,
+    AppointmentType,
+    BlockedPeriod,
+    Doctor,
+    User,
+    WeeklyHours,
 )
 from clinica_web.services import clinic, slots
 

@@ -50,5 +50,3 @@ def get_patient(patient_id) -> User:
     if user is None or user.role != PATIENT:
         raise InvalidInput("Choose a patient", field="patient_id")
     return user
-
-

@@ -12,7 +12,15 @@ from sqlalchemy.exc import IntegrityError
 from clinica_web.database import begin_write
 from clinica_web.extensions import db
 from clinica_web.models import (
-    ADMIN, CANCELLED, DOCTOR, RECEPTION, STAFF_ROLES, Appointment, BlockedPeriod, Doctor, User,
+    ADMIN,
+    CANCELLED,
+    DOCTOR,
+    RECEPTION,
+    STAFF_ROLES,
+    Appointment,
+    BlockedPeriod,
+    Doctor,
+    User,
 )
 from clinica_web.services import accounts, availability, tokens
 from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound

@@ -31,7 +31,11 @@ def create_jwt(user: User, *, now: datetime) -> str:
 
 
 def user_for_jwt(token, *, now: datetime) -> User | None:
-    """The active user a JWT names, or None if it is missing, forged, expired or lacks `exp`."""
+    """The active user a JWT names, or None if it is missing, forged, expired or lacks `exp`.
+
+    Expiry is measured against `now` (the app's clock, like every other rule), not PyJWT's own
+    reading of the wall clock.
+    """
     if not isinstance(token, str) or not token or len(token) > 2000:
         return None
     try:
@@ -39,10 +43,12 @@ def user_for_jwt(token, *, now: datetime) -> User | None:
             token,
             current_app.config["SECRET_KEY"],
             algorithms=[JWT_ALGORITHM],  # pinned: never trust the token's own "alg"
-            options={"require": ["exp", "sub"]},
-            leeway=0,
+            options={"require": ["exp", "sub"], "verify_exp": False, "verify_iat": False, "verify_nbf": False},
         )
     except jwt.InvalidTokenError:
+        return None
+    expires = claims["exp"]
+    if isinstance(expires, bool) or not isinstance(expires, (int, float)) or not expires > now.timestamp():
         return None
     subject = claims.get("sub")
     if not isinstance(subject, str) or not (subject.isascii() and subject.isdigit()) or len(subject) > 10:

@@ -7,6 +7,10 @@ from clinica_web.services.errors import InvalidInput
 
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# The dates the clinic deals in. Outside them no rule means anything, and date arithmetic near
+# year 1 or 9999 overflows: such dates are refused where they come in, not half-way through a
+# change (a blocked period in year 1 was once saved before its page failed).
+FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2099, 12, 31)
 
 
 def whole_number(value) -> int | None:
@@ -21,13 +25,25 @@ def whole_number(value) -> int | None:
     return None
 
 
-def parse_date(value) -> date:
+def parse_date(value, *, bounded=True) -> date:
+    """A YYYY-MM-DD date; with `bounded` (the default) only one from FIRST_DATE to LAST_DATE.
+
+    Booking leaves it unbounded and answers an outlying date with its own rules (in the past,
+    beyond the horizon), checked before any date arithmetic.
+    """
     if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise InvalidInput("Invalid date format (YYYY-MM-DD)", field="date")
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise InvalidInput("Invalid date format (YYYY-MM-DD)", field="date") from None
+    if bounded and not in_range(day):
+        raise InvalidInput(f"Choose a date from {FIRST_DATE} to {LAST_DATE}", field="date")
+    return day
+
+
+def in_range(day: date) -> bool:
+    return FIRST_DATE <= day <= LAST_DATE
 
 
 def parse_time(value) -> int:

@@ -10,9 +10,8 @@ Revises:
 Create Date: 2026-11-21 05:08:26.285511
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0001'

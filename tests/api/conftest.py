@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
 
 from clinica_web.extensions import db
-from clinica_web.models import Appointment, ApiToken, Doctor, OutboxEmail, User
+from clinica_web.models import ApiToken, Appointment, Doctor, OutboxEmail, User
 from clinica_web.services import clinic, tokens
 from tests.conftest import PASSWORD
 

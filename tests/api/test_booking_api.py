@@ -14,11 +14,10 @@ from sqlalchemy import select
 
 from clinica_web.extensions import db
 from clinica_web.models import Appointment, AppointmentChange, Doctor, User
-from tests.conftest import PASSWORD, TZ_NAME, instant, next_weekday
+from tests.conftest import PASSWORD, TEST_NOW, TODAY, TZ_NAME, instant, next_weekday
 
 SECRET = "test-secret-key-of-at-least-32-bytes"  # tests/conftest.py base_config
 TZ = ZoneInfo(TZ_NAME)
-TODAY = datetime.now(timezone.utc).astimezone(TZ).date()
 MONDAY = next_weekday(0, weeks=1)  # a Monday 8 to 14 days away: well inside the 90-day horizon
 TUESDAY = MONDAY + timedelta(days=1)
 SATURDAY = MONDAY + timedelta(days=5)
@@ -185,7 +184,7 @@ def test_jwt_is_hs256_names_the_user_and_lasts_one_day(jwt_for, patient_id):
     claims = jwt.decode(token, SECRET, algorithms=["HS256"])
     assert claims["sub"] == str(patient_id)
     assert claims["exp"] - claims["iat"] == 24 * 3600
-    assert abs(claims["iat"] - datetime.now(timezone.utc).timestamp()) < 60
+    assert claims["iat"] == TEST_NOW.timestamp()
 
 
 def _token(claims, key=SECRET, algorithm="HS256"):
@@ -193,7 +192,7 @@ def _token(claims, key=SECRET, algorithm="HS256"):
 
 
 def _now():
-    return int(datetime.now(timezone.utc).timestamp())
+    return int(TEST_NOW.timestamp())
 
 
 BAD_AUTHORIZATION = {
@@ -376,7 +375,7 @@ def test_booking_answers_with_the_booking(client, app, book, doctor_id, patient_
     }
     assert INSTANT_FORMAT.fullmatch(body["scheduled_at"]) and INSTANT_FORMAT.fullmatch(body["created_at"])
     created = datetime.fromisoformat(body["created_at"].replace("Z", "+00:00"))
-    assert abs(created - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    assert created == TEST_NOW
     with app.app_context():
         appointment = db.session.get(Appointment, body["id"])
         assert appointment.starts_at == instant(MONDAY, "09:00")
@@ -691,8 +690,8 @@ def test_cancel_frees_the_slot_and_emails_the_patient(client, app, book, headers
         assert kinds == ["booked", "cancelled"]
 
 
-def test_cancelling_someone_elses_or_a_missing_booking_looks_the_same(client, book, make_user, bearer,
-                                                                     appointment_row, sent_mail):
+def test_cancelling_someone_elses_or_a_missing_booking_looks_the_same(
+        client, book, make_user, bearer, appointment_row, sent_mail):
     booked = book(time="11:00").get_json()
     before, mails = appointment_row(booked["id"]), len(sent_mail())
     ben = bearer(make_user(email="ben@example.com"))

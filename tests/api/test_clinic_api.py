@@ -15,12 +15,11 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from clinica_web.extensions import db
-from clinica_web.models import Appointment, AppointmentChange, ApiToken, User
+from clinica_web.models import ApiToken, Appointment, AppointmentChange, User
 from clinica_web.services import booking, clinic, tokens
-from tests.conftest import TZ_NAME, instant, next_weekday
+from tests.conftest import TEST_NOW, TODAY, TZ_NAME, instant, next_weekday
 
 TZ = ZoneInfo(TZ_NAME)
-TODAY = datetime.now(timezone.utc).astimezone(TZ).date()
 MONDAY = next_weekday(0, weeks=1)  # 8 to 14 days away: bookable
 TUESDAY = MONDAY + timedelta(days=1)
 SATURDAY = MONDAY + timedelta(days=5)
@@ -269,7 +268,7 @@ def test_pending_documentation_definition_and_order(api, desk, pending_world):
 
 
 def test_pending_documentation_starts_when_the_visit_starts(api, desk, doctor_a, ana, add_appointment):
-    now = datetime.now(timezone.utc)
+    now = TEST_NOW
     started = add_appointment(doctor_id=doctor_a, patient_id=ana, starts_at=now - timedelta(minutes=5), duration=60)
     add_appointment(doctor_id=doctor_a, patient_id=ana, starts_at=now + timedelta(hours=2))
     assert ids(api("get", PENDING, desk)) == [started]
@@ -471,8 +470,8 @@ def test_an_unencoded_plus_in_the_query_string_still_means_an_offset(client, des
 def test_provider_and_patient_filters(api, desk, range_world, doctor_a, doctor_b, ana, ben):
     r = range_world
     span = {"start_date": "2026-12-08", "end_date": "2026-12-10"}
-    assert ids(in_range(api, desk, provider_id=doctor_a, **span)) == [r["day_0000"], r["day_0900"], r["day_2330"],
-                                                                     r["next_0000"]]
+    expected = [r["day_0000"], r["day_0900"], r["day_2330"], r["next_0000"]]
+    assert ids(in_range(api, desk, provider_id=doctor_a, **span)) == expected
     assert ids(in_range(api, desk, patient_id=ben, **span)) == [r["day_0800"], r["day_2330"]]
     assert ids(in_range(api, desk, provider_id=doctor_a, patient_id=ben, **span)) == [r["day_2330"]]
     assert ids(in_range(api, desk, provider_id=doctor_b, patient_id=ana, **span)) == [r["prev_2345"]]

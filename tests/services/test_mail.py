@@ -9,7 +9,9 @@ import email.policy
 import socket
 import threading
 import time
-from datetime import datetime, time as clock, timedelta
+from datetime import datetime
+from datetime import time as clock
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -349,8 +351,8 @@ def test_ics_request_then_cancel_for_the_same_event(app, doctor_id, patient_id, 
     assert int(event_cancelled["SEQUENCE"]) == 1
 
     local_start = datetime.combine(monday, clock(10, 30))
-    for raw, calendar, vevent in [(raw_booked, cal_booked, event_booked),
-                                 (raw_cancelled, cal_cancelled, event_cancelled)]:
+    both = [(raw_booked, cal_booked, event_booked), (raw_cancelled, cal_cancelled, event_cancelled)]
+    for raw, calendar, vevent in both:
         assert vevent["DTSTART"].params["TZID"] == TZ_NAME
         assert vevent["DTEND"].params["TZID"] == TZ_NAME
         start, end = vevent.decoded("DTSTART"), vevent.decoded("DTEND")
@@ -677,4 +679,3 @@ class TestTimeout:
         response.close()  # the server has sent the response
         [row] = outbox(app)
         assert row.attempts == 1 and "timed out" in row.last_error.lower()
-

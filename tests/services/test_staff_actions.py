@@ -11,8 +11,18 @@ from sqlalchemy import func, select
 
 from clinica_web.extensions import db
 from clinica_web.models import (
-    ARRIVED, CANCELLED, COMPLETED, NO_SHOW, SCHEDULED, STATUSES, AccessEvent, Appointment, AppointmentChange, Doctor,
-    OutboxEmail, User,
+    ARRIVED,
+    CANCELLED,
+    COMPLETED,
+    NO_SHOW,
+    SCHEDULED,
+    STATUSES,
+    AccessEvent,
+    Appointment,
+    AppointmentChange,
+    Doctor,
+    OutboxEmail,
+    User,
 )
 from clinica_web.models.appointment import MAX_DURATION
 from clinica_web.services import appointments, audit, availability, booking, day_list, documentation, patients
@@ -404,8 +414,8 @@ def test_day_list_flags_late_rows_and_undo(app, ids, make_user, make_appointment
         assert (rows[late].late, rows[on_time].late, rows[arrived].late) == (True, False, False)
         assert (rows[late].can_undo, rows[arrived].can_undo) == (False, True)
         assert rows[late].next_statuses == {ARRIVED, NO_SHOW} and rows[arrived].next_statuses == {COMPLETED}
-        assert [doctor.display_name for doctor, _rows in listing.by_doctor()] == ["Dr. Laura Rossi",
-                                                                                 "Dr. Marco Bianchi"]
+        names = [doctor.display_name for doctor, _rows in listing.by_doctor()]
+        assert names == ["Dr. Laura Rossi", "Dr. Marco Bianchi"]
         own = day_list.day_list(user(ids.rossi_user), day=MONDAY, now=NOW)
         assert [row.id for row in own.rows] == [late, on_time]
         assert [d.id for d in own.doctors] == [ids.rossi]
@@ -483,4 +493,3 @@ def test_audit_record_keeps_one_row_per_access(app, ids, make_appointment):
         assert [e.id for e in audit.recent(patient_id=ids.patient)] == [first.id]
         assert [e.id for e in audit.recent(actor_id=ids.admin)] == [second.id]
         assert db.session.scalar(select(func.count(AccessEvent.id))) == 2
-

@@ -20,14 +20,24 @@ from sqlalchemy import func, select
 
 from clinica_web.extensions import db
 from clinica_web.models import (
-    ARRIVED, CANCELLED, COMPLETED, NO_SHOW, SCHEDULED, AccessEvent, Appointment, AppointmentChange, BlockedPeriod,
-    Doctor, OutboxEmail, User, WeeklyHours,
+    ARRIVED,
+    CANCELLED,
+    COMPLETED,
+    NO_SHOW,
+    SCHEDULED,
+    AccessEvent,
+    Appointment,
+    AppointmentChange,
+    BlockedPeriod,
+    Doctor,
+    OutboxEmail,
+    User,
+    WeeklyHours,
 )
 from clinica_web.services import clinic, tokens
-from tests.conftest import TZ_NAME, instant, next_weekday
+from tests.conftest import TODAY, TZ_NAME, instant, next_weekday
 
 TZ = ZoneInfo(TZ_NAME)
-TODAY = datetime.now(timezone.utc).astimezone(TZ).date()
 YESTERDAY = TODAY - timedelta(days=1)
 TOMORROW = TODAY + timedelta(days=1)
 MONDAY = next_weekday(0, weeks=1)  # a Monday 8 to 14 days away: bookable, inside the horizon
@@ -502,8 +512,8 @@ def test_invalid_status_change_is_refused_with_a_message(app, desk, make_doctor,
     assert history(app, appointment_id) == []
 
 
-def test_invalid_status_change_with_htmx_shows_the_message_in_the_partial(app, desk, make_doctor, make_user,
-                                                                         make_appointment):
+def test_invalid_status_change_with_htmx_shows_the_message_in_the_partial(
+        app, desk, make_doctor, make_user, make_appointment):
     """With htmx the page is not reloaded: the refusal must arrive with the partial that replaces the list."""
     appointment_id = make_appointment(doctor_id=make_doctor(), patient_id=make_user(full_name="Ana Torres"),
                                       day=YESTERDAY, hhmm="09:00", status=COMPLETED)
@@ -758,8 +768,8 @@ def app_appointments(app):
         return rows
 
 
-def test_slot_taken_meanwhile_says_so_and_books_nothing(app, desk, patients, make_doctor, make_appointment,
-                                                       sent_mail):
+def test_slot_taken_meanwhile_says_so_and_books_nothing(
+        app, desk, patients, make_doctor, make_appointment, sent_mail):
     doctor_id = make_doctor()
     page = open_desk_booking(desk.client, patients.ana, doctor_id)
     make_appointment(doctor_id=doctor_id, patient_id=patients.ben, day=MONDAY, hhmm="10:00")  # someone was faster
@@ -827,8 +837,8 @@ def test_cancel_emails_the_patient_and_frees_the_slot(app, desk, booked, sent_ma
     assert response.status_code == 303
     assert response.headers["Location"] == f"/desk/appointments/{booked.id}"
     cancelled = get(app, Appointment, booked.id)
-    assert (cancelled.status, cancelled.cancel_reason, cancelled.cancelled_by_id) == (CANCELLED, "Doctor is ill",
-                                                                                       desk.id)
+    expected = (CANCELLED, "Doctor is ill", desk.id)
+    assert (cancelled.status, cancelled.cancel_reason, cancelled.cancelled_by_id) == expected
     [message] = sent_mail()
     assert message["To"] == "ana@example.com"
     assert subject(message).startswith("Your appointment is cancelled")

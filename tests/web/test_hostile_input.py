@@ -22,7 +22,14 @@ from sqlalchemy import func, select
 
 from clinica_web.extensions import db
 from clinica_web.models import (
-    ApiToken, Appointment, AppointmentChange, BlockedPeriod, Doctor, OutboxEmail, User, WeeklyHours,
+    ApiToken,
+    Appointment,
+    AppointmentChange,
+    BlockedPeriod,
+    Doctor,
+    OutboxEmail,
+    User,
+    WeeklyHours,
 )
 from clinica_web.services import tokens
 from clinica_web.services.clinic import now as clinic_now
@@ -404,8 +411,8 @@ def test_the_one_time_booking_key_takes_any_text(app, people, where):
             response = people.ana.post(f"/doctors/{people.doctor_id}/book", data=data)
             booked = response.status_code == 303
         else:
-            response = people.desk.post("/desk/book", data={**data, "patient_id": people.patient,
-                                                             "doctor_id": people.doctor_id})
+            response = people.desk.post(
+                "/desk/book", data={**data, "patient_id": people.patient, "doctor_id": people.doctor_id})
             booked = "/desk/appointments/" in response.headers.get("Location", "")
             if not booked:  # the desk goes back to the booking step and says why
                 response = people.desk.get(response.headers["Location"])
@@ -676,3 +683,103 @@ def table_rows(app):
     with app.app_context():
         return {table.name: sorted(map(tuple, db.session.execute(select(table))), key=repr)
                 for table in db.metadata.sorted_tables if table.name != "access_events"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates at the edges: year 1 and 9999 overflow date arithmetic. Every route that takes a date
+# answers them with a clear 4xx and stores nothing.
+
+EDGE_DATES = ["0001-01-01", "9999-12-31", "1999-12-31", "2100-01-01"]
+DATE_PARAMS = ("date", "start_date", "end_date", "from", "to", "month")
+
+
+def get_routes(app, ids):
+    """Every GET route of the pages, with its ids filled in from `ids` (name -> value)."""
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.rule.startswith(("/v1/", "/static/")):
+            continue
+        if set(rule.arguments) - set(ids):
+            continue  # tokens and the like: no date there
+        path = rule.rule
+        for name in rule.arguments:
+            path = re.sub(rf"<[^>]*{name}>", str(ids[name]), path)
+        yield path
+
+
+@pytest.mark.parametrize("day", EDGE_DATES)
+def test_edge_dates_in_any_page_are_a_4xx_not_a_500(app, people, make_appointment, day):
+    appointment_id = make_appointment(doctor_id=people.doctor_id, patient_id=people.patient, day=MONDAY,
+                                      hhmm="09:00")
+    ids = {"doctor_id": people.doctor_id, "appointment_id": appointment_id, "action": "deactivate"}
+    query = "&".join(f"{name}={day}" for name in DATE_PARAMS)
+    answered = {}
+    for client in (people.admin, people.doctor, people.ana):
+        for path in get_routes(app, ids):
+            response = client.get(f"{path}?{query}&doctor_id={people.doctor_id}")
+            assert response.status_code < 500, (path, response.status_code)
+            if client is people.admin:  # the one who may open every page
+                answered[path] = response.status_code
+    # The pages that read a date refuse it, saying which dates they take.
+    for path in ["/desk/", "/desk/day.csv", f"/doctors/{people.doctor_id}", f"/doctors/{people.doctor_id}/slots",
+                 f"/desk/appointments/{appointment_id}/reschedule"]:
+        assert answered[path] == 400, path
+    page = people.admin.get(f"/desk/?date={day}")
+    assert "Choose a date from 2000-01-01 to 2099-12-31" in page.text
+
+
+@pytest.mark.parametrize("day", EDGE_DATES)
+def test_edge_dates_in_any_form_change_nothing(app, people, make_appointment, day):
+    appointment_id = make_appointment(doctor_id=people.doctor_id, patient_id=people.patient, day=MONDAY,
+                                      hhmm="09:00")
+    posts = [
+        (people.doctor, f"/desk/doctors/{people.doctor_id}/blocks",
+         {"start_date": day, "end_date": day, "reason": "Away"}),
+        (people.doctor, f"/desk/doctors/{people.doctor_id}/blocks",
+         {"start_date": MONDAY.isoformat(), "end_date": day, "reason": "Away"}),
+        (people.admin, "/admin/closures", {"start_date": day, "end_date": day, "reason": "Holiday"}),
+        (people.desk, "/desk/book", {"patient_id": people.patient, "doctor_id": people.doctor_id, "date": day,
+                                     "time": "10:00", "type": "consultation",
+                                     "booking_key": secrets.token_urlsafe(24)}),
+        (people.desk, f"/desk/appointments/{appointment_id}/reschedule",
+         {"doctor_id": people.doctor_id, "date": day, "time": "10:00", "reason": "Moved"}),
+        (people.ana, f"/doctors/{people.doctor_id}/book",
+         {"date": day, "time": "10:00", "type": "consultation", "booking_key": secrets.token_urlsafe(24)}),
+    ]
+    messages = ("Choose a date from 2000-01-01 to 2099-12-31", "Date must be in the future",
+                "Date is beyond the booking horizon")
+    for client, path, data in posts:
+        response = client.post(path, data=data)
+        if response.status_code == 303:  # the desk's booking form says what is wrong on the page it returns to
+            response = client.get(response.headers["Location"])
+        assert response.status_code < 500 and any(message in response.text for message in messages), path
+    with app.app_context():
+        assert db.session.scalar(select(func.count(BlockedPeriod.id))) == 0
+        assert db.session.scalar(select(func.count(Appointment.id))) == 1
+        moved = db.session.get(Appointment, appointment_id)
+        assert moved.starts_at == instant(MONDAY, "09:00") and moved.sequence == 0
+
+
+@pytest.mark.parametrize("day", EDGE_DATES)
+def test_edge_dates_in_the_apis(app, people, client, make_appointment, day):
+    appointment_id = make_appointment(doctor_id=people.doctor_id, patient_id=people.patient, day=MONDAY,
+                                      hhmm="09:00")
+    login = client.post("/v1/auth/login", json={"email": "ana@example.com", "password": PASSWORD})
+    bearer = {"Authorization": f"Bearer {login.json['token']}"}
+    with app.app_context():
+        staff = {"X-User-Token": tokens.create_api_token(db.session.get(User, people.reception), now=clinic_now())}
+    slots = client.get(f"/v1/bookings/available-slots?doctor_id={people.doctor_id}&date={day}", headers=bearer)
+    assert slots.status_code == 400 and slots.json == {"error": "Choose a date from 2000-01-01 to 2099-12-31"}
+    booked = client.post("/v1/bookings", headers=bearer,
+                         json={"doctor_id": people.doctor_id, "date": day, "time": "10:00"})
+    expected = "Date must be in the future" if day < "2000" else "Date is beyond the booking horizon"
+    assert booked.status_code == 400 and booked.json == {"error": expected}
+    in_range = client.get(f"/v1/clinic/appointments/in_date_range?start_date={day}&end_date={day}", headers=staff)
+    assert in_range.status_code == 422
+    assert in_range.json == {"errors": {"start_date": ["is invalid"], "end_date": ["is invalid"]}}
+    for scheduled_at in (day, f"{day}T10:00:00Z", f"{day}T23:59:59-12:00", f"{day}T00:00:00+14:00"):
+        moved = client.put(f"/v1/clinic/appointments/reschedule_appointments/{appointment_id}", headers=staff,
+                           json={"appointment": {"scheduled_at": scheduled_at}})
+        assert moved.status_code == 422 and moved.json == {"errors": {"scheduled_at": ["is invalid"]}}
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Appointment.id))) == 1
+        assert db.session.get(Appointment, appointment_id).sequence == 0

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from clinica_web.extensions import db
 from clinica_web.models import CANCELLED, Appointment
-from tests.conftest import instant, next_weekday
+from tests.conftest import TODAY, instant, next_weekday
 
 MONDAY = next_weekday(0, weeks=1)
 HTMX = {"HX-Request": "true"}
@@ -73,7 +73,9 @@ def test_booking_page_shows_free_slots_for_date_and_type(client, make_doctor, ma
 
 def test_booking_page_without_date_opens_first_free_day(client, make_doctor, make_user, make_appointment):
     doctor_id = make_doctor(weekdays=[0], windows=[("09:00", "10:00")])  # one hour on Mondays
-    coming_monday, following_monday = next_weekday(0), next_weekday(0, weeks=1)
+    # Today, if it is a Monday (its free hour may not have passed yet), else the next Monday.
+    coming_monday = TODAY if TODAY.weekday() == 0 else next_weekday(0)
+    following_monday = coming_monday + timedelta(weeks=1)
     for hhmm in ("09:00", "09:30"):  # the coming Monday is full
         make_appointment(doctor_id=doctor_id, patient_id=make_user(), day=coming_monday, hhmm=hhmm)
     page = client.get(f"/doctors/{doctor_id}").text
@@ -306,8 +308,8 @@ def add_many_appointments(app, doctor_id, patient_id, days):
         db.session.commit()
 
 
-def test_slot_list_and_booking_run_a_fixed_number_of_queries(app, client, make_doctor, make_user, patient,
-                                                              count_queries):
+def test_slot_list_and_booking_run_a_fixed_number_of_queries(
+        app, client, make_doctor, make_user, patient, count_queries):
     doctor_id = make_doctor()
     other = make_user(email="busy@example.com")
     partial_url = f"/doctors/{doctor_id}/slots?date={MONDAY}&type=consultation"
@@ -334,8 +336,8 @@ def test_slot_list_and_booking_run_a_fixed_number_of_queries(app, client, make_d
 def test_nul_bytes_in_forms_and_queries_are_refused(app, client, make_doctor, patient):
     doctor_id = make_doctor()
     assert client.get(f"/doctors/{doctor_id}?type=consul%00tation").status_code == 400
-    response = client.post(f"/doctors/{doctor_id}/book", data={"date": MONDAY.isoformat(), "time": "09:00",
-                                                              "type": "consultation", "notes": "bad\x00note"})
+    data = {"date": MONDAY.isoformat(), "time": "09:00", "type": "consultation", "notes": "bad\x00note"}
+    response = client.post(f"/doctors/{doctor_id}/book", data=data)
     assert response.status_code == 400 and "NUL" in response.text
     assert client.post("/login", data={"email": "a\x00@example.com", "password": "x"}).status_code == 400
     assert appointments(app) == []

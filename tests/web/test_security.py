@@ -69,3 +69,15 @@ def test_production_session_cookie_is_secure_httponly_samesite(monkeypatch, data
     assert "secure" in cookie and "httponly" in cookie and "samesite=lax" in cookie
     with app.app_context():
         db.engine.dispose()
+
+
+def test_bodies_over_a_megabyte_are_refused_before_they_are_read(client, make_doctor):
+    """413 for any body over 1 MB: JSON for the API, a page for the site; a login never looks at it."""
+    huge = b"{" + b" " * (1024 * 1024) + b"}"
+    api = client.post("/v1/auth/login", data=huge, content_type="application/json")
+    assert api.status_code == 413 and api.json == {"error": "That request is larger than this site accepts."}
+    page = client.post("/login", data={"email": "ana@example.com", "password": "x" * (1024 * 1024)})
+    assert page.status_code == 413 and "Request too large" in page.text
+    # Just under the limit is read as usual (and refused for what it says).
+    small = client.post("/v1/auth/login", json={"email": "ana@example.com", "password": "x" * 1000})
+    assert small.status_code == 400 and small.json == {"error": "Invalid credentials"}

@@ -32,7 +32,8 @@ def pending_documentation():
     except FieldErrors as exc:
         return clinic_error(422, exc.errors)
     rows, total = documentation.pending(g.api_user, now=clinic.now(), page=page, page_size=page_size)
-    return [out.appointment(a) for a in rows], 200, {"X-Total-Count": str(total), **_link_header(page, page_size, total)}
+    headers = {"X-Total-Count": str(total), **_link_header(page, page_size, total)}
+    return [out.appointment(a) for a in rows], 200, headers
 
 
 def _link_header(page, page_size, total):
@@ -75,22 +76,10 @@ def reschedule_appointment(appointment_id):
     fields = body.get("appointment")
     if not isinstance(fields, dict) or (fields.get("scheduled_at") in (None, "") and fields.get("provider_id") is None):
         return clinic_error(422, {"scheduled_at": ["can't be blank"]})
-    errors = {}
-    starts_at = provider_id = None
-    if fields.get("scheduled_at") not in (None, ""):
-        try:
-            starts_at = appointments.parse_instant(fields["scheduled_at"])
-        except (ValueError, OverflowError):
-            errors["scheduled_at"] = ["is invalid"]
-    if fields.get("provider_id") is not None:
-        provider_id = fields["provider_id"]
-        if isinstance(provider_id, bool) or not isinstance(provider_id, int):
-            errors["provider_id"] = ["is invalid"]
-    reason = fields.get("reason")
-    if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
-        errors["reason"] = ["must be text of at most 500 characters"]
-    if errors:
-        return clinic_error(422, errors)
+    try:
+        starts_at, provider_id, reason = appointments.parse_move(fields)
+    except FieldErrors as exc:
+        return clinic_error(422, exc.errors)
     try:
         moved = booking.reschedule(actor=g.api_user, appointment=appointment, starts_at=starts_at,
                                    doctor_id=provider_id, reason=reason, now=clinic.now())

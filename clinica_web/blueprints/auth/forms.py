@@ -18,7 +18,8 @@ class RegisterForm(FlaskForm):
         "Password", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=MAX_PASSWORD)],
         description=f"At least {MIN_PASSWORD} characters.",
     )
-    confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", "The passwords differ.")])
+    confirm = PasswordField("Repeat password",
+                            validators=[DataRequired(), EqualTo("password", "The passwords differ.")])
 
 
 class ResetRequestForm(FlaskForm):
@@ -30,4 +31,5 @@ class ResetPasswordForm(FlaskForm):
         "New password", validators=[DataRequired(), Length(min=MIN_PASSWORD, max=MAX_PASSWORD)],
         description=f"At least {MIN_PASSWORD} characters.",
     )
-    confirm = PasswordField("Repeat password", validators=[DataRequired(), EqualTo("password", "The passwords differ.")])
+    confirm = PasswordField("Repeat password",
+                            validators=[DataRequired(), EqualTo("password", "The passwords differ.")])

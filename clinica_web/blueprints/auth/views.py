@@ -8,8 +8,8 @@ from clinica_web.blueprints.auth.forms import LoginForm, RegisterForm, ResetPass
 from clinica_web.extensions import db, limiter, login_manager
 from clinica_web.forms import EmptyForm, add_domain_error
 from clinica_web.models import User
+from clinica_web.security import is_local_path, login_email_key
 from clinica_web.services import accounts, clinic
-from clinica_web.security import login_email_key
 from clinica_web.services.errors import DomainError
 
 
@@ -22,10 +22,7 @@ def load_user(user_id):
 def _safe_next(default="pages.home"):
     """Where to go after logging in: a path on this site, never another host (default: None)."""
     target = request.args.get("next", "")
-    parts = urlsplit(target)
-    # Browsers read a backslash as a slash, so "/\\evil.example" would go to evil.example.
-    local = target.startswith("/") and not target.startswith("//") and "\\" not in target
-    if local and not parts.netloc and not parts.scheme:
+    if is_local_path(target) and not urlsplit(target).netloc:
         return target
     return url_for(default) if default else None
 

@@ -3,14 +3,29 @@ from flask_login import current_user
 
 from clinica_web.blueprints.desk import bp
 from clinica_web.blueprints.desk.forms import (
-    WEEKDAYS, BlockForm, DeskBookingForm, DocumentationForm, PatientForm, ReasonForm, RescheduleForm, WindowForm,
+    WEEKDAYS,
+    BlockForm,
+    DeskBookingForm,
+    DocumentationForm,
+    PatientForm,
+    ReasonForm,
+    RescheduleForm,
+    WindowForm,
 )
 from clinica_web.blueprints.roles import DESK, STAFF, roles_required
 from clinica_web.forms import EmptyForm, add_domain_error
 from clinica_web.htmx import is_htmx, render_page_or_partial
 from clinica_web.models import DOCTOR
+from clinica_web.security import is_local_path
 from clinica_web.services import (
-    appointments, audit, availability, booking, clinic, day_list, documentation, patients,
+    appointments,
+    audit,
+    availability,
+    booking,
+    clinic,
+    day_list,
+    documentation,
+    patients,
 )
 from clinica_web.services.errors import DomainError
 
@@ -348,14 +363,8 @@ def _remove(remove, **ids):
         abort(400)
     remove(actor=current_user, **ids)
     flash("Removed.", "success")
-    return redirect(request.form.get("back") if _local(request.form.get("back")) else url_for("desk.day"), code=303)
-
-
-def _local(path):
-    """A path on this site. Not printable is refused too: tabs and newlines are dropped on the way
-    ("/\\t/evil.example" arrives as "//evil.example"), or break the Location header."""
-    return (isinstance(path, str) and path.startswith("/") and not path.startswith("//") and "\\" not in path
-            and path.isprintable())
+    back = request.form.get("back")
+    return redirect(back if is_local_path(back) else url_for("desk.day"), code=303)
 
 
 def _guarded(render):

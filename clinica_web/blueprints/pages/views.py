@@ -38,7 +38,8 @@ def _slot_context(doctor_id):
         day = booking.parse_date(request.args["date"]) if request.args.get("date") else None
     except DomainError as error:
         abort(400, error.message)
-    day = day or availability.first_day_with_free_slot(doctor, kind.default_duration, now=now) or clinic.local_today(now)
+    day = (day or availability.first_day_with_free_slot(doctor, kind.default_duration, now=now)
+           or clinic.local_today(now))
     today = clinic.local_today(now)
     horizon = today + timedelta(days=clinic.policy().horizon_days)
     return dict(
@@ -65,7 +66,8 @@ def slots(doctor_id):
     response = render_page_or_partial("pages/doctor.html", "pages/_slot_list.html", **context)
     if is_htmx():
         # Keep the address bar on the bookmarkable page, not on this partial's URL.
-        page_url = url_for("pages.doctor", doctor_id=doctor_id, date=context["day"].isoformat(), type=context["kind"].name)
+        page_url = url_for("pages.doctor", doctor_id=doctor_id, date=context["day"].isoformat(),
+                           type=context["kind"].name)
         return response, {"HX-Push-Url": page_url}
     return response
 
