@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test lint install install-dev db clean bench
+.PHONY: run test test-clock lint install install-dev db clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,11 @@ db: install
 	$(BIN)/flask init-db
 	$(BIN)/flask seed-demo
 
+# The site and the background worker (it sends the emails, with links to this PORT), stopped
+# together by Ctrl-C.
 run: db
+	@SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/flask worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' INT TERM EXIT; \
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT) --debug
 
 lint: install-dev
@@ -37,6 +41,19 @@ lint: install-dev
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The tests that depend on the date and the hour, again at fixed instants (CLINICA_TEST_NOW): a
+# Monday 00:30, a Friday 23:50, and the two days America/Santiago changes its clocks. SQLite only.
+CLOCK_INSTANTS = 2026-11-30T00:30:00-03:00 2026-12-04T23:50:00-03:00 2026-04-04T23:30:00-04:00 \
+                 2026-09-06T01:30:00-03:00
+CLOCK_TESTS = tests/web tests/api tests/services/test_booking.py tests/services/test_staff_actions.py \
+              tests/services/test_mail.py tests/test_cli.py
+test-clock: install-dev
+	@for at in $(CLOCK_INSTANTS); do \
+	  echo "== tests at $$at"; \
+	  CLINICA_TEST_NOW=$$at $(BIN)/python -m pytest -q -m "not concurrency" \
+	    -k "not postgresql" $(CLOCK_TESTS) || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis

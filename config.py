@@ -66,6 +66,9 @@ class Config:
     MAIL_FILE_DIR = os.environ.get("MAIL_FILE_DIR")
     MAIL_COPY_DOCTOR = _env_bool("MAIL_COPY_DOCTOR", False)
     MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 8)
+    # The site's address, for links in emails the worker writes (it has no request to ask).
+    SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:5000")
+    WORKER_INTERVAL_SECONDS = float(os.environ.get("WORKER_INTERVAL_SECONDS") or 3)
 
     # No request body over 1 MB is read (413): a booking or a form is a few kilobytes, and a huge
     # body would otherwise tie up a worker while it is parsed.

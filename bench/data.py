@@ -25,6 +25,7 @@ from clinica_web.services.demo import APPOINTMENT_TYPES
 
 DOCTORS = 50
 PATIENTS = 5000
+BOOKING_PATIENTS = 100
 BUSY_DOCTORS, BUSY_PER_DOCTOR = 20, 25
 OPEN, CLOSE = 8 * 60, 18 * 60  # every doctor: Monday to Friday, 08:00 to 18:00
 PER_DAY = int(os.environ.get("BENCH_PER_DAY", "16"))  # 50 doctors x ~280 weekdays x 16: about 220 000
@@ -60,6 +61,10 @@ def build(*, today: date, password_hash: str) -> dict:
          "user_id": ids[f"doctor{n}@bench.test"], "active": True} for n in range(DOCTORS)
     ])
     doctor_ids = list(db.session.scalars(select(Doctor.id).order_by(Doctor.id)))
+    # Each doctor sees patients of their own: a patient is never booked twice at one time, which
+    # the database refuses as it refuses a doctor's double booking. The first BOOKING_PATIENTS
+    # have no history: they are the ones the benchmark books for (bench/run.py).
+    patients_of = {doctor_id: patient_ids[BOOKING_PATIENTS + n::DOCTORS] for n, doctor_id in enumerate(doctor_ids)}
     db.session.execute(insert(WeeklyHours), [
         {"doctor_id": d, "weekday": w, "start_minute": OPEN, "end_minute": CLOSE} for d in doctor_ids for w in range(5)
     ])
@@ -72,13 +77,14 @@ def build(*, today: date, password_hash: str) -> dict:
             for doctor_id in doctor_ids:
                 # PER_DAY 30-minute visits on the 15-minute grid, never overlapping.
                 starts = sorted(rng.sample(range(OPEN, CLOSE - 30, 30), PER_DAY))
-                rows += [_row(day, minute, 30, doctor_id, rng.choice(patient_ids), today, tz) for minute in starts]
+                rows += [_row(day, minute, 30, doctor_id, rng.choice(patients_of[doctor_id]), today, tz)
+                         for minute in starts]
         if len(rows) >= CHUNK:
             db.session.execute(insert(Appointment), rows)
             rows = []
         day += timedelta(days=1)
     for doctor_id in doctor_ids[:BUSY_DOCTORS]:
-        rows += [_row(busy, OPEN + 15 * n, 15, doctor_id, rng.choice(patient_ids), today, tz)
+        rows += [_row(busy, OPEN + 15 * n, 15, doctor_id, rng.choice(patients_of[doctor_id]), today, tz)
                  for n in range(BUSY_PER_DOCTOR)]
     db.session.execute(insert(Appointment), rows)
     _add_history()

@@ -1,16 +1,19 @@
 """`flask --app wsgi <command>`: init-db, seed-demo, create-user, create-api-token,
-list-api-tokens, revoke-api-token, send-mail."""
+list-api-tokens, revoke-api-token, send-mail, worker."""
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
+from clinica_web import worker as background
 from clinica_web.models import ROLES
 from clinica_web.services import accounts, clinic, demo, notifications, tokens
 from clinica_web.services.errors import DomainError
 
 
 def init_app(app):
-    for command in (init_db, seed_demo, create_user, create_api_token, list_api_tokens, revoke_api_token, send_mail):
+    for command in (init_db, seed_demo, create_user, create_api_token, list_api_tokens, revoke_api_token, send_mail,
+                    worker):
         app.cli.add_command(command)
 
 
@@ -98,3 +101,19 @@ def send_mail(limit):
     click.echo(f"Sent {sent} email(s); {failed} failed and will be retried.")
     if failed:
         raise SystemExit(1)
+
+
+@click.command("worker")
+@with_appcontext
+@click.option("--once", is_flag=True, help="Do one pass and exit (for cron, and tests).")
+@click.option("--interval", type=click.FloatRange(min=0.1), default=None,
+              help="Seconds between passes [default: WORKER_INTERVAL_SECONDS, 3].")
+def worker(once, interval):
+    """Run the background worker: send due emails (and reset links) until stopped."""
+    if once:
+        done = background.run_once(now=clinic.now())
+        click.echo(f"Sent {done['sent']} email(s); {done['failed']} failed and will be retried; "
+                   f"{done['reset_requests']} password reset request(s) handled.")
+        return
+    app = current_app._get_current_object()
+    background.run_until_stopped(app, interval=interval or app.config["WORKER_INTERVAL_SECONDS"], report=click.echo)

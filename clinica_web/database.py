@@ -1,5 +1,9 @@
 """Database behaviour the rules depend on: SQLite's locking, and the write transaction services use.
 
+A service that writes does it inside `unit_of_work()`: one transaction, rows it changes locked
+with `locked()`, one commit, and the database's overlap guards reported as the booking rules'
+errors wherever they fire (a flush, or the commit).
+
 On SQLite, pysqlite's own transaction handling is switched off and SQLAlchemy's `begin` emits
 BEGIN itself (the recipe in SQLAlchemy's SQLite dialect docs). A service that writes calls
 `begin_write()` first: on SQLite that is BEGIN IMMEDIATE, which takes the database's write lock
@@ -7,10 +11,14 @@ before the service reads anything, so concurrent bookings queue one behind the o
 both reading "free" and one failing with "database is locked". On PostgreSQL it is an ordinary
 transaction and the exclusion constraint settles races.
 """
+from contextlib import contextmanager
+
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 
 from clinica_web.extensions import db
+from clinica_web.services.errors import PatientBusy, SlotTaken
 
 _IMMEDIATE = "clinica_sqlite_immediate"
 
@@ -61,3 +69,46 @@ def begin_write():
     if session.in_transaction():
         session.rollback()
     session.connection(execution_options={_IMMEDIATE: True})
+
+
+# The database's overlap guards (migrations 0001 and 0004) and the rule each one enforces.
+OVERLAP_GUARDS = {"appointments_no_overlap": SlotTaken, "appointments_patient_no_overlap": PatientBusy}
+
+
+@contextmanager
+def unit_of_work():
+    """A service's write transaction: begin_write(), the caller's changes, one commit.
+
+    Anything raised inside rolls everything back. A write the overlap guards refuse, at a flush
+    or at the commit, becomes SlotTaken or PatientBusy, the errors the checks before it would have
+    raised had the other booking been committed a moment sooner.
+    """
+    begin_write()
+    try:
+        yield db.session
+        db.session.commit()
+    except IntegrityError as error:
+        db.session.rollback()
+        refused = _overlap_guard(error)
+        if refused is None:
+            raise
+        raise OVERLAP_GUARDS[refused]() from None
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def _overlap_guard(error: IntegrityError) -> str | None:
+    """The name of the overlap guard that refused a write, or None for any other integrity error."""
+    constraint = getattr(getattr(error.orig, "diag", None), "constraint_name", None)  # PostgreSQL
+    if constraint in OVERLAP_GUARDS:
+        return constraint
+    message = str(error.orig)  # SQLite: the trigger's RAISE(ABORT, name)
+    return message if message in OVERLAP_GUARDS else None
+
+
+def locked(model, row_id):
+    """The row, read again and locked until the transaction ends (SELECT ... FOR UPDATE), so that
+    writers of one row run one after another, each seeing what the one before committed. SQLite
+    has no row locks and needs none: BEGIN IMMEDIATE already lets one writer in at a time."""
+    return db.session.get(model, row_id, with_for_update=True, populate_existing=True)

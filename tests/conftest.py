@@ -16,9 +16,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, make_url, select, text
 
-from clinica_web import create_app
+from clinica_web import create_app, worker
 from clinica_web.extensions import db
 from clinica_web.models import (
     PATIENT,
@@ -30,7 +30,7 @@ from clinica_web.models import (
     User,
     WeeklyHours,
 )
-from clinica_web.services import slots
+from clinica_web.services import clinic, slots
 
 PASSWORD = "correct-horse-9"
 
@@ -118,6 +118,7 @@ def base_config(database_url, tmp_path, clock=None):
         "MAIL_SUPPRESS_SEND": False,
         "RATELIMIT_ENABLED": False,
         "SERVER_NAME": "clinica.test",
+        "SITE_URL": "http://clinica.test",
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast; production keeps scrypt
     }
 
@@ -333,6 +334,14 @@ def make_block(app):
     return make
 
 
+def table_snapshot(app):
+    """Every row of every table, to show that a request changed nothing. Logins are left out: the
+    tests log people in as they go, and a login is no change to the clinic's data."""
+    with app.app_context():
+        return {table.name: sorted(map(tuple, db.session.execute(select(table))), key=repr)
+                for table in db.metadata.sorted_tables if table.name != "user_sessions"}
+
+
 @pytest.fixture
 def count_queries(app):
     """count_queries(callable) -> how many SQL statements it ran (transaction control not counted)."""
@@ -401,10 +410,23 @@ def patient(app, make_user, auth):
 
 
 @pytest.fixture
-def sent_mail(tmp_path):
-    """The messages the app delivered (development file backend), oldest first."""
+def run_worker(app):
+    """run_worker() -> one pass of the background worker (what it would do within seconds)."""
+
+    def run():
+        with app.app_context():
+            return worker.run_once(now=clinic.now())
+
+    return run
+
+
+@pytest.fixture
+def sent_mail(tmp_path, run_worker):
+    """The messages the app delivered (development file backend), oldest first, once the worker
+    has had its pass."""
 
     def read():
+        run_worker()
         folder = Path(tmp_path / "mail")
         files = sorted(folder.glob("*.eml")) if folder.exists() else []
         return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]

@@ -84,3 +84,18 @@ def test_create_user(app):
 def test_send_mail_with_nothing_due(app):
     result = app.test_cli_runner().invoke(args=["send-mail"])
     assert result.exit_code == 0 and "Sent 0 email(s)" in result.output
+
+
+def test_worker_once_sends_reset_links_and_due_mail(app, make_user, sent_mail):
+    make_user(email="ana@example.com", full_name="Ana Torres")
+    client = app.test_client()
+    client.post("/password-reset", data={"email": "ana@example.com"})
+    client.post("/password-reset", data={"email": "nobody@example.com"})
+    result = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == ("Sent 1 email(s); 0 failed and will be retried; "
+                                     "2 password reset request(s) handled.")
+    [message] = sent_mail()
+    assert message["To"] == "ana@example.com" and message["Subject"] == "Reset your Clinica password"
+    again = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert "Sent 0 email(s)" in again.output and "0 password reset request(s)" in again.output

@@ -61,7 +61,9 @@ class Appointment(db.Model):
     booking_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Set by each service that changes the row, from its `now` (the app's one clock): no onupdate
+    # default, which would read the wall clock instead.
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     patient: Mapped[User] = relationship(foreign_keys=[patient_id])
     doctor: Mapped[Doctor] = relationship()

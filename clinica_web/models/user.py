@@ -27,8 +27,11 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Raised by a password change or reset: every JWT carries the version it was issued under.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    welcomed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the welcome link was used
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def set_password(self, password):
         # The tests set a cheap PASSWORD_HASH_METHOD; everywhere else it is Werkzeug's default (scrypt).
@@ -64,3 +67,27 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class UserSession(db.Model):
+    """One login in a browser. The session cookie carries a random token; only its digest is
+    stored. Logging out ends the row, so a copied cookie stops working with it."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PasswordResetRequest(db.Model):
+    """An address someone asked a reset link for. The worker sends the link if an account uses it;
+    the request itself only stores the address, the same work whoever asks."""
+
+    __tablename__ = "password_reset_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)

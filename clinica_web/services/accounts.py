@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from clinica_web.database import begin_write
+from clinica_web.database import begin_write, locked, unit_of_work
 from clinica_web.extensions import db
-from clinica_web.models import PATIENT, ROLES, User
-from clinica_web.services import notifications
+from clinica_web.models import PATIENT, ROLES, PasswordResetRequest, User
+from clinica_web.services import notifications, sessions
 from clinica_web.services.errors import InvalidInput
 
 MIN_PASSWORD = 8
@@ -117,9 +117,9 @@ def register_patient(*, email, password, full_name, phone=None, make_link, now: 
         existing.set_password(password)
         db.session.add(existing)
         db.session.flush()
-        token = _welcome_serializer().dumps({"user": existing.id})
+        token = _welcome_serializer().dumps({"user": existing.id, "fp": _password_fingerprint(existing)})
         template, subject, context["user"], context["link"] = "welcome", "Welcome", existing, make_link(token)
-    email_row = notifications.queue(
+    notifications.queue(
         recipient=email, subject=f"{subject} at {context['clinic_name']}", now=now,
         text_body=render_template(f"email/{template}.txt", **context),
         html_body=render_template(f"email/{template}.html", **context),
@@ -128,8 +128,6 @@ def register_patient(*, email, password, full_name, phone=None, make_link, now: 
         db.session.commit()
     except IntegrityError:  # the same address registered by a concurrent request: nothing to add
         db.session.rollback()
-        return
-    notifications.send_soon([email_row], now=now)
 
 
 WELCOME_MAX_AGE = 2 * 24 * 3600
@@ -139,15 +137,34 @@ def _welcome_serializer():
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="welcome")
 
 
-def user_for_welcome_token(token) -> User | None:
-    """The new user a welcome link signs in, if the link is genuine and under two days old."""
+def use_welcome_link(token, *, now: datetime) -> User | None:
+    """The new user a welcome link signs in, if the link is genuine, under two days old and unused,
+    and the password is still the one chosen at registration; the link is used up by this.
+    None otherwise (log in with the password instead)."""
+    data = _signed(_welcome_serializer(), token, max_age=WELCOME_MAX_AGE)
+    if data is None:
+        return None
+    with unit_of_work():
+        user = locked(User, data["user"])  # two clicks at once: one signs in
+        if user is None or not user.active or user.welcomed_at is not None or not _same_password(user, data):
+            return None
+        user.welcomed_at = now
+    return user
+
+
+def _signed(serializer, token, *, max_age) -> dict | None:
+    """The data of a genuine, unexpired link token naming a user, or None."""
     try:
-        data = _welcome_serializer().loads(token, max_age=WELCOME_MAX_AGE)
+        data = serializer.loads(token, max_age=max_age)
     except (BadSignature, SignatureExpired):
         return None
-    user_id = data.get("user") if isinstance(data, dict) else None
-    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
-    return user if user is not None and user.active else None
+    if not isinstance(data, dict) or not isinstance(data.get("user"), int) or not 0 < data["user"] <= 2**31 - 1:
+        return None
+    return data
+
+
+def _same_password(user, data) -> bool:
+    return hmac.compare_digest(str(data.get("fp")), _password_fingerprint(user))
 
 
 def authenticate(*, email, password, now: datetime) -> User:
@@ -185,60 +202,78 @@ def _reset_serializer():
 
 
 def _password_fingerprint(user) -> str:
-    # Part of the token: once the password changes, every earlier link stops working (one use).
+    # Part of the reset and welcome tokens: once the password changes, every earlier link stops
+    # working (a reset link is used up by the reset it makes).
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
-def request_password_reset(*, email, make_link, now: datetime) -> None:
-    """Email a reset link if the account exists; say nothing either way (no enumeration).
+def request_password_reset(*, email, now: datetime) -> None:
+    """Ask for a reset link to be emailed to `email`; say nothing of whether an account uses it.
 
-    make_link(token) -> absolute URL of the reset page (the view knows its URLs).
+    Only the request is stored, whoever asks: the worker looks the address up and sends the link
+    (send_reset_links), so a known and an unknown address take the same work here, and the same time.
     """
     try:
         email = normalize_email(email)
     except InvalidInput:
         return
-    begin_write()
-    user = find_by_email(email)
-    if user is None or not user.active:
-        return
+    with unit_of_work():
+        db.session.add(PasswordResetRequest(email=email, requested_at=now))
+
+
+def send_reset_links(*, make_link, now: datetime, limit: int = 100) -> int:
+    """The worker's part of a password reset: for each request, the reset email if an active
+    account uses the address, and nothing otherwise. Returns how many requests it handled.
+
+    make_link(token) -> absolute URL of the reset page. Several workers share the requests (row
+    locks, SKIP LOCKED); each request is deleted in the transaction that queues its email.
+    """
+    with unit_of_work():
+        requests = db.session.scalars(
+            select(PasswordResetRequest).order_by(PasswordResetRequest.id).limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for request in requests:
+            user = find_by_email(request.email)
+            if user is not None and user.active:
+                _queue_reset_email(user, make_link=make_link, now=now)
+            db.session.delete(request)
+    return len(requests)
+
+
+def _queue_reset_email(user, *, make_link, now):
     token = _reset_serializer().dumps({"user": user.id, "fp": _password_fingerprint(user)})
     context = dict(user=user, link=make_link(token), clinic_name=current_app.config["CLINIC_NAME"],
                    minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60)
-    email_row = notifications.queue(
+    notifications.queue(
         recipient=user.email,
         subject=f"Reset your {current_app.config['CLINIC_NAME']} password",
         text_body=render_template("email/password_reset.txt", **context),
         html_body=render_template("email/password_reset.html", **context),
         now=now,
     )
-    db.session.commit()
-    notifications.send_soon([email_row], now=now)
 
 
-def user_for_reset_token(token) -> User | None:
+def user_for_reset_token(token, *, lock=False) -> User | None:
     """The user a reset token is for, if it is genuine, unexpired and unused."""
-    try:
-        data = _reset_serializer().loads(token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
-    except (BadSignature, SignatureExpired):
+    data = _signed(_reset_serializer(), token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
+    if data is None:
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("user"), int):
-        return None
-    user = db.session.get(User, data["user"])
-    if user is None or not hmac.compare_digest(str(data.get("fp")), _password_fingerprint(user)):
-        return None
-    return user
+    user = locked(User, data["user"]) if lock else db.session.get(User, data["user"])
+    return user if user is not None and _same_password(user, data) else None
 
 
 def reset_password(*, token, password, now: datetime) -> User:
-    begin_write()
-    user = user_for_reset_token(token)
-    if user is None:
-        raise InvalidInput("This reset link is invalid or has expired. Please ask for a new one.")
-    check_password_rules(password)
-    user.set_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.updated_at = now
-    db.session.commit()
+    """Set a new password from a reset link. Every session and API login of the user ends: whoever
+    had the old password (or a copy of a session cookie) is signed out everywhere."""
+    with unit_of_work():
+        user = user_for_reset_token(token, lock=True)  # two resets with one link at once: one wins
+        if user is None:
+            raise InvalidInput("This reset link is invalid or has expired. Please ask for a new one.")
+        check_password_rules(password)
+        user.set_password(password)
+        user.failed_logins = 0
+        user.locked_until = None
+        user.updated_at = now
+        sessions.end_all(user, now=now)
     return user

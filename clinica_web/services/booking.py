@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from clinica_web.database import begin_write
+from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import (
     ARRIVED,
@@ -25,13 +25,20 @@ from clinica_web.models import (
     User,
 )
 from clinica_web.services import availability, clinic, notifications, slots
-from clinica_web.services.errors import DomainError, InvalidInput, NotAllowed, NotFound, SlotTaken, SlotUnavailable
+from clinica_web.services.errors import (
+    DomainError,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    PatientBusy,
+    SlotTaken,
+    SlotUnavailable,
+)
 from clinica_web.services.values import parse_date, parse_duration, parse_time, whole_number
 
 MAX_NOTES = 2000
 MAX_BOOKING_KEY = 64  # the column's length: the forms make 32-character keys
 DEFAULT_TYPE = "consultation"
-OVERLAP_MESSAGE = "Time slot overlaps with another booking"
 NOT_YOURS_MESSAGE = "Booking not found or unauthorized"
 
 
@@ -112,9 +119,9 @@ def check_bookable(slot: Slot, *, patient_id: int, now: datetime, exclude_id=Non
     if "blocked" in in_the_way:
         raise SlotUnavailable("Time blocked by doctor", field="time")
     if "booked" in in_the_way:
-        raise SlotTaken(OVERLAP_MESSAGE, field="time")
+        raise SlotTaken()
     if "patient busy" in in_the_way:
-        raise SlotUnavailable("You already have a booking at this time", field="time")
+        raise PatientBusy()
     return doctor, start, end
 
 
@@ -157,16 +164,25 @@ def book(
     `booking_key` is the one-time key of the form: the same key again returns the appointment it
     created instead of booking twice (a double click, or back and resubmit).
     """
-    begin_write()
-    if patient.role != PATIENT:
-        raise NotAllowed("Appointments are booked for patient accounts")
     if booking_key and (not isinstance(booking_key, str) or len(booking_key) > MAX_BOOKING_KEY):
         # Not a key the form made (a hidden field can be edited); PostgreSQL would refuse to store it.
         raise InvalidInput("This form is out of date. Please reload the page and try again.")
-    if booking_key:
-        existing = _find_by_key(booking_key, patient.id)
-        if existing is not None:
+    try:
+        with unit_of_work():
+            if booking_key and (existing := _find_by_key(booking_key, patient.id)) is not None:
+                return existing
+            return _book(actor=actor, patient=patient, doctor_id=doctor_id, date=date, time=time, duration=duration,
+                         appointment_type=appointment_type, notes=notes, booking_key=booking_key, now=now)
+    except (SlotUnavailable, IntegrityError):
+        # The same form submitted twice at once: the other request booked it (the key is unique).
+        if booking_key and (existing := _find_by_key(booking_key, patient.id)) is not None:
             return existing
+        raise
+
+
+def _book(*, actor, patient, doctor_id, date, time, duration, appointment_type, notes, booking_key, now):
+    if patient.role != PATIENT:
+        raise NotAllowed("Appointments are booked for patient accounts")
     slot = parse_slot(
         doctor_id=doctor_id, date=date, time=time, duration=duration, appointment_type=appointment_type
     )
@@ -191,17 +207,7 @@ def book(
     db.session.add(appointment)
     db.session.add(AppointmentChange(appointment=appointment, actor_id=actor.id, at=now, kind="booked",
                                      to_value=SCHEDULED))
-    try:
-        email = notifications.queue_appointment_email(appointment, "booked", now=now)  # flushes
-        db.session.commit()
-    except IntegrityError:
-        # The database refused an overlap that another request committed after our check (or the
-        # same form was submitted twice at once): answer as the check would have.
-        db.session.rollback()
-        if booking_key and (existing := _find_by_key(booking_key, patient.id)) is not None:
-            return existing
-        raise SlotTaken(OVERLAP_MESSAGE, field="time") from None
-    notifications.send_soon([email], now=now)
+    notifications.queue_appointment_email(appointment, "booked", now=now)
     return appointment
 
 
@@ -212,11 +218,12 @@ def _find_by_key(booking_key, patient_id):
     return found
 
 
-def get_for_patient(appointment_id, patient: User) -> Appointment:
-    """One of the patient's own appointments. Another patient's and a missing id look the same."""
+def get_for_patient(appointment_id, patient: User, *, lock=False) -> Appointment:
+    """One of the patient's own appointments (locked for a change, with `lock`). Another
+    patient's and a missing id look the same."""
     appointment = None
     if isinstance(appointment_id, int) and 0 < appointment_id <= availability.MAX_ID:
-        appointment = db.session.get(Appointment, appointment_id)
+        appointment = locked(Appointment, appointment_id) if lock else db.session.get(Appointment, appointment_id)
     if appointment is None or appointment.patient_id != patient.id:
         raise NotFound(NOT_YOURS_MESSAGE)
     return appointment
@@ -248,11 +255,11 @@ def can_patient_cancel(appointment: Appointment, *, now: datetime) -> bool:
 
 def cancel_by_patient(*, patient: User, appointment_id, now: datetime) -> Appointment:
     """A patient cancels one of their own scheduled future bookings; the slot is free at once."""
-    begin_write()
-    appointment = get_for_patient(appointment_id, patient)
-    if not can_patient_cancel(appointment, now=now):
-        raise InvalidInput("Only upcoming scheduled bookings can be cancelled")
-    return _cancel(appointment, actor=patient, reason=None, now=now)
+    with unit_of_work():
+        appointment = get_for_patient(appointment_id, patient, lock=True)
+        if not can_patient_cancel(appointment, now=now):
+            raise InvalidInput("Only upcoming scheduled bookings can be cancelled")
+        return _cancel(appointment, actor=patient, reason=None, now=now)
 
 
 def _cancel(appointment: Appointment, *, actor: User, reason, now: datetime) -> Appointment:
@@ -269,9 +276,7 @@ def _cancel(appointment: Appointment, *, actor: User, reason, now: datetime) -> 
             to_value=CANCELLED, reason=reason,
         )
     )
-    email = notifications.queue_appointment_email(appointment, "cancelled", now=now)
-    db.session.commit()
-    notifications.send_soon([email], now=now)
+    notifications.queue_appointment_email(appointment, "cancelled", now=now)
     return appointment
 
 
@@ -285,8 +290,16 @@ def reschedule(
     checks. Raises DomainError with `field` "scheduled_at" or "provider_id" (the clinic API's names).
     The caller has checked that `actor` may touch this appointment.
     """
-    begin_write()
-    appointment = db.session.get(Appointment, appointment.id)
+    try:
+        with unit_of_work():
+            return _reschedule(actor=actor, appointment=locked(Appointment, appointment.id), starts_at=starts_at,
+                               doctor_id=doctor_id, reason=reason, now=now)
+    except (SlotTaken, PatientBusy) as error:  # refused by the database: another change came first
+        error.field = "scheduled_at"
+        raise
+
+
+def _reschedule(*, actor, appointment, starts_at, doctor_id, reason, now):
     if appointment.status != SCHEDULED:
         raise InvalidInput("Only scheduled appointments can be rescheduled", field="scheduled_at")
     new_doctor_id = appointment.doctor_id if doctor_id is None else doctor_id
@@ -315,13 +328,7 @@ def reschedule(
     db.session.add(AppointmentChange(appointment=appointment, actor_id=actor.id, at=now, kind="rescheduled",
                                      from_value=before, to_value=_where_and_when(appointment),
                                      reason=(reason or "").strip()[:500] or None))
-    try:
-        email = notifications.queue_appointment_email(appointment, "rescheduled", now=now)
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise SlotTaken(OVERLAP_MESSAGE, field="scheduled_at") from None
-    notifications.send_soon([email], now=now)
+    notifications.queue_appointment_email(appointment, "rescheduled", now=now)
     return appointment
 
 
@@ -351,24 +358,22 @@ STATUS_CHANGE, STATUS_UNDO = "status", "status_undo"
 
 def change_status(*, actor: User, appointment: Appointment, to_status, now: datetime) -> Appointment:
     """scheduled -> arrived -> completed, or scheduled -> no_show; recorded in the history."""
-    begin_write()
-    appointment = db.session.get(Appointment, appointment.id)
-    if to_status not in STATUS_STEPS.get(appointment.status, ()):
-        raise InvalidInput(f"An appointment that is {appointment.status.replace('_', ' ')} cannot become "
-                           f"{str(to_status).replace('_', ' ')}")
-    _set_status(appointment, to_status, actor=actor, kind=STATUS_CHANGE, now=now)
-    db.session.commit()
+    with unit_of_work():
+        appointment = locked(Appointment, appointment.id)
+        if to_status not in STATUS_STEPS.get(appointment.status, ()):
+            raise InvalidInput(f"An appointment that is {appointment.status.replace('_', ' ')} cannot become "
+                               f"{str(to_status).replace('_', ' ')}")
+        _set_status(appointment, to_status, actor=actor, kind=STATUS_CHANGE, now=now)
     return appointment
 
 
 def undo_last_change(*, actor: User, appointment: Appointment, now: datetime) -> Appointment:
     """Undo the appointment's last change if it was a status change (one step back)."""
-    begin_write()
-    appointment = db.session.get(Appointment, appointment.id)
-    if not can_undo(appointment):
-        raise InvalidInput("There is no status change to undo")
-    _set_status(appointment, last_change(appointment).from_value, actor=actor, kind=STATUS_UNDO, now=now)
-    db.session.commit()
+    with unit_of_work():
+        appointment = locked(Appointment, appointment.id)
+        if not can_undo(appointment):
+            raise InvalidInput("There is no status change to undo")
+        _set_status(appointment, last_change(appointment).from_value, actor=actor, kind=STATUS_UNDO, now=now)
     return appointment
 
 
@@ -393,13 +398,13 @@ def _set_status(appointment, to_status, *, actor, kind, now):
 
 def cancel_by_staff(*, actor: User, appointment: Appointment, reason, now: datetime) -> Appointment:
     """Reception, admins and the appointment's doctor cancel a scheduled or arrived appointment."""
-    begin_write()
-    appointment = db.session.get(Appointment, appointment.id)
     reason = reason.strip() if isinstance(reason, str) else ""
     if not reason:
         raise InvalidInput("Give a reason for cancelling", field="reason")
     if len(reason) > 500:
         raise InvalidInput("A reason has at most 500 characters", field="reason")
-    if appointment.status not in (SCHEDULED, ARRIVED):
-        raise InvalidInput("Only scheduled or arrived appointments can be cancelled")
-    return _cancel(appointment, actor=actor, reason=reason, now=now)
+    with unit_of_work():
+        appointment = locked(Appointment, appointment.id)
+        if appointment.status not in (SCHEDULED, ARRIVED):
+            raise InvalidInput("Only scheduled or arrived appointments can be cancelled")
+        return _cancel(appointment, actor=actor, reason=reason, now=now)

@@ -3,7 +3,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from clinica_web.database import begin_write
+from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import CANCELLED, NO_SHOW, Appointment, User
 from clinica_web.services.appointments import visible_to
@@ -43,22 +43,21 @@ def can_write(actor: User, appointment: Appointment, *, now: datetime) -> bool:
 
 def write(*, actor: User, appointment: Appointment, text, now: datetime) -> Appointment:
     """The appointment's doctor documents the visit (it then leaves the pending list)."""
-    begin_write()
-    appointment = db.session.get(Appointment, appointment.id)
-    if appointment.doctor.user_id != actor.id:
-        raise NotAllowed("Only the appointment's doctor writes its documentation")
-    if appointment.status in (CANCELLED, NO_SHOW):
-        raise InvalidInput("A cancelled or missed appointment has no visit to document")
-    if appointment.starts_at > now:
-        raise InvalidInput("A visit can be documented once it has started")
-    text = text.strip() if isinstance(text, str) else ""
-    if not text:
-        raise InvalidInput("Write the documentation first", field="text")
-    if len(text) > MAX_DOCUMENTATION:
-        raise InvalidInput(f"Documentation has at most {MAX_DOCUMENTATION} characters", field="text")
-    appointment.documentation = text
-    appointment.documented_by_id = actor.id
-    appointment.documented_at = now
-    appointment.updated_at = now
-    db.session.commit()
+    with unit_of_work():
+        appointment = locked(Appointment, appointment.id)
+        if appointment.doctor.user_id != actor.id:
+            raise NotAllowed("Only the appointment's doctor writes its documentation")
+        if appointment.status in (CANCELLED, NO_SHOW):
+            raise InvalidInput("A cancelled or missed appointment has no visit to document")
+        if appointment.starts_at > now:
+            raise InvalidInput("A visit can be documented once it has started")
+        text = text.strip() if isinstance(text, str) else ""
+        if not text:
+            raise InvalidInput("Write the documentation first", field="text")
+        if len(text) > MAX_DOCUMENTATION:
+            raise InvalidInput(f"Documentation has at most {MAX_DOCUMENTATION} characters", field="text")
+        appointment.documentation = text
+        appointment.documented_by_id = actor.id
+        appointment.documented_at = now
+        appointment.updated_at = now
     return appointment

@@ -36,6 +36,18 @@ class SlotTaken(SlotUnavailable):
 
     code = "slot_taken"
 
+    def __init__(self, message="Time slot overlaps with another booking", *, field="time"):
+        super().__init__(message, field=field)
+
+
+class PatientBusy(SlotUnavailable):
+    """The patient already has a booking at that time (also what the database constraint reports)."""
+
+    code = "patient_busy"
+
+    def __init__(self, message="You already have a booking at this time", *, field="time"):
+        super().__init__(message, field=field)
+
 
 class FieldErrors(DomainError):
     """Several problems, by field: {"start_date": ["can't be blank"], ...} (the clinic API's 422)."""

@@ -1,23 +1,20 @@
-"""The outbox: emails are written in the transaction of the change they report and sent after it.
+"""The outbox: emails are written in the transaction of the change they report, and sent by the
+worker (`flask --app wsgi worker`, clinica_web/worker.py) within seconds.
 
-A request that commits a change calls `send_soon()` with the rows it wrote; they are sent once the
-response has gone out, so nobody waits for the mail server. Whatever fails there (SMTP down, a
-timeout, the worker stopping) stays in the outbox and `flask send-mail` retries it with backoff.
-A send never fails the change that caused it.
+The web process never talks to the mail server, so a slow or dead one slows no page. What fails
+to send (SMTP down, a timeout) stays in the outbox and is retried with backoff. A send never fails
+the change that caused it.
 
-Several senders may run at once (app workers and `send-mail` processes), and no email is sent
-twice: a sender holds a lease on a row (its next_attempt_at, CLAIM_MINUTES ahead) while it sends.
-A new row is born leased to the request that writes it, which sends it after its response without
-another round trip to claim it; `send-mail` claims due rows with one UPDATE, skipping rows that
-another `send-mail` has locked.
+Several senders may run at once (workers, `send-mail` from cron), and no email is sent twice: a
+sender claims due rows with one UPDATE (on PostgreSQL skipping rows another sender has locked),
+which leases them to it (next_attempt_at, CLAIM_MINUTES ahead) while it talks to the server.
 """
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import inspect, select, update
+from sqlalchemy import select, update
 
 from clinica_web import mail
-from clinica_web.after_response import run_after_response
 from clinica_web.database import begin_write
 from clinica_web.extensions import db
 from clinica_web.models import OutboxEmail
@@ -28,15 +25,10 @@ MAX_BACKOFF = timedelta(hours=6)
 
 
 def queue(*, recipient, subject, text_body, html_body, cc=None, ics=None, ics_method=None, now) -> OutboxEmail:
-    """Add an email to the session; the caller commits it with its change, then calls send_soon().
-
-    The row is leased to this request until CLAIM_MINUTES from now: should the worker stop before
-    sending it, `send-mail` sends it once the lease has run out.
-    """
+    """Add an email to the session, due at once; the caller commits it with its change."""
     email = OutboxEmail(
         recipient=recipient, cc=cc, subject=subject, text_body=text_body, html_body=html_body,
-        ics=ics, ics_method=ics_method, status=PENDING, next_attempt_at=now + timedelta(minutes=CLAIM_MINUTES),
-        created_at=now,
+        ics=ics, ics_method=ics_method, status=PENDING, next_attempt_at=now, created_at=now,
     )
     db.session.add(email)
     return email
@@ -50,17 +42,6 @@ def queue_appointment_email(appointment, kind, *, now) -> OutboxEmail:
     return queue(recipient=appointment.patient.email, cc=cc, now=now, **mail.appointment_email(appointment, kind))
 
 
-def send_soon(emails: list[OutboxEmail], *, now: datetime) -> None:
-    """Send freshly committed emails once the response has gone out (at once outside a request).
-
-    They are leased to this request (see queue()) and still loaded: nothing to claim or read
-    again. If sending fails (the database went away, say), `send-mail` has them later.
-    """
-    outgoing = [(inspect(email).identity[0], _message_fields(email)) for email in emails]
-    run_after_response(lambda: _send_each(outgoing, now),
-                       what=f"Sending emails {[email_id for email_id, _fields in outgoing]}")
-
-
 MESSAGE_FIELDS = ("recipient", "cc", "subject", "text_body", "html_body", "ics", "ics_method")
 
 
@@ -68,17 +49,13 @@ def _message_fields(email: OutboxEmail) -> dict:
     return {name: getattr(email, name) for name in MESSAGE_FIELDS}
 
 
-def _send_each(outgoing, now):
-    for email_id, fields in outgoing:
-        _deliver(email_id, fields, now=now)
-
-
 def send_due(*, now: datetime, limit: int = 100) -> tuple[int, int]:
-    """Send every email that is due (CLI `send-mail`). Returns (sent, failed) counts.
+    """Send every email that is due (the worker, CLI `send-mail`). Returns (sent, failed) counts.
 
     The due rows are claimed in one transaction first. On PostgreSQL the SELECT takes row locks
     with SKIP LOCKED, so several `send-mail` processes share the work without waiting for each
-    other; the claim (a lease on next_attempt_at) is what keeps any other sender off them.
+    other; the claim (a lease on next_attempt_at) is what keeps any other sender off them. On
+    SQLite, begin_write() takes the database's write lock: one claim at a time.
     """
     begin_write()
     due = (

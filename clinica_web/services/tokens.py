@@ -26,7 +26,8 @@ MAX_TOKEN_LENGTH = 200
 
 
 def create_jwt(user: User, *, now: datetime) -> str:
-    claims = {"sub": str(user.id), "iat": now, "exp": now + JWT_LIFETIME}
+    # "ver": the user's session_version; a password change or reset raises it, ending this token.
+    claims = {"sub": str(user.id), "iat": now, "exp": now + JWT_LIFETIME, "ver": user.session_version}
     return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm=JWT_ALGORITHM)
 
 
@@ -56,7 +57,10 @@ def user_for_jwt(token, *, now: datetime) -> User | None:
     if not 0 < int(subject) <= MAX_ID:  # PostgreSQL refuses to compare an integer column with a bigger number
         return None
     user = db.session.get(User, int(subject))
-    return user if user is not None and user.active else None
+    # A token from before session versions has none: it was issued under version 0.
+    if user is None or not user.active or claims.get("ver", 0) != user.session_version:
+        return None
+    return user
 
 
 def _digest(token: str) -> str:

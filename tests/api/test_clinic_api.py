@@ -410,8 +410,9 @@ def range_world(make_appointment, doctor_a, doctor_b, ana, ben):
         "day_0800": make_appointment(doctor_id=doctor_b, patient_id=ben, day=DAY, hhmm="08:00"),
         "day_2330": make_appointment(doctor_id=doctor_a, patient_id=ben, day=DAY, hhmm="23:30"),  # 02:30Z next day
         "next_0000": make_appointment(doctor_id=doctor_a, patient_id=ana, day=DAY + timedelta(days=1), hhmm="00:00"),
+        # 02:45Z on DAY: the UTC date is DAY, the local one is not. 15 minutes: Ana is at day_0000 next.
         "prev_2345": make_appointment(doctor_id=doctor_b, patient_id=ana, day=DAY - timedelta(days=1),
-                                      hhmm="23:45"),  # 02:45Z on DAY: the UTC date is DAY, the local one is not
+                                      hhmm="23:45", duration=15),
         "day_0000": make_appointment(doctor_id=doctor_a, patient_id=ana, day=DAY, hhmm="00:00"),
     }
     return rows

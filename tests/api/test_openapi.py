@@ -2,7 +2,9 @@
 
 Schemathesis generates requests from the document, valid and invalid, and checks that no
 response is a 500 and that every response (status, content type, headers, body) is one the
-document describes.
+document describes. Its phases: examples, fuzzing and coverage (boundary and edge values of every
+parameter: on by default) in the parametrized test; stateful (sequences of calls linked by the
+document's `links`) in the workflow test.
 """
 import hypothesis
 import pytest
@@ -71,3 +73,28 @@ def test_document_lists_every_api_route(app):
             path = path.replace("{booking_id}", "{id}").replace("{appointment_id}", "{id}")
             routed |= {(path, method) for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert documented == routed
+
+
+def test_api_workflows_that_follow_the_documents_links(app, credentials):
+    """Schemathesis's stateful phase: sequences of calls, each using what the one before answered
+    (book, then cancel or move that booking; list, then move the first), with every default check
+    (server errors, schema conformance, and the stateful ones such as "a deleted thing is gone")."""
+    schema = schemathesis.openapi.from_wsgi("/v1/openapi.json", app)
+
+    class Workflow(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"headers": credentials}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            # A schema-valid request may still break a booking rule (an unknown doctor, a date in
+            # the past): a 400 with the rule's message is the right answer, not a failure. And every
+            # call carries our valid credentials, which the auth check would read as "ignored"
+            # (bad credentials are test_booking_api's and test_clinic_api's to try).
+            excluded = [schemathesis.checks.positive_data_acceptance, schemathesis.checks.ignored_auth]
+            case.validate_response(response, excluded_checks=excluded, transport_kwargs=kwargs or None,
+                                   recorder=self.recorder)
+
+    Workflow.run(settings=hypothesis.settings(
+        max_examples=25, stateful_step_count=6, deadline=None, derandomize=True, database=None,
+        suppress_health_check=list(HealthCheck),
+    ))

@@ -47,7 +47,8 @@ def _free_port():
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    """The demo clinic on a fresh SQLite database, served by gunicorn. Yields (base URL, env)."""
+    """The demo clinic on a fresh SQLite database, served by gunicorn, with the background worker
+    sending its emails, as in production. Yields (base URL, env)."""
     _require_browser()
     folder = tmp_path_factory.mktemp("e2e")
     env = {
@@ -57,6 +58,7 @@ def server(tmp_path_factory):
         "SECRET_KEY": "e2e-secret-key-at-least-32-characters",
         "RATELIMIT_ENABLED": "false",
         "FLASK_APP": "wsgi",
+        "WORKER_INTERVAL_SECONDS": "0.3",
     }
     env.pop("MAIL_SERVER", None)
     flask = [sys.executable, "-m", "flask"]
@@ -67,6 +69,8 @@ def server(tmp_path_factory):
         [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
         cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+    worker = subprocess.Popen(flask + ["worker"], cwd=PROJECT, env={**env, "SITE_URL": f"http://127.0.0.1:{port}"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -79,8 +83,9 @@ def server(tmp_path_factory):
         process.kill()
         pytest.fail("gunicorn did not start")
     yield base, env
-    process.terminate()
-    process.wait(timeout=10)
+    for running in (process, worker):
+        running.terminate()
+        running.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")
@@ -111,12 +116,17 @@ def new_page(browser, server):
 
 
 def welcome_link(server, address):
-    """The sign-in link of the newest welcome email to `address` (development mail is written to files)."""
+    """The sign-in link of the newest welcome email to `address` (development mail is written to
+    files), once the worker has sent it (it looks every 0.3 s here)."""
     folder = Path(server[1]["MAIL_FILE_DIR"])
-    for path in sorted(folder.glob("*.eml"), reverse=True):
-        message = message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if message["To"] == address:
-            return re.search(r"https?://\S+/register/welcome/\S+", message.get_body(("plain",)).get_content())[0]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        for path in sorted(folder.glob("*.eml"), reverse=True):
+            message = message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if message["To"] == address:
+                body = message.get_body(("plain",)).get_content()
+                return re.search(r"https?://\S+/register/welcome/\S+", body)[0]
+        time.sleep(0.2)
     raise AssertionError(f"no welcome email to {address}")
 
 

@@ -1,12 +1,15 @@
 """Several app processes sharing one database: bookings across processes, the mail sender run
 by several processes at once, and the indexes the busy queries rely on."""
+import email
 import json
+import os
 import secrets
+import signal
 import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -232,3 +235,33 @@ def _appointment_scans(node):
         yield node
     for child in node.get("Plans", []):
         yield from _appointment_scans(child)
+
+
+@pytest.mark.concurrency
+def test_several_worker_processes_send_each_email_once_and_stop_on_sigterm(committing_app, tmp_path):
+    """`flask --app wsgi worker` in three processes at once, as three servers would run it."""
+    app = committing_app
+    long_ago = instant(date(2024, 1, 8), "09:00")  # due for whatever the wall clock says
+    with app.app_context():
+        for number in range(60):
+            notifications.queue(recipient=f"r{number}@example.com", subject=f"Message {number}", text_body="Hi",
+                                html_body="<p>Hi</p>", now=long_ago)
+        db.session.commit()
+    mail_dir = tmp_path / "worker-mail"
+    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "MAIL_FILE_DIR": str(mail_dir),
+           "CLINICA_CONFIG": "development", "WORKER_INTERVAL_SECONDS": "0.2", "MAIL_SERVER": ""}
+    workers = [subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=PROJECT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for _ in range(3)]
+    deadline = time.monotonic() + 60
+    while len(list(mail_dir.glob("*.eml"))) < 60 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)  # a double send would show up by now
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    outputs = [worker.communicate(timeout=30)[0] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0, 0], outputs
+    assert all("Worker stopped." in output for output in outputs), outputs
+    subjects = sorted(email.message_from_bytes(path.read_bytes())["Subject"] for path in mail_dir.glob("*.eml"))
+    assert subjects == sorted(f"Message {number}" for number in range(60))
+    with app.app_context():
+        assert db.session.scalar(select(func.count(OutboxEmail.id)).where(OutboxEmail.status == SENT)) == 60

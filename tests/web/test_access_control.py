@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from clinica_web.extensions import db
 from clinica_web.models import CANCELLED, ApiToken, Appointment, BlockedPeriod, User, WeeklyHours
 from clinica_web.services import clinic, tokens
-from tests.conftest import PASSWORD, instant, next_weekday
+from tests.conftest import PASSWORD, instant, next_weekday, table_snapshot
 
 MONDAY = next_weekday(0, weeks=1)
 LAST_MONDAY = MONDAY - timedelta(weeks=3)
@@ -45,8 +45,8 @@ def clinic_data(app, make_doctor, make_user, make_appointment):
     ben_past = make_appointment(doctor_id=doctor, patient_id=ben, day=LAST_MONDAY, hhmm="10:00")
     ben_cancelled = make_appointment(doctor_id=doctor, patient_id=ben, day=MONDAY, hhmm="11:00", status=CANCELLED)
     other_doctors = make_appointment(doctor_id=other_doctor, patient_id=ben, day=MONDAY, hhmm="12:00")
-    now = clinic.now()
     with app.app_context():
+        now = clinic.now()
         db.session.add(BlockedPeriod(doctor_id=doctor, starts_at=instant(MONDAY, "14:00"),
                                      ends_at=instant(MONDAY, "15:00"), reason="Away"))
         db.session.add(BlockedPeriod(doctor_id=None, starts_at=instant(MONDAY + timedelta(days=1), "00:00"),
@@ -74,15 +74,9 @@ def clinic_data(app, make_doctor, make_user, make_appointment):
 @pytest.fixture
 def unchanged(app, clinic_data):
     """Asserts, after the test, that no row of any table changed since the clinic was set up."""
-    before = snapshot(app)
+    before = table_snapshot(app)
     yield
-    assert snapshot(app) == before
-
-
-def snapshot(app):
-    with app.app_context():
-        return {table.name: sorted(map(tuple, db.session.execute(select(table))), key=repr)
-                for table in db.metadata.sorted_tables}
+    assert table_snapshot(app) == before
 
 
 def others_ids(data):
@@ -138,13 +132,13 @@ def test_someone_elses_booking_key_does_not_show_their_booking(app, clinic_data)
         appointment = db.session.get(Appointment, clinic_data.ben_future)
         appointment.booking_key = "ben-key-" + "x" * 24
         db.session.commit()
-    before = snapshot(app)
+    before = table_snapshot(app)
     response = clinic_data.client.post(f"/doctors/{clinic_data.doctor}/book", data={
         "date": MONDAY.isoformat(), "time": "16:00", "type": "consultation", "booking_key": "ben-key-" + "x" * 24,
     })
     assert response.status_code == 422 and "This form was already used" in response.text
     assert f"/bookings/{clinic_data.ben_future}" not in response.headers.get("Location", "") + response.text
-    assert snapshot(app) == before
+    assert table_snapshot(app) == before
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,11 +215,11 @@ def test_an_api_token_row_of_a_patient_is_refused(app, client, clinic_data):
         token = tokens.create_api_token(ana, now=clinic.now())
         ana.role = "patient"
         db.session.commit()
-    before = snapshot(app)
+    before = table_snapshot(app)
     for method, url, body in clinic_api_calls(clinic_data):
         response = client.open(url, method=method, headers={"X-User-Token": token}, json=body)
         assert (response.status_code, response.get_json()) == (401, NOT_AUTHORIZED)
-    assert snapshot(app) == before
+    assert table_snapshot(app) == before
 
 
 def test_a_doctor_cannot_reach_another_doctors_appointments(app, client, clinic_data, unchanged):

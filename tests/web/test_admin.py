@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from clinica_web.extensions import db
 from clinica_web.models import ApiToken, BlockedPeriod, Doctor, User
-from clinica_web.services import accounts, audit, availability, clinic, staff
+from clinica_web.services import accounts, audit, availability, clinic, sessions, staff
 from clinica_web.services.errors import InvalidInput, NotAllowed
 from tests.conftest import PASSWORD, instant, next_weekday
 
@@ -581,11 +581,14 @@ class TestCsrf:
         return {"WTF_CSRF_ENABLED": True}
 
     @pytest.fixture
-    def admin(self, client, make_user):
+    def admin(self, app, client, make_user):
         user_id = make_user(role="admin", email="boss@example.org")
+        with app.app_context():
+            login = sessions.start(db.session.get(User, user_id), now=clinic.now())
         with client.session_transaction() as session:  # logging in would need a token too
             session["_user_id"] = str(user_id)
             session["_fresh"] = True
+            session["login"] = login
         return user_id
 
     def test_buttons_and_forms_need_the_token(self, app, client, admin, make_doctor, make_user):

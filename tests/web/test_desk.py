@@ -1112,14 +1112,15 @@ def test_the_detail_page_offers_documentation_only_to_the_own_doctor(app, desk, 
 
 
 def fill_day(app, doctor_ids, patient_ids, day, per_doctor, *, with_history=False):
-    """`per_doctor` back-to-back 15-minute appointments per doctor from 08:00, bulk-inserted."""
+    """`per_doctor` back-to-back 15-minute appointments per doctor from 08:00, bulk-inserted; at any
+    one time each doctor sees another patient (a patient is in one place at a time)."""
     with app.app_context():
         rows = []
         for d, doctor_id in enumerate(doctor_ids):
             for n in range(per_doctor):
                 start = instant(day, "08:00") + timedelta(minutes=15 * n)
                 rows.append(Appointment(
-                    patient_id=patient_ids[(d * per_doctor + n) % len(patient_ids)], doctor_id=doctor_id,
+                    patient_id=patient_ids[(d + n * len(doctor_ids)) % len(patient_ids)], doctor_id=doctor_id,
                     starts_at=start, ends_at=start + timedelta(minutes=15), duration_minutes=15,
                     appointment_type="follow_up", status=(SCHEDULED, ARRIVED, COMPLETED)[n % 3], notes="",
                 ))

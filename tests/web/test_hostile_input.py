@@ -33,7 +33,7 @@ from clinica_web.models import (
 )
 from clinica_web.services import tokens
 from clinica_web.services.clinic import now as clinic_now
-from tests.conftest import PASSWORD, instant, next_weekday
+from tests.conftest import PASSWORD, instant, next_weekday, table_snapshot
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -679,10 +679,10 @@ def test_parsed_fields_refuse_hostile_text_and_store_nothing(app, people, make_a
 
 
 def table_rows(app):
-    """Every row of every table (but the audit trail of pages viewed)."""
-    with app.app_context():
-        return {table.name: sorted(map(tuple, db.session.execute(select(table))), key=repr)
-                for table in db.metadata.sorted_tables if table.name != "access_events"}
+    """Every row of every table (but the audit trail of pages viewed, and logins)."""
+    rows = table_snapshot(app)
+    del rows["access_events"]
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,6 +30,11 @@ def _query(name, schema, description, required=False):
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
 
 
+def _link(operation_id, id_expression):
+    """An OpenAPI link: what a response gives the next call (the stateful tests follow them)."""
+    return {"operationId": operation_id, "parameters": {"id": id_expression}}
+
+
 def _body(schema):
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
@@ -96,6 +101,7 @@ SCHEMAS = {
 PATHS = {
     "/v1/auth/register": {
         "post": {
+            "operationId": "register",
             "summary": "Create a patient account",
             "tags": ["booking"],
             "requestBody": _body({
@@ -117,6 +123,7 @@ PATHS = {
     },
     "/v1/auth/login": {
         "post": {
+            "operationId": "login",
             "summary": "Log in and get a JWT (valid one day)",
             "tags": ["booking"],
             "requestBody": _body({
@@ -146,6 +153,7 @@ PATHS = {
     },
     "/v1/doctors": {
         "get": {
+            "operationId": "listDoctors",
             "summary": "Active doctors",
             "tags": ["booking"],
             "responses": {"200": _json({"type": "array", "items": _ref("Doctor")}, "Doctors")},
@@ -153,6 +161,7 @@ PATHS = {
     },
     "/v1/bookings/available-slots": {
         "get": {
+            "operationId": "availableSlots",
             "summary": "Free start times of a doctor on a local date",
             "tags": ["booking"],
             "security": JWT,
@@ -171,6 +180,7 @@ PATHS = {
     },
     "/v1/bookings": {
         "post": {
+            "operationId": "createBooking",
             "summary": "Book an appointment",
             "tags": ["booking"],
             "security": JWT,
@@ -188,7 +198,10 @@ PATHS = {
                 },
             }),
             "responses": {
-                "201": _json(_ref("Booking"), "Booked"),
+                "201": {**_json(_ref("Booking"), "Booked"), "links": {
+                    "CancelIt": _link("cancelBooking", "$response.body#/id"),
+                    "MoveIt": _link("rescheduleAppointment", "$response.body#/id"),
+                }},
                 "400": BAD_REQUEST,
                 "401": BOOKING_401,
                 "415": NOT_JSON,
@@ -197,14 +210,20 @@ PATHS = {
     },
     "/v1/bookings/me": {
         "get": {
+            "operationId": "myBookings",
             "summary": "The caller's bookings, by date and time",
             "tags": ["booking"],
             "security": JWT,
-            "responses": {"200": _json({"type": "array", "items": _ref("Booking")}, "Bookings"), "401": BOOKING_401},
+            "responses": {
+                "200": {**_json({"type": "array", "items": _ref("Booking")}, "Bookings"),
+                        "links": {"CancelTheFirst": _link("cancelBooking", "$response.body#/0/id")}},
+                "401": BOOKING_401,
+            },
         }
     },
     "/v1/bookings/{id}": {
         "delete": {
+            "operationId": "cancelBooking",
             "summary": "Cancel one of the caller's upcoming bookings",
             "tags": ["booking"],
             "security": JWT,
@@ -220,6 +239,7 @@ PATHS = {
     },
     "/v1/clinic/appointments/pending_documentation": {
         "get": {
+            "operationId": "pendingDocumentation",
             "summary": "Started appointments without documentation, oldest first",
             "tags": ["clinic"],
             "security": STAFF,
@@ -244,6 +264,7 @@ PATHS = {
     },
     "/v1/clinic/appointments/in_date_range": {
         "get": {
+            "operationId": "inDateRange",
             "summary": "Appointments starting in a range, ordered by scheduled_at",
             "tags": ["clinic"],
             "security": STAFF,
@@ -255,7 +276,8 @@ PATHS = {
                 _query("patient_id", {"type": "integer", "minimum": 1}, "Only this patient"),
             ],
             "responses": {
-                "200": _json({"type": "array", "items": _ref("Appointment")}, "Appointments"),
+                "200": {**_json({"type": "array", "items": _ref("Appointment")}, "Appointments"),
+                        "links": {"MoveTheFirst": _link("rescheduleAppointment", "$response.body#/0/id")}},
                 "401": CLINIC_401,
                 "422": CLINIC_422,
             },
@@ -263,6 +285,7 @@ PATHS = {
     },
     "/v1/clinic/appointments/reschedule_appointments/{id}": {
         "put": {
+            "operationId": "rescheduleAppointment",
             "summary": "Move an appointment to a new time and/or provider",
             "tags": ["clinic"],
             "security": STAFF,

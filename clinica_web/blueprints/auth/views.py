@@ -1,22 +1,34 @@
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from clinica_web.blueprints.auth import bp
 from clinica_web.blueprints.auth.forms import LoginForm, RegisterForm, ResetPasswordForm, ResetRequestForm
-from clinica_web.extensions import db, limiter, login_manager
+from clinica_web.extensions import limiter, login_manager
 from clinica_web.forms import EmptyForm, add_domain_error
-from clinica_web.models import User
 from clinica_web.security import is_local_path, login_email_key
-from clinica_web.services import accounts, clinic
+from clinica_web.services import accounts, clinic, sessions
 from clinica_web.services.errors import DomainError
+
+SESSION_KEY = "login"  # the session cookie's token of its login (services/sessions.py)
 
 
 @login_manager.user_loader
 def load_user(user_id):
-    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+    """The user of this session, if its login has not ended (logout, password reset elsewhere)."""
+    return sessions.user_for(user_id, session.get(SESSION_KEY))
+
+
+def _sign_in(user):
+    token = sessions.start(user, now=clinic.now())
+    login_user(user)
+    session[SESSION_KEY] = token
+
+
+def _sign_out():
+    sessions.end(session.pop(SESSION_KEY, None), now=clinic.now())
+    logout_user()
 
 
 def _safe_next(default="pages.home"):
@@ -58,11 +70,11 @@ def registered():
 @bp.route("/register/welcome/<token>")
 def welcome(token):
     """The link in the welcome email: signs the new patient in and carries on where they were."""
-    user = accounts.user_for_welcome_token(token)
+    user = accounts.use_welcome_link(token, now=clinic.now())
     if user is None:
         flash("This link has expired. Please log in with your email and password.", "info")
         return redirect(url_for("auth.login"))
-    login_user(user)
+    _sign_in(user)
     flash("Welcome! Your account is ready.", "success")
     return redirect(_safe_next())
 
@@ -80,7 +92,7 @@ def login():
         except DomainError:
             form.form_errors.append("Wrong email or password (or the account is locked for a few minutes).")
         else:
-            login_user(user)
+            _sign_in(user)
             return redirect(_safe_next(), code=303)
     return render_template("auth/login.html", form=form), 422 if form.errors else 200
 
@@ -89,7 +101,7 @@ def login():
 @login_required
 def logout():
     if EmptyForm().validate_on_submit():
-        logout_user()
+        _sign_out()
         flash("You are logged out.", "info")
     return redirect(url_for("pages.home"), code=303)
 
@@ -99,11 +111,7 @@ def logout():
 def password_reset_request():
     form = ResetRequestForm()
     if form.validate_on_submit():
-        accounts.request_password_reset(
-            email=form.email.data,
-            make_link=lambda token: url_for("auth.password_reset", token=token, _external=True),
-            now=clinic.now(),
-        )
+        accounts.request_password_reset(email=form.email.data, now=clinic.now())
         # The same answer whether or not the account exists.
         flash("If an account uses that address, we have emailed it a link to choose a new password.", "info")
         return redirect(url_for("auth.login"), code=303)
@@ -121,7 +129,7 @@ def password_reset(token):
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            logout_user()
+            _sign_out()
             flash("Your password is changed. Please log in with the new one.", "success")
             return redirect(url_for("auth.login"), code=303)
     return render_template("auth/password_reset.html", form=form), 422 if form.errors else 200

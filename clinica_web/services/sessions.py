@@ -1,0 +1,58 @@
+"""Logins that can end: a browser's session, and every JWT, end when they should.
+
+The session cookie is signed but lives in the browser, so ending it there (logout) leaves any copy
+of it working. Each login therefore has a row holding a digest of a random token that the cookie
+carries; logout ends the row, and the user loader finds the user only through an open row.
+A password change or reset ends every row of the user and raises `session_version`, which every
+JWT carries, so the API logins made with the old password stop working too.
+"""
+import hashlib
+import secrets
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from clinica_web.database import unit_of_work
+from clinica_web.extensions import db
+from clinica_web.models import User, UserSession
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start(user: User, *, now: datetime) -> str:
+    """A new login of `user`: returns the token for the session cookie (only its digest is kept)."""
+    token = secrets.token_urlsafe(32)
+    user_id = user.id  # read before the transaction expires the user, which would cost a reload
+    with unit_of_work():
+        db.session.add(UserSession(user_id=user_id, digest=_digest(token), created_at=now))
+    return token
+
+
+def user_for(user_id, token) -> User | None:
+    """The active user of an open session, in one query; None if the session ended or is not theirs."""
+    if not isinstance(token, str) or not token or len(token) > 100:
+        return None
+    if not (isinstance(user_id, str) and user_id.isascii() and user_id.isdigit() and len(user_id) <= 10):
+        return None
+    return db.session.scalars(
+        select(User).join(UserSession, UserSession.user_id == User.id)
+        .where(User.id == int(user_id), User.active.is_(True), UserSession.digest == _digest(token),
+               UserSession.ended_at.is_(None))
+    ).first()
+
+
+def end(token, *, now: datetime) -> None:
+    """Log out: this session stops working, wherever its cookie is."""
+    if isinstance(token, str) and token:
+        with unit_of_work():
+            db.session.execute(update(UserSession).where(UserSession.digest == _digest(token),
+                                                         UserSession.ended_at.is_(None)).values(ended_at=now))
+
+
+def end_all(user: User, *, now: datetime) -> None:
+    """Every session and JWT of `user` stops working (within the caller's transaction)."""
+    user.session_version += 1
+    db.session.execute(update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+                       .values(ended_at=now))

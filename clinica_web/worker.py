@@ -1,0 +1,53 @@
+"""The background worker: `flask --app wsgi worker` (DESIGN.md section 16).
+
+It does what no request should wait for. Every few seconds (WORKER_INTERVAL_SECONDS) one pass:
+turns password reset requests into reset emails, then sends the outbox emails that are due. The
+web process never talks to the mail server. `--once` does a single pass (cron, tests).
+
+Several workers may run at once, on one machine or several: each pass claims its rows with row
+locks that skip what another worker holds (PostgreSQL), or under SQLite's single write lock, so
+nothing is sent twice. SIGTERM or Ctrl-C lets the pass under way finish, then the worker stops.
+"""
+import signal
+import threading
+
+from flask import current_app, url_for
+
+from clinica_web.extensions import db
+from clinica_web.services import accounts, clinic, notifications
+
+
+def run_once(*, now) -> dict:
+    """One pass; returns what it did: {"reset_requests": n, "sent": n, "failed": n}."""
+    handled = accounts.send_reset_links(make_link=lambda token: external_url("auth.password_reset", token=token),
+                                        now=now)
+    sent, failed = notifications.send_due(now=now)
+    return {"reset_requests": handled, "sent": sent, "failed": failed}
+
+
+def external_url(endpoint, **values) -> str:
+    """An absolute link for an email, on SITE_URL: the worker has no request to take the host from."""
+    with current_app.test_request_context(base_url=current_app.config["SITE_URL"]):
+        return url_for(endpoint, _external=True, **values)
+
+
+def run_until_stopped(app, *, interval: float, report=print) -> None:
+    """Passes every `interval` seconds until SIGTERM or SIGINT; each in a fresh app context (and
+    database session), so a pass never sees rows another process changed as they were before."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    report(f"Worker started: a pass every {interval:g} s. Stop it with Ctrl-C or SIGTERM.")
+    while not stop.is_set():
+        with app.app_context():
+            try:
+                done = run_once(now=clinic.now())
+            except Exception:  # the database or the mail server is away: log it, try again next pass
+                app.logger.exception("Worker pass failed; trying again in %g s", interval)
+            else:
+                if any(done.values()):
+                    report("Worker: " + ", ".join(f"{name.replace('_', ' ')} {count}" for name, count in done.items()))
+            finally:
+                db.session.remove()
+        stop.wait(interval)
+    report("Worker stopped.")
