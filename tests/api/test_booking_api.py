@@ -5,7 +5,7 @@ cancel) and checks what the client receives: status, JSON body, the email the pa
 where the promise is about storage (nothing created on a refusal), the database.
 """
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import jwt
@@ -384,12 +384,15 @@ def test_booking_answers_with_the_booking(client, app, book, doctor_id, patient_
 
 
 def test_scheduled_at_is_utc_of_the_local_time(book):
-    """In November Santiago is on summer time (UTC-3): 09:00 local is 12:00Z the same day; the
-    evening slot 17:30 is 20:30Z."""
+    """Santiago is UTC-3 in summer and UTC-4 in winter: 09:00 local is 12:00Z or 13:00Z the same
+    day; the evening slot 17:30 is 20:30Z or 21:30Z."""
     morning, evening = book(time="09:00").get_json(), book(time="17:30").get_json()
     assert morning["scheduled_at"] == utc_text(MONDAY, "09:00")
     assert evening["scheduled_at"] == utc_text(MONDAY, "17:30")
-    assert morning["scheduled_at"].endswith("T12:00:00.000Z") and evening["scheduled_at"].endswith("T20:30:00.000Z")
+    hours_behind = -datetime.combine(MONDAY, time(9), tzinfo=TZ).utcoffset() // timedelta(hours=1)
+    assert hours_behind in (3, 4)
+    assert morning["scheduled_at"].endswith(f"T{9 + hours_behind:02d}:00:00.000Z")
+    assert evening["scheduled_at"].endswith(f"T{17 + hours_behind:02d}:30:00.000Z")
 
 
 def test_booking_emails_the_patient_a_calendar_invitation(book, sent_mail):

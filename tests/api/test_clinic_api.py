@@ -712,7 +712,8 @@ def test_rescheduling_to_the_same_time_changes_nothing(app, api, desk, booked, s
 
 @pytest.mark.parametrize("scheduled_at", ["LOCAL", "+02:00", "Z-no-millis"])
 def test_scheduled_at_accepts_iso_8601_forms(api, desk, booked, scheduled_at):
-    value = {"LOCAL": f"{MONDAY}T11:00:00", "+02:00": f"{MONDAY}T16:00:00+02:00",
+    plus_two = instant(MONDAY, "11:00").astimezone(timezone(timedelta(hours=2)))  # 16:00 or 17:00
+    value = {"LOCAL": f"{MONDAY}T11:00:00", "+02:00": plus_two.isoformat(),
              "Z-no-millis": utc_text(MONDAY, "11:00").replace(".000", "")}[scheduled_at]
     response = reschedule(api, desk, booked, scheduled_at=value)
     assert response.status_code == 200, response.get_json()
