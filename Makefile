@@ -47,8 +47,7 @@ test: lint
 # the four runs at once, each in a folder of its own (the machine has cores to spare for them).
 CLOCK_INSTANTS = 2026-11-30T00:30:00-03:00 2026-12-04T23:50:00-03:00 2026-04-04T23:30:00-04:00 \
                  2026-09-06T01:30:00-03:00
-CLOCK_TESTS = tests/web/test_pages.py tests/web/test_desk.py tests/api/test_booking_api.py \
-              tests/api/test_clinic_api.py
+CLOCK_TESTS = tests/web/test_pages.py tests/api/test_booking_api.py tests/api/test_clinic_api.py
 test-clock: install-dev
 	@rm -rf .clock-runs; mkdir -p .clock-runs; \
 	for at in $(CLOCK_INSTANTS); do \

@@ -4,6 +4,7 @@
 `production` in deployments), then applies any overrides.
 """
 import os
+import re
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -66,8 +67,8 @@ class Config:
     MAIL_FILE_DIR = os.environ.get("MAIL_FILE_DIR")
     MAIL_COPY_DOCTOR = _env_bool("MAIL_COPY_DOCTOR", False)
     MAIL_MAX_ATTEMPTS = _env_int("MAIL_MAX_ATTEMPTS", 8)
-    # The site's address, for links in emails the worker writes (it has no request to ask).
-    SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:5000")
+    # The site's address, for the links in emails (never taken from a request's Host header).
+    SITE_URL = os.environ.get("SITE_URL")
     WORKER_INTERVAL_SECONDS = float(os.environ.get("WORKER_INTERVAL_SECONDS") or 3)
 
     # No request body over 1 MB is read (413): a booking or a form is a few kilobytes, and a huge
@@ -82,6 +83,7 @@ class Config:
 class DevelopmentConfig(Config):
     DEBUG = True
     SECRET_KEY = Config.SECRET_KEY or "dev-only-secret-key-never-use-in-production"
+    SITE_URL = Config.SITE_URL or "http://127.0.0.1:5000"
 
 
 class ProductionConfig(Config):
@@ -96,6 +98,9 @@ class ProductionConfig(Config):
         if not secret or len(secret) < 32:
             # It signs sessions, CSRF tokens, reset links and JWTs (HS256 wants 32 bytes or more).
             raise RuntimeError("SECRET_KEY must be set, at least 32 characters, outside development.")
+        if not re.fullmatch(r"https?://[^/\s]+/?", config.get("SITE_URL") or ""):
+            # Links in emails (password reset, welcome) must reach the site: no localhost default here.
+            raise RuntimeError("SITE_URL must be set outside development, e.g. https://clinic.example")
 
 
 def config_class():

@@ -185,7 +185,7 @@ def serve(url, mail_dir):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "DATABASE_URL": url, "MAIL_FILE_DIR": mail_dir, "RATELIMIT_ENABLED": "false",
-           "CLINICA_CONFIG": "production", "SECRET_KEY": SECRET_KEY}
+           "CLINICA_CONFIG": "production", "SECRET_KEY": SECRET_KEY, "SITE_URL": f"http://127.0.0.1:{port}"}
     env["SESSION_COOKIE_SECURE"] = "false"  # the benchmark speaks plain HTTP on loopback
     process = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind",
                                 f"127.0.0.1:{port}", "wsgi:app"], cwd=PROJECT, env=env,

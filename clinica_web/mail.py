@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import flask_mail
-from flask import current_app, render_template
+from flask import current_app, render_template, url_for
 from icalendar import Calendar, Event, Timezone
 
 from clinica_web.services import clinic
@@ -28,6 +28,14 @@ SUBJECTS = {
     "rescheduled": "Your appointment has been moved",
     "cancelled": "Your appointment is cancelled",
 }
+
+
+def link_to(endpoint, **values) -> str:
+    """An absolute link for an email, on SITE_URL. Never from the request's Host header, which
+    the sender chooses (a registration could otherwise mail someone a link to another site), and
+    the worker has no request to ask anyway."""
+    with current_app.test_request_context(base_url=current_app.config["SITE_URL"]):
+        return url_for(endpoint, _external=True, **values)
 
 
 def appointment_email(appointment, kind: str) -> dict:

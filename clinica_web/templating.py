@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from flask import current_app
 
-from clinica_web import htmx
+from clinica_web import htmx, mail
 from clinica_web.services import clinic
 from clinica_web.services.slots import format_minute
 
@@ -51,6 +51,7 @@ def init_app(app):
     app.add_template_filter(label)
     app.add_template_filter(describe_change)
     app.add_template_filter(format_minute, "hhmm")
+    app.add_template_global(mail.link_to, "link_to")  # emails' links, on SITE_URL
     htmx.init_app(app)
 
     @app.context_processor

@@ -9,36 +9,33 @@ locks that skip what another worker holds (PostgreSQL), or under SQLite's single
 nothing is sent twice. SIGTERM or Ctrl-C lets the pass under way finish, then the worker stops.
 """
 import signal
-import threading
+import time
 
-from flask import current_app, url_for
-
+from clinica_web import mail
 from clinica_web.extensions import db
 from clinica_web.services import accounts, clinic, notifications
 
 
 def run_once(*, now) -> dict:
     """One pass; returns what it did: {"reset_requests": n, "sent": n, "failed": n}."""
-    handled = accounts.send_reset_links(make_link=lambda token: external_url("auth.password_reset", token=token),
+    handled = accounts.send_reset_links(make_link=lambda token: mail.link_to("auth.password_reset", token=token),
                                         now=now)
     sent, failed = notifications.send_due(now=now)
     return {"reset_requests": handled, "sent": sent, "failed": failed}
 
 
-def external_url(endpoint, **values) -> str:
-    """An absolute link for an email, on SITE_URL: the worker has no request to take the host from."""
-    with current_app.test_request_context(base_url=current_app.config["SITE_URL"]):
-        return url_for(endpoint, _external=True, **values)
-
-
 def run_until_stopped(app, *, interval: float, report=print) -> None:
     """Passes every `interval` seconds until SIGTERM or SIGINT; each in a fresh app context (and
     database session), so a pass never sees rows another process changed as they were before."""
-    stop = threading.Event()
+    stop = []  # a plain flag: a signal handler must not take a lock the interrupted code may hold
+
+    def ask_to_stop(*_):
+        stop.append(True)
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, ask_to_stop)
     report(f"Worker started: a pass every {interval:g} s. Stop it with Ctrl-C or SIGTERM.")
-    while not stop.is_set():
+    while not stop:
         with app.app_context():
             try:
                 done = run_once(now=clinic.now())
@@ -49,5 +46,7 @@ def run_until_stopped(app, *, interval: float, report=print) -> None:
                     report("Worker: " + ", ".join(f"{name.replace('_', ' ')} {count}" for name, count in done.items()))
             finally:
                 db.session.remove()
-        stop.wait(interval)
+        resume_at = time.monotonic() + interval
+        while not stop and time.monotonic() < resume_at:
+            time.sleep(min(0.1, interval))
     report("Worker stopped.")

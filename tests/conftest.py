@@ -37,7 +37,7 @@ PASSWORD = "correct-horse-9"
 
 class ServerLikeClient(FlaskClient):
     """Closes each response as soon as it is read, as a WSGI server does once it has sent it, so
-    what the app runs on close (the emails of a booking) has run when the test looks."""
+    anything the app runs on close has run when the test looks."""
 
     def open(self, *args, buffered=True, **kwargs):
         return super().open(*args, buffered=buffered, **kwargs)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, render_template
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from clinica_web.database import begin_write, locked, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import PATIENT, ROLES, PasswordResetRequest, User
-from clinica_web.services import notifications, sessions
+from clinica_web.services import clinic, notifications, sessions
 from clinica_web.services.errors import InvalidInput
 
 MIN_PASSWORD = 8
@@ -133,8 +133,19 @@ def register_patient(*, email, password, full_name, phone=None, make_link, now: 
 WELCOME_MAX_AGE = 2 * 24 * 3600
 
 
+class _ClockSigner(TimestampSigner):
+    """Link timestamps from the app's clock (clinic.now), like every other rule's time."""
+
+    def get_timestamp(self) -> int:
+        return int(clinic.now().timestamp())
+
+
+def _link_serializer(salt):
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt, signer=_ClockSigner)
+
+
 def _welcome_serializer():
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="welcome")
+    return _link_serializer("welcome")
 
 
 def use_welcome_link(token, *, now: datetime) -> User | None:
@@ -181,14 +192,10 @@ def authenticate(*, email, password, now: datetime) -> User:
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
         raise invalid
-    locked = user.locked_until is not None and user.locked_until > now
-    if not user.check_password(password) or locked or not user.active:
-        if not locked:
-            user.failed_logins += 1
-            if user.failed_logins >= LOCKOUT_AFTER:
-                user.locked_until = now + timedelta(minutes=LOCKOUT_MINUTES)
-                user.failed_logins = 0
-            db.session.commit()
+    is_locked = user.locked_until is not None and user.locked_until > now
+    if not user.check_password(password) or is_locked or not user.active:
+        if not is_locked:
+            _count_failure(user.id, now=now)
         raise invalid
     if user.failed_logins or user.locked_until:
         user.failed_logins = 0
@@ -197,8 +204,19 @@ def authenticate(*, email, password, now: datetime) -> User:
     return user
 
 
+def _count_failure(user_id, *, now):
+    """One more failed login in a row, counted under the user's row lock, so that guesses sent in
+    parallel each count; the LOCKOUT_AFTER-th locks the account for LOCKOUT_MINUTES."""
+    with unit_of_work():
+        user = locked(User, user_id)
+        user.failed_logins += 1
+        if user.failed_logins >= LOCKOUT_AFTER:
+            user.locked_until = now + timedelta(minutes=LOCKOUT_MINUTES)
+            user.failed_logins = 0
+
+
 def _reset_serializer():
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="password-reset")
+    return _link_serializer("password-reset")
 
 
 def _password_fingerprint(user) -> str:
@@ -233,10 +251,12 @@ def send_reset_links(*, make_link, now: datetime, limit: int = 100) -> int:
             select(PasswordResetRequest).order_by(PasswordResetRequest.id).limit(limit)
             .with_for_update(skip_locked=True)
         ).all()
+        emailed = set()  # a burst of requests for one address: one email
         for request in requests:
-            user = find_by_email(request.email)
+            user = find_by_email(request.email) if request.email not in emailed else None
             if user is not None and user.active:
                 _queue_reset_email(user, make_link=make_link, now=now)
+                emailed.add(request.email)
             db.session.delete(request)
     return len(requests)
 

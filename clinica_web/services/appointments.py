@@ -35,6 +35,16 @@ def get_for_staff(actor: User, appointment_id) -> Appointment:
     return found
 
 
+def locked_for_staff(actor: User, appointment_id) -> Appointment:
+    """The appointment read again and locked for a change (database.locked), if `actor` may still
+    see it: it may have moved to another doctor since the page was loaded."""
+    query = visible_to(actor, select(Appointment).where(Appointment.id == appointment_id))
+    found = db.session.scalars(query.with_for_update(of=Appointment).execution_options(populate_existing=True)).first()
+    if found is None:
+        raise NotFound("Appointment not found")
+    return found
+
+
 def parse_instant(value, *, end_of_day=False) -> datetime:
     """An ISO 8601 date or datetime as a UTC instant; ValueError if it is neither.
 

@@ -1,7 +1,8 @@
 """Booking, cancelling and the rules behind them (DESIGN.md sections 6 and 7).
 
-Each writing function owns its transaction: it checks the rules, writes the appointment, its
-history row and its outbox email, commits once, and only then tries to send the email.
+Each writing function owns its transaction (database.unit_of_work): it locks the appointment it
+changes, checks the rules, writes the appointment, its history row and its outbox email, and
+commits once; the worker sends the email.
 """
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -24,7 +25,7 @@ from clinica_web.models import (
     Doctor,
     User,
 )
-from clinica_web.services import availability, clinic, notifications, slots
+from clinica_web.services import appointments, availability, clinic, notifications, slots
 from clinica_web.services.errors import (
     DomainError,
     InvalidInput,
@@ -292,8 +293,8 @@ def reschedule(
     """
     try:
         with unit_of_work():
-            return _reschedule(actor=actor, appointment=locked(Appointment, appointment.id), starts_at=starts_at,
-                               doctor_id=doctor_id, reason=reason, now=now)
+            return _reschedule(actor=actor, appointment=appointments.locked_for_staff(actor, appointment.id),
+                               starts_at=starts_at, doctor_id=doctor_id, reason=reason, now=now)
     except (SlotTaken, PatientBusy) as error:  # refused by the database: another change came first
         error.field = "scheduled_at"
         raise
@@ -359,7 +360,7 @@ STATUS_CHANGE, STATUS_UNDO = "status", "status_undo"
 def change_status(*, actor: User, appointment: Appointment, to_status, now: datetime) -> Appointment:
     """scheduled -> arrived -> completed, or scheduled -> no_show; recorded in the history."""
     with unit_of_work():
-        appointment = locked(Appointment, appointment.id)
+        appointment = appointments.locked_for_staff(actor, appointment.id)
         if to_status not in STATUS_STEPS.get(appointment.status, ()):
             raise InvalidInput(f"An appointment that is {appointment.status.replace('_', ' ')} cannot become "
                                f"{str(to_status).replace('_', ' ')}")
@@ -370,7 +371,7 @@ def change_status(*, actor: User, appointment: Appointment, to_status, now: date
 def undo_last_change(*, actor: User, appointment: Appointment, now: datetime) -> Appointment:
     """Undo the appointment's last change if it was a status change (one step back)."""
     with unit_of_work():
-        appointment = locked(Appointment, appointment.id)
+        appointment = appointments.locked_for_staff(actor, appointment.id)
         if not can_undo(appointment):
             raise InvalidInput("There is no status change to undo")
         _set_status(appointment, last_change(appointment).from_value, actor=actor, kind=STATUS_UNDO, now=now)
@@ -404,7 +405,7 @@ def cancel_by_staff(*, actor: User, appointment: Appointment, reason, now: datet
     if len(reason) > 500:
         raise InvalidInput("A reason has at most 500 characters", field="reason")
     with unit_of_work():
-        appointment = locked(Appointment, appointment.id)
+        appointment = appointments.locked_for_staff(actor, appointment.id)
         if appointment.status not in (SCHEDULED, ARRIVED):
             raise InvalidInput("Only scheduled or arrived appointments can be cancelled")
         return _cancel(appointment, actor=actor, reason=reason, now=now)

@@ -19,6 +19,7 @@ from clinica_web.database import begin_write
 from clinica_web.extensions import db
 from clinica_web.models import OutboxEmail
 from clinica_web.models.outbox import FAILED, PENDING, SENT
+from clinica_web.services import clinic
 
 CLAIM_MINUTES = 10  # a claimed row whose sender died becomes due again after this long
 MAX_BACKOFF = timedelta(hours=6)
@@ -66,19 +67,36 @@ def send_due(*, now: datetime, limit: int = 100) -> tuple[int, int]:
         .with_for_update(skip_locked=True)
     )
     claimed = [(row.id, _message_fields(row)) for row in db.session.scalars(due)]
+    lease = now + timedelta(minutes=CLAIM_MINUTES)
     if claimed:
         db.session.execute(
             update(OutboxEmail).where(OutboxEmail.id.in_([email_id for email_id, _fields in claimed]))
-            .values(next_attempt_at=now + timedelta(minutes=CLAIM_MINUTES))
+            .values(next_attempt_at=lease)
         )
     db.session.commit()  # hold no transaction while talking to the mail server
     sent = failed = 0
     for email_id, fields in claimed:
+        if not _renew_lease(email_id, lease):
+            continue  # a mail server so slow that this lease ran out: another sender has it now
         if _deliver(email_id, fields, now=now):
             sent += 1
         else:
             failed += 1
     return sent, failed
+
+
+def _renew_lease(email_id, lease) -> bool:
+    """Just before sending: if this sender's lease on the email still holds (nobody claimed it
+    since), extend it by CLAIM_MINUTES from the clock's now, so that a pass slowed down by its
+    mail server never sends an email another sender has taken over. False if it was taken."""
+    begin_write()
+    fresh = max(lease, clinic.now() + timedelta(minutes=CLAIM_MINUTES))
+    renewed = db.session.execute(
+        update(OutboxEmail).where(OutboxEmail.id == email_id, OutboxEmail.status == PENDING,
+                                  OutboxEmail.next_attempt_at == lease).values(next_attempt_at=fresh)
+    ).rowcount
+    db.session.commit()
+    return renewed == 1
 
 
 def _deliver(email_id, fields, *, now) -> bool:

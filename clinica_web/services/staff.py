@@ -22,7 +22,7 @@ from clinica_web.models import (
     Doctor,
     User,
 )
-from clinica_web.services import accounts, availability, tokens
+from clinica_web.services import accounts, availability, sessions, tokens
 from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound
 
 MAX_ID = 2**31 - 1
@@ -138,6 +138,8 @@ def set_active(*, actor: User, user_id, active: bool, now: datetime) -> User:
     user.failed_logins = 0
     user.locked_until = None
     user.updated_at = now
+    if not active:  # its sessions and JWTs end now, and do not come back with a reactivation
+        sessions.end_all(user, now=now)
     db.session.commit()
     return user
 

@@ -53,6 +53,7 @@ def upgrade():
         sa.PrimaryKeyConstraint('id', name=op.f('pk_password_reset_requests')),
     )
 
+    _refuse_patients_booked_twice()
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
         op.execute(
@@ -61,16 +62,35 @@ def upgrade():
         )
     elif dialect == "sqlite":
         _drop_triggers()
-        for event, not_itself in (("INSERT", ""), ("UPDATE", "AND other.id <> NEW.id")):
+        # An update is checked when it moves the time, the people or the status (not for notes or
+        # documentation, say), as PostgreSQL's constraint is.
+        moves = "UPDATE OF starts_at, ends_at, doctor_id, patient_id, status"
+        for event, not_itself in (("INSERT", ""), (moves, "AND other.id <> NEW.id")):
             checks = "".join(_sqlite_check(column, name, not_itself) for column, name in (
                 ("doctor_id", "appointments_no_overlap"), ("patient_id", "appointments_patient_no_overlap")))
             op.execute(f"""
-                CREATE TRIGGER appointments_no_overlap_{event.lower()}
+                CREATE TRIGGER appointments_no_overlap_{event.split()[0].lower()}
                 BEFORE {event} ON appointments
                 WHEN NEW.{HOLDS_TIME}
                 BEGIN {checks}
                 END
             """)
+
+
+def _refuse_patients_booked_twice():
+    """Stop, saying which, if a patient already holds two overlapping appointments (the rule was
+    only the booking service's until now): one of each pair must be moved or cancelled first."""
+    pairs = op.get_bind().execute(sa.text(f"""
+        SELECT a.patient_id, a.id, b.id FROM appointments AS a JOIN appointments AS b
+          ON a.patient_id = b.patient_id AND a.id < b.id
+         AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at
+         WHERE a.{HOLDS_TIME} AND b.{HOLDS_TIME}
+         ORDER BY a.patient_id, a.id LIMIT 20
+    """)).all()
+    if pairs:
+        listed = ", ".join(f"patient {patient}: appointments {first} and {second}" for patient, first, second in pairs)
+        raise RuntimeError("Some patients have two appointments at the same time; move or cancel one of each "
+                           f"pair, then upgrade again ({listed}).")
 
 
 def _sqlite_check(column, name, not_itself):
@@ -121,6 +141,8 @@ def downgrade():
     op.drop_table('password_reset_requests')
     op.drop_index(op.f('ix_user_sessions_user_id'), table_name='user_sessions')
     op.drop_table('user_sessions')
-    with op.batch_alter_table('users', schema=None) as batch_op:
+    # ALTER TABLE ... DROP COLUMN in place: on SQLite, rebuilding the table (batch mode's way) would
+    # drop `users`, which the foreign keys of every other table refuse.
+    with op.batch_alter_table('users', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('welcomed_at')
         batch_op.drop_column('session_version')

@@ -736,3 +736,30 @@ class TestSlowServer:
         assert run_worker()["sent"] == 3  # the worker is the one that waits
         assert time.monotonic() - started >= 3 * SLOW_SECONDS
         assert [envelope.rcpt_tos for envelope in slow_smtp.envelopes] == [[PATIENT_EMAIL]] * 3
+
+
+def test_a_sender_slowed_past_its_lease_leaves_the_rest_to_whoever_took_them(app, sent_mail, monkeypatch, clock):
+    """Sender A claims three emails (a ten-minute lease), and its mail server takes six minutes
+    over each. Sender B, running eleven minutes in, finds the third one's lease run out and takes
+    it; the second is still A's (A renews the lease of each email just before sending it). When A
+    gets to the third, it leaves it: every email is sent once."""
+    now = TEST_NOW
+    for _ in range(3):
+        queue_one(app, now=now)
+    real_deliver, delivered_by_a, sender_b = mail.deliver, [], []
+
+    def slow(message):
+        delivered_by_a.append(message.recipients)
+        clock.advance(minutes=6)
+        if len(delivered_by_a) == 2:  # A is eleven minutes into its pass
+            monkeypatch.setattr(mail, "deliver", real_deliver)
+            with app.app_context():
+                sender_b.append(notifications.send_due(now=clinic.now()))
+            monkeypatch.setattr(mail, "deliver", slow)
+        real_deliver(message)
+
+    monkeypatch.setattr(mail, "deliver", slow)
+    with app.app_context():
+        assert notifications.send_due(now=now) == (2, 0)  # A: the first two
+    assert sender_b == [(1, 0)]  # B: the third
+    assert len(sent_mail()) == 3 and [row.attempts for row in outbox(app)] == [1, 1, 1]

@@ -99,6 +99,14 @@ def move(world, appointment_id, hhmm, doctor=None):
         json={"appointment": fields})
 
 
+def desk_clients(world, count):
+    """`count` browsers, each logged in at the desk."""
+    clients = [world.app.test_client() for _ in range(count)]
+    for client in clients:
+        assert client.post("/login", data={"email": "desk@example.com", "password": PASSWORD}).status_code == 303
+    return clients
+
+
 def story(world, appointment_id):
     """The appointment's final row, its history kinds and its emails as (SEQUENCE, METHOD, start)."""
     with world.app.app_context():
@@ -215,15 +223,23 @@ def test_one_patient_booking_one_time_with_three_doctors_gets_one(clinic_world):
 def test_ten_status_changes_at_once_make_one_change(clinic_world):
     world = clinic_world
     appointment_id = book(world, 0, "08:00").json["id"]
-    desk = world.app.test_client()
-    assert desk.post("/login", data={"email": "desk@example.com", "password": PASSWORD}).status_code == 303
-    clients = []
-    for _ in range(10):
-        client = world.app.test_client()
-        client.post("/login", data={"email": "desk@example.com", "password": PASSWORD})
-        clients.append(client)
+    clients = desk_clients(world, 10)
     responses = race(*(lambda client=client: client.post(f"/desk/appointments/{appointment_id}/status",
                                                          data={"to": "arrived"}) for client in clients))
     assert all(response.status_code < 500 for response in responses)
     final = story(world, appointment_id)
     assert final.status == "arrived" and final.changes == ["booked", "status"]
+
+
+def test_ten_undos_at_once_undo_one_step(clinic_world):
+    world = clinic_world
+    appointment_id = book(world, 0, "08:00").json["id"]
+    clients = desk_clients(world, 10)
+    clients[0].post(f"/desk/appointments/{appointment_id}/status", data={"to": "arrived"})
+    clients[0].post(f"/desk/appointments/{appointment_id}/status", data={"to": "completed"})
+    responses = race(*(lambda client=client: client.post(f"/desk/appointments/{appointment_id}/undo")
+                       for client in clients))
+    assert all(response.status_code < 500 for response in responses)
+    final = story(world, appointment_id)
+    # One step back (completed -> arrived); the undo of an undo is not offered, so the rest refuse.
+    assert final.status == "arrived" and final.changes == ["booked", "status", "status", "status_undo"]

@@ -706,7 +706,7 @@ def get_routes(app, ids):
         yield path
 
 
-@pytest.mark.parametrize("day", EDGE_DATES)
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])  # the ones that overflowed; the forms try all
 def test_edge_dates_in_any_page_are_a_4xx_not_a_500(app, people, make_appointment, day):
     appointment_id = make_appointment(doctor_id=people.doctor_id, patient_id=people.patient, day=MONDAY,
                                       hhmm="09:00")

@@ -58,6 +58,19 @@ def test_production_refuses_a_missing_or_short_secret_key(monkeypatch, database_
             create_app({**base_config(database_url, tmp_path), "SECRET_KEY": secret})
 
 
+def test_production_refuses_to_start_without_the_sites_address(monkeypatch, database_url, tmp_path):
+    """Emails link to SITE_URL; production has no default for it (localhost links would not work)."""
+    import pytest
+
+    from clinica_web import create_app
+    from tests.conftest import base_config
+
+    monkeypatch.setenv("CLINICA_CONFIG", "production")
+    for site_url in (None, "", "clinic.example", "https://clinic.example/path", "javascript:alert(1)"):
+        with pytest.raises(RuntimeError, match="SITE_URL"):
+            create_app({**base_config(database_url, tmp_path), "SITE_URL": site_url})
+
+
 def test_production_session_cookie_is_secure_httponly_samesite(monkeypatch, database_url, tmp_path):
     from clinica_web import create_app
     from clinica_web.extensions import db
@@ -81,3 +94,20 @@ def test_bodies_over_a_megabyte_are_refused_before_they_are_read(client, make_do
     # Just under the limit is read as usual (and refused for what it says).
     small = client.post("/v1/auth/login", json={"email": "ana@example.com", "password": "x" * 1000})
     assert small.status_code == 400 and small.json == {"error": "Invalid credentials"}
+
+
+def test_links_in_emails_are_on_the_site_whatever_host_the_request_names(client, make_user, sent_mail):
+    """The Host header is the sender's to choose: the emails a request causes link to SITE_URL."""
+    make_user(email="ana@example.com")
+    evil = {"Host": "evil.example"}
+    data = {"full_name": "Ana Torres", "phone": "", "password": "correct-horse-9", "confirm": "correct-horse-9"}
+    client.post("/register", data={**data, "email": "ana@example.com"}, headers=evil)  # exists: "log in" email
+    client.post("/register", data={**data, "email": "new@example.com"}, headers=evil)  # welcome link
+    client.post("/password-reset", data={"email": "ana@example.com"}, headers=evil)
+    messages = sent_mail()
+    assert len(messages) == 3
+    for message in messages:
+        for part in ("plain", "html"):
+            body = message.get_body((part,)).get_content()
+            links = re.findall(r"https?://[^\s\"<>]+", body)
+            assert links and all(link.startswith("http://clinica.test/") for link in links), links

@@ -119,3 +119,11 @@ def test_a_reset_request_costs_the_same_for_a_known_and_an_unknown_address(app, 
         stored = db.session.scalars(select(PasswordResetRequest.email)).all()
         assert sorted(set(stored)) == ["ana@example.com", "nobody@example.com"]
         assert db.session.scalars(select(User.email)).all() == ["ana@example.com"]
+
+
+def test_a_welcome_link_lasts_two_days_on_the_apps_clock(app, client, sent_mail, clock):
+    assert register(client, email="new@example.com").status_code == 303
+    welcome = sent_mail()[-1]
+    clock.advance(days=2, minutes=1)
+    response = finish_registration(client, lambda: [welcome])
+    assert "/login" in response.headers["Location"] and not logged_in(client)

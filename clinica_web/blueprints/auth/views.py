@@ -3,6 +3,7 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from clinica_web import mail
 from clinica_web.blueprints.auth import bp
 from clinica_web.blueprints.auth.forms import LoginForm, RegisterForm, ResetPasswordForm, ResetRequestForm
 from clinica_web.extensions import limiter, login_manager
@@ -21,7 +22,12 @@ def load_user(user_id):
 
 
 def _sign_in(user):
-    token = sessions.start(user, now=clinic.now())
+    """A new login gets a session of its own: what the browser's session held before (another
+    login, a CSRF token someone else planted) is ended and dropped first."""
+    now = clinic.now()
+    sessions.end(session.get(SESSION_KEY), now=now)
+    session.clear()
+    token = sessions.start(user, now=now)
     login_user(user)
     session[SESSION_KEY] = token
 
@@ -53,7 +59,7 @@ def register():
             accounts.register_patient(
                 email=form.email.data, password=form.password.data, full_name=form.full_name.data,
                 phone=form.phone.data, now=clinic.now(),
-                make_link=lambda token: url_for("auth.welcome", token=token, next=next_page, _external=True),
+                make_link=lambda token: mail.link_to("auth.welcome", token=token, next=next_page),
             )
         except DomainError as error:
             add_domain_error(form, error)
