@@ -31,7 +31,8 @@ db: install
 # The site and the background worker (it sends the emails, with links to this PORT), stopped
 # together by Ctrl-C.
 run: db
-	@SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(BIN)/flask worker & worker=$$!; \
+	@export SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)}; \
+	$(BIN)/flask worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' INT TERM EXIT; \
 	$(BIN)/flask run --host 127.0.0.1 --port $(PORT) --debug
 

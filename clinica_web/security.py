@@ -29,9 +29,12 @@ PRIVATE_API_PREFIXES = ("/v1/auth/", "/v1/bookings", "/v1/clinic/")
 
 def reject_nul_bytes():
     """No form or query value of a page may contain NUL: no text column stores it (PostgreSQL
-    refuses it). The API checks its own input field by field and answers in its own format."""
+    refuses it). No form takes a file either: Flask-WTF would hand the file to a text field's
+    validators, which fail on it. The API checks its own input field by field, in its own format."""
     if request.path.startswith("/v1/"):
         return
+    if request.files:
+        abort(400, "This site takes no files: send the form as text.")
     for values in (request.args, request.form):
         for key, value in values.items(multi=True):
             if "\x00" in key or "\x00" in value:

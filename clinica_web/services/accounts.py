@@ -105,7 +105,15 @@ def register_patient(*, email, password, full_name, phone=None, make_link, now: 
     full_name = clean_name(full_name)
     phone = clean_phone(phone)
     check_password_rules(password)
-    begin_write()
+    try:
+        with unit_of_work():
+            _register_or_tell_the_owner(email=email, password=password, full_name=full_name, phone=phone,
+                                        make_link=make_link, now=now)
+    except IntegrityError:  # the same address registered by a concurrent request: nothing to add
+        pass
+
+
+def _register_or_tell_the_owner(*, email, password, full_name, phone, make_link, now):
     existing = find_by_email(email)
     context = dict(clinic_name=current_app.config["CLINIC_NAME"])
     if existing is not None:
@@ -116,7 +124,7 @@ def register_patient(*, email, password, full_name, phone=None, make_link, now: 
                         updated_at=now)
         existing.set_password(password)
         db.session.add(existing)
-        db.session.flush()
+        db.session.flush()  # the new id, for the link (a concurrent registration may refuse it here)
         token = _welcome_serializer().dumps({"user": existing.id, "fp": _password_fingerprint(existing)})
         template, subject, context["user"], context["link"] = "welcome", "Welcome", existing, make_link(token)
     notifications.queue(
@@ -124,10 +132,6 @@ def register_patient(*, email, password, full_name, phone=None, make_link, now: 
         text_body=render_template(f"email/{template}.txt", **context),
         html_body=render_template(f"email/{template}.html", **context),
     )
-    try:
-        db.session.commit()
-    except IntegrityError:  # the same address registered by a concurrent request: nothing to add
-        db.session.rollback()
 
 
 WELCOME_MAX_AGE = 2 * 24 * 3600

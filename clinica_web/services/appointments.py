@@ -114,10 +114,10 @@ def parse_move(fields: dict) -> tuple[datetime | None, int | None, str | None]:
     return starts_at, provider_id, reason
 
 
-def _parse_bounds(errors, **values) -> dict:
+def _parse_bounds(errors, **given) -> dict:
     """start_date and end_date as instants; a field's message goes into `errors` instead."""
     bounds = {}
-    for field, value in values.items():
+    for field, value in given.items():
         if value is None or not str(value).strip():
             errors[field] = [BLANK]
             continue
@@ -128,16 +128,17 @@ def _parse_bounds(errors, **values) -> dict:
     return bounds
 
 
-def _parse_ids(errors, **values) -> dict:
+def _parse_ids(errors, **given) -> dict:
     """The optional id filters that were given, as ints; a field's message goes into `errors` instead."""
     ids = {}
-    for field, value in values.items():
+    for field, value in given.items():
         if value in (None, ""):
             continue
-        if not (str(value).isascii() and str(value).isdigit()) or not 0 < int(value) <= availability.MAX_ID:
+        number = values.positive_number(str(value), availability.MAX_ID)
+        if number is None:
             errors[field] = [INVALID]
         else:
-            ids[field] = int(value)
+            ids[field] = number
     return ids
 
 

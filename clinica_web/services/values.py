@@ -25,6 +25,18 @@ def whole_number(value) -> int | None:
     return None
 
 
+def positive_number(text, maximum: int) -> int | None:
+    """A string of ASCII digits (no sign, no spaces) as an int from 1 to `maximum`; None otherwise.
+
+    Checked as text first: "²".isdigit() is true but int() refuses it, and int() of a 5 000-digit
+    string raises ValueError (Python's limit on such conversions).
+    """
+    if not (isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= len(str(maximum))):
+        return None
+    number = int(text)
+    return number if 0 < number <= maximum else None
+
+
 def parse_date(value, *, bounded=True) -> date:
     """A YYYY-MM-DD date; with `bounded` (the default) only one from FIRST_DATE to LAST_DATE.
 

@@ -51,6 +51,7 @@ def server(tmp_path_factory):
     sending its emails, as in production. Yields (base URL, env)."""
     _require_browser()
     folder = tmp_path_factory.mktemp("e2e")
+    port = _free_port()
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{folder / 'e2e.sqlite'}",
@@ -59,18 +60,18 @@ def server(tmp_path_factory):
         "RATELIMIT_ENABLED": "false",
         "FLASK_APP": "wsgi",
         "WORKER_INTERVAL_SECONDS": "0.3",
+        "SITE_URL": f"http://127.0.0.1:{port}",  # the links in emails
     }
     env.pop("MAIL_SERVER", None)
     flask = [sys.executable, "-m", "flask"]
     for command in (["init-db"], ["seed-demo"]):
         subprocess.run(flask + command, cwd=PROJECT, env=env, check=True, capture_output=True)
-    port = _free_port()
     process = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
         cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    worker = subprocess.Popen(flask + ["worker"], cwd=PROJECT, env={**env, "SITE_URL": f"http://127.0.0.1:{port}"},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(flask + ["worker"], cwd=PROJECT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -243,3 +243,16 @@ def test_ten_undos_at_once_undo_one_step(clinic_world):
     final = story(world, appointment_id)
     # One step back (completed -> arrived); the undo of an undo is not offered, so the rest refuse.
     assert final.status == "arrived" and final.changes == ["booked", "status", "status", "status_undo"]
+
+
+def test_ten_registrations_of_one_new_address_at_once_make_one_account(clinic_world):
+    """Each gets "check your email" (never a 500): one account, one welcome email."""
+    world = clinic_world
+    form = {"full_name": "Rosa New", "email": "rosa@example.com", "phone": "", "password": PASSWORD,
+            "confirm": PASSWORD}
+    responses = race(*(lambda: world.app.test_client().post("/register", data=form) for _ in range(10)))
+    assert [response.status_code for response in responses] == [303] * 10
+    with world.app.app_context():
+        assert len(db.session.scalars(select(User.id).where(User.email == "rosa@example.com")).all()) == 1
+        subjects = db.session.scalars(select(OutboxEmail.subject).where(OutboxEmail.recipient == "rosa@example.com"))
+        assert list(subjects).count("Welcome at Clinica") == 1

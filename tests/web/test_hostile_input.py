@@ -226,6 +226,11 @@ class People:
     def ana(self):
         return self._login_as(self.patient)
 
+    def staff_token(self, app):
+        """A clinic API token of the receptionist."""
+        with app.app_context():
+            return tokens.create_api_token(db.session.get(User, self.reception), now=clinic_now())
+
 
 @pytest.fixture
 def people(app, make_doctor, make_user, login_as):
@@ -783,3 +788,40 @@ def test_edge_dates_in_the_apis(app, people, client, make_appointment, day):
     with app.app_context():
         assert db.session.scalar(select(func.count(Appointment.id))) == 1
         assert db.session.get(Appointment, appointment_id).sequence == 0
+
+
+def test_numbers_too_long_for_int_are_refused_not_a_500(app, people, make_appointment, client):
+    """int() refuses strings of over 4 300 digits with ValueError: every id and page number is
+    checked as text first. (A status change with such a `doctor_id` to go back to once saved the
+    change, then failed.)"""
+    huge = "9" * 5000
+    appointment_id = make_appointment(doctor_id=people.doctor_id, patient_id=people.patient, day=PAST_MONDAY,
+                                      hhmm="09:00")
+    answers = [
+        people.desk.post(f"/desk/appointments/{appointment_id}/status", data={"to": "arrived", "doctor_id": huge}),
+        people.desk.post(f"/desk/appointments/{appointment_id}/undo", data={"doctor_id": huge}),
+        people.desk.get(f"/desk/?doctor_id={huge}"),
+        people.desk.get(f"/desk/day.csv?doctor_id={huge}"),
+        people.desk.get(f"/desk/book?patient_id={huge}"),
+        people.desk.post("/desk/book", data={"patient_id": huge, "doctor_id": people.doctor_id,
+                                             "date": MONDAY.isoformat(), "time": "10:00"}),
+    ]
+    assert all(answer.status_code < 500 for answer in answers), [answer.status_code for answer in answers]
+    with app.app_context():
+        kinds = db.session.scalars(select(AppointmentChange.kind).where(
+            AppointmentChange.appointment_id == appointment_id).order_by(AppointmentChange.id)).all()
+    assert kinds == ["status", "status_undo"]  # each change made once, and answered with a redirect
+    staff = {"X-User-Token": people.staff_token(app)}
+    for url in (f"/v1/clinic/appointments/pending_documentation?page={huge}",
+                f"/v1/clinic/appointments/in_date_range?start_date={MONDAY}&end_date={MONDAY}&provider_id={huge}"):
+        assert client.get(url, headers=staff).status_code == 422, url
+
+
+def test_a_file_where_a_form_expects_text_is_a_400(client, people):
+    """Multipart with a file part: Flask-WTF would hand the file to the field's validators."""
+    for url, field in [("/login", "email"), ("/register", "full_name"), ("/password-reset", "email")]:
+        response = client.post(url, data={field: (io.BytesIO(b"zzz"), "a.txt")}, content_type="multipart/form-data")
+        assert response.status_code == 400 and "This site takes no files" in response.text, url
+    response = people.desk.post("/desk/patients", data={"full_name": (io.BytesIO(b"x"), "a.txt")},
+                                content_type="multipart/form-data")
+    assert response.status_code == 400

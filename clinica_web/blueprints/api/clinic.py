@@ -5,7 +5,7 @@ from clinica_web.blueprints.api import bp
 from clinica_web.blueprints.api import serializers as out
 from clinica_web.blueprints.api.auth import json_body, staff_token_required
 from clinica_web.blueprints.api.errors import clinic_error
-from clinica_web.services import appointments, booking, clinic, documentation
+from clinica_web.services import appointments, booking, clinic, documentation, values
 from clinica_web.services.errors import DomainError, FieldErrors, NotFound
 
 MAX_PAGE_SIZE = 100
@@ -17,10 +17,10 @@ def _positive_int(name, default, maximum):
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    # isascii: str.isdigit() is also true of "²" and "١", which int() refuses or reads as a number.
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
+    number = values.positive_number(raw, maximum)
+    if number is None:
         raise FieldErrors({name: [f"must be an integer from 1 to {maximum}"]})
-    return int(raw)
+    return number
 
 
 @bp.get("/clinic/appointments/pending_documentation")

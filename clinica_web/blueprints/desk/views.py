@@ -26,14 +26,13 @@ from clinica_web.services import (
     day_list,
     documentation,
     patients,
+    values,
 )
 from clinica_web.services.errors import DomainError
 
 
 def _int_arg(name):
-    value = request.values.get(name, "")
-    # isascii: "²" is a digit to isdigit() but not to int().
-    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) <= availability.MAX_ID else None
+    return values.positive_number(request.values.get(name, ""), availability.MAX_ID)
 
 
 def _day_arg(now):
