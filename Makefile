@@ -40,8 +40,9 @@ lint: install-dev
 	$(BIN)/flake8 .
 	$(BIN)/isort --check-only --diff .
 
+# On every core (pytest-xdist): each worker makes its own databases.
 test: lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 # The tests that depend on the date and the hour, again at fixed instants (CLINICA_TEST_NOW): a
 # Monday 00:30, a Friday 23:50, and the two days America/Santiago changes its clocks. SQLite only;

@@ -52,14 +52,16 @@ def _test_now() -> datetime:
     """The instant the whole test session runs at: CLINICA_TEST_NOW (ISO 8601 with an offset), or
     the wall clock when the session starts. The app reads it through its CLOCK, the tests through
     TEST_NOW and TODAY, so both agree however long the session takes; CI runs the date-sensitive
-    tests again at fixed instants (a Monday 00:30, a Friday 23:50, both daylight-saving days)."""
-    fixed = os.environ.get("CLINICA_TEST_NOW")
-    if fixed:
-        moment = datetime.fromisoformat(fixed)
-        if moment.tzinfo is None:
-            raise RuntimeError("CLINICA_TEST_NOW needs an offset, e.g. 2026-11-30T00:30:00-03:00")
-        return moment.astimezone(timezone.utc)
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    tests again at fixed instants (a Monday 00:30, a Friday 23:50, both daylight-saving days).
+
+    The wall clock's reading is put in the environment, so that every import of this module
+    (pytest's own, and `from tests.conftest import ...`) and every xdist worker gets the same one.
+    """
+    fixed = os.environ.setdefault("CLINICA_TEST_NOW", datetime.now(timezone.utc).replace(microsecond=0).isoformat())
+    moment = datetime.fromisoformat(fixed)
+    if moment.tzinfo is None:
+        raise RuntimeError("CLINICA_TEST_NOW needs an offset, e.g. 2026-11-30T00:30:00-03:00")
+    return moment.astimezone(timezone.utc)
 
 
 TEST_NOW = _test_now()
