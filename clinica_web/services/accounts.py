@@ -110,7 +110,7 @@ def register_patient(*, email, password, full_name, phone=None, make_link, now: 
             _register_or_tell_the_owner(email=email, password=password, full_name=full_name, phone=phone,
                                         make_link=make_link, now=now)
     except IntegrityError:  # the same address registered by a concurrent request: nothing to add
-        pass
+        return
 
 
 def _register_or_tell_the_owner(*, email, password, full_name, phone, make_link, now):
