@@ -15,6 +15,8 @@ from sqlalchemy import select, update
 from clinica_web.database import unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import User, UserSession
+from clinica_web.services import values
+from clinica_web.services.availability import MAX_ID
 
 
 def _digest(token: str) -> str:
@@ -32,13 +34,12 @@ def start(user: User, *, now: datetime) -> str:
 
 def user_for(user_id, token) -> User | None:
     """The active user of an open session, in one query; None if the session ended or is not theirs."""
-    if not isinstance(token, str) or not token or len(token) > 100:
-        return None
-    if not (isinstance(user_id, str) and user_id.isascii() and user_id.isdigit() and len(user_id) <= 10):
+    user_id = values.positive_number(user_id, MAX_ID)
+    if user_id is None or not isinstance(token, str) or not token or len(token) > 100:
         return None
     return db.session.scalars(
         select(User).join(UserSession, UserSession.user_id == User.id)
-        .where(User.id == int(user_id), User.active.is_(True), UserSession.digest == _digest(token),
+        .where(User.id == user_id, User.active.is_(True), UserSession.digest == _digest(token),
                UserSession.ended_at.is_(None))
     ).first()
 
