@@ -19,7 +19,7 @@ NAMING_CONVENTION = {
 
 # expire_on_commit=False: after a service commits, the view renders the rows it just wrote from
 # memory instead of reloading each one (a session lives for one request). A service that needs
-# fresh rows starts with begin_write(), which expires everything.
+# fresh rows does so in its unit_of_work(), which starts with begin_write(): that expires everything.
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION), session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from clinica_web.database import begin_write, locked, unit_of_work
+from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import PATIENT, ROLES, PasswordResetRequest, User
 from clinica_web.services import clinic, notifications, sessions
@@ -73,23 +73,22 @@ def find_by_email(email) -> User | None:
 
 def create_user(*, email, password, full_name, role=PATIENT, phone=None, now: datetime) -> User:
     """Register a user. Email uniqueness is case-insensitive."""
-    begin_write()
     email = normalize_email(email)
     full_name = clean_name(full_name)
     phone = clean_phone(phone)
     check_password_rules(password)
     if role not in ROLES:
         raise InvalidInput(f"Role must be one of {', '.join(ROLES)}", field="role")
-    if find_by_email(email) is not None:
-        raise InvalidInput("Email already exists", field="email")
-    user = User(email=email, full_name=full_name, role=role, phone=phone, created_at=now, updated_at=now)
-    user.set_password(password)
-    db.session.add(user)
+    taken = InvalidInput("Email already exists", field="email")
     try:
-        db.session.commit()
+        with unit_of_work():
+            if find_by_email(email) is not None:
+                raise taken
+            user = User(email=email, full_name=full_name, role=role, phone=phone, created_at=now, updated_at=now)
+            user.set_password(password)
+            db.session.add(user)
     except IntegrityError:  # registered by a concurrent request a moment ago
-        db.session.rollback()
-        raise InvalidInput("Email already exists", field="email") from None
+        raise taken from None
     return user
 
 
@@ -191,7 +190,6 @@ def authenticate(*, email, password, now: datetime) -> User:
     invalid = InvalidInput("Invalid credentials")
     if not isinstance(email, str) or not isinstance(password, str) or len(password) > MAX_PASSWORD:
         raise invalid
-    begin_write()
     user = find_by_email(email.strip())
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
@@ -202,9 +200,10 @@ def authenticate(*, email, password, now: datetime) -> User:
             _count_failure(user.id, now=now)
         raise invalid
     if user.failed_logins or user.locked_until:
-        user.failed_logins = 0
-        user.locked_until = None
-        db.session.commit()
+        with unit_of_work():
+            user = locked(User, user.id)
+            user.failed_logins = 0
+            user.locked_until = None
     return user
 
 

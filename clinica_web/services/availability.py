@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import literal, or_, select, union_all
 
-from clinica_web.database import begin_write
+from clinica_web.database import unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import ADMIN, CANCELLED, DOCTOR, Appointment, BlockedPeriod, Doctor, User, WeeklyHours
 from clinica_web.services import clinic, slots
@@ -173,34 +173,33 @@ def _hhmm(value, field) -> int:
 
 
 def add_window(*, actor: User, doctor_id, weekday, start, end) -> WeeklyHours:
-    begin_write()
-    doctor = managed_doctor(actor, doctor_id)
-    weekday = whole_number(weekday)
-    if weekday is None or not 0 <= weekday <= 6:
-        raise InvalidInput("Choose a day of the week", field="weekday")
-    start_minute, end_minute = _hhmm(start, "start"), _hhmm(end, "end")
-    if end_minute <= start_minute:
-        raise InvalidInput("The end must be after the start", field="end")
-    for other_start, other_end in weekly_windows(doctor).get(weekday, []):
-        if other_start < end_minute and start_minute < other_end:
-            raise InvalidInput(
-                f"Overlaps the window {slots.format_minute(other_start)}–{slots.format_minute(other_end)}",
-                field="start",
-            )
-    window = WeeklyHours(doctor_id=doctor.id, weekday=weekday, start_minute=start_minute, end_minute=end_minute)
-    db.session.add(window)
-    db.session.commit()
+    with unit_of_work():
+        doctor = managed_doctor(actor, doctor_id)
+        weekday = whole_number(weekday)
+        if weekday is None or not 0 <= weekday <= 6:
+            raise InvalidInput("Choose a day of the week", field="weekday")
+        start_minute, end_minute = _hhmm(start, "start"), _hhmm(end, "end")
+        if end_minute <= start_minute:
+            raise InvalidInput("The end must be after the start", field="end")
+        for other_start, other_end in weekly_windows(doctor).get(weekday, []):
+            if other_start < end_minute and start_minute < other_end:
+                raise InvalidInput(
+                    f"Overlaps the window {slots.format_minute(other_start)}–{slots.format_minute(other_end)}",
+                    field="start",
+                )
+        window = WeeklyHours(doctor_id=doctor.id, weekday=weekday, start_minute=start_minute, end_minute=end_minute)
+        db.session.add(window)
     return window
 
 
 def remove_window(*, actor: User, window_id) -> None:
-    begin_write()
-    window = db.session.get(WeeklyHours, window_id) if isinstance(window_id, int) and 0 < window_id <= MAX_ID else None
-    if window is None:
-        raise NotFound("Working hours not found")
-    managed_doctor(actor, window.doctor_id)
-    db.session.delete(window)
-    db.session.commit()
+    with unit_of_work():
+        valid_id = isinstance(window_id, int) and 0 < window_id <= MAX_ID
+        window = db.session.get(WeeklyHours, window_id) if valid_id else None
+        if window is None:
+            raise NotFound("Working hours not found")
+        managed_doctor(actor, window.doctor_id)
+        db.session.delete(window)
 
 
 def add_blocked_period(
@@ -210,22 +209,21 @@ def add_blocked_period(
 
     Existing bookings in the period are allowed to stay; they are returned so the desk can move them.
     """
-    begin_write()
-    doctor = None
-    if doctor_id is None:
-        if actor.role != ADMIN:
-            raise NotAllowed("Only admins can close the clinic")
-    else:
-        doctor = managed_doctor(actor, doctor_id)
-    first, last = parse_date(start_date), parse_date(end_date or start_date)
-    start = local_day_span(first)[0] if not start_time else _instant(first, _hhmm(start_time, "start_time"))
-    end = local_day_span(last)[1] if not end_time else _instant(last, _hhmm(end_time, "end_time"))
-    if end <= start:
-        raise InvalidInput("The end must be after the start", field="end_date")
-    reason = " ".join(reason.split())[:200] if isinstance(reason, str) else ""
-    period = BlockedPeriod(doctor_id=doctor.id if doctor else None, starts_at=start, ends_at=end, reason=reason)
-    db.session.add(period)
-    db.session.commit()
+    with unit_of_work():
+        doctor = None
+        if doctor_id is None:
+            if actor.role != ADMIN:
+                raise NotAllowed("Only admins can close the clinic")
+        else:
+            doctor = managed_doctor(actor, doctor_id)
+        first, last = parse_date(start_date), parse_date(end_date or start_date)
+        start = local_day_span(first)[0] if not start_time else _instant(first, _hhmm(start_time, "start_time"))
+        end = local_day_span(last)[1] if not end_time else _instant(last, _hhmm(end_time, "end_time"))
+        if end <= start:
+            raise InvalidInput("The end must be after the start", field="end_date")
+        reason = " ".join(reason.split())[:200] if isinstance(reason, str) else ""
+        period = BlockedPeriod(doctor_id=doctor.id if doctor else None, starts_at=start, ends_at=end, reason=reason)
+        db.session.add(period)
     return period, appointments_during(period)
 
 
@@ -255,18 +253,17 @@ def bookings_inside(doctor_id, period_id) -> list[Appointment]:
 
 
 def remove_blocked_period(*, actor: User, period_id) -> None:
-    begin_write()
-    valid_id = isinstance(period_id, int) and 0 < period_id <= MAX_ID
-    period = db.session.get(BlockedPeriod, period_id) if valid_id else None
-    if period is None:
-        raise NotFound("Blocked period not found")
-    if period.doctor_id is None:
-        if actor.role != ADMIN:
-            raise NotAllowed("Only admins can change clinic closures")
-    else:
-        managed_doctor(actor, period.doctor_id)
-    db.session.delete(period)
-    db.session.commit()
+    with unit_of_work():
+        valid_id = isinstance(period_id, int) and 0 < period_id <= MAX_ID
+        period = db.session.get(BlockedPeriod, period_id) if valid_id else None
+        if period is None:
+            raise NotFound("Blocked period not found")
+        if period.doctor_id is None:
+            if actor.role != ADMIN:
+                raise NotAllowed("Only admins can change clinic closures")
+        else:
+            managed_doctor(actor, period.doctor_id)
+        db.session.delete(period)
 
 
 def upcoming_blocked_periods(doctor_id, *, now: datetime) -> list[BlockedPeriod]:

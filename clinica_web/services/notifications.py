@@ -15,7 +15,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from clinica_web import mail
-from clinica_web.database import begin_write
+from clinica_web.database import unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import OutboxEmail
 from clinica_web.models.outbox import FAILED, PENDING, SENT
@@ -56,9 +56,23 @@ def send_due(*, now: datetime, limit: int = 100) -> tuple[int, int]:
     The due rows are claimed in one transaction first. On PostgreSQL the SELECT takes row locks
     with SKIP LOCKED, so several `send-mail` processes share the work without waiting for each
     other; the claim (a lease on next_attempt_at) is what keeps any other sender off them. On
-    SQLite, begin_write() takes the database's write lock: one claim at a time.
+    SQLite, the write transaction takes the database's write lock: one claim at a time.
     """
-    begin_write()
+    with unit_of_work():
+        claimed, lease = _claim_due(now=now, limit=limit)
+    # No transaction is held while talking to the mail server.
+    sent = failed = 0
+    for email_id, fields in claimed:
+        if not _renew_lease(email_id, lease):
+            continue  # a mail server so slow that this lease ran out: another sender has it now
+        if _deliver(email_id, fields, now=now):
+            sent += 1
+        else:
+            failed += 1
+    return sent, failed
+
+
+def _claim_due(*, now, limit):
     due = (
         select(OutboxEmail)
         .where(OutboxEmail.status == PENDING, OutboxEmail.next_attempt_at <= now)
@@ -73,29 +87,19 @@ def send_due(*, now: datetime, limit: int = 100) -> tuple[int, int]:
             update(OutboxEmail).where(OutboxEmail.id.in_([email_id for email_id, _fields in claimed]))
             .values(next_attempt_at=lease)
         )
-    db.session.commit()  # hold no transaction while talking to the mail server
-    sent = failed = 0
-    for email_id, fields in claimed:
-        if not _renew_lease(email_id, lease):
-            continue  # a mail server so slow that this lease ran out: another sender has it now
-        if _deliver(email_id, fields, now=now):
-            sent += 1
-        else:
-            failed += 1
-    return sent, failed
+    return claimed, lease
 
 
 def _renew_lease(email_id, lease) -> bool:
     """Just before sending: if this sender's lease on the email still holds (nobody claimed it
     since), extend it by CLAIM_MINUTES from the clock's now, so that a pass slowed down by its
     mail server never sends an email another sender has taken over. False if it was taken."""
-    begin_write()
     fresh = max(lease, clinic.now() + timedelta(minutes=CLAIM_MINUTES))
-    renewed = db.session.execute(
-        update(OutboxEmail).where(OutboxEmail.id == email_id, OutboxEmail.status == PENDING,
-                                  OutboxEmail.next_attempt_at == lease).values(next_attempt_at=fresh)
-    ).rowcount
-    db.session.commit()
+    with unit_of_work():
+        renewed = db.session.execute(
+            update(OutboxEmail).where(OutboxEmail.id == email_id, OutboxEmail.status == PENDING,
+                                      OutboxEmail.next_attempt_at == lease).values(next_attempt_at=fresh)
+        ).rowcount
     return renewed == 1
 
 
@@ -112,15 +116,14 @@ def _deliver(email_id, fields, *, now) -> bool:
 
 
 def _record(email_id, *, now, error):
-    begin_write()
-    email = db.session.get(OutboxEmail, email_id)
-    email.attempts += 1
-    email.last_error = error
-    if error is None:
-        email.status = SENT
-        email.sent_at = now
-    elif email.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
-        email.status = FAILED
-    else:
-        email.next_attempt_at = now + min(timedelta(minutes=2**email.attempts), MAX_BACKOFF)
-    db.session.commit()
+    with unit_of_work():
+        email = db.session.get(OutboxEmail, email_id)
+        email.attempts += 1
+        email.last_error = error
+        if error is None:
+            email.status = SENT
+            email.sent_at = now
+        elif email.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+            email.status = FAILED
+        else:
+            email.next_attempt_at = now + min(timedelta(minutes=2**email.attempts), MAX_BACKOFF)

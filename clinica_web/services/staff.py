@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from clinica_web.database import begin_write
+from clinica_web.database import unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import (
     ADMIN,
@@ -65,24 +65,23 @@ def all_doctors() -> list[Doctor]:
 def create_doctor(*, actor: User, display_name, specialty, email, password, now: datetime) -> Doctor:
     """A doctor and the account they log in with (role doctor): both rows, or neither."""
     _require_admin(actor)
-    begin_write()
     name = _clean_text(display_name, field="display_name", label="doctor's name", max_length=accounts.MAX_NAME)
     specialty = _clean_text(specialty, field="specialty", label="specialty", max_length=MAX_SPECIALTY)
     email = accounts.normalize_email(email)
     accounts.check_password_rules(password)
-    if accounts.find_by_email(email) is not None:
-        raise InvalidInput("An account already uses this email", field="email")
-    # The same rules as accounts.create_user, which commits on its own; here the user and the
-    # doctor go into one transaction instead.
-    user = User(email=email, full_name=name, role=DOCTOR, created_at=now, updated_at=now)
-    user.set_password(password)
-    doctor = Doctor(display_name=name, specialty=specialty, user=user, active=True)
-    db.session.add_all([user, doctor])
+    taken = InvalidInput("An account already uses this email", field="email")
     try:
-        db.session.commit()
+        with unit_of_work():
+            if accounts.find_by_email(email) is not None:
+                raise taken
+            # The same rules as accounts.create_user, which commits on its own; here the user and
+            # the doctor go into one transaction instead.
+            user = User(email=email, full_name=name, role=DOCTOR, created_at=now, updated_at=now)
+            user.set_password(password)
+            doctor = Doctor(display_name=name, specialty=specialty, user=user, active=True)
+            db.session.add_all([user, doctor])
     except IntegrityError:  # the email was taken by a concurrent request a moment ago
-        db.session.rollback()
-        raise InvalidInput("An account already uses this email", field="email") from None
+        raise taken from None
     return doctor
 
 
@@ -93,12 +92,11 @@ def set_doctor_active(*, actor: User, doctor_id, active: bool, now: datetime) ->
     The doctor's login is not touched (they may still document past visits).
     """
     _require_admin(actor)
-    begin_write()
-    doctor = db.session.get(Doctor, doctor_id) if _valid_id(doctor_id) else None
-    if doctor is None:
-        raise NotFound("Doctor not found")
-    doctor.active = bool(active)
-    db.session.commit()
+    with unit_of_work():
+        doctor = db.session.get(Doctor, doctor_id) if _valid_id(doctor_id) else None
+        if doctor is None:
+            raise NotFound("Doctor not found")
+        doctor.active = bool(active)
     upcoming = db.session.scalars(
         select(Appointment)
         .where(Appointment.doctor_id == doctor.id, Appointment.status != CANCELLED, Appointment.overlapping(now))
@@ -128,19 +126,19 @@ def create_account(*, actor: User, full_name, email, password, role, now: dateti
 def set_active(*, actor: User, user_id, active: bool, now: datetime) -> User:
     """Let a staff account log in again, or stop it: its sessions and API tokens stop working too."""
     _require_admin(actor)
-    begin_write()
-    user = db.session.get(User, user_id) if _valid_id(user_id) else None
-    if user is None or user.role not in STAFF_ROLES:
-        raise NotFound("Staff account not found")
-    if user.id == actor.id and not active:
-        raise NotAllowed("You cannot deactivate your own account; ask another admin")
-    user.active = bool(active)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.updated_at = now
-    if not active:  # its sessions and JWTs end now, and do not come back with a reactivation
-        sessions.end_all(user, now=now)
-    db.session.commit()
+    actor_id = actor.id  # read before the transaction expires the actor, which would cost a reload
+    with unit_of_work():
+        user = db.session.get(User, user_id) if _valid_id(user_id) else None
+        if user is None or user.role not in STAFF_ROLES:
+            raise NotFound("Staff account not found")
+        if user.id == actor_id and not active:
+            raise NotAllowed("You cannot deactivate your own account; ask another admin")
+        user.active = bool(active)
+        user.failed_logins = 0
+        user.locked_until = None
+        user.updated_at = now
+        if not active:  # its sessions and JWTs end now, and do not come back with a reactivation
+            sessions.end_all(user, now=now)
     return user
 
 

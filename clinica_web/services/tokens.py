@@ -13,7 +13,7 @@ import jwt
 from flask import current_app
 from sqlalchemy import select
 
-from clinica_web.database import begin_write
+from clinica_web.database import unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import STAFF_ROLES, ApiToken, User
 from clinica_web.services.availability import MAX_ID
@@ -71,10 +71,9 @@ def create_api_token(user: User, *, name="API token", now: datetime) -> str:
     """Create a token for a staff user; returns the token itself (store only what you print)."""
     if user.role not in STAFF_ROLES:
         raise InvalidInput("API tokens are for staff accounts (doctor, reception, admin)")
-    begin_write()
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(ApiToken(user_id=user.id, name=name[:80], digest=_digest(token), created_at=now))
-    db.session.commit()
+    token, user_id = TOKEN_PREFIX + secrets.token_urlsafe(32), user.id
+    with unit_of_work():
+        db.session.add(ApiToken(user_id=user_id, name=name[:80], digest=_digest(token), created_at=now))
     return token
 
 
@@ -97,12 +96,11 @@ def user_for_api_token(token, *, now: datetime) -> User | None:
 
 
 def revoke_api_token(token_id, *, now: datetime) -> ApiToken:
-    begin_write()
-    found = db.session.get(ApiToken, token_id) if isinstance(token_id, int) else None
-    if found is None:
-        raise NotFound("API token not found")
-    found.revoked_at = found.revoked_at or now
-    db.session.commit()
+    with unit_of_work():
+        found = db.session.get(ApiToken, token_id) if isinstance(token_id, int) else None
+        if found is None:
+            raise NotFound("API token not found")
+        found.revoked_at = found.revoked_at or now
     return found
 
 
