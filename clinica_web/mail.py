@@ -38,6 +38,24 @@ def link_to(endpoint, **values) -> str:
         return url_for(endpoint, _external=True, **values)
 
 
+ACCOUNT_SUBJECTS = {
+    "welcome": "Welcome at {clinic}",
+    "account_exists": "You already have an account at {clinic}",
+    "password_reset": "Reset your {clinic} password",
+}
+
+
+def account_email(kind: str, *, user, **context) -> dict:
+    """Subject and bodies of an account email of `kind` (welcome, account_exists, password_reset)."""
+    clinic_name = current_app.config["CLINIC_NAME"]
+    context = dict(context, user=user, clinic_name=clinic_name)
+    return dict(
+        subject=ACCOUNT_SUBJECTS[kind].format(clinic=clinic_name),
+        text_body=render_template(f"email/{kind}.txt", **context),
+        html_body=render_template(f"email/{kind}.html", **context),
+    )
+
+
 def appointment_email(appointment, kind: str) -> dict:
     """Subject, bodies and ICS for an appointment email of `kind` (booked, cancelled, rescheduled)."""
     local_start = clinic.to_local(appointment.starts_at)

@@ -5,12 +5,13 @@ import unicodedata
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, render_template
+from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from clinica_web import mail
 from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import PATIENT, ROLES, PasswordResetRequest, User
@@ -114,23 +115,17 @@ def register_patient(*, email, password, full_name, phone=None, make_link, now: 
 
 def _register_or_tell_the_owner(*, email, password, full_name, phone, make_link, now):
     existing = find_by_email(email)
-    context = dict(clinic_name=current_app.config["CLINIC_NAME"])
     if existing is not None:
         generate_password_hash(password)  # the same work as a new account, so timing tells nothing
-        template, subject, context["user"] = "account_exists", "You already have an account", existing
+        message = mail.account_email("account_exists", user=existing)
     else:
-        existing = User(email=email, full_name=full_name, role=PATIENT, phone=phone, created_at=now,
-                        updated_at=now)
-        existing.set_password(password)
-        db.session.add(existing)
+        user = User(email=email, full_name=full_name, role=PATIENT, phone=phone, created_at=now, updated_at=now)
+        user.set_password(password)
+        db.session.add(user)
         db.session.flush()  # the new id, for the link (a concurrent registration may refuse it here)
-        token = _welcome_serializer().dumps({"user": existing.id, "fp": _password_fingerprint(existing)})
-        template, subject, context["user"], context["link"] = "welcome", "Welcome", existing, make_link(token)
-    notifications.queue(
-        recipient=email, subject=f"{subject} at {context['clinic_name']}", now=now,
-        text_body=render_template(f"email/{template}.txt", **context),
-        html_body=render_template(f"email/{template}.html", **context),
-    )
+        token = _welcome_serializer().dumps({"user": user.id, "fp": _password_fingerprint(user)})
+        message = mail.account_email("welcome", user=user, link=make_link(token))
+    notifications.queue(recipient=email, now=now, **message)
 
 
 WELCOME_MAX_AGE = 2 * 24 * 3600
@@ -266,15 +261,9 @@ def send_reset_links(*, make_link, now: datetime, limit: int = 100) -> int:
 
 def _queue_reset_email(user, *, make_link, now):
     token = _reset_serializer().dumps({"user": user.id, "fp": _password_fingerprint(user)})
-    context = dict(user=user, link=make_link(token), clinic_name=current_app.config["CLINIC_NAME"],
-                   minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60)
-    notifications.queue(
-        recipient=user.email,
-        subject=f"Reset your {current_app.config['CLINIC_NAME']} password",
-        text_body=render_template("email/password_reset.txt", **context),
-        html_body=render_template("email/password_reset.html", **context),
-        now=now,
-    )
+    message = mail.account_email("password_reset", user=user, link=make_link(token),
+                                 minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60)
+    notifications.queue(recipient=user.email, now=now, **message)
 
 
 def user_for_reset_token(token, *, lock=False) -> User | None:

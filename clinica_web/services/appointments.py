@@ -27,7 +27,7 @@ def visible_to(actor: User, query: Select) -> Select:
 def get_for_staff(actor: User, appointment_id) -> Appointment:
     """One appointment the actor may see, or NotFound('Appointment not found')."""
     found = None
-    if isinstance(appointment_id, int) and 0 < appointment_id <= availability.MAX_ID:
+    if values.valid_id(appointment_id):
         query = visible_to(actor, select(Appointment).where(Appointment.id == appointment_id))
         found = db.session.scalars(query).first()
     if found is None:
@@ -134,7 +134,7 @@ def _parse_ids(errors, **given) -> dict:
     for field, value in given.items():
         if value in (None, ""):
             continue
-        number = values.positive_number(str(value), availability.MAX_ID)
+        number = values.positive_number(str(value), values.MAX_ID)
         if number is None:
             errors[field] = [INVALID]
         else:

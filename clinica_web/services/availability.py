@@ -12,7 +12,7 @@ from clinica_web.extensions import db
 from clinica_web.models import ADMIN, CANCELLED, DOCTOR, Appointment, BlockedPeriod, Doctor, User, WeeklyHours
 from clinica_web.services import clinic, slots
 from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound
-from clinica_web.services.values import parse_date, whole_number
+from clinica_web.services.values import parse_date, valid_id, whole_number
 
 DEFAULT_DURATION = 30
 
@@ -26,12 +26,9 @@ def local_day_span(first: date, last: date | None = None) -> tuple[datetime, dat
     return start, end
 
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
-
-
 def active_doctor(doctor_id) -> Doctor | None:
     """An active doctor, with their weekly hours loaded in the same query (slots need both)."""
-    if isinstance(doctor_id, bool) or not isinstance(doctor_id, int) or not 0 < doctor_id <= MAX_ID:
+    if not valid_id(doctor_id):
         return None
     query = select(Doctor).where(Doctor.id == doctor_id, Doctor.active).options(db.joinedload(Doctor.weekly_hours))
     return db.session.scalars(query).unique().first()
@@ -147,7 +144,7 @@ def can_manage(actor: User, doctor: Doctor | None) -> bool:
 
 def managed_doctor(actor, doctor_id) -> Doctor:
     """The doctor whose hours `actor` wants to change; NotFound or NotAllowed otherwise."""
-    doctor = db.session.get(Doctor, doctor_id) if isinstance(doctor_id, int) and 0 < doctor_id <= MAX_ID else None
+    doctor = db.session.get(Doctor, doctor_id) if valid_id(doctor_id) else None
     if doctor is None:
         raise NotFound("Doctor not found", field="doctor_id")
     if not can_manage(actor, doctor):
@@ -194,8 +191,7 @@ def add_window(*, actor: User, doctor_id, weekday, start, end) -> WeeklyHours:
 
 def remove_window(*, actor: User, window_id) -> None:
     with unit_of_work():
-        valid_id = isinstance(window_id, int) and 0 < window_id <= MAX_ID
-        window = db.session.get(WeeklyHours, window_id) if valid_id else None
+        window = db.session.get(WeeklyHours, window_id) if valid_id(window_id) else None
         if window is None:
             raise NotFound("Working hours not found")
         managed_doctor(actor, window.doctor_id)
@@ -254,8 +250,7 @@ def bookings_inside(doctor_id, period_id) -> list[Appointment]:
 
 def remove_blocked_period(*, actor: User, period_id) -> None:
     with unit_of_work():
-        valid_id = isinstance(period_id, int) and 0 < period_id <= MAX_ID
-        period = db.session.get(BlockedPeriod, period_id) if valid_id else None
+        period = db.session.get(BlockedPeriod, period_id) if valid_id(period_id) else None
         if period is None:
             raise NotFound("Blocked period not found")
         if period.doctor_id is None:

@@ -35,7 +35,7 @@ from clinica_web.services.errors import (
     SlotTaken,
     SlotUnavailable,
 )
-from clinica_web.services.values import parse_date, parse_duration, parse_time, whole_number
+from clinica_web.services.values import parse_date, parse_duration, parse_time, valid_id, whole_number
 
 MAX_NOTES = 2000
 MAX_BOOKING_KEY = 64  # the column's length: the forms make 32-character keys
@@ -223,7 +223,7 @@ def get_for_patient(appointment_id, patient: User, *, lock=False) -> Appointment
     """One of the patient's own appointments (locked for a change, with `lock`). Another
     patient's and a missing id look the same."""
     appointment = None
-    if isinstance(appointment_id, int) and 0 < appointment_id <= availability.MAX_ID:
+    if valid_id(appointment_id):
         appointment = locked(Appointment, appointment_id) if lock else db.session.get(Appointment, appointment_id)
     if appointment is None or appointment.patient_id != patient.id:
         raise NotFound(NOT_YOURS_MESSAGE)

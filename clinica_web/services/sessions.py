@@ -16,7 +16,6 @@ from clinica_web.database import unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import User, UserSession
 from clinica_web.services import values
-from clinica_web.services.availability import MAX_ID
 
 
 def _digest(token: str) -> str:
@@ -34,7 +33,7 @@ def start(user: User, *, now: datetime) -> str:
 
 def user_for(user_id, token) -> User | None:
     """The active user of an open session, in one query; None if the session ended or is not theirs."""
-    user_id = values.positive_number(user_id, MAX_ID)
+    user_id = values.positive_number(user_id, values.MAX_ID)
     if user_id is None or not isinstance(token, str) or not token or len(token) > 100:
         return None
     return db.session.scalars(

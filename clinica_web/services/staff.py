@@ -24,8 +24,8 @@ from clinica_web.models import (
 )
 from clinica_web.services import accounts, availability, sessions, tokens
 from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound
+from clinica_web.services.values import valid_id
 
-MAX_ID = 2**31 - 1
 MAX_SPECIALTY = 80
 MAX_TOKEN_NAME = 80
 # The accounts an admin creates on the staff page; doctors are created with their Doctor row.
@@ -35,10 +35,6 @@ ACCOUNT_ROLES = (RECEPTION, ADMIN)
 def _require_admin(actor: User) -> None:
     if actor is None or actor.role != ADMIN or not actor.active:
         raise NotAllowed("Only admins can manage doctors, staff accounts and API tokens")
-
-
-def _valid_id(value) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int) and 0 < value <= MAX_ID
 
 
 def _clean_text(value, *, field, label, max_length) -> str:
@@ -93,7 +89,7 @@ def set_doctor_active(*, actor: User, doctor_id, active: bool, now: datetime) ->
     """
     _require_admin(actor)
     with unit_of_work():
-        doctor = db.session.get(Doctor, doctor_id) if _valid_id(doctor_id) else None
+        doctor = db.session.get(Doctor, doctor_id) if valid_id(doctor_id) else None
         if doctor is None:
             raise NotFound("Doctor not found")
         doctor.active = bool(active)
@@ -128,7 +124,7 @@ def set_active(*, actor: User, user_id, active: bool, now: datetime) -> User:
     _require_admin(actor)
     actor_id = actor.id  # read before the transaction expires the actor, which would cost a reload
     with unit_of_work():
-        user = db.session.get(User, user_id) if _valid_id(user_id) else None
+        user = db.session.get(User, user_id) if valid_id(user_id) else None
         if user is None or user.role not in STAFF_ROLES:
             raise NotFound("Staff account not found")
         if user.id == actor_id and not active:
@@ -161,7 +157,7 @@ def create_token_for(*, actor: User, email, name, now: datetime) -> tuple[User, 
 
 def revoke_token(*, actor: User, token_id, now: datetime):
     _require_admin(actor)
-    if not _valid_id(token_id):
+    if not valid_id(token_id):
         raise NotFound("API token not found")
     return tokens.revoke_api_token(token_id, now=now)
 
@@ -172,7 +168,7 @@ def revoke_token(*, actor: User, token_id, now: datetime):
 
 def clinic_closure(period_id) -> BlockedPeriod:
     """One clinic-wide closure (a blocked period without a doctor)."""
-    period = db.session.get(BlockedPeriod, period_id) if _valid_id(period_id) else None
+    period = db.session.get(BlockedPeriod, period_id) if valid_id(period_id) else None
     if period is None or period.doctor_id is not None:
         raise NotFound("Closure not found")
     return period

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from clinica_web.database import unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import STAFF_ROLES, ApiToken, User
-from clinica_web.services.availability import MAX_ID
 from clinica_web.services.errors import InvalidInput, NotFound
+from clinica_web.services.values import MAX_ID
 
 JWT_ALGORITHM = "HS256"
 JWT_LIFETIME = timedelta(days=1)

@@ -13,6 +13,14 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2099, 12, 31)
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database (PostgreSQL refuses to compare with more)
+
+
+def valid_id(value) -> bool:
+    """Whether `value` is an int that can be a row's id (booleans are ints to Python, not ids)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
 def whole_number(value) -> int | None:
     """An int, or a string of ASCII digits, as an int; None for anything else.
 

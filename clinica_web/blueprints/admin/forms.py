@@ -13,8 +13,8 @@ except ImportError:  # WTForms < 3.3
 
 from clinica_web.services.accounts import MAX_NAME, MAX_PASSWORD, MIN_PASSWORD
 from clinica_web.services.staff import MAX_SPECIALTY, MAX_TOKEN_NAME
+from clinica_web.services.values import MAX_ID
 
-MAX_ID = 2**31 - 1
 DATE = r"^\d{4}-\d{2}-\d{2}$"
 TIME = r"^\d{2}:\d{2}$"
 

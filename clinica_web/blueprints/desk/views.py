@@ -32,7 +32,7 @@ from clinica_web.services.errors import DomainError
 
 
 def _int_arg(name):
-    return values.positive_number(request.values.get(name, ""), availability.MAX_ID)
+    return values.positive_number(request.values.get(name, ""), values.MAX_ID)
 
 
 def _day_arg(now):
