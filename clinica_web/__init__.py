@@ -7,6 +7,7 @@ from werkzeug.routing import IntegerConverter
 import config
 from clinica_web import database  # noqa: F401  (registers the SQLite connection hooks)
 from clinica_web import extensions
+from clinica_web.services.values import MAX_ID
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -59,7 +60,7 @@ class IdConverter(IntegerConverter):
     """`<id:name>`: a positive 32-bit integer; anything else is a 404 before any view runs."""
 
     def __init__(self, url_map):
-        super().__init__(url_map, min=1, max=2**31 - 1)
+        super().__init__(url_map, min=1, max=MAX_ID)
 
 
 def register_blueprints(app):

@@ -17,6 +17,7 @@ from clinica_web.extensions import db
 from clinica_web.models import PATIENT, ROLES, PasswordResetRequest, User
 from clinica_web.services import clinic, notifications, sessions
 from clinica_web.services.errors import InvalidInput
+from clinica_web.services.values import valid_id
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 200
@@ -167,7 +168,7 @@ def _signed(serializer, token, *, max_age) -> dict | None:
         data = serializer.loads(token, max_age=max_age)
     except (BadSignature, SignatureExpired):
         return None
-    if not isinstance(data, dict) or not isinstance(data.get("user"), int) or not 0 < data["user"] <= 2**31 - 1:
+    if not isinstance(data, dict) or not valid_id(data.get("user")):
         return None
     return data
 

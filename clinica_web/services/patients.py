@@ -8,6 +8,7 @@ from clinica_web.extensions import db
 from clinica_web.models import PATIENT, User
 from clinica_web.services import accounts
 from clinica_web.services.errors import InvalidInput
+from clinica_web.services.values import valid_id
 
 SEARCH_LIMIT = 20
 
@@ -46,7 +47,7 @@ def register_at_desk(*, full_name, email, phone=None, now: datetime) -> User:
 
 
 def get_patient(patient_id) -> User:
-    user = db.session.get(User, patient_id) if isinstance(patient_id, int) and 0 < patient_id < 2**31 else None
+    user = db.session.get(User, patient_id) if valid_id(patient_id) else None
     if user is None or user.role != PATIENT:
         raise InvalidInput("Choose a patient", field="patient_id")
     return user

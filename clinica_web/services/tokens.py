@@ -17,7 +17,7 @@ from clinica_web.database import unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import STAFF_ROLES, ApiToken, User
 from clinica_web.services.errors import InvalidInput, NotFound
-from clinica_web.services.values import MAX_ID
+from clinica_web.services.values import MAX_ID, positive_number
 
 JWT_ALGORITHM = "HS256"
 JWT_LIFETIME = timedelta(days=1)
@@ -51,12 +51,10 @@ def user_for_jwt(token, *, now: datetime) -> User | None:
     expires = claims["exp"]
     if isinstance(expires, bool) or not isinstance(expires, (int, float)) or not expires > now.timestamp():
         return None
-    subject = claims.get("sub")
-    if not isinstance(subject, str) or not (subject.isascii() and subject.isdigit()) or len(subject) > 10:
+    user_id = positive_number(claims.get("sub"), MAX_ID)  # PostgreSQL refuses to compare with a bigger one
+    if user_id is None:
         return None
-    if not 0 < int(subject) <= MAX_ID:  # PostgreSQL refuses to compare an integer column with a bigger number
-        return None
-    user = db.session.get(User, int(subject))
+    user = db.session.get(User, user_id)
     # A token from before session versions has none: it was issued under version 0.
     if user is None or not user.active or claims.get("ver", 0) != user.session_version:
         return None
