@@ -20,8 +20,8 @@ from clinica_web.models import (
     WeeklyHours,
 )
 from clinica_web.services import clinic, slots
-from clinica_web.services.booking import STATUS_CHANGE
 from clinica_web.services.demo import APPOINTMENT_TYPES
+from clinica_web.services.history import STATUS as STATUS_CHANGE
 
 DOCTORS = 50
 PATIENTS = 5000

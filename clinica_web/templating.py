@@ -31,7 +31,8 @@ def days(count):
 
 
 CHANGE_WORDS = {"booked": "Booked", "cancelled": "Cancelled", "rescheduled": "Moved", "status": "Status",
-                "status_undo": "Undid status"}
+                "status_undo": "Undid status", "documented": "Documentation written",
+                "documentation_edited": "Documentation changed"}
 
 
 def describe_change(change):

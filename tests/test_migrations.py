@@ -6,11 +6,12 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import insert, text
+from sqlalchemy import delete, insert, text
+from sqlalchemy.exc import IntegrityError
 
 from clinica_web.extensions import db
-from clinica_web.models import Appointment
-from clinica_web.services import clinic, demo
+from clinica_web.models import SCHEDULED, STATUSES, Appointment
+from clinica_web.services import clinic, demo, lifecycle
 from tests.conftest import instant
 
 
@@ -53,3 +54,31 @@ def test_0004_goes_down_and_up_with_data_and_names_patients_booked_twice(committ
         db.session.commit()
         upgrade()
         assert db.session.execute(text("SELECT count(*) FROM user_sessions")).scalar() == 0
+
+
+@pytest.mark.parametrize("status", STATUSES)
+def test_the_overlap_guards_count_exactly_the_statuses_that_hold_time(app, make_doctor, make_user, status):
+    """The database's guards (the doctor's and the patient's, PostgreSQL constraints or SQLite
+    triggers) are written from lifecycle: a visit in `status` blocks another at its time exactly
+    when the services count it as holding that time."""
+    doctor, patient, other = make_doctor(), make_user(email="p@example.com"), make_user(email="o@example.com")
+    start = instant(date(2030, 1, 7), "09:00")
+
+    def row(patient_id, doctor_id, status):
+        return {"patient_id": patient_id, "doctor_id": doctor_id, "starts_at": start, "status": status,
+                "ends_at": start + timedelta(minutes=30), "duration_minutes": 30, "appointment_type": "consultation",
+                "notes": "", "sequence": 0, "created_at": start, "updated_at": start}
+
+    second_doctor = make_doctor(name="Dr. Second")
+    for second in (row(other, doctor, SCHEDULED), row(patient, second_doctor, SCHEDULED)):  # same doctor; same patient
+        with app.app_context():
+            db.session.execute(delete(Appointment.__table__))
+            db.session.execute(insert(Appointment.__table__), [row(patient, doctor, status)])
+            refused = False
+            try:
+                with db.session.begin_nested():
+                    db.session.execute(insert(Appointment.__table__), [second])
+            except IntegrityError:
+                refused = True
+            db.session.rollback()
+        assert refused is (status in lifecycle.HOLDS_TIME), (status, second)

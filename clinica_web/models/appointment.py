@@ -92,7 +92,7 @@ class Appointment(db.Model):
 
 
 class AppointmentChange(db.Model):
-    """Append-only history: booked, status changes, reschedules, cancellations."""
+    """Append-only history of an appointment, written by services/history.record."""
 
     __tablename__ = "appointment_changes"
 
@@ -100,7 +100,7 @@ class AppointmentChange(db.Model):
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    kind: Mapped[str] = mapped_column(String(20))  # booked, status, rescheduled, cancelled
+    kind: Mapped[str] = mapped_column(String(20))  # services/history.py KINDS
     from_value: Mapped[str | None] = mapped_column(String(200))
     to_value: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(String(500))

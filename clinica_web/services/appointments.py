@@ -8,8 +8,8 @@ from datetime import date, datetime, timezone
 from sqlalchemy import Select, select
 
 from clinica_web.extensions import db
-from clinica_web.models import ADMIN, DOCTOR, RECEPTION, Appointment, AppointmentChange, Doctor, User
-from clinica_web.services import availability, clinic, values
+from clinica_web.models import ADMIN, DOCTOR, RECEPTION, Appointment, Doctor, User
+from clinica_web.services import clinic, values
 from clinica_web.services.errors import FieldErrors, NotFound
 
 BLANK, INVALID = "can't be blank", "is invalid"
@@ -59,7 +59,7 @@ def parse_instant(value, *, end_of_day=False) -> datetime:
         day = date.fromisoformat(text)
         if not values.in_range(day):
             raise ValueError(value)
-        start, end = availability.local_day_span(day)
+        start, end = clinic.local_day_span(day)
         return end if end_of_day else start
     moment = datetime.fromisoformat(text.replace("z", "Z"))
     if not values.in_range(moment.date()):  # before any arithmetic on it, which could overflow
@@ -140,11 +140,3 @@ def _parse_ids(errors, **given) -> dict:
         else:
             ids[field] = number
     return ids
-
-
-def history(appointment: Appointment) -> list[AppointmentChange]:
-    """Every change of an appointment, oldest first, with who made it."""
-    return list(db.session.scalars(
-        select(AppointmentChange).where(AppointmentChange.appointment_id == appointment.id)
-        .options(db.joinedload(AppointmentChange.actor)).order_by(AppointmentChange.id)
-    ))

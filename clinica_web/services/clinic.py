@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+from clinica_web.services import slots
 from clinica_web.services.slots import Policy
 
 
@@ -45,3 +46,12 @@ def format_local(instant: datetime) -> str:
     """'Mon 23 Nov 2026, 09:30 -03': clinic-local time with the zone abbreviation."""
     local = to_local(instant)
     return local.strftime("%a %d %b %Y, %H:%M ") + local.tzname()
+
+
+def local_day_span(first: date, last: date | None = None) -> tuple[datetime, datetime]:
+    """UTC instants from local midnight of `first` to local midnight after `last` (default `first`)."""
+    zone = tz()
+    start = slots.local_instant(first, 0, zone) or slots.local_instant(first, 60, zone)
+    last = last or first
+    end = slots.local_instant(last, 1440, zone) or slots.local_instant(last, 1500, zone)
+    return start, end

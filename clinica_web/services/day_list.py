@@ -14,9 +14,8 @@ from sqlalchemy import select
 
 from clinica_web.extensions import db
 from clinica_web.models import DOCTOR, SCHEDULED, Appointment, AppointmentChange, Doctor, User
-from clinica_web.services import availability, clinic
+from clinica_web.services import clinic, history, lifecycle
 from clinica_web.services.appointments import visible_to
-from clinica_web.services.booking import STATUS_CHANGE, STATUS_STEPS
 
 
 class DoctorHeading(NamedTuple):
@@ -40,7 +39,7 @@ class Row:
     status: str
     late: bool  # still "scheduled" after its start
     can_undo: bool  # its last change is a status change (what undo reverts)
-    next_statuses: frozenset[str]
+    next_statuses: tuple[str, ...]  # the status steps allowed now (lifecycle.allowed_steps)
 
 
 @dataclass
@@ -71,7 +70,7 @@ def doctors_for_booking() -> list[Doctor]:
 
 
 def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayList:
-    start, end = availability.local_day_span(day)
+    start, end = clinic.local_day_span(day)
     last_change_kind = (
         select(AppointmentChange.kind)
         .where(AppointmentChange.appointment_id == Appointment.id)
@@ -99,7 +98,8 @@ def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayLis
             doctor=headings.get(doctor) or headings.setdefault(doctor, DoctorHeading(doctor, doctor_name, specialty)),
             patient_name=name, patient_phone=phone, patient_email=email, appointment_type=visit,
             duration_minutes=minutes, status=status, late=status == SCHEDULED and starts_at < now,
-            can_undo=last_change == STATUS_CHANGE, next_statuses=STATUS_STEPS.get(status, frozenset()),
+            can_undo=last_change == history.STATUS,
+            next_statuses=lifecycle.allowed_steps(status, starts_at, now=now, day_ends=end),
         )
         for (appointment_id, starts_at, visit, minutes, status, doctor, doctor_name, specialty, name, phone, email,
              last_change)

@@ -5,7 +5,8 @@ from sqlalchemy import func, select
 
 from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
-from clinica_web.models import CANCELLED, NO_SHOW, Appointment, User
+from clinica_web.models import Appointment, User
+from clinica_web.services import history, lifecycle
 from clinica_web.services.appointments import visible_to
 from clinica_web.services.errors import InvalidInput, NotAllowed
 
@@ -13,7 +14,7 @@ from clinica_web.services.errors import InvalidInput, NotAllowed
 def _pending(actor: User, now: datetime, doctor_id=None):
     query = select(Appointment).where(
         Appointment.starts_at < now,
-        Appointment.status.notin_([CANCELLED, NO_SHOW]),
+        Appointment.status.notin_(lifecycle.NO_VISIT),
         Appointment.documentation.is_(None),
     )
     if doctor_id is not None:
@@ -37,25 +38,30 @@ MAX_DOCUMENTATION = 20000
 
 def can_write(actor: User, appointment: Appointment, *, now: datetime) -> bool:
     """Whether `actor` may document this visit now (what write() checks, for offering the link)."""
-    return (appointment.doctor.user_id == actor.id and appointment.status not in (CANCELLED, NO_SHOW)
-            and appointment.starts_at <= now)
+    return (appointment.doctor.user_id == actor.id
+            and lifecycle.may_document(appointment.status, appointment.starts_at, now=now))
 
 
 def write(*, actor: User, appointment: Appointment, text, now: datetime) -> Appointment:
-    """The appointment's doctor documents the visit (it then leaves the pending list)."""
+    """The appointment's doctor documents the visit (it then leaves the pending list), or rewrites
+    it; either is recorded in the history (not the text: the history is shown to the desk)."""
     with unit_of_work():
         appointment = locked(Appointment, appointment.id)
         if appointment.doctor.user_id != actor.id:
             raise NotAllowed("Only the appointment's doctor writes its documentation")
-        if appointment.status in (CANCELLED, NO_SHOW):
+        if appointment.status in lifecycle.NO_VISIT:
             raise InvalidInput("A cancelled or missed appointment has no visit to document")
-        if appointment.starts_at > now:
+        if not lifecycle.may_document(appointment.status, appointment.starts_at, now=now):
             raise InvalidInput("A visit can be documented once it has started")
         text = text.strip() if isinstance(text, str) else ""
         if not text:
             raise InvalidInput("Write the documentation first", field="text")
         if len(text) > MAX_DOCUMENTATION:
             raise InvalidInput(f"Documentation has at most {MAX_DOCUMENTATION} characters", field="text")
+        if text == appointment.documentation:
+            return appointment  # nothing changed: no history row
+        kind = history.DOCUMENTED if appointment.documentation is None else history.DOCUMENTATION_EDITED
+        history.record(appointment, kind, actor=actor, now=now)
         appointment.documentation = text
         appointment.documented_by_id = actor.id
         appointment.documented_at = now

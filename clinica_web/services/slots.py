@@ -7,7 +7,8 @@ whole minutes since the epoch, so a day with a daylight-saving change has 23 or 
 durations are real elapsed minutes. A local time that does not exist (spring forward) is never
 offered; an ambiguous one (fall back) means its first occurrence.
 
-The rules are DESIGN.md section 5; `booking.book()` checks the same rules again, in its transaction.
+The rules are DESIGN.md section 5, with the codes of rules.py; the booking check asks the same
+Day.stops about the one time it books, again inside its transaction.
 """
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -75,36 +76,104 @@ def beyond_horizon(day: date, now: datetime, tz: ZoneInfo, policy: Policy) -> bo
     return day > now.astimezone(tz).date() + timedelta(days=policy.horizon_days)
 
 
+# What holds time, by the rule it breaks (rules.py): the doctor's bookings, their blocked periods,
+# clinic closures, and the patient's own bookings with any doctor.
+BOOKED, BLOCKED, CLOSED, PATIENT_BUSY = "booked", "blocked", "closed", "patient_busy"
+BUSY_RULES = (BLOCKED, CLOSED, BOOKED, PATIENT_BUSY)  # in the order the booking check reports them
+
+
+@dataclass(frozen=True)
+class Busy:
+    """[start, end) held by something: `rule` is the code it stops a time with, `ref` its row's id."""
+
+    start: datetime
+    end: datetime
+    rule: str = BOOKED
+    ref: int | None = None
+
+
+class Day:
+    """One doctor's local day, ready to say which time rules stop a start time (DESIGN.md sections
+    5 and 6; the codes of rules.TIME_RULES, in their order).
+
+    windows: (start_minute, end_minute) wall-clock pairs of the doctor's hours on `day`'s weekday.
+    busy: Busy intervals (or plain (start, end) pairs, taken as bookings) overlapping the day.
+    """
+
+    def __init__(self, *, day: date, windows, busy, now: datetime, tz: ZoneInfo, policy: Policy = Policy()):
+        self.day, self.windows, self.tz = day, list(windows), tz
+        today = now.astimezone(tz).date()
+        self.past = day < today
+        self.beyond = day > today + timedelta(days=policy.horizon_days)
+        self.earliest = epoch_minutes(now) + policy.min_notice_minutes
+        self.busy = [item if isinstance(item, Busy) else Busy(*item) for item in busy]
+        self._busy_minutes = [(epoch_minutes(item.start), epoch_minutes(item.end), item) for item in self.busy]
+        self._spans = None
+
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        if self._spans is None:
+            self._spans = [window_span(self.day, window, self.tz) for window in self.windows]
+        return self._spans
+
+    @property
+    def closed_all_day(self) -> bool:
+        """Whether no time of this day can be offered, whatever its minute (no need to try each)."""
+        return self.past or self.beyond or not self.windows
+
+    def stops(self, minute: int, duration: int, *, every=False) -> list[tuple[str, Busy | None]]:
+        """The rules that stop [minute, minute + duration) as (code, the Busy in the way or None):
+        only the first (what a booking reports), or with `every` all of them (the explainer)."""
+        found = []
+
+        def stopped(code, busy=None):
+            found.append((code, busy))
+            return not every
+
+        if self.past and stopped("too_soon") or self.beyond and stopped("beyond_horizon"):
+            return found
+        try:
+            instant = local_instant(self.day, minute, self.tz)
+            # A local time skipped by a daylight-saving change has no instant: measure from the gap's end.
+            start = epoch_minutes(instant or local_instant(self.day, minute + 60, self.tz))
+            spans = self.spans
+        except OverflowError:  # year 1 or 9999: no instant to compare, and past or beyond already said so
+            return found
+        end = start + duration
+        if (not self.past and start <= self.earliest and stopped("too_soon")
+                or not self.windows and stopped("not_working_day")
+                or self.windows and not inside_a_window(start, end, spans) and stopped("outside_hours")
+                or (instant is None or minute % STEP_MINUTES) and stopped("off_grid")):
+            return found
+        if not every and not overlaps_any(start, end, [(b_start, b_end) for b_start, b_end, _ in self._busy_minutes]):
+            return found
+        for rule in BUSY_RULES:
+            for b_start, b_end, busy in self._busy_minutes:
+                if busy.rule == rule and b_start < end and start < b_end and stopped(rule, busy):
+                    return found
+        return found
+
+
 def free_slots(
     *,
     day: date,
     windows: list[tuple[int, int]],
-    busy: list[tuple[datetime, datetime]],
+    busy: list,
     duration: int,
     now: datetime,
     tz: ZoneInfo,
     policy: Policy = Policy(),
 ) -> list[int]:
-    """Local start minutes s (on the 15-minute grid) where [s, s + duration) is bookable.
-
-    windows: (start_minute, end_minute) wall-clock pairs of the doctor's hours on `day`'s weekday.
-    busy: (start, end) instants of appointments, blocked periods and closures (half-open).
-    """
-    if beyond_horizon(day, now, tz, policy):
+    """Local start minutes s on the 15-minute grid where [s, s + duration) is bookable: the times
+    no rule of Day.stops stops (busy: Busy intervals or (start, end) instants, half-open)."""
+    calendar = Day(day=day, windows=windows, busy=busy, now=now, tz=tz, policy=policy)
+    if calendar.closed_all_day:
         return []
-    earliest = epoch_minutes(now) + policy.min_notice_minutes
-    busy_minutes = [(epoch_minutes(start), epoch_minutes(end)) for start, end in busy]
-    spans = [window_span(day, window, tz) for window in windows]
     starts = set()
     for window_start, window_end in windows:
         first = -(-window_start // STEP_MINUTES) * STEP_MINUTES
         for minute in range(first, min(window_end, 1440), STEP_MINUTES):
-            instant = local_instant(day, minute, tz)
-            if instant is None:
-                continue
-            start = epoch_minutes(instant)
-            end = start + duration
-            if start > earliest and inside_a_window(start, end, spans) and not overlaps_any(start, end, busy_minutes):
+            if not calendar.stops(minute, duration):
                 starts.add(minute)
     return sorted(starts)
 

@@ -13,7 +13,6 @@ from clinica_web.database import unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import (
     ADMIN,
-    CANCELLED,
     DOCTOR,
     RECEPTION,
     STAFF_ROLES,
@@ -22,7 +21,7 @@ from clinica_web.models import (
     Doctor,
     User,
 )
-from clinica_web.services import accounts, availability, sessions, tokens
+from clinica_web.services import accounts, lifecycle, schedule, sessions, tokens
 from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound
 from clinica_web.services.values import valid_id
 
@@ -95,7 +94,7 @@ def set_doctor_active(*, actor: User, doctor_id, active: bool, now: datetime) ->
         doctor.active = bool(active)
     upcoming = db.session.scalars(
         select(Appointment)
-        .where(Appointment.doctor_id == doctor.id, Appointment.status != CANCELLED, Appointment.overlapping(now))
+        .where(Appointment.doctor_id == doctor.id, lifecycle.holds_time(), Appointment.overlapping(now))
         .order_by(Appointment.starts_at)
     )
     return doctor, list(upcoming)
@@ -178,4 +177,4 @@ def remove_closure(*, actor: User, period_id) -> None:
     """Reopen the clinic: remove a clinic-wide closure (a doctor's own blocked time is not touched here)."""
     _require_admin(actor)
     clinic_closure(period_id)
-    availability.remove_blocked_period(actor=actor, period_id=period_id)
+    schedule.remove_blocked_period(actor=actor, period_id=period_id)

@@ -1,9 +1,10 @@
-"""Parsing the plain values of booking requests, with the exact messages of DESIGN.md section 6."""
+"""Parsing the plain values of booking requests, refused by the rules of DESIGN.md section 6 (rules.py)."""
 import re
 from datetime import date
 
 from clinica_web.models.appointment import MAX_DURATION
 from clinica_web.services.errors import InvalidInput
+from clinica_web.services.rules import refusal
 
 _TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -52,11 +53,11 @@ def parse_date(value, *, bounded=True) -> date:
     beyond the horizon), checked before any date arithmetic.
     """
     if not isinstance(value, str) or not _DATE.fullmatch(value):
-        raise InvalidInput("Invalid date format (YYYY-MM-DD)", field="date")
+        raise refusal("invalid_date")
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput("Invalid date format (YYYY-MM-DD)", field="date") from None
+        raise refusal("invalid_date") from None
     if bounded and not in_range(day):
         raise InvalidInput(f"Choose a date from {FIRST_DATE} to {LAST_DATE}", field="date")
     return day
@@ -70,7 +71,7 @@ def parse_time(value) -> int:
     """'HH:MM' (24-hour) to minutes since midnight."""
     match = _TIME.fullmatch(value) if isinstance(value, str) else None
     if not match:
-        raise InvalidInput("Invalid time format (HH:MM)", field="time")
+        raise refusal("invalid_time")
     return int(match[1]) * 60 + int(match[2])
 
 
@@ -79,5 +80,5 @@ def parse_duration(value, default: int) -> int:
         return default
     value = whole_number(value)
     if value is None or not 1 <= value <= MAX_DURATION:
-        raise InvalidInput("Invalid duration", field="duration")
+        raise refusal("invalid_duration")
     return value

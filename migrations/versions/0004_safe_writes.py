@@ -19,14 +19,14 @@ Create Date: 2026-11-30 05:00:00
 import sqlalchemy as sa
 from alembic import op
 
+from clinica_web.services.lifecycle import guard_condition
+
 revision = '0004'
 down_revision = '0003'
 branch_labels = None
 depends_on = None
 
 MAX_DURATION = 480  # minutes: the longest visit (the appointments' duration check)
-# Statuses that hold time: every one but cancelled (clinica_web.models.appointment).
-HOLDS_TIME = "status <> 'cancelled'"
 
 
 def upgrade():
@@ -58,7 +58,7 @@ def upgrade():
     if dialect == "postgresql":
         op.execute(
             "ALTER TABLE appointments ADD CONSTRAINT appointments_patient_no_overlap EXCLUDE USING gist "
-            f"(patient_id WITH =, tsrange(starts_at, ends_at, '[)') WITH &&) WHERE ({HOLDS_TIME})"
+            f"(patient_id WITH =, tsrange(starts_at, ends_at, '[)') WITH &&) WHERE ({guard_condition()})"
         )
     elif dialect == "sqlite":
         _drop_triggers()
@@ -71,7 +71,7 @@ def upgrade():
             op.execute(f"""
                 CREATE TRIGGER appointments_no_overlap_{event.split()[0].lower()}
                 BEFORE {event} ON appointments
-                WHEN NEW.{HOLDS_TIME}
+                WHEN {guard_condition('NEW')}
                 BEGIN {checks}
                 END
             """)
@@ -84,7 +84,7 @@ def _refuse_patients_booked_twice():
         SELECT a.patient_id, a.id, b.id FROM appointments AS a JOIN appointments AS b
           ON a.patient_id = b.patient_id AND a.id < b.id
          AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at
-         WHERE a.{HOLDS_TIME} AND b.{HOLDS_TIME}
+         WHERE {guard_condition('a')} AND {guard_condition('b')}
          ORDER BY a.patient_id, a.id LIMIT 20
     """)).all()
     if pairs:
@@ -105,7 +105,7 @@ def _sqlite_check(column, name, not_itself):
                           AND other.starts_at > datetime(NEW.starts_at, '-{MAX_DURATION} minutes')
                           AND other.starts_at < NEW.ends_at
                           AND NEW.starts_at < other.ends_at
-                          AND other.{HOLDS_TIME}
+                          AND {guard_condition('other')}
                           {not_itself}
                     );"""
 

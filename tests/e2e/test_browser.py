@@ -1,6 +1,7 @@
 """Real people's flows in headless Chromium against gunicorn, with and without JavaScript,
 at phone and desk widths, checked by axe-core after every page and HTMX swap."""
 import re
+import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,8 +10,8 @@ from sqlalchemy import select
 
 from clinica_web import create_app
 from clinica_web.extensions import db
-from clinica_web.models import Doctor, User
-from clinica_web.services import booking, clinic
+from clinica_web.models import SCHEDULED, Appointment, Doctor, User
+from clinica_web.services import clinic
 from tests.e2e.conftest import DESK, PHONE, axe_violations, login, screenshot, welcome_link
 
 TODAY = datetime.now(ZoneInfo("America/Santiago")).date()
@@ -122,12 +123,11 @@ def test_slot_taken_between_page_load_and_click(new_page, browser, server):
     look(first, "slot-taken")
 
 
-def test_reception_runs_the_day_and_books_on_behalf(new_page):
+def test_reception_runs_the_day_and_books_on_behalf(new_page, server):
+    doctor, day, _ids = visits_starting_now(server, ["Ben Carter"])
     page = new_page()
     login(page, "desk@clinica.test")
-    # The demo's first upcoming weekday has appointments for Dr. Rossi.
-    day = TODAY + timedelta(days=1 if TODAY.weekday() < 4 else 7 - TODAY.weekday())
-    page.goto(f"/desk?date={day}")
+    page.goto(f"/desk?date={day}&doctor_id={doctor}")
     look(page, "day-list")
     row = page.locator("tr", has_text="Ben Carter").first
     row.get_by_role("button", name=re.compile("^Arrived")).click()
@@ -153,24 +153,33 @@ def test_reception_runs_the_day_and_books_on_behalf(new_page):
     look(page, "desk-appointment")
 
 
-def book_for_demo_patients(server, day, times):
-    """Book Dr. Rossi's `times` on `day` for Ana Torres and Ben Carter, as the desk would, straight
-    into the server's database; returns the appointment ids."""
+def visits_starting_now(server, patient_names):
+    """Visits the desk can mark now (arrival opens 15 minutes before a visit, and ends with its day):
+    one for each named demo patient, back to back from this minute on the server's real clock,
+    with a doctor of their own (so no demo visit is in the way). Written straight into the
+    server's database, as if booked earlier. Returns (doctor id, the local day, appointment ids)."""
     _base, env = server
     app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "MAIL_FILE_DIR": env["MAIL_FILE_DIR"]})
     with app.app_context():
-        desk, ana, ben = (db.session.scalars(select(User).where(User.email == email)).one()
-                          for email in ("desk@clinica.test", "ana@clinica.test", "ben@clinica.test"))
-        rossi = db.session.scalars(select(Doctor.id).where(Doctor.display_name == "Dr. Laura Rossi")).one()
-        ids = [booking.book(actor=desk, patient=patient, doctor_id=rossi, date=day.isoformat(), time=hhmm,
-                            now=clinic.now()).id for patient, hhmm in zip((ana, ben), times)]
+        now = clinic.now().replace(second=0, microsecond=0)
+        if clinic.to_local(now + timedelta(minutes=len(patient_names) * 15 + 5)).date() != clinic.local_today(now):
+            time.sleep(6 * 60)  # a few minutes before midnight: let the visits fall on one (the next) day
+            now = clinic.now().replace(second=0, microsecond=0)
+        doctor = Doctor(display_name=f"Dr. Now {now:%H%M%S}", specialty="General Practice", active=True)
+        patients = [db.session.scalars(select(User).where(User.full_name == name)).one() for name in patient_names]
+        visits = [Appointment(patient=patient, doctor=doctor, starts_at=now + timedelta(minutes=15 * n),
+                              ends_at=now + timedelta(minutes=15 * (n + 1)), duration_minutes=15,
+                              appointment_type="follow_up", status=SCHEDULED, created_at=now, updated_at=now)
+                  for n, patient in enumerate(patients)]
+        db.session.add_all([doctor, *visits])
+        db.session.commit()
+        result = doctor.id, clinic.local_today(now), [visit.id for visit in visits]
         db.engine.dispose()
-    return rossi, ids
+    return result
 
 
 def test_day_list_clicks_in_quick_succession_all_count_and_focus_survives_a_refresh(new_page, server):
-    day = monday(9)
-    rossi, (ana, ben) = book_for_demo_patients(server, day, ["09:00", "10:00"])
+    rossi, day, (ana, ben) = visits_starting_now(server, ["Ana Torres", "Ben Carter"])
     page = new_page()
     login(page, "desk@clinica.test")
     page.goto(f"/desk/?date={day}&doctor_id={rossi}")

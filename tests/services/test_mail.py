@@ -326,7 +326,7 @@ def _book_a_slot_taken_after_the_check(app, make_user, make_appointment, monkeyp
     """Another request booked the slot after our overlap check: the database refuses the commit."""
     other = make_user(email="other@example.com")
     make_appointment(doctor_id=doctor_id, patient_id=other, day=day, hhmm="10:30")
-    monkeypatch.setattr(availability, "conflicts", lambda *args, **kwargs: set())
+    monkeypatch.setattr(availability, "busy_intervals", lambda *args, **kwargs: [])
     return book(app, patient_id=patient_id, doctor_id=doctor_id, day=day)
 
 

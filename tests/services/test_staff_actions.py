@@ -25,12 +25,24 @@ from clinica_web.models import (
     User,
 )
 from clinica_web.models.appointment import MAX_DURATION
-from clinica_web.services import appointments, audit, availability, booking, day_list, documentation, patients
+from clinica_web.services import (
+    appointments,
+    audit,
+    availability,
+    booking,
+    day_list,
+    documentation,
+    lifecycle,
+    patients,
+    schedule,
+    staff_actions,
+)
 from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound, SlotTaken
 from tests.conftest import instant, next_weekday
 
 MONDAY = next_weekday(0, weeks=1)
 NOW = instant(MONDAY - timedelta(days=3), "12:00")  # the Friday before, at noon
+AT_MONDAY_VISIT = instant(MONDAY, "09:00")  # when the desk marks a Monday 09:00 visit
 AFTER = instant(MONDAY, "18:00")  # the Monday evening, when Monday's visits are over
 
 
@@ -77,38 +89,115 @@ ALLOWED = {(SCHEDULED, ARRIVED), (SCHEDULED, NO_SHOW), (ARRIVED, COMPLETED)}
 def test_only_the_designed_status_steps_are_allowed(app, ids, make_appointment):
     """Every (from, to) pair, one appointment each (checked together: the setup is the slow part)."""
     pairs = [(start, to) for start in STATUSES for to in STATUSES + ("teleported", None)]
-    made = {pair: make_appointment(doctor_id=ids.rossi, patient_id=ids.patient, day=MONDAY + timedelta(weeks=n),
-                                   hhmm="09:00", status=pair[0])
-            for n, pair in enumerate(pairs)}
+    days = {pair: MONDAY + timedelta(weeks=n) for n, pair in enumerate(pairs)}
+    made = {pair: make_appointment(doctor_id=ids.rossi, patient_id=ids.patient, day=day, hhmm="09:00", status=pair[0])
+            for pair, day in days.items()}
     with app.app_context():
         for (start, to), appointment_id in made.items():
+            at_the_visit = instant(days[start, to], "09:00")
             if (start, to) in ALLOWED:
-                booking.change_status(actor=user(ids.desk), appointment=appointment(appointment_id), to_status=to,
-                                      now=NOW)
+                staff_actions.change_status(actor=user(ids.desk), appointment=appointment(appointment_id),
+                                            to_status=to, now=at_the_visit)
                 assert appointment(appointment_id).status == to
                 assert changes(appointment_id) == [("status", start, to)]
             else:
                 with pytest.raises(InvalidInput, match="cannot become"):
-                    booking.change_status(actor=user(ids.desk), appointment=appointment(appointment_id), to_status=to,
-                                          now=NOW)
+                    staff_actions.change_status(actor=user(ids.desk), appointment=appointment(appointment_id),
+                                                to_status=to, now=at_the_visit)
                 db.session.rollback()
                 assert appointment(appointment_id).status == start, (start, to)
                 assert changes(appointment_id) == [], (start, to)
         assert outbox_count() == 0  # status changes email nobody
 
 
+@pytest.mark.parametrize("at, to, refusal", [
+    (NOW, ARRIVED, "This visit is on a later day: its status changes on the day"),
+    (NOW, NO_SHOW, "This visit is on a later day: its status changes on the day"),
+    (instant(MONDAY, "08:44"), ARRIVED, "Arrival and no-show can be marked from 15 minutes before the visit"),
+    (instant(MONDAY, "08:45"), ARRIVED, None),
+    (instant(MONDAY, "23:59"), NO_SHOW, None),
+    (instant(MONDAY + timedelta(days=1), "00:00"), ARRIVED, "Arrival and no-show can be marked only on the day"),
+    (instant(MONDAY + timedelta(days=1), "00:00"), NO_SHOW, "Arrival and no-show can be marked only on the day"),
+])
+def test_status_steps_obey_the_visits_time(app, ids, make_appointment, at, to, refusal):
+    """Arrived and no-show from 15 minutes before a Monday 09:00 visit until Monday ends, never
+    on another day; what the desk is offered (allowed_steps) is what the service accepts."""
+    appointment_id = make_appointment(doctor_id=ids.rossi, patient_id=ids.patient, day=MONDAY, hhmm="09:00")
+    with app.app_context():
+        offered = lifecycle.allowed_steps(SCHEDULED, appointment(appointment_id).starts_at, now=at)
+        assert (to in offered) is (refusal is None)
+        if refusal is None:
+            staff_actions.change_status(actor=user(ids.desk), appointment=appointment(appointment_id), to_status=to,
+                                        now=at)
+            assert changes(appointment_id) == [("status", SCHEDULED, to)]
+        else:
+            with pytest.raises(InvalidInput, match=refusal):
+                staff_actions.change_status(actor=user(ids.desk), appointment=appointment(appointment_id),
+                                            to_status=to, now=at)
+            db.session.rollback()
+            assert appointment(appointment_id).status == SCHEDULED and changes(appointment_id) == []
+
+
+def test_completed_follows_arrival_even_the_next_day(app, ids, make_appointment):
+    appointment_id = make_appointment(doctor_id=ids.rossi, patient_id=ids.patient, day=MONDAY, hhmm="09:00",
+                                      status=ARRIVED)
+    with app.app_context():
+        next_morning = instant(MONDAY + timedelta(days=1), "08:00")
+        assert lifecycle.allowed_steps(ARRIVED, appointment(appointment_id).starts_at, now=next_morning) == (COMPLETED,)
+        staff_actions.change_status(actor=user(ids.desk), appointment=appointment(appointment_id),
+                                    to_status=COMPLETED, now=next_morning)
+        assert appointment(appointment_id).status == COMPLETED
+
+
+def test_a_documented_visit_is_neither_cancelled_nor_moved(app, ids, make_appointment):
+    """Documentation says the visit happened: it stays where and what it is (whatever its status)."""
+    appointment_id = make_appointment(doctor_id=ids.rossi, patient_id=ids.patient, day=MONDAY, hhmm="09:00")
+    with app.app_context():
+        documentation.write(actor=user(ids.rossi_user), appointment=appointment(appointment_id), text="Seen.",
+                            now=AT_MONDAY_VISIT)
+        with pytest.raises(InvalidInput, match="A documented visit cannot be cancelled"):
+            staff_actions.cancel_by_staff(actor=user(ids.desk), appointment=appointment(appointment_id),
+                                          reason="Mistake", now=AFTER)
+        db.session.rollback()
+        with pytest.raises(InvalidInput, match="A documented visit cannot be rescheduled"):
+            staff_actions.reschedule(actor=user(ids.desk), appointment=appointment(appointment_id),
+                                     starts_at=instant(MONDAY + timedelta(weeks=1), "10:00"), now=AFTER)
+        db.session.rollback()
+        found = appointment(appointment_id)
+        assert (found.status, found.starts_at) == (SCHEDULED, AT_MONDAY_VISIT)
+        assert [kind for kind, *_ in changes(appointment_id)] == ["documented"]
+        assert outbox_count() == 0
+
+
+def test_documentation_written_and_changed_is_in_the_history(app, ids, make_appointment):
+    """Who documented a visit, and who changed it, when (not the text: the desk reads the history)."""
+    appointment_id = make_appointment(doctor_id=ids.rossi, patient_id=ids.patient, day=MONDAY, hhmm="09:00")
+    with app.app_context():
+        for text in ("Seen.", "Seen.", "Seen; advised rest."):
+            documentation.write(actor=user(ids.rossi_user), appointment=appointment(appointment_id), text=text,
+                                now=AFTER)
+        recorded = db.session.scalars(select(AppointmentChange).where(
+            AppointmentChange.appointment_id == appointment_id).order_by(AppointmentChange.id)).all()
+        assert [(c.kind, c.actor_id, c.at) for c in recorded] == [
+            ("documented", ids.rossi_user, AFTER), ("documentation_edited", ids.rossi_user, AFTER)]  # same text: none
+        assert all("Seen" not in f"{c.from_value}{c.to_value}{c.reason}" for c in recorded)
+        assert appointment(appointment_id).documentation == "Seen; advised rest."
+
+
 def test_undo_steps_back_once_and_is_recorded(app, ids, make_appointment):
     appointment_id = make_appointment(doctor_id=ids.rossi, patient_id=ids.patient, day=MONDAY, hhmm="09:00")
     with app.app_context():
         desk = user(ids.desk)
-        booking.change_status(actor=desk, appointment=appointment(appointment_id), to_status=ARRIVED, now=NOW)
-        booking.change_status(actor=desk, appointment=appointment(appointment_id), to_status=COMPLETED, now=NOW)
-        assert booking.can_undo(appointment(appointment_id))
-        booking.undo_last_change(actor=user(ids.admin), appointment=appointment(appointment_id), now=NOW)
+        staff_actions.change_status(actor=desk, appointment=appointment(appointment_id), to_status=ARRIVED,
+                                    now=AT_MONDAY_VISIT)
+        staff_actions.change_status(actor=desk, appointment=appointment(appointment_id), to_status=COMPLETED,
+                                    now=AT_MONDAY_VISIT)
+        assert staff_actions.can_undo(appointment(appointment_id))
+        staff_actions.undo_last_change(actor=user(ids.admin), appointment=appointment(appointment_id), now=NOW)
         assert appointment(appointment_id).status == ARRIVED
-        assert not booking.can_undo(appointment(appointment_id))
+        assert not staff_actions.can_undo(appointment(appointment_id))
         with pytest.raises(InvalidInput, match="There is no status change to undo"):
-            booking.undo_last_change(actor=desk, appointment=appointment(appointment_id), now=NOW)
+            staff_actions.undo_last_change(actor=desk, appointment=appointment(appointment_id), now=NOW)
         db.session.rollback()
         assert appointment(appointment_id).status == ARRIVED
         assert changes(appointment_id) == [("status", SCHEDULED, ARRIVED), ("status", ARRIVED, COMPLETED),
@@ -116,8 +205,9 @@ def test_undo_steps_back_once_and_is_recorded(app, ids, make_appointment):
         last = db.session.scalars(select(AppointmentChange).order_by(AppointmentChange.id.desc())).first()
         assert last.actor_id == ids.admin
         # A new status change can be undone again.
-        booking.change_status(actor=desk, appointment=appointment(appointment_id), to_status=COMPLETED, now=NOW)
-        assert booking.can_undo(appointment(appointment_id))
+        staff_actions.change_status(actor=desk, appointment=appointment(appointment_id), to_status=COMPLETED,
+                                    now=AT_MONDAY_VISIT)
+        assert staff_actions.can_undo(appointment(appointment_id))
 
 
 def test_nothing_to_undo_after_booking_cancel_or_reschedule(app, ids):
@@ -125,14 +215,16 @@ def test_nothing_to_undo_after_booking_cancel_or_reschedule(app, ids):
         desk, patient = user(ids.desk), user(ids.patient)
         booked = booking.book(actor=desk, patient=patient, doctor_id=ids.rossi, date=MONDAY.isoformat(), time="09:00",
                               now=NOW)
-        assert not booking.can_undo(booked)  # last change: "booked"
-        booking.reschedule(actor=desk, appointment=booked, starts_at=instant(MONDAY, "10:00"), reason="r", now=NOW)
-        assert not booking.can_undo(appointment(booked.id))
-        booking.change_status(actor=desk, appointment=appointment(booked.id), to_status=ARRIVED, now=NOW)
-        booking.cancel_by_staff(actor=desk, appointment=appointment(booked.id), reason="Left", now=NOW)
-        assert not booking.can_undo(appointment(booked.id))
+        assert not staff_actions.can_undo(booked)  # last change: "booked"
+        staff_actions.reschedule(actor=desk, appointment=booked, starts_at=instant(MONDAY, "10:00"), reason="r",
+                                 now=NOW)
+        assert not staff_actions.can_undo(appointment(booked.id))
+        staff_actions.change_status(actor=desk, appointment=appointment(booked.id), to_status=ARRIVED,
+                                    now=instant(MONDAY, "10:00"))
+        staff_actions.cancel_by_staff(actor=desk, appointment=appointment(booked.id), reason="Left", now=NOW)
+        assert not staff_actions.can_undo(appointment(booked.id))
         with pytest.raises(InvalidInput):
-            booking.undo_last_change(actor=desk, appointment=appointment(booked.id), now=NOW)
+            staff_actions.undo_last_change(actor=desk, appointment=appointment(booked.id), now=NOW)
         db.session.rollback()
         assert appointment(booked.id).status == CANCELLED
 
@@ -149,8 +241,8 @@ def test_staff_cancel_needs_a_short_reason(app, ids, make_appointment, reason, m
     appointment_id = make_appointment(doctor_id=ids.rossi, patient_id=ids.patient, day=MONDAY, hhmm="09:00")
     with app.app_context():
         with pytest.raises(InvalidInput, match=message):
-            booking.cancel_by_staff(actor=user(ids.desk), appointment=appointment(appointment_id), reason=reason,
-                                    now=NOW)
+            staff_actions.cancel_by_staff(actor=user(ids.desk), appointment=appointment(appointment_id), reason=reason,
+                                          now=NOW)
         db.session.rollback()
         assert appointment(appointment_id).status == SCHEDULED and outbox_count() == 0
 
@@ -161,7 +253,8 @@ def test_only_scheduled_or_arrived_can_be_cancelled(app, ids, make_appointment, 
                                       status=status)
     with app.app_context():
         with pytest.raises(InvalidInput, match="Only scheduled or arrived appointments can be cancelled"):
-            booking.cancel_by_staff(actor=user(ids.desk), appointment=appointment(appointment_id), reason="r", now=NOW)
+            staff_actions.cancel_by_staff(actor=user(ids.desk), appointment=appointment(appointment_id), reason="r",
+                                          now=NOW)
         db.session.rollback()
         assert appointment(appointment_id).status == status and outbox_count() == 0
 
@@ -169,8 +262,8 @@ def test_only_scheduled_or_arrived_can_be_cancelled(app, ids, make_appointment, 
 def test_staff_cancel_records_who_why_and_queues_a_cancel_email(app, ids, make_appointment):
     appointment_id = make_appointment(doctor_id=ids.rossi, patient_id=ids.patient, day=MONDAY, hhmm="09:00")
     with app.app_context():
-        booking.cancel_by_staff(actor=user(ids.rossi_user), appointment=appointment(appointment_id),
-                                reason="  Doctor is ill ", now=NOW)
+        staff_actions.cancel_by_staff(actor=user(ids.rossi_user), appointment=appointment(appointment_id),
+                                      reason="  Doctor is ill ", now=NOW)
         cancelled = appointment(appointment_id)
         assert (cancelled.status, cancelled.cancel_reason, cancelled.cancelled_by_id, cancelled.cancelled_at) == (
             CANCELLED, "Doctor is ill", ids.rossi_user, NOW)
@@ -178,7 +271,7 @@ def test_staff_cancel_records_who_why_and_queues_a_cancel_email(app, ids, make_a
         [email] = db.session.scalars(select(OutboxEmail)).all()
         assert email.recipient == "ana@example.com" and b"METHOD:CANCEL" in email.ics
         assert "Doctor is ill" not in f"{email.subject}{email.text_body}{email.html_body}{email.ics.decode()}"
-        assert not availability.conflicts(ids.rossi, instant(MONDAY, "09:00"), instant(MONDAY, "09:30"))
+        assert not availability.busy_intervals(ids.rossi, instant(MONDAY, "09:00"), instant(MONDAY, "09:30"))
 
 
 @pytest.mark.parametrize("from_hhmm, busy", [("16:59", True), ("17:00", False)])
@@ -189,16 +282,15 @@ def test_the_longest_visit_is_busy_until_its_last_minute(app, ids, make_appointm
     with app.app_context():
         start = instant(MONDAY, from_hhmm)
         end = start + timedelta(minutes=30)
-        assert (availability.conflicts(ids.rossi, start, end) == {"booked"}) is busy
-        assert bool(availability.busy_intervals(ids.rossi, start, end)) is busy
+        assert ([b.rule for b in availability.busy_intervals(ids.rossi, start, end)] == ["booked"]) is busy
 
 
 def test_reschedule_excludes_itself_and_records_the_move(app, ids, make_appointment):
     appointment_id = make_appointment(doctor_id=ids.rossi, patient_id=ids.patient, day=MONDAY, hhmm="10:00")
     with app.app_context():
-        moved = booking.reschedule_local(actor=user(ids.desk), appointment=appointment(appointment_id),
-                                         doctor_id=str(ids.rossi), date=MONDAY.isoformat(), time="10:15",
-                                         reason=" Running late ", now=NOW)
+        moved = staff_actions.reschedule_local(actor=user(ids.desk), appointment=appointment(appointment_id),
+                                               doctor_id=str(ids.rossi), date=MONDAY.isoformat(), time="10:15",
+                                               reason=" Running late ", now=NOW)
         assert (moved.starts_at, moved.ends_at, moved.sequence) == (instant(MONDAY, "10:15"),
                                                                     instant(MONDAY, "10:45"), 1)
         [(kind, before, after)] = changes(appointment_id)
@@ -213,8 +305,8 @@ def test_reschedule_excludes_itself_and_records_the_move(app, ids, make_appointm
 def test_moving_to_the_same_place_changes_nothing(app, ids, make_appointment):
     appointment_id = make_appointment(doctor_id=ids.rossi, patient_id=ids.patient, day=MONDAY, hhmm="10:00")
     with app.app_context():
-        booking.reschedule(actor=user(ids.desk), appointment=appointment(appointment_id),
-                           starts_at=instant(MONDAY, "10:00"), doctor_id=ids.rossi, reason="no-op", now=NOW)
+        staff_actions.reschedule(actor=user(ids.desk), appointment=appointment(appointment_id),
+                                 starts_at=instant(MONDAY, "10:00"), doctor_id=ids.rossi, reason="no-op", now=NOW)
         assert appointment(appointment_id).sequence == 0
         assert changes(appointment_id) == [] and outbox_count() == 0
 
@@ -225,16 +317,16 @@ def test_reschedule_onto_another_booking_or_a_non_scheduled_one_is_refused(app, 
     arrived = make_appointment(doctor_id=ids.rossi, patient_id=make_user(), day=MONDAY, hhmm="15:00", status=ARRIVED)
     with app.app_context():
         with pytest.raises(SlotTaken, match="Time slot overlaps with another booking"):
-            booking.reschedule(actor=user(ids.desk), appointment=appointment(appointment_id),
-                               starts_at=instant(MONDAY, "10:45"), doctor_id=ids.bianchi, now=NOW)
+            staff_actions.reschedule(actor=user(ids.desk), appointment=appointment(appointment_id),
+                                     starts_at=instant(MONDAY, "10:45"), doctor_id=ids.bianchi, now=NOW)
         db.session.rollback()
         with pytest.raises(InvalidInput, match="Only scheduled appointments can be rescheduled"):
-            booking.reschedule(actor=user(ids.desk), appointment=appointment(arrived),
-                               starts_at=instant(MONDAY, "16:00"), now=NOW)
+            staff_actions.reschedule(actor=user(ids.desk), appointment=appointment(arrived),
+                                     starts_at=instant(MONDAY, "16:00"), now=NOW)
         db.session.rollback()
         with pytest.raises(NotFound, match="must exist"):
-            booking.reschedule(actor=user(ids.desk), appointment=appointment(appointment_id),
-                               starts_at=instant(MONDAY, "16:00"), doctor_id=999999, now=NOW)
+            staff_actions.reschedule(actor=user(ids.desk), appointment=appointment(appointment_id),
+                                     starts_at=instant(MONDAY, "16:00"), doctor_id=999999, now=NOW)
         db.session.rollback()
         assert (appointment(appointment_id).doctor_id, appointment(appointment_id).starts_at) == (
             ids.rossi, instant(MONDAY, "10:00"))
@@ -406,14 +498,15 @@ def test_day_list_flags_late_rows_and_undo(app, ids, make_user, make_appointment
     arrived = make_appointment(doctor_id=ids.bianchi, patient_id=make_user(), day=MONDAY, hhmm="09:00")
     make_appointment(doctor_id=ids.bianchi, patient_id=make_user(), day=MONDAY + timedelta(days=1), hhmm="09:00")
     with app.app_context():
-        booking.change_status(actor=user(ids.desk), appointment=appointment(arrived), to_status=ARRIVED, now=NOW)
+        staff_actions.change_status(actor=user(ids.desk), appointment=appointment(arrived), to_status=ARRIVED,
+                                    now=AT_MONDAY_VISIT)
         listing = day_list.day_list(user(ids.desk), day=MONDAY, now=instant(MONDAY, "10:00"))
         rows = {row.id: row for row in listing.rows}
         # Doctors by name, then time.
         assert [row.id for row in listing.rows] == [late, on_time, arrived]
         assert (rows[late].late, rows[on_time].late, rows[arrived].late) == (True, False, False)
         assert (rows[late].can_undo, rows[arrived].can_undo) == (False, True)
-        assert rows[late].next_statuses == {ARRIVED, NO_SHOW} and rows[arrived].next_statuses == {COMPLETED}
+        assert rows[late].next_statuses == (ARRIVED, NO_SHOW) and rows[arrived].next_statuses == (COMPLETED,)
         names = [doctor.display_name for doctor, _rows in listing.by_doctor()]
         assert names == ["Dr. Laura Rossi", "Dr. Marco Bianchi"]
         own = day_list.day_list(user(ids.rossi_user), day=MONDAY, now=NOW)
@@ -450,11 +543,11 @@ def test_only_admins_close_the_clinic_and_a_closure_lists_every_doctors_bookings
     with app.app_context():
         for actor in (ids.rossi_user, ids.desk):
             with pytest.raises(NotAllowed):
-                availability.add_blocked_period(actor=user(actor), doctor_id=None, start_date=MONDAY.isoformat(),
-                                                end_date=None, now=NOW)
+                schedule.add_blocked_period(actor=user(actor), doctor_id=None, start_date=MONDAY.isoformat(),
+                                            end_date=None, now=NOW)
             db.session.rollback()
-        period, affected = availability.add_blocked_period(actor=user(ids.admin), doctor_id=None,
-                                                           start_date=MONDAY.isoformat(), end_date=None, now=NOW)
+        period, affected = schedule.add_blocked_period(actor=user(ids.admin), doctor_id=None,
+                                                       start_date=MONDAY.isoformat(), end_date=None, now=NOW)
         assert period.doctor_id is None and [a.id for a in affected] == [first, second]
         assert availability.free_slots(db.session.get(Doctor, ids.rossi), MONDAY, 30, now=NOW) == []
 
@@ -462,18 +555,18 @@ def test_only_admins_close_the_clinic_and_a_closure_lists_every_doctors_bookings
 def test_a_doctor_manages_only_their_own_windows(app, ids):
     with app.app_context():
         with pytest.raises(NotAllowed, match="You can only change your own hours"):
-            availability.add_window(actor=user(ids.rossi_user), doctor_id=ids.bianchi, weekday=5, start="09:00",
-                                    end="10:00")
+            schedule.add_window(actor=user(ids.rossi_user), doctor_id=ids.bianchi, weekday=5, start="09:00",
+                                end="10:00")
         db.session.rollback()
         for actor in (ids.desk, ids.patient):
             with pytest.raises(NotAllowed):
-                availability.add_window(actor=user(actor), doctor_id=ids.rossi, weekday=5, start="09:00", end="10:00")
+                schedule.add_window(actor=user(actor), doctor_id=ids.rossi, weekday=5, start="09:00", end="10:00")
             db.session.rollback()
-        availability.add_window(actor=user(ids.rossi_user), doctor_id=ids.rossi, weekday="6", start="09:00",
-                                end="24:00")
+        schedule.add_window(actor=user(ids.rossi_user), doctor_id=ids.rossi, weekday="6", start="09:00",
+                            end="24:00")
         assert availability.weekly_windows(availability.active_doctor(ids.rossi))[6] == [(540, 1440)]
         with pytest.raises(NotFound):
-            availability.add_window(actor=user(ids.admin), doctor_id=999999, weekday=5, start="09:00", end="10:00")
+            schedule.add_window(actor=user(ids.admin), doctor_id=999999, weekday=5, start="09:00", end="10:00")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from clinica_web.extensions import db
 from clinica_web.models import ApiToken, BlockedPeriod, Doctor, User
-from clinica_web.services import accounts, audit, availability, clinic, sessions, staff
+from clinica_web.services import accounts, audit, clinic, schedule, sessions, staff
 from clinica_web.services.errors import InvalidInput, NotAllowed
 from tests.conftest import PASSWORD, instant, next_weekday
 
@@ -170,8 +170,8 @@ def test_adding_a_doctor_makes_them_bookable_and_able_to_log_in(app, client, adm
         doctor_id, user = doctor.id, doctor.user
         assert (user.email, user.role, user.full_name, doctor.active) == ("sofia@example.org", "doctor",
                                                                           "Dr. Sofia Greco", True)
-        availability.add_window(actor=db.session.get(User, admin), doctor_id=doctor_id, weekday=0,
-                                start="09:00", end="10:00")
+        schedule.add_window(actor=db.session.get(User, admin), doctor_id=doctor_id, weekday=0,
+                            start="09:00", end="10:00")
     assert f'href="/desk/doctors/{doctor_id}/hours"' in listing.text
     # Patients find and can book the new doctor.
     assert "Dr. Sofia Greco" in client.get("/doctors?specialty=Dermatology").text

@@ -227,7 +227,8 @@ def test_the_json_api_needs_no_csrf_token(client, clinic_data):
 # htmx: the token in the X-CSRFToken header only
 
 
-def test_an_htmx_status_change_with_the_header_token_is_accepted(app, clinic_data):
+def test_an_htmx_status_change_with_the_header_token_is_accepted(app, clinic_data, clock):
+    clock.set(instant(LAST_MONDAY, "09:00"))  # the visit's day: the list offers its status steps
     desk = clinic_data.clients["reception"]
     page = desk.get(f"/desk/?date={LAST_MONDAY}").text
     assert f'formaction="appointments/{clinic_data.ids.past}/status"' in page  # the button htmx posts (from /desk/)

@@ -382,7 +382,9 @@ def test_day_list_covers_the_whole_local_day(make_doctor, make_user, make_appoin
     assert "Night Owl" not in following
 
 
-def test_day_list_rows_show_time_patient_visit_status_and_actions(make_doctor, make_user, make_appointment, desk):
+def test_day_list_rows_show_time_patient_visit_status_and_actions(make_doctor, make_user, make_appointment, desk,
+                                                                  clock):
+    clock.set(instant(TOMORROW, "09:00"))  # a quarter of an hour before the first visit: arrival can be marked
     doctor_id = make_doctor()
     ana = make_appointment(doctor_id=doctor_id, patient_id=make_user(full_name="Ana Torres", phone="+56 9 1234 5678"),
                            day=TOMORROW, hhmm="09:15", duration=60, appointment_type="therapy")
@@ -453,8 +455,10 @@ def test_empty_day_says_so(desk):
 
 
 @pytest.fixture
-def visit(make_doctor, make_user, make_appointment):
-    """An appointment of yesterday at 09:00, still scheduled."""
+def visit(make_doctor, make_user, make_appointment, clock):
+    """An appointment of yesterday at 09:00, still scheduled, and the clock at 09:05 that day (the
+    desk marks a visit on its day)."""
+    clock.set(instant(YESTERDAY, "09:05"))
     doctor_id = make_doctor()
     patient_id = make_user(full_name="Ana Torres", email="ana@example.com")
     return make_appointment(doctor_id=doctor_id, patient_id=patient_id, day=YESTERDAY, hhmm="09:00")
@@ -463,6 +467,31 @@ def visit(make_doctor, make_user, make_appointment):
 def set_status(client, appointment_id, to, **extra):
     return client.post(f"/desk/appointments/{appointment_id}/status", data={"to": to, **extra.pop("data", {})},
                        **extra)
+
+
+def test_a_later_days_visit_offers_no_status_step_and_refuses_one(app, desk, make_doctor, make_user,
+                                                                  make_appointment, clock):
+    """Tomorrow's visit: neither the day list nor the detail page offers arrived or no-show, and a
+    hand-made request is refused with the reason; on the day, 15 minutes before, both are offered."""
+    visit_id = make_appointment(doctor_id=make_doctor(), patient_id=make_user(full_name="Ana Torres"), day=TOMORROW,
+                                hhmm="09:00")
+    clock.set(instant(TOMORROW, "08:44"))  # still a minute too early
+    day_url, detail_url = f"/desk/?date={TOMORROW}", f"/desk/appointments/{visit_id}"
+    assert row_buttons(row_of(desk.client.get(day_url).text, "Ana Torres")) == set()
+    assert "Mark arrived" not in desk.client.get(detail_url).text
+    refused = set_status(desk.client, visit_id, ARRIVED, headers=HTMX)
+    assert "Arrival and no-show can be marked from 15 minutes before the visit" in text_of(refused.text)
+    clock.set(instant(TODAY, "12:00"))
+    refused = set_status(desk.client, visit_id, NO_SHOW, headers=HTMX)
+    assert "This visit is on a later day" in text_of(refused.text)
+    assert get(app, Appointment, visit_id).status == SCHEDULED and history(app, visit_id) == []
+
+    clock.set(instant(TOMORROW, "08:45"))
+    status_url = f"/desk/appointments/{visit_id}/status"
+    assert row_buttons(row_of(desk.client.get(day_url).text, "Ana Torres")) == {(status_url, ARRIVED),
+                                                                                (status_url, NO_SHOW)}
+    detail = desk.client.get(detail_url).text
+    assert "Mark arrived" in detail and "Mark no-show" in detail and "Mark completed" not in detail
 
 
 def test_arrived_then_completed_redirects_back_to_the_day(app, desk, visit):
@@ -1090,10 +1119,11 @@ def test_documentation_is_never_emailed(app, desk, login_as, pending_world, sent
     assert doctor.post(f"/desk/appointments/{pending_world.oldest}/documentation",
                        data={"text": secret}).status_code == 303
     assert sent_mail() == []  # documenting sends nothing
-    # Cancelling the (arrived) visit emails the patient: without the documentation.
-    desk.client.post(f"/desk/appointments/{pending_world.oldest}/cancel", data={"reason": "Recorded by mistake"})
-    [message] = sent_mail()
-    assert secret not in everything_in(message) and "secret rash" not in message.as_string()
+    # A documented visit can no longer be cancelled (lifecycle), so no later email can carry it either.
+    refused = desk.client.post(f"/desk/appointments/{pending_world.oldest}/cancel", data={"reason": "By mistake"})
+    assert refused.status_code == 422 and "A documented visit cannot be cancelled" in refused.text
+    assert get(app, Appointment, pending_world.oldest).status != CANCELLED
+    assert sent_mail() == []
     with app.app_context():
         for row in db.session.scalars(select(OutboxEmail)):
             assert "secret rash" not in f"{row.subject}{row.text_body}{row.html_body}{row.ics or ''}"

@@ -790,13 +790,14 @@ def test_edge_dates_in_the_apis(app, people, client, make_appointment, day):
         assert db.session.get(Appointment, appointment_id).sequence == 0
 
 
-def test_numbers_too_long_for_int_are_refused_not_a_500(app, people, make_appointment, client):
+def test_numbers_too_long_for_int_are_refused_not_a_500(app, people, make_appointment, client, clock):
     """int() refuses strings of over 4 300 digits with ValueError: every id and page number is
     checked as text first. (A status change with such a `doctor_id` to go back to once saved the
     change, then failed.)"""
     huge = "9" * 5000
     appointment_id = make_appointment(doctor_id=people.doctor_id, patient_id=people.patient, day=PAST_MONDAY,
                                       hhmm="09:00")
+    clock.set(instant(PAST_MONDAY, "09:00"))  # the visit's day: its status can change
     answers = [
         people.desk.post(f"/desk/appointments/{appointment_id}/status", data={"to": "arrived", "doctor_id": huge}),
         people.desk.post(f"/desk/appointments/{appointment_id}/undo", data={"doctor_id": huge}),

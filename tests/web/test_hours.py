@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from clinica_web.extensions import db
 from clinica_web.models import CANCELLED, SCHEDULED, Appointment, BlockedPeriod, Doctor, WeeklyHours
-from clinica_web.services import availability
+from clinica_web.services import schedule
 from tests.conftest import instant, next_weekday
 
 MONDAY = next_weekday(0, weeks=1)
@@ -29,7 +29,7 @@ def rossi(app, make_doctor, login_as):
 def windows(app, doctor_id):
     """[(weekday, 'HH:MM', 'HH:MM')] of a doctor."""
     with app.app_context():
-        return [(w.weekday, w.start_hhmm, w.end_hhmm) for w in availability.weekly_windows_rows(doctor_id)]
+        return [(w.weekday, w.start_hhmm, w.end_hhmm) for w in schedule.weekly_windows_rows(doctor_id)]
 
 
 def blocks(app, doctor_id):

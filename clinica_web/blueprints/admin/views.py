@@ -8,7 +8,7 @@ from clinica_web.blueprints.admin.forms import AccountForm, AuditFilterForm, Clo
 from clinica_web.blueprints.roles import roles_required
 from clinica_web.forms import EmptyForm, add_domain_error
 from clinica_web.models import ADMIN
-from clinica_web.services import audit, availability, clinic, staff, tokens
+from clinica_web.services import audit, availability, clinic, schedule, staff, tokens
 from clinica_web.services.errors import DomainError, NotAllowed, NotFound
 
 EXPIRED = "This form has expired. Please reload the page and try again."
@@ -188,7 +188,7 @@ def closures():
     form = ClosureForm()
     if form.validate_on_submit():
         try:
-            period, affected = availability.add_blocked_period(
+            period, affected = schedule.add_blocked_period(
                 actor=current_user, doctor_id=None, start_date=form.start_date.data,
                 end_date=form.end_date.data or None, start_time=form.start_time.data or None,
                 end_time=form.end_time.data or None, reason=form.reason.data, now=clinic.now(),

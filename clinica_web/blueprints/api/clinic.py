@@ -5,7 +5,7 @@ from clinica_web.blueprints.api import bp
 from clinica_web.blueprints.api import serializers as out
 from clinica_web.blueprints.api.auth import json_body, staff_token_required
 from clinica_web.blueprints.api.errors import clinic_error
-from clinica_web.services import appointments, booking, clinic, documentation, values
+from clinica_web.services import appointments, clinic, documentation, staff_actions, values
 from clinica_web.services.errors import DomainError, FieldErrors, NotFound
 
 MAX_PAGE_SIZE = 100
@@ -81,8 +81,8 @@ def reschedule_appointment(appointment_id):
     except FieldErrors as exc:
         return clinic_error(422, exc.errors)
     try:
-        moved = booking.reschedule(actor=g.api_user, appointment=appointment, starts_at=starts_at,
-                                   doctor_id=provider_id, reason=reason, now=clinic.now())
+        moved = staff_actions.reschedule(actor=g.api_user, appointment=appointment, starts_at=starts_at,
+                                         doctor_id=provider_id, reason=reason, now=clinic.now())
     except DomainError as exc:
         return clinic_error(422, {exc.field or "scheduled_at": [exc.message]})
     return out.appointment(moved)

@@ -25,7 +25,11 @@ from clinica_web.services import (
     clinic,
     day_list,
     documentation,
+    history,
+    lifecycle,
     patients,
+    schedule,
+    staff_actions,
     values,
 )
 from clinica_web.services.errors import DomainError
@@ -99,8 +103,8 @@ def set_status(appointment_id):
     appointment = _appointment(appointment_id)
     if EmptyForm().validate_on_submit():
         try:
-            booking.change_status(actor=current_user, appointment=appointment, to_status=request.form.get("to"),
-                                  now=clinic.now())
+            staff_actions.change_status(actor=current_user, appointment=appointment, to_status=request.form.get("to"),
+                                        now=clinic.now())
         except DomainError as error:
             flash(error.message, "error")
     return _back_to_day(appointment)
@@ -112,7 +116,7 @@ def undo(appointment_id):
     appointment = _appointment(appointment_id)
     if EmptyForm().validate_on_submit():
         try:
-            booking.undo_last_change(actor=current_user, appointment=appointment, now=clinic.now())
+            staff_actions.undo_last_change(actor=current_user, appointment=appointment, now=clinic.now())
         except DomainError as error:
             flash(error.message, "error")
     return _back_to_day(appointment)
@@ -129,8 +133,11 @@ def appointment(appointment_id):
     now = clinic.now()
     audit.record(actor=current_user, action="viewed appointment", patient_id=found.patient_id,
                  appointment_id=found.id, now=now)
-    return render_template("desk/appointment.html", appointment=found, history=appointments.history(found),
-                           can_undo=booking.can_undo(found), next_statuses=booking.STATUS_STEPS.get(found.status, ()),
+    return render_template("desk/appointment.html", appointment=found, history=history.changes_of(found),
+                           can_undo=staff_actions.can_undo(found),
+                           next_statuses=lifecycle.allowed_steps(found.status, found.starts_at, now=now),
+                           can_cancel=lifecycle.staff_cancel_refusal(found) is None,
+                           can_reschedule=lifecycle.reschedule_refusal(found) is None,
                            can_document=documentation.can_write(current_user, found, now=now), form=EmptyForm())
 
 
@@ -141,7 +148,8 @@ def cancel(appointment_id):
     form = ReasonForm()
     if form.validate_on_submit():
         try:
-            booking.cancel_by_staff(actor=current_user, appointment=found, reason=form.reason.data, now=clinic.now())
+            staff_actions.cancel_by_staff(actor=current_user, appointment=found, reason=form.reason.data,
+                                          now=clinic.now())
         except DomainError as error:
             add_domain_error(form, error)
         else:
@@ -159,9 +167,9 @@ def reschedule(appointment_id):
     form = RescheduleForm()
     if form.validate_on_submit():
         try:
-            booking.reschedule_local(actor=current_user, appointment=found, doctor_id=form.doctor_id.data,
-                                     date=form.date.data, time=request.form.get("time"), reason=form.reason.data,
-                                     now=now)
+            staff_actions.reschedule_local(actor=current_user, appointment=found, doctor_id=form.doctor_id.data,
+                                           date=form.date.data, time=request.form.get("time"),
+                                           reason=form.reason.data, now=now)
         except DomainError as error:
             form.form_errors.append(error.message)
         else:
@@ -290,9 +298,9 @@ def my_hours():
 
 
 def _hours_page(doctor_id, *, window_form=None, block_form=None, affected=None, status=200):
-    doctor = availability.managed_doctor(current_user, doctor_id)
+    doctor = schedule.managed_doctor(current_user, doctor_id)
     return render_template(
-        "desk/hours.html", doctor=doctor, windows=availability.weekly_windows_rows(doctor.id), weekdays=WEEKDAYS,
+        "desk/hours.html", doctor=doctor, windows=schedule.weekly_windows_rows(doctor.id), weekdays=WEEKDAYS,
         blocks=availability.upcoming_blocked_periods(doctor.id, now=clinic.now()),
         window_form=window_form or WindowForm(), block_form=block_form or BlockForm(), form=EmptyForm(),
         affected=affected,
@@ -314,8 +322,8 @@ def add_window(doctor_id):
     form = WindowForm()
     if form.validate_on_submit():
         try:
-            availability.add_window(actor=current_user, doctor_id=doctor_id, weekday=form.weekday.data,
-                                    start=form.start.data, end=form.end.data)
+            schedule.add_window(actor=current_user, doctor_id=doctor_id, weekday=form.weekday.data,
+                                start=form.start.data, end=form.end.data)
         except DomainError as error:
             add_domain_error(form, error)
         else:
@@ -327,7 +335,7 @@ def add_window(doctor_id):
 @bp.route("/hours/windows/<id:window_id>/delete", methods=["POST"])
 @roles_required(*STAFF)
 def remove_window(window_id):
-    return _guarded(lambda: _remove(availability.remove_window, window_id=window_id))
+    return _guarded(lambda: _remove(schedule.remove_window, window_id=window_id))
 
 
 @bp.route("/doctors/<id:doctor_id>/blocks", methods=["POST"])
@@ -336,7 +344,7 @@ def add_block(doctor_id):
     form = BlockForm()
     if form.validate_on_submit():
         try:
-            period, affected = availability.add_blocked_period(
+            period, affected = schedule.add_blocked_period(
                 actor=current_user, doctor_id=doctor_id, start_date=form.start_date.data, end_date=form.end_date.data,
                 start_time=form.start_time.data, end_time=form.end_time.data, reason=form.reason.data,
                 now=clinic.now(),
@@ -354,7 +362,7 @@ def add_block(doctor_id):
 @bp.route("/blocks/<id:period_id>/delete", methods=["POST"])
 @roles_required(*STAFF)
 def remove_block(period_id):
-    return _guarded(lambda: _remove(availability.remove_blocked_period, period_id=period_id))
+    return _guarded(lambda: _remove(schedule.remove_blocked_period, period_id=period_id))
 
 
 def _remove(remove, **ids):

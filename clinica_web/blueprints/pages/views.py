@@ -8,7 +8,7 @@ from clinica_web.blueprints.pages.forms import BookingForm
 from clinica_web.forms import EmptyForm
 from clinica_web.htmx import is_htmx, render_page_or_partial
 from clinica_web.models import PATIENT
-from clinica_web.services import availability, booking, clinic, directory
+from clinica_web.services import availability, booking, clinic, directory, lifecycle
 from clinica_web.services.errors import DomainError, SlotTaken
 
 
@@ -144,7 +144,7 @@ def bookings():
 @login_required
 def booking_detail(appointment_id):
     appointment = _own_booking(appointment_id)
-    can_cancel = booking.can_patient_cancel(appointment, now=clinic.now())
+    can_cancel = lifecycle.patient_may_cancel(appointment, now=clinic.now())
     return render_template("pages/booking.html", appointment=appointment, can_cancel=can_cancel)
 
 
@@ -164,7 +164,7 @@ def cancel_booking(appointment_id):
         else:
             flash("Your appointment is cancelled. We have emailed you a confirmation.", "success")
         return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
-    if not booking.can_patient_cancel(appointment, now=clinic.now()):
+    if not lifecycle.patient_may_cancel(appointment, now=clinic.now()):
         flash("Only upcoming scheduled bookings can be cancelled.", "error")
         return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
     return render_template("pages/cancel.html", appointment=appointment, form=form)

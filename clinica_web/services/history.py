@@ -1,0 +1,50 @@
+"""An appointment's history: every change is recorded by record(), which also queues what follows
+from it (DESIGN.md section 14). It is the one place a new consequence of a change is added: today
+the patient's email; reminder re-timing, waitlist offers and webhooks join it here.
+
+It runs inside the caller's unit of work, so the change, its history row and its consequences
+are committed together or not at all.
+"""
+from datetime import datetime
+
+from sqlalchemy import select
+
+from clinica_web.extensions import db
+from clinica_web.models import Appointment, AppointmentChange, User
+from clinica_web.services import notifications
+
+BOOKED, RESCHEDULED, CANCELLED = "booked", "rescheduled", "cancelled"
+STATUS, STATUS_UNDO = "status", "status_undo"
+DOCUMENTED, DOCUMENTATION_EDITED = "documented", "documentation_edited"
+KINDS = (BOOKED, RESCHEDULED, CANCELLED, STATUS, STATUS_UNDO, DOCUMENTED, DOCUMENTATION_EDITED)
+
+# The email each kind of change sends the patient (the others send none).
+PATIENT_EMAILS = {BOOKED: "booked", RESCHEDULED: "rescheduled", CANCELLED: "cancelled"}
+
+
+def record(appointment: Appointment, kind: str, *, actor: User, now: datetime, from_value=None, to_value=None,
+           reason=None) -> AppointmentChange:
+    """Record one change of `appointment` by `actor`, and queue its consequences."""
+    if kind not in KINDS:
+        raise ValueError(f"Unknown kind of change: {kind}")
+    change = AppointmentChange(appointment=appointment, actor_id=actor.id, at=now, kind=kind,
+                               from_value=from_value, to_value=to_value, reason=reason)
+    db.session.add(change)
+    if kind in PATIENT_EMAILS:
+        notifications.queue_appointment_email(appointment, PATIENT_EMAILS[kind], now=now)
+    return change
+
+
+def changes_of(appointment: Appointment) -> list[AppointmentChange]:
+    """Every change of an appointment, oldest first, with who made it."""
+    return list(db.session.scalars(
+        select(AppointmentChange).where(AppointmentChange.appointment_id == appointment.id)
+        .options(db.joinedload(AppointmentChange.actor)).order_by(AppointmentChange.id)
+    ))
+
+
+def last_change(appointment: Appointment) -> AppointmentChange | None:
+    return db.session.scalars(
+        select(AppointmentChange).where(AppointmentChange.appointment_id == appointment.id)
+        .order_by(AppointmentChange.id.desc()).limit(1)
+    ).first()

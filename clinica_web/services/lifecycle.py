@@ -1,0 +1,107 @@
+"""What each appointment status means, and which changes are allowed, by whom and when
+(DESIGN.md sections 7 and 14).
+
+Everything that asks "does this visit hold its time?", "which status steps can the desk offer
+now?" or "may this be cancelled or moved?" asks here: the services, the day list and detail page,
+the API and the migration's overlap guard. Nobody else writes a status list.
+"""
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_
+
+from clinica_web.models.appointment import ARRIVED, CANCELLED, COMPLETED, NO_SHOW, SCHEDULED, STATUSES, Appointment
+from clinica_web.services import clinic
+
+# A cancelled visit gives its time back; every other status keeps it (a finished visit happened
+# then, a missed one was kept free for the patient).
+FREES_TIME = (CANCELLED,)
+HOLDS_TIME = tuple(status for status in STATUSES if status not in FREES_TIME)
+# No visit took place: nothing to document.
+NO_VISIT = (CANCELLED, NO_SHOW)
+
+STEPS = {SCHEDULED: (ARRIVED, NO_SHOW), ARRIVED: (COMPLETED,)}
+# Arrival (and so a no-show) can be marked from a little before the visit until that day ends.
+ARRIVAL_OPENS_BEFORE = timedelta(minutes=15)
+
+
+def holds_time(status=Appointment.status):
+    """SQL condition: the appointment holds its time (it counts in the overlap checks)."""
+    return and_(*(status != freed for freed in FREES_TIME))
+
+
+def guard_condition(row: str = "") -> str:
+    """The overlap guards' SQL condition (PostgreSQL exclusion constraints, SQLite triggers) for a
+    row that holds its time; `row` qualifies the column ("NEW", "other"). The migrations write the
+    guards from it, so that the database refuses exactly what the services refuse."""
+    column = f"{row}.status" if row else "status"
+    return " AND ".join(f"{column} <> '{status}'" for status in FREES_TIME)
+
+
+def label(status: str) -> str:
+    return status.replace("_", " ")
+
+
+def end_of_local_day(instant: datetime) -> datetime:
+    """The next clinic-local midnight after `instant`."""
+    return clinic.local_day_span(clinic.local_today(instant))[1]
+
+
+def step_refusal(status: str, starts_at: datetime, to_status, *, now: datetime) -> str | None:
+    """Why the desk cannot set `to_status` now (a message for staff), or None if it can."""
+    if to_status not in STEPS.get(status, ()):
+        return f"An appointment that is {label(status)} cannot become {label(str(to_status))}"
+    if to_status in allowed_steps(status, starts_at, now=now):
+        return None
+    if end_of_local_day(now) <= starts_at:
+        return "This visit is on a later day: its status changes on the day"
+    if now < starts_at:
+        return "Arrival and no-show can be marked from 15 minutes before the visit"
+    return "Arrival and no-show can be marked only on the day of the visit"
+
+
+def allowed_steps(status: str, starts_at: datetime, *, now: datetime, day_ends=None) -> tuple[str, ...]:
+    """The statuses the desk may set now: scheduled -> arrived -> completed, scheduled -> no_show.
+
+    Arrived and no-show only from 15 minutes before the start until the end of that local day
+    (`day_ends`, when the caller already knows it: the day list asks for 500 rows of one day);
+    completed only after arrived. So a visit on a later day takes no step at all.
+    """
+    steps = STEPS.get(status, ())
+    if not steps or steps == (COMPLETED,):
+        return steps
+    if not starts_at - ARRIVAL_OPENS_BEFORE <= now < (day_ends or end_of_local_day(starts_at)):
+        return ()
+    return steps
+
+
+def staff_cancel_refusal(appointment: Appointment) -> str | None:
+    """Staff cancel a scheduled or arrived visit, never one completed or documented."""
+    if appointment.status not in (SCHEDULED, ARRIVED):
+        return "Only scheduled or arrived appointments can be cancelled"
+    if appointment.documentation is not None:
+        return "A documented visit cannot be cancelled"
+    return None
+
+
+def reschedule_refusal(appointment: Appointment) -> str | None:
+    """Only a scheduled visit that is not documented can move (staff; patients add the cutoff)."""
+    if appointment.status != SCHEDULED:
+        return "Only scheduled appointments can be rescheduled"
+    if appointment.documentation is not None:
+        return "A documented visit cannot be rescheduled"
+    return None
+
+
+def patient_may_cancel(appointment: Appointment, *, now: datetime) -> bool:
+    """A patient cancels their own scheduled visits that have not started."""
+    return appointment.status == SCHEDULED and appointment.starts_at > now
+
+
+def is_upcoming_for_patient(appointment: Appointment, *, now: datetime) -> bool:
+    """What "My bookings" lists as upcoming: scheduled and not over."""
+    return appointment.status == SCHEDULED and appointment.ends_at > now
+
+
+def may_document(status: str, starts_at: datetime, *, now: datetime) -> bool:
+    """A visit can be documented once it has started, unless it did not take place."""
+    return status not in NO_VISIT and starts_at <= now

@@ -1,0 +1,120 @@
+"""Changing a doctor's weekly hours and blocked periods, and the clinic's closures: doctors their
+own, admins everyone's (reading them is availability.py)."""
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+
+from clinica_web.database import unit_of_work
+from clinica_web.extensions import db
+from clinica_web.models import ADMIN, DOCTOR, Appointment, BlockedPeriod, Doctor, User, WeeklyHours
+from clinica_web.services import clinic, slots
+from clinica_web.services.availability import appointments_during, weekly_windows
+from clinica_web.services.clinic import local_day_span
+from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound
+from clinica_web.services.values import parse_date, valid_id, whole_number
+
+
+def can_manage(actor: User, doctor: Doctor | None) -> bool:
+    """Admins manage everyone's hours and clinic closures (doctor None); a doctor their own."""
+    if actor.role == ADMIN:
+        return True
+    return doctor is not None and actor.role == DOCTOR and doctor.user_id == actor.id
+
+
+def managed_doctor(actor, doctor_id) -> Doctor:
+    """The doctor whose hours `actor` wants to change; NotFound or NotAllowed otherwise."""
+    doctor = db.session.get(Doctor, doctor_id) if valid_id(doctor_id) else None
+    if doctor is None:
+        raise NotFound("Doctor not found", field="doctor_id")
+    if not can_manage(actor, doctor):
+        raise NotAllowed("You can only change your own hours")
+    return doctor
+
+
+def weekly_windows_rows(doctor_id) -> list[WeeklyHours]:
+    return list(db.session.scalars(
+        select(WeeklyHours).where(WeeklyHours.doctor_id == doctor_id)
+        .order_by(WeeklyHours.weekday, WeeklyHours.start_minute)
+    ))
+
+
+def _hhmm(value, field) -> int:
+    match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)|24:00", value.strip()) if isinstance(value, str) else None
+    if not match:
+        raise InvalidInput("Use HH:MM (24-hour)", field=field)
+    minute = 1440 if value.strip() == "24:00" else int(match[1]) * 60 + int(match[2])
+    if minute % slots.STEP_MINUTES:
+        raise InvalidInput("Use a quarter hour (:00, :15, :30 or :45)", field=field)
+    return minute
+
+
+def add_window(*, actor: User, doctor_id, weekday, start, end) -> WeeklyHours:
+    with unit_of_work():
+        doctor = managed_doctor(actor, doctor_id)
+        weekday = whole_number(weekday)
+        if weekday is None or not 0 <= weekday <= 6:
+            raise InvalidInput("Choose a day of the week", field="weekday")
+        start_minute, end_minute = _hhmm(start, "start"), _hhmm(end, "end")
+        if end_minute <= start_minute:
+            raise InvalidInput("The end must be after the start", field="end")
+        for other_start, other_end in weekly_windows(doctor).get(weekday, []):
+            if other_start < end_minute and start_minute < other_end:
+                raise InvalidInput(
+                    f"Overlaps the window {slots.format_minute(other_start)}–{slots.format_minute(other_end)}",
+                    field="start",
+                )
+        window = WeeklyHours(doctor_id=doctor.id, weekday=weekday, start_minute=start_minute, end_minute=end_minute)
+        db.session.add(window)
+    return window
+
+
+def remove_window(*, actor: User, window_id) -> None:
+    with unit_of_work():
+        window = db.session.get(WeeklyHours, window_id) if valid_id(window_id) else None
+        if window is None:
+            raise NotFound("Working hours not found")
+        managed_doctor(actor, window.doctor_id)
+        db.session.delete(window)
+
+
+def add_blocked_period(
+    *, actor: User, doctor_id, start_date, end_date, start_time=None, end_time=None, reason="", now: datetime,
+) -> tuple[BlockedPeriod, list[Appointment]]:
+    """Block time (doctor_id None: close the clinic). Without times it covers whole local days.
+
+    Existing bookings in the period are allowed to stay; they are returned so the desk can move them.
+    """
+    with unit_of_work():
+        doctor = None
+        if doctor_id is None:
+            if actor.role != ADMIN:
+                raise NotAllowed("Only admins can close the clinic")
+        else:
+            doctor = managed_doctor(actor, doctor_id)
+        first, last = parse_date(start_date), parse_date(end_date or start_date)
+        start = local_day_span(first)[0] if not start_time else _instant(first, _hhmm(start_time, "start_time"))
+        end = local_day_span(last)[1] if not end_time else _instant(last, _hhmm(end_time, "end_time"))
+        if end <= start:
+            raise InvalidInput("The end must be after the start", field="end_date")
+        reason = " ".join(reason.split())[:200] if isinstance(reason, str) else ""
+        period = BlockedPeriod(doctor_id=doctor.id if doctor else None, starts_at=start, ends_at=end, reason=reason)
+        db.session.add(period)
+    return period, appointments_during(period)
+
+
+def _instant(day, minute):
+    return slots.local_instant(day, minute, clinic.tz()) or slots.local_instant(day, minute + 60, clinic.tz())
+
+
+def remove_blocked_period(*, actor: User, period_id) -> None:
+    with unit_of_work():
+        period = db.session.get(BlockedPeriod, period_id) if valid_id(period_id) else None
+        if period is None:
+            raise NotFound("Blocked period not found")
+        if period.doctor_id is None:
+            if actor.role != ADMIN:
+                raise NotAllowed("Only admins can change clinic closures")
+        else:
+            managed_doctor(actor, period.doctor_id)
+        db.session.delete(period)

@@ -1,0 +1,130 @@
+"""What staff do to an appointment (DESIGN.md section 7): move it, step its status (with a one-step
+undo) and cancel it with a reason. The rules of when each is allowed are lifecycle.py's.
+
+The caller has checked that `actor` may touch the appointment (appointments.get_for_staff); each
+function locks it again (appointments.locked_for_staff) inside its unit of work.
+"""
+from datetime import datetime
+
+from clinica_web.database import unit_of_work
+from clinica_web.models import Appointment, User
+from clinica_web.services import appointments, availability, booking, clinic, history, lifecycle, slots
+from clinica_web.services.booking import Slot, find_type
+from clinica_web.services.errors import DomainError, InvalidInput, NotFound, PatientBusy, SlotTaken
+from clinica_web.services.rules import refusal
+from clinica_web.services.values import parse_date, parse_time, whole_number
+
+
+def reschedule(
+    *, actor: User, appointment: Appointment, starts_at: datetime | None = None, doctor_id=None, reason=None,
+    now: datetime,
+) -> Appointment:
+    """Move a scheduled appointment to a new start instant and/or doctor (staff; DESIGN.md section 7).
+
+    The new time passes every booking rule, leaving the appointment itself out of the overlap
+    checks. Raises DomainError with `field` "scheduled_at" or "provider_id" (the clinic API's names).
+    The caller has checked that `actor` may touch this appointment.
+    """
+    try:
+        with unit_of_work():
+            return _reschedule(actor=actor, appointment=appointments.locked_for_staff(actor, appointment.id),
+                               starts_at=starts_at, doctor_id=doctor_id, reason=reason, now=now)
+    except (SlotTaken, PatientBusy) as error:  # refused by the database: another change came first
+        error.field = "scheduled_at"
+        raise
+
+
+def _reschedule(*, actor, appointment, starts_at, doctor_id, reason, now):
+    if (refused := lifecycle.reschedule_refusal(appointment)) is not None:
+        raise InvalidInput(refused, field="scheduled_at")
+    new_doctor_id = appointment.doctor_id if doctor_id is None else doctor_id
+    if availability.active_doctor(new_doctor_id) is None:
+        raise NotFound("must exist", field="provider_id")
+    start = (starts_at or appointment.starts_at).astimezone(clinic.tz())
+    if start.second or start.microsecond:
+        raise refusal("off_grid", field="scheduled_at")
+    slot = Slot(new_doctor_id, start.date(), start.hour * 60 + start.minute, appointment.duration_minutes,
+                find_type(appointment.appointment_type))
+    if slots.local_instant(slot.day, slot.minute, clinic.tz()) != start:
+        # The second occurrence of an ambiguous local time: not a time the grid offers.
+        raise refusal("off_grid", field="scheduled_at")
+    try:
+        new_doctor, new_start, new_end = booking.check_bookable(slot, patient_id=appointment.patient_id,
+                                                                now=now, exclude_id=appointment.id)
+    except DomainError as error:
+        error.field = "scheduled_at"
+        raise
+    if (new_start, new_doctor_id) == (appointment.starts_at, appointment.doctor_id):
+        return appointment  # nothing moves: no history, no email
+    before = _where_and_when(appointment)
+    appointment.starts_at, appointment.ends_at, appointment.doctor = new_start, new_end, new_doctor
+    appointment.sequence += 1
+    appointment.updated_at = now
+    history.record(appointment, history.RESCHEDULED, actor=actor, now=now, from_value=before,
+                   to_value=_where_and_when(appointment), reason=(reason or "").strip()[:500] or None)
+    return appointment
+
+
+def reschedule_local(*, actor: User, appointment: Appointment, doctor_id, date, time, reason, now: datetime):
+    """reschedule() from the desk's form: a clinic-local date and HH:MM time."""
+    if doctor_id not in (None, "") and whole_number(doctor_id) is None:
+        raise NotFound("Doctor not found", field="doctor_id")
+    doctor_id = whole_number(doctor_id)
+    start = slots.local_instant(parse_date(date), parse_time(time), clinic.tz())
+    if start is None:
+        raise refusal("off_grid")
+    return reschedule(actor=actor, appointment=appointment, starts_at=start, doctor_id=doctor_id, reason=reason,
+                      now=now)
+
+
+def _where_and_when(appointment):
+    """How the history records a place in the calendar: doctor and local start."""
+    return f"{appointment.doctor.display_name}, {clinic.format_local(appointment.starts_at)}"[:200]
+
+
+def change_status(*, actor: User, appointment: Appointment, to_status, now: datetime) -> Appointment:
+    """One status step (lifecycle.STEPS, at the times lifecycle.step_refusal allows), recorded."""
+    with unit_of_work():
+        appointment = appointments.locked_for_staff(actor, appointment.id)
+        refused = lifecycle.step_refusal(appointment.status, appointment.starts_at, to_status, now=now)
+        if refused is not None:
+            raise InvalidInput(refused)
+        _set_status(appointment, to_status, actor=actor, kind=history.STATUS, now=now)
+    return appointment
+
+
+def undo_last_change(*, actor: User, appointment: Appointment, now: datetime) -> Appointment:
+    """Undo the appointment's last change if it was a status change (one step back)."""
+    with unit_of_work():
+        appointment = appointments.locked_for_staff(actor, appointment.id)
+        if not can_undo(appointment):
+            raise InvalidInput("There is no status change to undo")
+        _set_status(appointment, history.last_change(appointment).from_value, actor=actor, kind=history.STATUS_UNDO,
+                    now=now)
+    return appointment
+
+
+def can_undo(appointment: Appointment) -> bool:
+    last = history.last_change(appointment)
+    return last is not None and last.kind == history.STATUS and last.to_value == appointment.status
+
+
+def _set_status(appointment, to_status, *, actor, kind, now):
+    history.record(appointment, kind, actor=actor, now=now, from_value=appointment.status, to_value=to_status)
+    appointment.status = to_status
+    appointment.updated_at = now
+
+
+def cancel_by_staff(*, actor: User, appointment: Appointment, reason, now: datetime) -> Appointment:
+    """Reception, admins and the appointment's doctor cancel a visit that has not been completed
+    or documented (lifecycle.staff_cancel_refusal), with a reason."""
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason:
+        raise InvalidInput("Give a reason for cancelling", field="reason")
+    if len(reason) > 500:
+        raise InvalidInput("A reason has at most 500 characters", field="reason")
+    with unit_of_work():
+        appointment = appointments.locked_for_staff(actor, appointment.id)
+        if (refused := lifecycle.staff_cancel_refusal(appointment)) is not None:
+            raise InvalidInput(refused)
+        return booking.cancel(appointment, actor=actor, reason=reason, now=now)
