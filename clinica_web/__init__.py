@@ -71,8 +71,9 @@ def register_blueprints(app):
     app.register_blueprint(auth.bp)
     app.register_blueprint(desk.bp)
     app.register_blueprint(admin.bp)
-    extensions.csrf.exempt(api.bp)
-    app.register_blueprint(api.bp)
+    for blueprint in api.BLUEPRINTS:
+        extensions.csrf.exempt(blueprint)
+        app.register_blueprint(blueprint)
 
 
 def register_errorhandlers(app):

@@ -23,16 +23,13 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
 }
-# API responses to credentials carry someone's data, like pages seen while logged in.
-PRIVATE_API_PREFIXES = ("/v1/auth/", "/v1/bookings", "/v1/clinic/")
 
 
-def reject_nul_bytes():
+def reject_unusable_form_input():
     """No form or query value of a page may contain NUL: no text column stores it (PostgreSQL
     refuses it). No form takes a file either: Flask-WTF would hand the file to a text field's
-    validators, which fail on it. The API checks its own input field by field, in its own format."""
-    if request.path.startswith("/v1/"):
-        return
+    validators, which fail on it. Run before every page blueprint's views (blueprints.page_blueprint);
+    the APIs check their own input field by field, in their own format."""
     if request.files:
         abort(400, "This site takes no files: send the form as text.")
     for values in (request.args, request.form):
@@ -70,18 +67,19 @@ def login_email_key():
 def add_security_headers(response):
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
-    private = request.path.startswith(PRIVATE_API_PREFIXES) or (
-        not request.path.startswith("/static/") and current_user and current_user.is_authenticated
-    )
-    if private:
-        # Patient data never stays in a browser's or a proxy's cache (nor the back button's).
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Pragma"] = "no-cache"
+    if request.endpoint != "static" and current_user and current_user.is_authenticated:
+        never_cache(response)
         response.vary.add("Cookie")
+    return response
+
+
+def never_cache(response):
+    """Patient data never stays in a browser's or a proxy's cache (nor the back button's)."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
     return response
 
 
 def init_app(app):
     app.before_request(refuse_large_bodies)
-    app.before_request(reject_nul_bytes)
     app.after_request(add_security_headers)

@@ -736,3 +736,10 @@ def test_unknown_api_path_and_wrong_method_are_json(client, headers):
     assert missing.status_code == 404 and set(missing.get_json()) == {"error"}
     wrong = client.put("/v1/bookings/me", headers=headers, json={})
     assert wrong.status_code == 405 and set(wrong.get_json()) == {"error"}
+    assert wrong.headers["Allow"] == "GET"  # what the address does take
+    # Each API answers in its own format (its own blueprint's handlers, no URL-prefix checks); a
+    # page's missing address is an HTML page.
+    assert set(client.get("/v1/clinic/nothing-here").get_json()) == {"errors"}
+    assert set(client.post("/v1/clinic/availability/explain").get_json()) == {"errors"}
+    page = client.get("/nothing-here")
+    assert page.status_code == 404 and page.mimetype == "text/html" and "There is nothing at this address." in page.text

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from clinica_web.extensions import db
 from clinica_web.models import ApiToken, Appointment, AppointmentChange, User
 from clinica_web.services import booking, clinic, tokens
+from clinica_web.services.errors import DomainError
 from tests.conftest import TEST_NOW, TODAY, TZ_NAME, instant, next_weekday
 
 TZ = ZoneInfo(TZ_NAME)
@@ -862,3 +863,105 @@ def test_clinic_api_routing_errors_are_in_its_format(api, desk):
     assert response.status_code == 405 and set(response.get_json()) == {"errors"}
     missing = api("get", "/v1/clinic/appointments/nothing", desk)
     assert missing.status_code == 404 and set(missing.get_json()) == {"errors"}
+
+
+# ---------------------------------------------------------------------------------------------
+# The explainer: why a time can or cannot be booked (DESIGN.md sections 14 and 17)
+
+EXPLAIN = "/v1/clinic/availability/explain"
+
+
+def explain(api, token, **params):
+    response = api("get", EXPLAIN, token, query_string=params)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_explain_says_a_free_time_is_bookable(api, desk, doctor_a):
+    assert explain(api, desk, provider_id=doctor_a, scheduled_at=utc_text(MONDAY, "09:00")) == {
+        "bookable": True, "reasons": []}
+
+
+def test_explain_lists_every_rule_in_the_way_with_its_detail(api, desk, doctor_a, ana, ben, add_appointment,
+                                                             make_block):
+    """Monday 12:30 for 90 minutes: past the morning's close (13:00), over a booking of Ana's at
+    12:30 and Ben's at 13:15 (only the first overlaps, plus a second inside), and into time off."""
+    add_appointment(doctor_id=doctor_a, patient_id=ana, starts_at=instant(MONDAY, "12:30"))
+    second = add_appointment(doctor_id=doctor_a, patient_id=ben, starts_at=instant(MONDAY, "13:30"))
+    make_block(doctor_id=doctor_a, start=instant(MONDAY, "13:45"), end=instant(MONDAY, "15:00"), reason="Training")
+    make_block(doctor_id=None, start=instant(MONDAY, "13:50"), end=instant(MONDAY, "14:00"), reason="Fire drill")
+    answer = explain(api, desk, provider_id=doctor_a, scheduled_at=utc_text(MONDAY, "12:30"), duration_minutes=90)
+    assert answer["bookable"] is False
+    codes = [reason["code"] for reason in answer["reasons"]]
+    assert codes == ["outside_hours", "blocked", "closed", "booked", "booked"]  # the rules' order
+    by_code = {}
+    for reason in answer["reasons"]:
+        by_code.setdefault(reason["code"], []).append(reason)
+    assert by_code["outside_hours"][0]["message"] == "Outside doctor availability"
+    assert "09:00–13:00, 14:00–18:00" in by_code["outside_hours"][0]["detail"]
+    assert by_code["blocked"][0]["message"] == "Time blocked by doctor"
+    assert "Training" in by_code["blocked"][0]["detail"] and "13:45" in by_code["blocked"][0]["detail"]
+    assert "closed" in by_code["closed"][0]["detail"] and "Fire drill" in by_code["closed"][0]["detail"]
+    assert by_code["booked"][0]["message"] == "Time slot overlaps with another booking"
+    details = " | ".join(reason["detail"] for reason in by_code["booked"])
+    assert "Ana Torres" in details and "Ben Okafor" in details and f"Appointment {second} " in details
+
+
+@pytest.mark.parametrize("when, codes, detail", [
+    (lambda: utc_text(TODAY - timedelta(days=1), "10:00"), ["too_soon"], "Times can be booked from"),
+    (lambda: utc_text(TODAY + timedelta(days=200), "10:00"), ["beyond_horizon"], "up to "),
+    (lambda: utc_text(SATURDAY, "10:00"), ["not_working_day"], "does not work on Saturdays"),
+    (lambda: utc_text(MONDAY, "09:05"), ["off_grid"], "quarter hour"),
+    (lambda: utc_text(MONDAY, "09:00")[:17] + "30.000Z", ["off_grid"], "quarter hour"),
+])
+def test_explain_names_the_time_rules(api, desk, doctor_a, when, codes, detail):
+    answer = explain(api, desk, provider_id=doctor_a, scheduled_at=when())
+    assert answer["bookable"] is False
+    assert [reason["code"] for reason in answer["reasons"]][:len(codes)] == codes
+    assert detail in answer["reasons"][0]["detail"]
+
+
+def test_explain_agrees_with_the_booking_check_and_the_slot_list(app, api, desk, doctor_a, ana, add_appointment,
+                                                                 make_block):
+    """Every quarter hour of a Monday, with a booking and time off in it: explain says bookable
+    exactly for the times the slot list offers, and otherwise its first reason is the booking
+    check's refusal (the same rules table)."""
+    add_appointment(doctor_id=doctor_a, patient_id=ana, starts_at=instant(MONDAY, "10:00"))
+    make_block(doctor_id=doctor_a, start=instant(MONDAY, "15:00"), end=instant(MONDAY, "16:00"))
+    with app.app_context():
+        now = clinic.now()
+        offered = set(booking.free_times(doctor_id=doctor_a, date=MONDAY.isoformat(), now=now))
+        for minute in range(0, 1440, 15):
+            hhmm = "%02d:%02d" % divmod(minute, 60)
+            answer = explain(api, desk, provider_id=doctor_a, scheduled_at=utc_text(MONDAY, hhmm))
+            assert answer["bookable"] is (minute in offered), hhmm
+            if not answer["bookable"]:
+                slot = booking.parse_slot(doctor_id=doctor_a, date=MONDAY.isoformat(), time=hhmm, duration=30)
+                with pytest.raises(DomainError) as refused:
+                    booking.check_bookable(slot, patient_id=0, now=now)
+                assert (refused.value.code, refused.value.message) == (
+                    answer["reasons"][0]["code"], answer["reasons"][0]["message"]), hhmm
+
+
+def test_explain_an_unknown_doctor_and_bad_parameters(api, desk, doctor_a):
+    assert explain(api, desk, provider_id=999999, scheduled_at=utc_text(MONDAY, "09:00"))["reasons"][0]["code"] == (
+        "doctor_not_found")
+    for params, field in [({"scheduled_at": utc_text(MONDAY, "09:00")}, "provider_id"),
+                          ({"provider_id": "x", "scheduled_at": utc_text(MONDAY, "09:00")}, "provider_id"),
+                          ({"provider_id": doctor_a}, "scheduled_at"),
+                          ({"provider_id": doctor_a, "scheduled_at": "9999-12-31T23:59:00Z"}, "scheduled_at"),
+                          ({"provider_id": doctor_a, "scheduled_at": "0001-01-01"}, "scheduled_at"),
+                          ({"provider_id": doctor_a, "scheduled_at": utc_text(MONDAY, "09:00"),
+                            "duration_minutes": "481"}, "duration_minutes")]:
+        response = api("get", EXPLAIN, desk, query_string=params)
+        assert response.status_code == 422 and field in response.get_json()["errors"], params
+
+
+def test_explain_is_for_staff_only(client, bearer, ana, doctor_a, patient_api_token):
+    """A patient's JWT, or a token row that belongs to a patient, gets the seed's 401."""
+    query = {"provider_id": doctor_a, "scheduled_at": utc_text(MONDAY, "09:00")}
+    for headers in ({}, {"Authorization": f"Bearer {bearer(ana)['Authorization'].split()[1]}"},
+                    {"X-User-Token": bearer(ana)["Authorization"].split()[1]},
+                    {"X-User-Token": patient_api_token(ana)}):
+        response = client.get(EXPLAIN, query_string=query, headers=headers)
+        assert (response.status_code, response.get_json()) == (401, NOT_AUTHORIZED), headers

@@ -224,7 +224,8 @@ def test_main_pages_logged_out_and_in(new_page, viewport):
     login(page, "admin@clinica.test")
     for url, name in [("/admin/", "admin"), ("/admin/doctors", "admin-doctors"), ("/admin/staff", "admin-staff"),
                       ("/admin/tokens", "admin-tokens"), ("/admin/closures", "admin-closures"),
-                      ("/admin/audit", "admin-audit"), ("/desk/doctors/1/hours", "hours")]:
+                      ("/admin/audit", "admin-audit"), ("/desk/doctors/1/hours", "hours"),
+                      (f"/desk/explain?doctor_id=1&date={monday(1)}&time=13:00", "explain")]:
         page.goto(url)
         look(page, name)
 

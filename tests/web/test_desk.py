@@ -202,6 +202,7 @@ DESK_ROUTES = [
     ("POST", "/desk/hours/windows/{window}/delete", {"back": "/desk/"}),
     ("POST", "/desk/doctors/{doctor}/blocks", {"start_date": MONDAY.isoformat()}),
     ("POST", "/desk/blocks/{block}/delete", {"back": "/desk/"}),
+    ("GET", "/desk/explain?doctor_id={doctor}&date=" + MONDAY.isoformat() + "&time=09:00", None),
 ]
 BOOK_FOR_PATIENT = [route for route in DESK_ROUTES if route[1] in ("/desk/book", "/desk/patients")]
 
@@ -234,7 +235,7 @@ def test_the_role_table_lists_every_desk_route(app):
             url = url.replace(placeholder, converter)
         return url
 
-    listed = {(method, as_rule(url)) for method, url, _form in DESK_ROUTES}
+    listed = {(method, as_rule(url).partition("?")[0]) for method, url, _form in DESK_ROUTES}
     routed = {(method, rule.rule) for rule in app.url_map.iter_rules() if rule.endpoint.startswith("desk.")
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert listed == routed
@@ -1230,3 +1231,43 @@ def test_pending_documentation_and_history_run_a_fixed_number_of_queries(app, de
     short_queries, _ = detail()
     add_history(40)
     assert detail() == (short_queries, 42)
+
+
+# ---------------------------------------------------------------------------------------------
+# Why not? The explainer on the desk's slot pickers
+
+
+def test_why_not_explains_a_time_the_picker_does_not_offer(app, desk, make_doctor, make_user, make_appointment,
+                                                           make_block):
+    doctor_id = make_doctor(name="Dr. Laura Rossi")
+    patient_id = make_user(full_name="Ana Torres")
+    make_appointment(doctor_id=doctor_id, patient_id=make_user(full_name="Ben Ortiz", email="ben@example.com"),
+                     day=MONDAY, hhmm="10:00")
+    make_block(doctor_id=doctor_id, start=instant(MONDAY, "10:00"), end=instant(MONDAY, "11:00"), reason="Training")
+    picker = desk.client.get(f"/desk/book?patient_id={patient_id}&doctor_id={doctor_id}&date={MONDAY}").text
+    form = re.search(r'<form method="get" action="/desk/explain"[^>]*>(.*?)</form>', picker, re.S)
+    assert form, "the picker has a why-not form"
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form[1]))
+    assert hidden == {"doctor_id": str(doctor_id), "date": MONDAY.isoformat(), "type": "consultation"}
+
+    answer = desk.client.get("/desk/explain", query_string={**hidden, "time": "10:00"})
+    assert answer.status_code == 200
+    page = text_of(answer.text)
+    assert "10:00 on" in page and "cannot be booked" in page
+    assert "Time blocked by doctor" in page and "Training" in page
+    assert "Time slot overlaps with another booking" in page and "Ben Ortiz" in page
+    assert page.index("Time blocked by doctor") < page.index("Time slot overlaps")  # the rules' order
+
+    free = text_of(desk.client.get("/desk/explain", query_string={**hidden, "time": "09:00"}).text)
+    assert "09:00 on" in free and "can be booked" in free and "cannot" not in free
+    lunch = text_of(desk.client.get("/desk/explain", query_string={**hidden, "time": "13:00"}).text)
+    assert "Outside doctor availability" in lunch and "09:00–13:00, 14:00–18:00" in lunch
+    bad = desk.client.get("/desk/explain", query_string={**hidden, "time": "25:00"})
+    assert bad.status_code == 400 and "Invalid time format (HH:MM)" in bad.text
+
+
+def test_why_not_is_on_the_reschedule_picker_with_the_visits_type(desk, make_doctor, make_user, make_appointment):
+    visit = make_appointment(doctor_id=make_doctor(), patient_id=make_user(), day=MONDAY, hhmm="09:00",
+                             appointment_type="therapy", duration=60)
+    page = desk.client.get(f"/desk/appointments/{visit}/reschedule").text
+    assert 'action="/desk/explain"' in page and 'name="type" value="therapy"' in page

@@ -1,6 +1,6 @@
 """Admin pages: doctors, staff accounts, API tokens, clinic closures, the audit trail."""
-from flask import Blueprint
+from clinica_web.blueprints import page_blueprint
 
-bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp = page_blueprint("admin", __name__, url_prefix="/admin")
 
 from clinica_web.blueprints.admin import views  # noqa: E402,F401

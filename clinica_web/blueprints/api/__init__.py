@@ -1,8 +1,12 @@
-"""The JSON API v1 (DESIGN.md section 10): the booking API (JWT) and the clinic appointments API
-(staff `X-User-Token`). It reads credentials from headers only, never the session cookie, so it
-needs no CSRF token."""
+"""The JSON API v1 (DESIGN.md section 10), as two blueprints with their own error formats: the
+booking API (patients, JWT; `{"error": ...}`) and the clinic API (staff `X-User-Token`;
+`{"errors": ...}`). They read credentials from headers only, never the session cookie, so they
+need no CSRF token."""
 from flask import Blueprint
 
-bp = Blueprint("api", __name__, url_prefix="/v1")
+booking_api = Blueprint("api", __name__, url_prefix="/v1")
+clinic_api = Blueprint("clinic_api", __name__, url_prefix="/v1/clinic")
 
-from clinica_web.blueprints.api import bookings, clinic, errors, openapi  # noqa: E402,F401
+from clinica_web.blueprints.api import bookings, clinic, errors, explain, openapi  # noqa: E402,F401
+
+BLUEPRINTS = (booking_api, clinic_api)

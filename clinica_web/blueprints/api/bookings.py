@@ -1,7 +1,7 @@
 """The booking API (seed 002): accounts, doctors, free slots, my bookings. JWT authentication."""
 from flask import g, request, url_for
 
-from clinica_web.blueprints.api import bp
+from clinica_web.blueprints.api import booking_api
 from clinica_web.blueprints.api import serializers as out
 from clinica_web.blueprints.api.auth import json_body, jwt_required
 from clinica_web.blueprints.api.errors import error
@@ -18,7 +18,7 @@ def _required(body, *fields):
     return None
 
 
-@bp.post("/auth/register")
+@booking_api.post("/auth/register")
 @limiter.limit("10 per minute")
 def register():
     body = json_body()
@@ -29,7 +29,7 @@ def register():
     return out.user(user), 201
 
 
-@bp.post("/auth/login")
+@booking_api.post("/auth/login")
 @limiter.limit("10 per minute")  # per address
 @limiter.limit("20 per hour", key_func=login_email_key)  # per account, from anywhere
 def login():
@@ -42,12 +42,12 @@ def login():
     return {"token": tokens.create_jwt(user, now=now), "user": {**out.user(user), "role": user.role}}
 
 
-@bp.get("/doctors")
+@booking_api.get("/doctors")
 def doctors():
     return [out.doctor(d) for d in directory.doctors()]
 
 
-@bp.get("/bookings/available-slots")
+@booking_api.get("/bookings/available-slots")
 @jwt_required
 def available_slots():
     minutes = booking.free_times(doctor_id=request.args.get("doctor_id"), date=request.args.get("date"),
@@ -55,7 +55,7 @@ def available_slots():
     return [format_minute(minute) for minute in minutes]
 
 
-@bp.post("/bookings")
+@booking_api.post("/bookings")
 @jwt_required
 def create_booking():
     body = json_body()
@@ -70,13 +70,13 @@ def create_booking():
     return out.booking(appointment), 201, {"Location": url_for("api.my_bookings")}
 
 
-@bp.get("/bookings/me")
+@booking_api.get("/bookings/me")
 @jwt_required
 def my_bookings():
     return [out.booking(a) for a in booking.bookings_of(g.api_user)]
 
 
-@bp.delete("/bookings/<int:booking_id>")
+@booking_api.delete("/bookings/<int:booking_id>")
 @jwt_required
 def cancel_booking(booking_id):
     booking.cancel_by_patient(patient=g.api_user, appointment_id=booking_id, now=clinic.now())

@@ -1,7 +1,7 @@
 """The clinic appointments API (seed 000): staff only, `X-User-Token` authentication."""
 from flask import g, request, url_for
 
-from clinica_web.blueprints.api import bp
+from clinica_web.blueprints.api import clinic_api
 from clinica_web.blueprints.api import serializers as out
 from clinica_web.blueprints.api.auth import json_body, staff_token_required
 from clinica_web.blueprints.api.errors import clinic_error
@@ -23,7 +23,7 @@ def _positive_int(name, default, maximum):
     return number
 
 
-@bp.get("/clinic/appointments/pending_documentation")
+@clinic_api.get("/appointments/pending_documentation")
 @staff_token_required
 def pending_documentation():
     try:
@@ -44,14 +44,12 @@ def _link_header(page, page_size, total):
         pages["prev"] = min(page - 1, last)
     if page < last:
         pages["next"] = page + 1
-    links = [
-        f'<{url_for("api.pending_documentation", page=number, page_size=page_size, _external=True)}>; rel="{rel}"'
-        for rel, number in pages.items()
-    ]
+    links = [f'<{url_for(".pending_documentation", page=number, page_size=page_size, _external=True)}>; rel="{rel}"'
+             for rel, number in pages.items()]
     return {"Link": ", ".join(links)}
 
 
-@bp.get("/clinic/appointments/in_date_range")
+@clinic_api.get("/appointments/in_date_range")
 @staff_token_required
 def in_date_range():
     args = request.args
@@ -65,7 +63,7 @@ def in_date_range():
     return [out.appointment(a) for a in rows]
 
 
-@bp.put("/clinic/appointments/reschedule_appointments/<int:appointment_id>")
+@clinic_api.put("/appointments/reschedule_appointments/<int:appointment_id>")
 @staff_token_required
 def reschedule_appointment(appointment_id):
     try:

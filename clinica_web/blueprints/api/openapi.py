@@ -2,7 +2,8 @@
 (tests/api/test_openapi.py runs schemathesis over it)."""
 from flask import current_app
 
-from clinica_web.blueprints.api import bp
+from clinica_web.blueprints.api import booking_api
+from clinica_web.services.rules import RULES
 
 
 def _ref(name):
@@ -40,6 +41,23 @@ def _body(schema):
 
 
 SCHEMAS = {
+    "Explanation": {
+        "type": "object",
+        "required": ["bookable", "reasons"],
+        "properties": {
+            "bookable": {"type": "boolean"},
+            "reasons": {"type": "array", "items": {
+                "type": "object",
+                "required": ["code", "message", "detail"],
+                "properties": {
+                    "code": {"type": "string", "enum": list(RULES),
+                             "description": "The rule's stable code (DESIGN.md section 14)"},
+                    "message": {"type": "string", "description": "The booking API's message for the rule"},
+                    "detail": {"type": "string", "description": "What is in the way: a booking, time off, hours"},
+                },
+            }},
+        },
+    },
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
     "ClinicMessageError": {"type": "object", "required": ["errors"], "properties": {"errors": {"type": "string"}}},
     "ClinicFieldErrors": {
@@ -314,6 +332,25 @@ PATHS = {
             },
         }
     },
+    "/v1/clinic/availability/explain": {
+        "get": {
+            "operationId": "explainAvailability",
+            "summary": "Whether a time can be booked, and every rule that stops it",
+            "tags": ["clinic"],
+            "security": STAFF,
+            "parameters": [
+                _query("provider_id", {"type": "integer", "minimum": 1}, "The doctor", required=True),
+                _query("scheduled_at", {"type": "string"}, DATE_DESCRIPTION, required=True),
+                _query("duration_minutes", {"type": "integer", "minimum": 1, "maximum": 480},
+                       "Length of the visit (default 30)"),
+            ],
+            "responses": {
+                "200": _json(_ref("Explanation"), "`bookable`, and the reasons it is not (empty when it is)"),
+                "401": CLINIC_401,
+                "422": CLINIC_422,
+            },
+        }
+    },
 }
 
 
@@ -339,6 +376,6 @@ def document() -> dict:
     }
 
 
-@bp.get("/openapi.json")
+@booking_api.get("/openapi.json")
 def openapi_json():
     return document()

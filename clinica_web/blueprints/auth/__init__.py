@@ -1,6 +1,6 @@
 """Accounts: register, log in and out, password reset."""
-from flask import Blueprint
+from clinica_web.blueprints import page_blueprint
 
-bp = Blueprint("auth", __name__)
+bp = page_blueprint("auth", __name__)
 
 from clinica_web.blueprints.auth import views  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """The clinic's side: the day list, appointment detail and history, booking on behalf of a
 patient, reschedule and cancel, documentation, doctors' hours."""
-from flask import Blueprint
+from clinica_web.blueprints import page_blueprint
 
-bp = Blueprint("desk", __name__, url_prefix="/desk")
+bp = page_blueprint("desk", __name__, url_prefix="/desk")
 
 from clinica_web.blueprints.desk import views  # noqa: E402,F401

@@ -25,6 +25,9 @@ from clinica_web.services import (
     clinic,
     day_list,
     documentation,
+)
+from clinica_web.services import explain as explainer
+from clinica_web.services import (
     history,
     lifecycle,
     patients,
@@ -380,3 +383,28 @@ def _guarded(render):
         return render()
     except DomainError as error:
         abort(404 if error.code == "not_found" else 403)
+
+
+# ---------------------------------------------------------------------------------------------
+# Why not? Every rule that stops a time (the explainer, DESIGN.md section 17)
+
+
+@bp.route("/explain")
+@roles_required(*STAFF)
+def explain():
+    """?doctor_id=&date=&time=&type=: a plain GET form, and with a time, why it can or cannot be booked."""
+    now = clinic.now()
+    types = booking.appointment_types()
+    asked, explanation, problem = request.args.get("time"), None, None
+    try:
+        kind = booking.find_type(request.args.get("type") or None, types)
+        day = _day_arg(now)
+        if asked:
+            explanation = explainer.explain(doctor_id=_int_arg("doctor_id"), day=day, minute=values.parse_time(asked),
+                                            duration=kind.default_duration, now=now)
+    except DomainError as error:
+        problem, kind, day = error.message, booking.find_type(None, types), clinic.local_today(now)
+    status = 400 if problem else 200
+    return render_template("desk/explain.html", doctors=day_list.doctors_for_booking(), doctor_id=_int_arg("doctor_id"),
+                           types=types, kind=kind, day=day, time=asked or "", explanation=explanation,
+                           problem=problem), status

@@ -1,6 +1,6 @@
 """The patient pages: doctors, the booking page with its slot list, my bookings."""
-from flask import Blueprint
+from clinica_web.blueprints import page_blueprint
 
-bp = Blueprint("pages", __name__)
+bp = page_blueprint("pages", __name__)
 
 from clinica_web.blueprints.pages import views  # noqa: E402,F401

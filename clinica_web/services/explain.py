@@ -1,0 +1,112 @@
+"""Why a time can or cannot be booked: every rule that stops it, not only the first, each with
+what staff need to act on it (DESIGN.md section 17's explainer). It evaluates the same rules as
+the slot engine and the booking check (availability.rules_stopping, rules.py).
+
+For staff only: a booking in the way is named with its patient.
+"""
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from clinica_web.extensions import db
+from clinica_web.models import Appointment, BlockedPeriod
+from clinica_web.services import availability, clinic, slots
+from clinica_web.services.rules import RULES
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str  # the booking API's message for the rule
+    detail: str  # what stands in the way, for staff
+
+
+@dataclass(frozen=True)
+class Explanation:
+    bookable: bool
+    reasons: list[Reason]
+
+
+def explain_instant(*, doctor_id: int, start: datetime, duration: int, now: datetime) -> Explanation:
+    """Explain a start instant (the clinic API). A time between grid minutes, or the second pass of
+    an hour repeated when clocks go back, is off the grid."""
+    local = clinic.to_local(start)
+    minute = local.hour * 60 + local.minute
+    repeated_hour = slots.local_instant(local.date(), minute, clinic.tz()) != start
+    off_grid = bool(local.second or local.microsecond) or repeated_hour
+    return explain(doctor_id=doctor_id, day=local.date(), minute=minute, duration=duration, now=now,
+                   off_grid=off_grid)
+
+
+def explain(*, doctor_id: int, day: date, minute: int, duration: int, now: datetime, off_grid=False) -> Explanation:
+    """Every rule that stops [minute, minute + duration) on the doctor's local `day`."""
+    doctor = availability.active_doctor(doctor_id)
+    if doctor is None:
+        return Explanation(False, [_reason("doctor_not_found", "No active doctor has this id")])
+    stopped = availability.rules_stopping(doctor, day, minute, duration, now=now, every=True)
+    if off_grid and not any(code == "off_grid" for code, _busy in stopped):
+        stopped.append(("off_grid", None))
+    rows = _rows_in_the_way([busy for _code, busy in stopped if busy is not None])
+    reasons = [_reason(code, _detail(code, busy, rows, doctor=doctor, day=day, minute=minute, now=now))
+               for code, busy in stopped]
+    return Explanation(not reasons, reasons)
+
+
+def _reason(code, detail):
+    return Reason(code, RULES[code].message, detail)
+
+
+def _rows_in_the_way(busy: list[slots.Busy]) -> dict:
+    """The appointments (with their patients) and blocked periods in the way, by (rule, id): two
+    queries at most, however many there are."""
+    appointment_ids = [b.ref for b in busy if b.rule in (slots.BOOKED, slots.PATIENT_BUSY)]
+    period_ids = [b.ref for b in busy if b.rule in (slots.BLOCKED, slots.CLOSED)]
+    rows = {}
+    if appointment_ids:
+        query = select(Appointment).where(Appointment.id.in_(appointment_ids)).options(
+            db.joinedload(Appointment.patient))
+        rows.update({("appointment", a.id): a for a in db.session.scalars(query)})
+    if period_ids:
+        rows.update({("period", p.id): p for p in db.session.scalars(
+            select(BlockedPeriod).where(BlockedPeriod.id.in_(period_ids)))})
+    return rows
+
+
+def _detail(code, busy, rows, *, doctor, day, minute, now) -> str:
+    tz, policy = clinic.tz(), clinic.policy()
+    if code == "doctor_not_found":
+        return "No active doctor has this id"
+    if code == "too_soon":
+        earliest = now + timedelta(minutes=policy.min_notice_minutes)
+        return f"Times can be booked from {clinic.format_local(earliest)} on"
+    if code == "beyond_horizon":
+        last = clinic.local_today(now) + timedelta(days=policy.horizon_days)
+        return f"Bookings open {policy.horizon_days} days ahead: up to {last.isoformat()}"
+    if code == "not_working_day":
+        return f"{doctor.display_name} does not work on {WEEKDAYS[day.weekday()]}s"
+    if code == "outside_hours":
+        hours = ", ".join(f"{slots.format_minute(start)}–{slots.format_minute(end)}"
+                          for start, end in availability.weekly_windows(doctor).get(day.weekday(), []))
+        return f"{doctor.display_name}'s hours on {WEEKDAYS[day.weekday()]}s: {hours}"
+    if code == "off_grid":
+        if slots.local_instant(day, minute, tz) is None:
+            return "This local time does not exist: the clocks skip it (daylight saving)"
+        return "Visits start on the quarter hour (:00, :15, :30, :45)"
+    if code in (slots.BLOCKED, slots.CLOSED):
+        period = rows.get(("period", busy.ref))
+        who = "The clinic is closed" if code == slots.CLOSED else f"{doctor.display_name} is away"
+        reason = f": {period.reason}" if period is not None and period.reason else ""
+        return f"{who} {_span(busy)}{reason}"
+    appointment = rows.get(("appointment", busy.ref))
+    patient = appointment.patient.full_name if appointment is not None else "a patient"
+    return f"Appointment {busy.ref} of {patient}, {_span(busy)}"
+
+
+def _span(busy: slots.Busy) -> str:
+    start, end = clinic.to_local(busy.start), clinic.to_local(busy.end)
+    if start.date() == end.date():
+        return f"{clinic.format_local(busy.start)}–{end:%H:%M}"
+    return f"{clinic.format_local(busy.start)} to {clinic.format_local(busy.end)}"
