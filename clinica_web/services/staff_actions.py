@@ -68,7 +68,7 @@ def _reschedule(*, actor, appointment, starts_at, doctor_id, reason, now):
 def reschedule_local(*, actor: User, appointment: Appointment, doctor_id, date, time, reason, now: datetime):
     """reschedule() from the desk's form: a clinic-local date and HH:MM time."""
     if doctor_id not in (None, "") and whole_number(doctor_id) is None:
-        raise NotFound("Doctor not found", field="doctor_id")
+        raise refusal("doctor_not_found")
     doctor_id = whole_number(doctor_id)
     start = slots.local_instant(parse_date(date), parse_time(time), clinic.tz())
     if start is None:

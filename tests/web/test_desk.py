@@ -1264,6 +1264,9 @@ def test_why_not_explains_a_time_the_picker_does_not_offer(app, desk, make_docto
     assert "Outside doctor availability" in lunch and "09:00–13:00, 14:00–18:00" in lunch
     bad = desk.client.get("/desk/explain", query_string={**hidden, "time": "25:00"})
     assert bad.status_code == 400 and "Invalid time format (HH:MM)" in bad.text
+    bad = desk.client.get("/desk/explain", query_string={**hidden, "type": "massage", "time": "09:00"})
+    assert bad.status_code == 400 and "Invalid appointment type" in bad.text
+    assert desk.client.get("/desk/explain").status_code == 200  # the bare form
 
 
 def test_why_not_is_on_the_reschedule_picker_with_the_visits_type(desk, make_doctor, make_user, make_appointment):

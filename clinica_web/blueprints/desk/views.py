@@ -396,6 +396,7 @@ def explain():
     now = clinic.now()
     types = booking.appointment_types()
     asked, explanation, problem = request.args.get("time"), None, None
+    day, kind = clinic.local_today(now), next(iter(types), None)
     try:
         kind = booking.find_type(request.args.get("type") or None, types)
         day = _day_arg(now)
@@ -403,7 +404,7 @@ def explain():
             explanation = explainer.explain(doctor_id=_int_arg("doctor_id"), day=day, minute=values.parse_time(asked),
                                             duration=kind.default_duration, now=now)
     except DomainError as error:
-        problem, kind, day = error.message, booking.find_type(None, types), clinic.local_today(now)
+        problem = error.message
     status = 400 if problem else 200
     return render_template("desk/explain.html", doctors=day_list.doctors_for_booking(), doctor_id=_int_arg("doctor_id"),
                            types=types, kind=kind, day=day, time=asked or "", explanation=explanation,
