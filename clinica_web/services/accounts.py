@@ -1,7 +1,6 @@
 """Accounts: registration, login checks, password reset by emailed link."""
 import hashlib
 import hmac
-import unicodedata
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
@@ -17,7 +16,7 @@ from clinica_web.extensions import db
 from clinica_web.models import PATIENT, ROLES, PasswordResetRequest, User
 from clinica_web.services import clinic, notifications, sessions
 from clinica_web.services.errors import InvalidInput
-from clinica_web.services.values import valid_id
+from clinica_web.services.values import one_line, valid_id
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 200
@@ -42,14 +41,8 @@ def normalize_email(value) -> str:
 
 
 def clean_name(value) -> str:
-    name = " ".join(value.split()) if isinstance(value, str) else ""
-    if not name:
-        raise InvalidInput("Enter your full name", field="full_name")
-    # Line breaks, tabs and other control characters are refused, not folded into spaces by split().
-    controls = any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value)
-    if len(name) > MAX_NAME or not name.isprintable() or controls:
-        raise InvalidInput(f"A name has at most {MAX_NAME} printable characters", field="full_name")
-    return name
+    return one_line(value, field="full_name", max_length=MAX_NAME, empty="Enter your full name",
+                    too_long=f"A name has at most {MAX_NAME} printable characters")
 
 
 def clean_phone(value) -> str | None:

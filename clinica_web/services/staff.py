@@ -3,7 +3,6 @@
 Every function takes the acting user and refuses anyone but an admin, so the rules hold whether
 a page, the API or the command line calls them.
 """
-import unicodedata
 from datetime import datetime
 
 from sqlalchemy import select
@@ -23,7 +22,7 @@ from clinica_web.models import (
 )
 from clinica_web.services import accounts, lifecycle, schedule, sessions, tokens
 from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound
-from clinica_web.services.values import valid_id
+from clinica_web.services.values import one_line, valid_id
 
 MAX_SPECIALTY = 80
 MAX_TOKEN_NAME = 80
@@ -37,14 +36,8 @@ def _require_admin(actor: User) -> None:
 
 
 def _clean_text(value, *, field, label, max_length) -> str:
-    """One line of printable text, whitespace folded; InvalidInput if empty or too long."""
-    text = " ".join(value.split()) if isinstance(value, str) else ""
-    if not text:
-        raise InvalidInput(f"Enter the {label}", field=field)
-    controls = any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value)
-    if len(text) > max_length or not text.isprintable() or controls:
-        raise InvalidInput(f"The {label} has at most {max_length} printable characters", field=field)
-    return text
+    return one_line(value, field=field, max_length=max_length, empty=f"Enter the {label}",
+                    too_long=f"The {label} has at most {max_length} printable characters")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Parsing the plain values of booking requests, refused by the rules of DESIGN.md section 6 (rules.py)."""
 import re
+import unicodedata
 from datetime import date
 
 from clinica_web.models.appointment import MAX_DURATION
@@ -82,3 +83,15 @@ def parse_duration(value, default: int) -> int:
     if value is None or not 1 <= value <= MAX_DURATION:
         raise refusal("invalid_duration")
     return value
+
+
+def one_line(value, *, field: str, max_length: int, empty: str, too_long: str) -> str:
+    """One line of printable text, whitespace folded; InvalidInput(`empty` or `too_long`) otherwise.
+    Line breaks, tabs and other control characters are refused, not folded into spaces."""
+    text = " ".join(value.split()) if isinstance(value, str) else ""
+    if not text:
+        raise InvalidInput(empty, field=field)
+    controls = any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value)
+    if len(text) > max_length or not text.isprintable() or controls:
+        raise InvalidInput(too_long, field=field)
+    return text
