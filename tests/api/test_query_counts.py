@@ -60,3 +60,30 @@ def test_api_requests_run_as_many_queries_with_a_long_history(app, client, make_
     # time off and bookings, the patient's bookings), three inserts (the email is the worker's to
     # send). Staff lists: the token, the rows (and for pending, the count).
     assert small == [3, 8, 3, 4]
+
+
+def test_the_explainer_runs_as_many_queries_however_much_is_in_the_way(app, client, make_doctor, make_user,
+                                                                       make_appointment, make_block, staff_token,
+                                                                       count_queries):
+    """Monday 09:00-17:00 asked of the explainer, with one booking and one blocked period in the
+    way, then with sixteen and four: each kind of thing in the way is read in one query."""
+    doctor_id = make_doctor()
+    staff = {"X-User-Token": staff_token()}
+    url = (f"/v1/clinic/availability/explain?provider_id={doctor_id}"
+           f"&scheduled_at={instant(MONDAY, '09:00').isoformat()}&duration_minutes=480")
+
+    def ask():
+        response = client.get(url, headers=staff)
+        assert response.status_code == 200
+        return response.get_json()
+
+    make_appointment(doctor_id=doctor_id, patient_id=make_user(email="p0@example.com"), day=MONDAY, hhmm="09:00")
+    make_block(doctor_id=doctor_id, start=instant(MONDAY, "16:00"), end=instant(MONDAY, "16:15"))
+    queries = count_queries(ask)
+    for n in range(1, 16):
+        make_appointment(doctor_id=doctor_id, patient_id=make_user(email=f"p{n}@example.com"), day=MONDAY,
+                         hhmm=f"{9 + n // 2:02d}:{30 * (n % 2):02d}")
+    for hour in (10, 12, 14):
+        make_block(doctor_id=doctor_id, start=instant(MONDAY, f"{hour}:00"), end=instant(MONDAY, f"{hour}:15"))
+    assert count_queries(ask) == queries
+    assert [reason["code"] for reason in ask()["reasons"]].count("booked") == 16
