@@ -108,6 +108,7 @@ class Day:
         self.earliest = epoch_minutes(now) + policy.min_notice_minutes
         self.busy = [item if isinstance(item, Busy) else Busy(*item) for item in busy]
         self._busy_minutes = [(epoch_minutes(item.start), epoch_minutes(item.end), item) for item in self.busy]
+        self._busy_spans = [(start, end) for start, end, _item in self._busy_minutes]
         self._spans = None
 
     @property
@@ -145,8 +146,8 @@ class Day:
                 or self.windows and not inside_a_window(start, end, spans) and stopped("outside_hours")
                 or (instant is None or minute % STEP_MINUTES) and stopped("off_grid")):
             return found
-        if not every and not overlaps_any(start, end, [(b_start, b_end) for b_start, b_end, _ in self._busy_minutes]):
-            return found
+        if not every and not overlaps_any(start, end, self._busy_spans):
+            return found  # the common case, a free time: no need to ask which rule
         for rule in BUSY_RULES:
             for b_start, b_end, busy in self._busy_minutes:
                 if busy.rule == rule and b_start < end and start < b_end and stopped(rule, busy):
