@@ -612,3 +612,14 @@ class TestCsrf:
         assert "Dr. Laura Rossi" not in client.get("/doctors").text
         assert client.post("/admin/staff", data={**NEW_ACCOUNT, "csrf_token": token}).status_code == 303
         assert get_user(app, "rita@example.org")["role"] == "reception"
+
+
+def test_a_token_for_the_demo_desk_on_the_test_domain(app, client, admin, make_user):
+    """The admin tokens page and the create-api-token command take desk@clinica.test."""
+    make_user(role="reception", email="desk@clinica.test")
+    response = client.post("/admin/tokens", data={"email": "desk@clinica.test", "name": "Demo"})
+    assert response.status_code == 200 and shown_token(response)
+    result = app.test_cli_runner().invoke(args=["create-api-token", "--email", "desk@clinica.test", "--name", "CLI"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ApiToken.id))) == 2

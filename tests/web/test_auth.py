@@ -745,3 +745,16 @@ def test_one_account_is_rate_limited_across_addresses(app):
     other = app.test_client().post("/login", data={"email": "someone@example.com", "password": "wrong-password"},
                                    environ_base={"REMOTE_ADDR": "10.9.9.9"})
     assert other.status_code == 422
+
+
+def test_the_demo_clinics_test_domain_is_an_email_address_like_any_other(app, client, auth, make_user, sent_mail):
+    """Every demo account is on the reserved .test domain: registration, password reset and login
+    take it like any other address (email_validator refuses special-use domains by default)."""
+    make_user(email="ana@clinica.test")
+    path = ask_for_reset(client, sent_mail, email="Ana@Clinica.test")
+    assert sent_mail()[-1]["To"] == "ana@clinica.test"
+    assert local_target(set_new_password(client, path)) == "/login"
+    assert auth.login("ana@clinica.test", NEW_PASSWORD).status_code == 303
+    client.post("/logout")
+    assert register(client, email="new@clinica.test").status_code == 303
+    assert sent_mail()[-1]["To"] == "new@clinica.test"
