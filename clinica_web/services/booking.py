@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import CANCELLED, PATIENT, SCHEDULED, Appointment, AppointmentType, Doctor, User
-from clinica_web.services import availability, clinic, history, lifecycle, slots
-from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound, SlotUnavailable
+from clinica_web.services import availability, clinic, history, lifecycle, slots, values
+from clinica_web.services.errors import DomainError, InvalidInput, NotAllowed, NotFound, SlotUnavailable
 from clinica_web.services.rules import refusal
 from clinica_web.services.values import parse_date, parse_duration, parse_time, valid_id, whole_number
 
@@ -94,6 +94,21 @@ def preview(*, patient: User, doctor_id, date, time, appointment_type=None, now:
     slot = parse_slot(doctor_id=doctor_id, date=date, time=time, appointment_type=appointment_type)
     _doctor, start, _end = check_bookable(slot, patient_id=patient.id, now=now)
     return slot, start
+
+
+def own_booking_at(patient: User, *, doctor_id, date, time) -> Appointment | None:
+    """The patient's own booking that holds this very time with this doctor, if any (a patient
+    back on the confirmation page of a time they have just booked)."""
+    try:
+        slot = parse_slot(doctor_id=doctor_id, date=date, time=time)
+    except DomainError:
+        return None
+    start = slots.local_instant(slot.day, slot.minute, clinic.tz()) if values.in_range(slot.day) else None
+    if start is None:
+        return None
+    return db.session.scalars(select(Appointment).where(
+        Appointment.patient_id == patient.id, Appointment.doctor_id == slot.doctor_id,
+        Appointment.starts_at == start, lifecycle.holds_time())).first()
 
 
 def free_times(*, doctor_id, date, duration=None, now: datetime) -> list[int]:

@@ -190,6 +190,20 @@ def test_double_submitted_form_books_once_and_shows_the_booking(app, client, mak
     assert len(appointments(app)) == 1
 
 
+def test_back_on_the_page_of_a_time_just_booked_says_it_is_yours(app, client, make_doctor, patient):
+    """Reopening the confirmation page (the back button) after booking: "You have booked this
+    time" and a link to the booking, not "taken by someone else"."""
+    doctor_id = make_doctor()
+    booked = client.get(book_slot(client, doctor_id, "09:30").headers["Location"])
+    assert booked.status_code == 200
+    [appointment] = appointments(app)
+    again = open_slot(client, doctor_id, "09:30")
+    assert again.status_code == 200
+    assert "You have booked this time" in again.text and "someone else" not in again.text
+    assert f'href="/bookings/{appointment.id}"' in again.text and "Book this time" not in again.text
+    assert len(appointments(app)) == 1
+
+
 def test_slot_taken_in_the_meantime_says_so_and_offers_fresh_slots(app, client, make_doctor, make_user,
                                                                    make_appointment, patient):
     doctor_id = make_doctor()

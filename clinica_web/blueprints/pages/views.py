@@ -9,7 +9,7 @@ from clinica_web.forms import EmptyForm
 from clinica_web.htmx import is_htmx, render_page_or_partial
 from clinica_web.models import PATIENT
 from clinica_web.services import availability, booking, clinic, directory, lifecycle
-from clinica_web.services.errors import DomainError, SlotTaken
+from clinica_web.services.errors import DomainError, PatientBusy, SlotTaken
 
 
 @bp.route("/")
@@ -106,6 +106,12 @@ def book(doctor_id):
                 patient=current_user, doctor_id=doctor_id, date=form.date.data, time=form.time.data,
                 appointment_type=form.type.data or None, now=clinic.now(),
             )
+        except (SlotTaken, PatientBusy) as error:
+            # Back on the page of a time just booked: it is theirs, not "taken by someone else".
+            own = booking.own_booking_at(current_user, doctor_id=doctor_id, date=form.date.data, time=form.time.data)
+            if own is not None:
+                return render_template("pages/book.html", doctor=doctor, form=form, own=own)
+            status = _show_booking_error(form, error)
         except DomainError as error:
             status = _show_booking_error(form, error)
     refreshed = _refreshed_slots(doctor, form) if form.form_errors else None
