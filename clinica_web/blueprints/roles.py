@@ -10,6 +10,12 @@ STAFF = (DOCTOR, RECEPTION, ADMIN)
 DESK = (RECEPTION, ADMIN)
 
 
+def home_endpoint(user) -> str:
+    """Where a user starts: staff on the day list (a doctor's shows their own visits), patients on
+    the home page."""
+    return "desk.day" if user.role in STAFF else "pages.home"
+
+
 def roles_required(*roles):
     """Log in first (redirect), then 403 unless the user has one of `roles`."""
 

@@ -55,7 +55,7 @@ def login(app, email):
     return client
 
 
-def token_of(client, url="/"):
+def token_of(client, url="/doctors"):  # a page every user may open
     return header_token(client.get(url).text)
 
 

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from clinica_web.extensions import db
-from clinica_web.models import CANCELLED, Appointment
-from tests.conftest import TODAY, instant, next_weekday
+from clinica_web.models import CANCELLED, Appointment, Doctor, User
+from tests.conftest import PASSWORD, TODAY, instant, next_weekday
 
 MONDAY = next_weekday(0, weeks=1)
 HTMX = {"HX-Request": "true"}
@@ -243,11 +243,15 @@ def test_tampered_or_bad_booking_form_changes_nothing(app, client, make_doctor, 
     assert appointments(app) == []
 
 
-def test_staff_cannot_book_for_themselves_on_the_patient_pages(client, make_doctor, make_user, auth):
+def test_staff_cannot_book_for_themselves_on_the_patient_pages(app, client, make_doctor, make_user, auth):
+    """A time chosen by staff goes to booking on behalf of a patient, never to a booking of their own."""
     doctor_id = make_doctor()
     make_user(email="desk@example.com", role="reception")
     auth.login("desk@example.com")
-    assert open_slot(client, doctor_id, "09:00").status_code == 403
+    response = client.post(f"/doctors/{doctor_id}/book", data={"date": MONDAY.isoformat(), "time": "09:00",
+                                                               "type": "consultation", "booking_key": "k" * 20})
+    assert response.status_code == 303 and response.headers["Location"].startswith("/desk/book?")
+    assert appointments(app) == []
 
 
 def test_my_bookings_lists_upcoming_and_past_with_status(client, make_doctor, make_appointment, patient):
@@ -355,3 +359,53 @@ def test_nul_bytes_in_forms_and_queries_are_refused(app, client, make_doctor, pa
     assert response.status_code == 400 and "NUL" in response.text
     assert client.post("/login", data={"email": "a\x00@example.com", "password": "x"}).status_code == 400
     assert appointments(app) == []
+
+
+def test_staff_start_at_the_desk_not_on_the_patient_home(app, make_doctor, make_user):
+    """After login reception and admin land on the day list, a doctor on their own day list; the
+    patient home sends staff there too. A patient still lands on the home page."""
+    doctor_id = make_doctor(with_user=True)
+    with app.app_context():
+        doctor_email = db.session.get(User, db.session.get(Doctor, doctor_id).user_id).email
+    for email, role in [("desk@example.com", "reception"), ("admin@example.com", "admin"), (doctor_email, None),
+                        ("pat@example.com", "patient")]:
+        if role:
+            make_user(email=email, role=role)
+        client = app.test_client()
+        landing = client.post("/login", data={"email": email, "password": PASSWORD}).headers["Location"]
+        home = client.get("/")
+        if role == "patient":
+            assert landing == "/" and home.status_code == 200
+        else:
+            assert landing == "/desk/" and home.headers["Location"] == "/desk/", email
+
+
+def test_staff_who_click_a_time_on_the_patient_pages_book_it_at_the_desk(app, client, make_doctor, make_user, auth):
+    """Reception chooses a time on a doctor's public page: the desk's booking on behalf, that time
+    carried through finding the patient and ready to book in one click."""
+    doctor_id = make_doctor()
+    patient_id = make_user(full_name="Ana Torres", email="ana@example.com")
+    make_user(email="desk@example.com", role="reception")
+    auth.login("desk@example.com")
+    to_desk = open_slot(client, doctor_id, "09:30")
+    assert to_desk.status_code == 303
+    found = client.get(to_desk.headers["Location"] + "&q=ana")
+    assert "Booking 09:30" in found.text
+    link = re.search(r'href="(/desk/book\?[^"]*patient_id=%d[^"]*)"' % patient_id, found.text)[1].replace("&amp;", "&")
+    step_two = client.get(link)
+    assert "Book 09:30 on " in step_two.text
+    form = {"patient_id": patient_id, "doctor_id": doctor_id, "date": MONDAY.isoformat(), "type": "consultation",
+            "time": "09:30", "booking_key": re.search(r'name="booking_key"[^>]*value="([^"]+)"', step_two.text)[1]}
+    assert client.post("/desk/book", data=form).status_code == 303
+    [booked] = appointments(app)
+    assert (booked.patient_id, booked.starts_at) == (patient_id, instant(MONDAY, "09:30"))
+
+
+def test_a_doctor_who_clicks_a_time_goes_back_to_their_day(client, make_doctor, make_user, auth, app):
+    doctor_id = make_doctor(with_user=True)
+    with app.app_context():
+        email = db.session.get(User, db.session.get(Doctor, doctor_id).user_id).email
+    auth.login(email)
+    response = open_slot(client, doctor_id, "09:30")
+    assert response.status_code == 303 and response.headers["Location"] == "/desk/"
+    assert "Reception books appointments for patients." in client.get("/desk/").text

@@ -6,6 +6,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from clinica_web import mail
 from clinica_web.blueprints.auth import bp
 from clinica_web.blueprints.auth.forms import LoginForm, RegisterForm, ResetPasswordForm, ResetRequestForm
+from clinica_web.blueprints.roles import home_endpoint
 from clinica_web.extensions import limiter, login_manager
 from clinica_web.forms import EmptyForm, add_domain_error
 from clinica_web.security import is_local_path, login_email_key
@@ -90,7 +91,7 @@ def welcome(token):
 @limiter.limit("20 per hour", key_func=login_email_key, methods=["POST"])  # per account, from anywhere
 def login():
     if current_user.is_authenticated:
-        return redirect(_safe_next())
+        return redirect(_safe_next(home_endpoint(current_user)))
     form = LoginForm()
     if form.validate_on_submit():
         try:
@@ -99,7 +100,7 @@ def login():
             form.form_errors.append("Wrong email or password (or the account is locked for a few minutes).")
         else:
             _sign_in(user)
-            return redirect(_safe_next(), code=303)
+            return redirect(_safe_next(home_endpoint(user)), code=303)
     return render_template("auth/login.html", form=form), 422 if form.errors else 200
 
 

@@ -232,7 +232,7 @@ def book():
     if patient_id is None:
         query = request.args.get("q", "")
         return render_template("desk/find_patient.html", query=query, found=patients.search(query),
-                               form=PatientForm())
+                               form=PatientForm(), carried=_carried_slot())
     types = booking.appointment_types()
     try:
         patient = patients.get_patient(patient_id)
@@ -247,8 +247,17 @@ def book():
                                  "type": kind.name})
     form.fill_new_key()
     return render_template("desk/book.html", patient=patient, doctors=doctors, doctor=doctor, kind=kind,
-                           types=types, day=day, form=form,
+                           types=types, day=day, form=form, chosen=request.args.get("time"),
                            free_minutes=availability.free_slots(doctor, day, kind.default_duration, now=now))
+
+
+# What a desk booking carries from page to page while the patient is found or registered: the
+# doctor, day, visit type and time chosen (on the patient pages, by staff who clicked a time).
+CARRIED = ("doctor_id", "date", "type", "time")
+
+
+def _carried_slot() -> dict:
+    return {name: request.values[name] for name in CARRIED if request.values.get(name)}
 
 
 @bp.route("/book", methods=["POST"])
@@ -283,8 +292,8 @@ def create_patient():
             add_domain_error(form, error)
         else:
             flash(f"{patient.full_name} is registered. Now choose the appointment.", "success")
-            return redirect(url_for("desk.book", patient_id=patient.id), code=303)
-    return render_template("desk/find_patient.html", query="", found=[], form=form), 422
+            return redirect(url_for("desk.book", patient_id=patient.id, **_carried_slot()), code=303)
+    return render_template("desk/find_patient.html", query="", found=[], form=form, carried=_carried_slot()), 422
 
 
 # ---------------------------------------------------------------------------------------------

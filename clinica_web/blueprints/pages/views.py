@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 
 from clinica_web.blueprints.pages import bp
 from clinica_web.blueprints.pages.forms import BookingForm
+from clinica_web.blueprints.roles import DESK, home_endpoint
 from clinica_web.forms import EmptyForm
 from clinica_web.htmx import is_htmx, render_page_or_partial
 from clinica_web.models import PATIENT
@@ -14,6 +15,8 @@ from clinica_web.services.errors import DomainError, PatientBusy, SlotTaken
 
 @bp.route("/")
 def home():
+    if current_user.is_authenticated and home_endpoint(current_user) != "pages.home":
+        return redirect(url_for(home_endpoint(current_user)))  # staff start at the desk
     return render_template("pages/home.html", specialties=directory.specialties())
 
 
@@ -72,16 +75,24 @@ def slots(doctor_id):
     return response
 
 
-def _require_patient():
-    if current_user.role != PATIENT:
-        abort(403, "Staff book for patients from the desk.")
+def _staff_to_the_desk(doctor_id):
+    """Staff who choose a time on the patient pages book it for a patient at the desk (that time
+    carried along); a doctor, who does not book, goes back to their day."""
+    if current_user.role == PATIENT:
+        return None
+    if current_user.role in DESK:
+        carried = {name: request.values.get(name) for name in ("date", "time", "type") if request.values.get(name)}
+        return redirect(url_for("desk.book", doctor_id=doctor_id, **carried), code=303)
+    flash("Reception books appointments for patients.", "info")
+    return redirect(url_for("desk.day"), code=303)
 
 
 @bp.route("/doctors/<id:doctor_id>/book", methods=["GET", "POST"])
 @login_required
 def book(doctor_id):
     """Confirm a slot: GET shows it (also on the way back from logging in), POST books it."""
-    _require_patient()
+    if (to_the_desk := _staff_to_the_desk(doctor_id)) is not None:
+        return to_the_desk
     form = BookingForm(request.form if request.method == "POST" else request.args)
     status, start = 200, None
     if request.method == "POST":  # the service finds the doctor (or says "Doctor not found", a 404 below)
@@ -101,22 +112,28 @@ def book(doctor_id):
             status = 422
     doctor = availability.active_doctor(doctor_id) or abort(404)
     if not form.form_errors:
-        try:
-            _slot, start = booking.preview(
-                patient=current_user, doctor_id=doctor_id, date=form.date.data, time=form.time.data,
-                appointment_type=form.type.data or None, now=clinic.now(),
-            )
-        except (SlotTaken, PatientBusy) as error:
-            # Back on the page of a time just booked: it is theirs, not "taken by someone else".
-            own = booking.own_booking_at(current_user, doctor_id=doctor_id, date=form.date.data, time=form.time.data)
-            if own is not None:
-                return render_template("pages/book.html", doctor=doctor, form=form, own=own)
-            status = _show_booking_error(form, error)
-        except DomainError as error:
-            status = _show_booking_error(form, error)
+        start, own, refused = _preview(doctor_id, form)
+        if own is not None:
+            return render_template("pages/book.html", doctor=doctor, form=form, own=own)
+        status = refused or status
     refreshed = _refreshed_slots(doctor, form) if form.form_errors else None
     form.fill_new_key()
     return render_template("pages/book.html", doctor=doctor, form=form, start=start, refreshed=refreshed), status
+
+
+def _preview(doctor_id, form):
+    """(start, the patient's own booking of this very time, error status): the slot checked for
+    the confirmation page."""
+    try:
+        _slot, start = booking.preview(patient=current_user, doctor_id=doctor_id, date=form.date.data,
+                                       time=form.time.data, appointment_type=form.type.data or None, now=clinic.now())
+        return start, None, None
+    except (SlotTaken, PatientBusy) as error:
+        # Back on the page of a time just booked: it is theirs, not "taken by someone else".
+        own = booking.own_booking_at(current_user, doctor_id=doctor_id, date=form.date.data, time=form.time.data)
+        return None, own, None if own is not None else _show_booking_error(form, error)
+    except DomainError as error:
+        return None, None, _show_booking_error(form, error)
 
 
 def _show_booking_error(form, error):
