@@ -46,6 +46,7 @@ def describe_change(change):
 def init_app(app):
     app.add_template_filter(local_time)
     app.add_template_filter(clinic.format_local, "local_datetime")
+    app.add_template_filter(lambda period: clinic.format_period(period.starts_at, period.ends_at), "local_period")
     app.add_template_filter(long_date)
     app.add_template_filter(local_date)
     app.add_template_filter(days)
@@ -57,4 +58,4 @@ def init_app(app):
 
     @app.context_processor
     def clinic_globals():
-        return {"clinic_name": current_app.config["CLINIC_NAME"]}
+        return {"clinic_name": current_app.config["CLINIC_NAME"], "clinic_time": clinic.zone_name()}

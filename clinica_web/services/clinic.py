@@ -1,5 +1,5 @@
 """The clinic's settings as the services need them: time zone, booking policy, clock."""
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -42,10 +42,35 @@ def to_local(instant: datetime) -> datetime:
     return instant.astimezone(tz())
 
 
+def zone_name() -> str:
+    """The clinic's time zone as people say it: "Santiago time" for America/Santiago (whose
+    abbreviation is only "-03"). Pages and emails name it once; times are shown plainly."""
+    return current_app.config["CLINIC_TIMEZONE"].rsplit("/", 1)[-1].replace("_", " ") + " time"
+
+
 def format_local(instant: datetime) -> str:
-    """'Mon 23 Nov 2026, 09:30 -03': clinic-local time with the zone abbreviation."""
+    """'Mon 23 Nov 2026, 09:30': clinic-local time. In the hour repeated when clocks go back, the
+    offset tells the two 23:30s apart: 'Sat 04 Apr 2026, 23:30 (UTC-04)'."""
     local = to_local(instant)
-    return local.strftime("%a %d %b %Y, %H:%M ") + local.tzname()
+    text = local.strftime("%a %d %b %Y, %H:%M")
+    if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
+        hours, minutes = divmod(abs(int(local.utcoffset().total_seconds())) // 60, 60)
+        sign = "-" if local.utcoffset() < timedelta(0) else "+"
+        text += f" (UTC{sign}{hours:02d}" + (f":{minutes:02d})" if minutes else ")")
+    return text
+
+
+def format_period(start: datetime, end: datetime) -> str:
+    """A blocked period or closure as people read it: whole local days as dates ("Mon 07 Dec 2026",
+    "Mon 07 Dec 2026 – Wed 09 Dec 2026"), else with times ("Mon 07 Dec 2026, 14:00–18:00")."""
+    first_day, last_day = local_today(start), local_today(end - timedelta(minutes=1))
+    if start == local_day_span(first_day)[0] and end == local_day_span(last_day)[1]:
+        if first_day == last_day:
+            return first_day.strftime("%a %d %b %Y")
+        return f"{first_day:%a %d %b %Y} – {last_day:%a %d %b %Y}"
+    if first_day == local_today(end):
+        return f"{format_local(start)}–{to_local(end):%H:%M}"
+    return f"{format_local(start)} – {format_local(end)}"
 
 
 def local_day_span(first: date, last: date | None = None) -> tuple[datetime, datetime]:

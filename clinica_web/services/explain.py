@@ -99,14 +99,7 @@ def _detail(code, busy, rows, *, doctor, day, minute, now) -> str:
         period = rows.get(("period", busy.ref))
         who = "The clinic is closed" if code == slots.CLOSED else f"{doctor.display_name} is away"
         reason = f": {period.reason}" if period is not None and period.reason else ""
-        return f"{who} {_span(busy)}{reason}"
+        return f"{who} {clinic.format_period(busy.start, busy.end)}{reason}"
     appointment = rows.get(("appointment", busy.ref))
     patient = appointment.patient.full_name if appointment is not None else "a patient"
-    return f"Appointment {busy.ref} of {patient}, {_span(busy)}"
-
-
-def _span(busy: slots.Busy) -> str:
-    start, end = clinic.to_local(busy.start), clinic.to_local(busy.end)
-    if start.date() == end.date():
-        return f"{clinic.format_local(busy.start)}–{end:%H:%M}"
-    return f"{clinic.format_local(busy.start)} to {clinic.format_local(busy.end)}"
+    return f"Appointment {busy.ref} of {patient}, {clinic.format_period(busy.start, busy.end)}"
