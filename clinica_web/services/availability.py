@@ -3,6 +3,7 @@ rules that stop any one time. Changing hours and blocked periods is schedule.py.
 
 Each function runs a fixed number of queries, whatever the number of appointments.
 """
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import case, literal, or_, select, union_all
@@ -92,6 +93,56 @@ def free_slots(doctor: Doctor, day: date, duration: int, *, now: datetime, exclu
         tz=clinic.tz(),
         policy=clinic.policy(),
     )
+
+
+@dataclass(frozen=True)
+class DayOffer:
+    """A doctor's free times on one day and, when there are none, why: "past", "beyond_horizon",
+    "day_off" (no hours that weekday, or their time off covers them), "closed" (a clinic closure,
+    with its reason), "over" (today's hours are behind us) or "full"."""
+
+    free_minutes: list[int]
+    why_none: str | None = None
+    reason: str = ""
+
+
+def day_offer(doctor: Doctor, day: date, duration: int, *, now: datetime) -> DayOffer:
+    """free_slots() with the reason a day offers nothing, from the same one query."""
+    start, end = clinic.local_day_span(day)
+    busy = busy_intervals(doctor.id, start, end)
+    windows = weekly_windows(doctor).get(day.weekday(), [])
+    tz, policy = clinic.tz(), clinic.policy()
+    free = slots.free_slots(day=day, windows=windows, busy=busy, duration=duration, now=now, tz=tz, policy=policy)
+    if free:
+        return DayOffer(free)
+    calendar = slots.Day(day=day, windows=windows, busy=busy, now=now, tz=tz, policy=policy)
+    if calendar.past or calendar.beyond:
+        return DayOffer([], "past" if calendar.past else "beyond_horizon")
+    if not windows:
+        return DayOffer([], "day_off")
+    hours = [slots.window_span(day, window, tz) for window in windows]
+    if all(close_at <= calendar.earliest for _open_at, close_at in hours):
+        return DayOffer([], "over")  # today, and its hours are behind us
+
+    def covering(rule):
+        """The periods of `rule` that leave none of the day's hours open."""
+        periods = [b for b in busy if b.rule == rule]
+        spans = [(slots.epoch_minutes(b.start), slots.epoch_minutes(b.end)) for b in periods]
+        covered = all(any(s <= open_at and close_at <= e for s, e in spans) for open_at, close_at in hours)
+        return periods if periods and covered else []
+
+    if closures := covering(slots.CLOSED):
+        reasons = _period_reasons([b.ref for b in closures])
+        return DayOffer([], "closed", "; ".join(reasons))
+    if covering(slots.BLOCKED):
+        return DayOffer([], "day_off")
+    return DayOffer([], "full")
+
+
+def _period_reasons(period_ids) -> list[str]:
+    return [reason for reason in db.session.scalars(
+        select(BlockedPeriod.reason).where(BlockedPeriod.id.in_(period_ids)).order_by(BlockedPeriod.starts_at))
+        if reason]
 
 
 def first_day_with_free_slot(doctor: Doctor, duration: int, *, now: datetime) -> date | None:

@@ -409,3 +409,37 @@ def test_a_doctor_who_clicks_a_time_goes_back_to_their_day(client, make_doctor, 
     response = open_slot(client, doctor_id, "09:30")
     assert response.status_code == 303 and response.headers["Location"] == "/desk/"
     assert "Reception books appointments for patients." in client.get("/desk/").text
+
+
+@pytest.mark.parametrize("setup, says", [
+    ("closure", "The clinic is closed on this day (Strike)."),
+    ("time_off", "Dr. Laura Rossi does not see patients on this day."),
+    ("weekend", "Dr. Laura Rossi does not see patients on this day."),
+    ("full", "Dr. Laura Rossi is fully booked on this day."),
+    ("beyond", "This day is beyond the booking horizon: bookings open 90 days ahead."),
+])
+def test_a_day_without_free_times_says_why(client, make_doctor, make_user, make_appointment, make_block, setup, says):
+    doctor_id = make_doctor(windows=(("09:00", "10:00"),))
+    day = MONDAY
+    if setup == "closure":
+        make_block(doctor_id=None, start=instant(MONDAY, "00:00"), end=instant(MONDAY + timedelta(days=1), "00:00"),
+                   reason="Strike")
+    elif setup == "time_off":
+        make_block(doctor_id=doctor_id, start=instant(MONDAY, "08:00"), end=instant(MONDAY, "12:00"))
+    elif setup == "weekend":
+        day = MONDAY + timedelta(days=5)
+    elif setup == "full":
+        for hhmm in ("09:00", "09:30"):
+            make_appointment(doctor_id=doctor_id, patient_id=make_user(), day=MONDAY, hhmm=hhmm)
+    else:
+        day = TODAY + timedelta(days=91)
+    for headers in ({}, {"HX-Request": "true"}):
+        page = client.get(f"/doctors/{doctor_id}/slots?date={day}", headers=headers)
+        assert page.status_code == 200 and says in " ".join(page.text.split()), setup
+
+
+def test_today_after_the_doctors_hours_says_there_are_no_more_times(client, make_doctor, clock):
+    doctor_id = make_doctor(windows=(("09:00", "10:00"),))
+    clock.set(instant(MONDAY, "10:30"))
+    page = client.get(f"/doctors/{doctor_id}/slots?date={MONDAY}")
+    assert "There are no more times today." in page.text and "fully booked" not in page.text

@@ -53,7 +53,8 @@ def _slot_context(doctor_id):
         today=today,
         previous_day=day - timedelta(days=1) if day > today else None,
         next_day=day + timedelta(days=1) if day < horizon else None,
-        free_minutes=availability.free_slots(doctor, day, kind.default_duration, now=now),
+        offer=(offer := availability.day_offer(doctor, day, kind.default_duration, now=now)),
+        free_minutes=offer.free_minutes,
     )
 
 
