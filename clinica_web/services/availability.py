@@ -171,6 +171,17 @@ def first_day_with_free_slot(doctor: Doctor, duration: int, *, now: datetime) ->
     return None
 
 
+def clash_of(appointment: Appointment) -> BlockedPeriod | None:
+    """The clinic closure or the doctor's time off a visit that still holds its place lies in
+    (blocked after it was booked): the desk should move or cancel it."""
+    if appointment.status not in lifecycle.STEPS:  # only scheduled and arrived visits can still move
+        return None
+    return db.session.scalars(select(BlockedPeriod).where(
+        or_(BlockedPeriod.doctor_id == appointment.doctor_id, BlockedPeriod.doctor_id.is_(None)),
+        BlockedPeriod.starts_at < appointment.ends_at, BlockedPeriod.ends_at > appointment.starts_at,
+    ).order_by(BlockedPeriod.starts_at)).first()
+
+
 def appointments_during(period: BlockedPeriod) -> list[Appointment]:
     """Non-cancelled appointments inside a blocked period (for a closure: every doctor's)."""
     query = (

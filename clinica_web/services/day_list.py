@@ -7,13 +7,13 @@ A busy day has 500 rows; reading columns instead of ORM objects keeps it in a fe
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from clinica_web.extensions import db
-from clinica_web.models import DOCTOR, SCHEDULED, Appointment, AppointmentChange, Doctor, User
+from clinica_web.models import DOCTOR, SCHEDULED, Appointment, AppointmentChange, BlockedPeriod, Doctor, User
 from clinica_web.services import clinic, history, lifecycle
 from clinica_web.services.appointments import visible_to
 
@@ -40,6 +40,7 @@ class Row:
     late: bool  # still "scheduled" after its start
     can_undo: bool  # its last change is a status change (what undo reverts)
     next_statuses: tuple[str, ...]  # the status steps allowed now (lifecycle.allowed_steps)
+    clash: BlockedPeriod | None = None  # a closure or the doctor's time off it lies in
 
 
 @dataclass
@@ -48,6 +49,7 @@ class DayList:
     doctors: list[Doctor]
     doctor_id: int | None
     rows: list[Row]
+    periods: list[BlockedPeriod]  # the day's clinic closures and the listed doctors' time off
 
     def by_doctor(self):
         """[(doctor, rows)] in doctor order, for the print view (a page per doctor)."""
@@ -105,7 +107,28 @@ def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayLis
              last_change)
         in db.session.execute(visible_to(actor, query))
     ]
-    return DayList(day=day, doctors=doctors_for(actor), doctor_id=doctor_id, rows=rows)
+    doctors = doctors_for(actor)
+    periods = _periods(start, end, [doctor_id] if doctor_id is not None else [d.id for d in doctors])
+    for row in rows:
+        row.clash = _clash(row, periods)
+    return DayList(day=day, doctors=doctors, doctor_id=doctor_id, rows=rows, periods=periods)
+
+
+def _periods(start, end, doctor_ids) -> list[BlockedPeriod]:
+    """Clinic closures and these doctors' blocked periods overlapping [start, end), in one query."""
+    return list(db.session.scalars(
+        select(BlockedPeriod).where(BlockedPeriod.starts_at < end, BlockedPeriod.ends_at > start,
+                                    or_(BlockedPeriod.doctor_id.is_(None), BlockedPeriod.doctor_id.in_(doctor_ids)))
+        .options(db.joinedload(BlockedPeriod.doctor)).order_by(BlockedPeriod.starts_at, BlockedPeriod.id)))
+
+
+def _clash(row: Row, periods: list[BlockedPeriod]) -> BlockedPeriod | None:
+    """The closure or time off a visit that still holds its place lies in (the desk should move it)."""
+    if row.status not in lifecycle.STEPS:  # only scheduled and arrived visits can still move
+        return None
+    ends_at = row.starts_at + timedelta(minutes=row.duration_minutes)
+    return next((p for p in periods if p.doctor_id in (None, row.doctor.id)
+                 and p.starts_at < ends_at and row.starts_at < p.ends_at), None)
 
 
 CSV_COLUMNS = ["time", "doctor", "patient", "phone", "email", "visit", "minutes", "status"]

@@ -1274,3 +1274,33 @@ def test_why_not_is_on_the_reschedule_picker_with_the_visits_type(desk, make_doc
                              appointment_type="therapy", duration=60)
     page = desk.client.get(f"/desk/appointments/{visit}/reschedule").text
     assert 'action="/desk/explain"' in page and 'name="type" value="therapy"' in page
+
+
+def test_closures_and_time_off_are_on_the_day_list_and_their_clashes_flagged(app, desk, make_doctor, make_user,
+                                                                             make_appointment, make_block):
+    """A blocked period or closure added over bookings stays visible: listed with its reason, and
+    every booking inside flagged on the day list and the detail page until it is moved."""
+    rossi, bianchi = make_doctor(name="Dr. Laura Rossi"), make_doctor(name="Dr. Marco Bianchi")
+    inside = make_appointment(doctor_id=rossi, patient_id=make_user(full_name="Ana Torres"), day=MONDAY,
+                              hhmm="14:30")
+    outside = make_appointment(doctor_id=rossi, patient_id=make_user(full_name="Ben Ortiz"), day=MONDAY,
+                               hhmm="10:00")
+    make_appointment(doctor_id=bianchi, patient_id=make_user(full_name="Cy Closed"), day=MONDAY, hhmm="17:00")
+    make_block(doctor_id=rossi, start=instant(MONDAY, "14:00"), end=instant(MONDAY, "16:00"), reason="Training")
+    make_block(doctor_id=None, start=instant(MONDAY, "16:30"), end=instant(MONDAY, "18:00"), reason="Fire drill")
+    page = desk.client.get(f"/desk/?date={MONDAY}").text
+    periods = text_of(page.split('id="periods-heading"')[1].split("</section>")[0])
+    assert "Dr. Laura Rossi away: Mon" in periods and "14:00–16:00 (Training)" in periods
+    assert "Clinic closed: Mon" in periods and "16:30–18:00 (Fire drill)" in periods
+    assert "Time off: Training" in text_of(row_of(page, "Ana Torres"))
+    assert "Clinic closed: Fire drill" in text_of(row_of(page, "Cy Closed"))
+    assert "Time off" not in text_of(row_of(page, "Ben Ortiz"))
+    detail = text_of(desk.client.get(f"/desk/appointments/{inside}").text)
+    assert "This visit is inside the doctor's time off" in detail and "Training): move or cancel it." in detail
+    assert "move or cancel it" not in text_of(desk.client.get(f"/desk/appointments/{outside}").text)
+
+    moved = desk.client.post(f"/desk/appointments/{inside}/reschedule",
+                             data={"doctor_id": rossi, "date": MONDAY.isoformat(), "time": "11:00", "reason": "Away"})
+    assert moved.status_code == 303
+    assert "Time off" not in text_of(row_of(desk.client.get(f"/desk/?date={MONDAY}").text, "Ana Torres"))
+    assert "move or cancel it" not in text_of(desk.client.get(f"/desk/appointments/{inside}").text)

@@ -141,6 +141,7 @@ def appointment(appointment_id):
                            next_statuses=lifecycle.allowed_steps(found.status, found.starts_at, now=now),
                            can_cancel=lifecycle.staff_cancel_refusal(found) is None,
                            can_reschedule=lifecycle.reschedule_refusal(found) is None,
+                           clash=availability.clash_of(found),
                            can_document=documentation.can_write(current_user, found, now=now), form=EmptyForm())
 
 
