@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
-from clinica_web.models import Appointment, User
+from clinica_web.models import ADMIN, DOCTOR, Appointment, User
 from clinica_web.services import history, lifecycle
 from clinica_web.services.appointments import visible_to
 from clinica_web.services.errors import InvalidInput, NotAllowed
@@ -34,6 +34,23 @@ def pending(actor: User, *, now: datetime, page: int = 1, page_size: int = 25, d
 
 
 MAX_DOCUMENTATION = 20000
+EARLIER_VISITS = 10
+
+
+def may_read(actor: User) -> bool:
+    """Doctors and admins read visit documentation; reception sees only that it was written."""
+    return actor.role in (DOCTOR, ADMIN)
+
+
+def earlier_visits(appointment: Appointment) -> list[Appointment]:
+    """The patient's last visits before this one, with any doctor, newest first: what the doctor
+    reads next to the form (their notes and documentation). One query."""
+    return list(db.session.scalars(
+        select(Appointment).where(Appointment.patient_id == appointment.patient_id,
+                                  Appointment.starts_at < appointment.starts_at,
+                                  Appointment.status.notin_(lifecycle.NO_VISIT))
+        .options(db.joinedload(Appointment.doctor))
+        .order_by(Appointment.starts_at.desc()).limit(EARLIER_VISITS)))
 
 
 def can_write(actor: User, appointment: Appointment, *, now: datetime) -> bool:

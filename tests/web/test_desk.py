@@ -1304,3 +1304,25 @@ def test_closures_and_time_off_are_on_the_day_list_and_their_clashes_flagged(app
     assert moved.status_code == 303
     assert "Time off" not in text_of(row_of(desk.client.get(f"/desk/?date={MONDAY}").text, "Ana Torres"))
     assert "move or cancel it" not in text_of(desk.client.get(f"/desk/appointments/{inside}").text)
+
+
+def test_documentation_is_readable_by_doctors_and_admins_and_written_next_to_earlier_visits(
+        app, desk, staff, login_as, pending_world):
+    """The detail page shows the text (to doctors and admins; reception sees that it was written)
+    and its history; the form shows the patient's earlier visits, their notes and documentation."""
+    rossi = login_as(doctor_user(app, pending_world.rossi))
+    form = rossi.get(f"/desk/appointments/{pending_world.documented}/documentation").text
+    assert 'rows="14"' in form
+    earlier = text_of(form.split('id="earlier-heading"')[1])
+    assert "Dr. Marco Bianchi" in earlier  # an earlier visit with another doctor, for continuity
+    assert "Not documented." in earlier
+    assert rossi.post(f"/desk/appointments/{pending_world.oldest}/documentation",
+                      data={"text": "Sprained ankle; rest."}).status_code == 303
+    later = text_of(rossi.get(f"/desk/appointments/{pending_world.yesterday}/documentation").text)
+    assert "Sprained ankle; rest." in later.split("Earlier visits of Ana Torres")[1]
+
+    admin = login_as(staff("admin"))
+    for reader, can_read in ((rossi, True), (admin, True), (desk.client, False)):
+        page = text_of(reader.get(f"/desk/appointments/{pending_world.oldest}").text)
+        assert ("Sprained ankle; rest." in page) is can_read
+        assert "Documentation written" in page  # the history says who and when, to everyone

@@ -45,7 +45,8 @@ class PatientForm(FlaskForm):
 
 class DocumentationForm(FlaskForm):
     text = TextAreaField("Visit documentation", validators=[DataRequired("Write the documentation first."),
-                                                            Length(max=20000)])
+                                                            Length(max=20000)],
+                         render_kw={"rows": 14})
 
 
 class WindowForm(FlaskForm):

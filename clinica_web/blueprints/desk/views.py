@@ -142,7 +142,8 @@ def appointment(appointment_id):
                            can_cancel=lifecycle.staff_cancel_refusal(found) is None,
                            can_reschedule=lifecycle.reschedule_refusal(found) is None,
                            clash=availability.clash_of(found),
-                           can_document=documentation.can_write(current_user, found, now=now), form=EmptyForm())
+                           can_document=documentation.can_write(current_user, found, now=now),
+                           can_read_documentation=documentation.may_read(current_user), form=EmptyForm())
 
 
 @bp.route("/appointments/<id:appointment_id>/cancel", methods=["GET", "POST"])
@@ -209,7 +210,8 @@ def document(appointment_id):
         else:
             flash("Documentation saved.", "success")
             return redirect(url_for("desk.pending_documentation"), code=303)
-    return render_template("desk/documentation.html", appointment=found, form=form), 422 if form.errors else 200
+    return render_template("desk/documentation.html", appointment=found, form=form,
+                           earlier=documentation.earlier_visits(found)), 422 if form.errors else 200
 
 
 @bp.route("/pending-documentation")
