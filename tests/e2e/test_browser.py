@@ -28,9 +28,30 @@ def assert_accessible(page, what):
 
 
 def look(page, name):
-    """Screenshot and axe check of the page as it is now."""
+    """Screenshot, axe check and layout check of the page as it is now."""
     screenshot(page, name)
     assert_accessible(page, name)
+    assert_fits(page, name)
+
+
+def assert_fits(page, what):
+    """The page is no wider than the viewport (no sideways scrolling), and every visible action
+    (button, button-styled link) lies inside it: none is hidden off-screen in a scrolling table."""
+    problems = page.evaluate("""() => {
+        const width = document.documentElement.clientWidth;
+        const found = [];
+        const scrolled = document.documentElement.scrollWidth;
+        if (scrolled > width) found.push(`page ${scrolled}px wide`);
+        for (const el of document.querySelectorAll('button, a.button, input[type=submit]')) {
+            const box = el.getBoundingClientRect();
+            if (!el.checkVisibility() || box.width === 0) continue;
+            if (box.left < -0.5 || box.right > width + 0.5) {
+                found.push(`${el.textContent.trim().slice(0, 40)}: ${Math.round(box.left)}..${Math.round(box.right)}`);
+            }
+        }
+        return found;
+    }""")
+    assert problems == [], f"{what} at {page.viewport_size['width']} px: {problems}"
 
 
 def register(page, server, email, name="Eve Example"):
@@ -216,6 +237,7 @@ def test_doctor_writes_documentation(new_page):
 
 @pytest.mark.parametrize("viewport", [DESK, PHONE], ids=["desk", "phone"])
 def test_main_pages_logged_out_and_in(new_page, viewport):
+    """Every page at the phone's and the desk's width: screenshots, axe, and nothing off-screen."""
     page = new_page(viewport=viewport)
     for url, name in [("/login", "login"), ("/register", "register"), ("/password-reset", "password-reset"),
                       ("/doctors/999", "not-found")]:
@@ -225,7 +247,18 @@ def test_main_pages_logged_out_and_in(new_page, viewport):
     for url, name in [("/admin/", "admin"), ("/admin/doctors", "admin-doctors"), ("/admin/staff", "admin-staff"),
                       ("/admin/tokens", "admin-tokens"), ("/admin/closures", "admin-closures"),
                       ("/admin/audit", "admin-audit"), ("/desk/doctors/1/hours", "hours"),
-                      (f"/desk/explain?doctor_id=1&date={monday(1)}&time=13:00", "explain")]:
+                      (f"/desk/explain?doctor_id=1&date={monday(1)}&time=13:00", "explain"),
+                      ("/desk/pending-documentation", "pending-documentation"),
+                      ("/desk/book?q=a", "desk-find-patient")]:
+        page.goto(url)
+        look(page, name)
+    # The desk's pages of one appointment and of booking on behalf, from the demo's next weekday.
+    page.goto(f"/desk/?date={TODAY + timedelta(days=1 if TODAY.weekday() < 4 else 7 - TODAY.weekday())}")
+    look(page, "day-list")
+    detail = "/desk/" + page.locator("#day-list td a").first.get_attribute("href")
+    patient = page.goto("/desk/book?q=ana") and page.get_by_role("link", name="Ana Torres").get_attribute("href")
+    for url, name in [(detail, "desk-appointment"), (detail + "/reschedule", "desk-reschedule"),
+                      (detail + "/cancel", "desk-cancel"), (patient + f"&date={monday(1)}", "desk-book")]:
         page.goto(url)
         look(page, name)
 
