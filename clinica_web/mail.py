@@ -39,7 +39,7 @@ def link_to(endpoint, **values) -> str:
 
 
 ACCOUNT_SUBJECTS = {
-    "welcome": "Welcome at {clinic}",
+    "welcome": "Welcome to {clinic}",
     "account_exists": "You already have an account at {clinic}",
     "password_reset": "Reset your {clinic} password",
 }

@@ -1,10 +1,10 @@
 """Template filters and globals: clinic-local times, labels, roles."""
 from datetime import timedelta
 
-from flask import current_app
+from flask import current_app, g
 
 from clinica_web import htmx, mail
-from clinica_web.services import clinic
+from clinica_web.services import booking, clinic, lifecycle
 from clinica_web.services.slots import format_minute
 
 
@@ -24,6 +24,17 @@ def local_date(instant):
 def label(name):
     """A stored name as people read it: "no_show" -> "No show"."""
     return str(name).replace("_", " ").capitalize()
+
+
+def visit_label(name):
+    """A visit type as the clinic names it ("Follow-up"): read once per request."""
+    if "visit_labels" not in g:
+        g.visit_labels = booking.visit_labels()
+    return g.visit_labels.get(name) or label(name)
+
+
+def patient_status(appointment):
+    return lifecycle.patient_status(appointment, now=clinic.now())
 
 
 def days(count):
@@ -52,6 +63,8 @@ def init_app(app):
     app.add_template_filter(days)
     app.add_template_filter(label)
     app.add_template_filter(describe_change)
+    app.add_template_filter(visit_label, "visit")
+    app.add_template_filter(patient_status)
     app.add_template_filter(format_minute, "hhmm")
     app.add_template_global(mail.link_to, "link_to")  # emails' links, on SITE_URL
     htmx.init_app(app)

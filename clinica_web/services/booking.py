@@ -40,6 +40,11 @@ def appointment_types() -> list[AppointmentType]:
     return list(db.session.scalars(select(AppointmentType).order_by(AppointmentType.default_duration)))
 
 
+def visit_labels() -> dict[str, str]:
+    """{visit type name: its label}, e.g. {"follow_up": "Follow-up"}."""
+    return dict(db.session.execute(select(AppointmentType.name, AppointmentType.label)).all())
+
+
 def find_type(name, types=None) -> AppointmentType:
     """The visit type called `name` (default: a consultation), looked up in `types` when the caller
     has already loaded them for a picker (one query fewer), else in the database."""

@@ -13,7 +13,16 @@ from typing import NamedTuple
 from sqlalchemy import or_, select
 
 from clinica_web.extensions import db
-from clinica_web.models import DOCTOR, SCHEDULED, Appointment, AppointmentChange, BlockedPeriod, Doctor, User
+from clinica_web.models import (
+    DOCTOR,
+    SCHEDULED,
+    Appointment,
+    AppointmentChange,
+    AppointmentType,
+    BlockedPeriod,
+    Doctor,
+    User,
+)
 from clinica_web.services import clinic, history, lifecycle
 from clinica_web.services.appointments import visible_to
 
@@ -35,6 +44,7 @@ class Row:
     patient_phone: str | None
     patient_email: str
     appointment_type: str
+    visit_label: str  # the visit type as the clinic names it ("Follow-up")
     duration_minutes: int
     status: str
     late: bool  # still "scheduled" after its start
@@ -83,8 +93,9 @@ def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayLis
     query = (
         select(Appointment.id, Appointment.starts_at, Appointment.appointment_type, Appointment.duration_minutes,
                Appointment.status, Appointment.doctor_id, Doctor.display_name, Doctor.specialty,
-               User.full_name, User.phone, User.email, last_change_kind)
+               User.full_name, User.phone, User.email, last_change_kind, AppointmentType.label)
         .join(Doctor, Doctor.id == Appointment.doctor_id)
+        .outerjoin(AppointmentType, AppointmentType.name == Appointment.appointment_type)
         .join(User, User.id == Appointment.patient_id)
         .where(Appointment.starts_at >= start, Appointment.starts_at < end)
         .order_by(Doctor.display_name, Appointment.starts_at, Appointment.id)
@@ -99,12 +110,13 @@ def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayLis
                 starts_at, starts_at.astimezone(zone).strftime("%H:%M")),
             doctor=headings.get(doctor) or headings.setdefault(doctor, DoctorHeading(doctor, doctor_name, specialty)),
             patient_name=name, patient_phone=phone, patient_email=email, appointment_type=visit,
+            visit_label=visit_label or visit.replace("_", " ").capitalize(),
             duration_minutes=minutes, status=status, late=status == SCHEDULED and starts_at < now,
             can_undo=last_change == history.STATUS,
             next_statuses=lifecycle.allowed_steps(status, starts_at, now=now, day_ends=end),
         )
         for (appointment_id, starts_at, visit, minutes, status, doctor, doctor_name, specialty, name, phone, email,
-             last_change)
+             last_change, visit_label)
         in db.session.execute(visible_to(actor, query))
     ]
     doctors = doctors_for(actor)
@@ -131,7 +143,9 @@ def _clash(row: Row, periods: list[BlockedPeriod]) -> BlockedPeriod | None:
                  and p.starts_at < ends_at and row.starts_at < p.ends_at), None)
 
 
-CSV_COLUMNS = ["time", "doctor", "patient", "phone", "email", "visit", "minutes", "status"]
+CSV_COLUMNS = ["Date", "Time", "Doctor", "Patient", "Phone", "Email", "Visit", "Minutes", "Status"]
+STATUS_WORDS = {"scheduled": "Scheduled", "arrived": "Arrived", "completed": "Completed", "no_show": "No-show",
+                "cancelled": "Cancelled"}
 
 
 def as_csv(listing: DayList) -> str:
@@ -141,8 +155,8 @@ def as_csv(listing: DayList) -> str:
     writer.writerow(CSV_COLUMNS)
     for row in listing.rows:
         writer.writerow([_cell(value) for value in (
-            row.time, row.doctor.display_name, row.patient_name, row.patient_phone or "", row.patient_email,
-            row.appointment_type, row.duration_minutes, row.status,
+            listing.day.isoformat(), row.time, row.doctor.display_name, row.patient_name, row.patient_phone or "",
+            row.patient_email, row.visit_label, row.duration_minutes, STATUS_WORDS.get(row.status, row.status),
         )])
     return out.getvalue()
 

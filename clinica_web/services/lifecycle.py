@@ -102,6 +102,18 @@ def is_upcoming_for_patient(appointment: Appointment, *, now: datetime) -> bool:
     return appointment.status == SCHEDULED and appointment.ends_at > now
 
 
+# What a patient reads of their own visit: the desk's statuses are the clinic's business.
+PATIENT_WORDS = {SCHEDULED: "Scheduled", ARRIVED: "Completed", COMPLETED: "Completed", NO_SHOW: "Missed",
+                 CANCELLED: "Cancelled"}
+
+
+def patient_status(appointment: Appointment, *, now: datetime) -> str:
+    """"Scheduled", "Completed", "Missed", "Cancelled"; "Past" for a visit over but not marked."""
+    if appointment.status == SCHEDULED and appointment.ends_at <= now:
+        return "Past"
+    return PATIENT_WORDS[appointment.status]
+
+
 def may_document(status: str, starts_at: datetime, *, now: datetime) -> bool:
     """A visit can be documented once it has started, unless it did not take place."""
     return status not in NO_VISIT and starts_at <= now

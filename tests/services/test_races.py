@@ -257,4 +257,4 @@ def test_ten_registrations_of_one_new_address_at_once_make_one_account(clinic_wo
     with world.app.app_context():
         assert len(db.session.scalars(select(User.id).where(User.email == "rosa@example.com")).all()) == 1
         subjects = db.session.scalars(select(OutboxEmail.subject).where(OutboxEmail.recipient == "rosa@example.com"))
-        assert list(subjects).count("Welcome at Clinica") == 1
+        assert list(subjects).count("Welcome to Clinica") == 1

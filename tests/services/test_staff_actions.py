@@ -530,7 +530,7 @@ def test_csv_cells_that_would_run_as_formulas_are_quoted(app, ids, make_user, ma
         text = day_list.as_csv(day_list.day_list(user(ids.desk), day=MONDAY, now=NOW))
     [header, *rows] = list(csv.reader(io.StringIO(text)))
     assert header == day_list.CSV_COLUMNS
-    assert [(row[2], row[3]) for row in rows] == [(cell, cell) for _value, cell in CELLS]
+    assert [(row[3], row[4]) for row in rows] == [(cell, cell) for _value, cell in CELLS]
 
 
 # ---------------------------------------------------------------------------------------------

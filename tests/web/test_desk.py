@@ -399,7 +399,7 @@ def test_day_list_rows_show_time_patient_visit_status_and_actions(make_doctor, m
     status_url = f"/desk/appointments/{ana}/status"
     assert row_buttons(row) == {(status_url, ARRIVED), (status_url, NO_SHOW)}
     arrived = text_of(row_of(page, "Ben Ortiz"))
-    assert "11:00 Ben Ortiz Follow up, 15 min Arrived" in arrived and "Completed" in arrived
+    assert "11:00 Ben Ortiz Follow-up, 15 min Arrived" in arrived and "Completed" in arrived
     assert "No-show" not in arrived
     # Time order within the doctor's table.
     assert page.index("Ana Torres") < page.index("Ben Ortiz")
@@ -656,13 +656,15 @@ def test_csv_has_a_header_and_one_row_per_appointment(app, make_doctor, make_use
     assert response.headers["Content-Disposition"] == f'attachment; filename="clinica-{TOMORROW}.csv"'
     rows = list(csv.reader(io.StringIO(response.text)))
     assert rows == [
-        ["time", "doctor", "patient", "phone", "email", "visit", "minutes", "status"],
-        ["09:30", "Dr. Laura Rossi", "Ana Torres", "2 2345 6789", "ana@example.com", "procedure", "45", "scheduled"],
-        ["08:00", "Dr. Marco Bianchi", "Ben Ortiz", "", "ben@example.com", "consultation", "30", "arrived"],
+        ["Date", "Time", "Doctor", "Patient", "Phone", "Email", "Visit", "Minutes", "Status"],
+        [str(TOMORROW), "09:30", "Dr. Laura Rossi", "Ana Torres", "2 2345 6789", "ana@example.com", "Procedure", "45",
+         "Scheduled"],
+        [str(TOMORROW), "08:00", "Dr. Marco Bianchi", "Ben Ortiz", "", "ben@example.com", "Consultation", "30",
+         "Arrived"],
     ]
     only_bianchi = list(csv.reader(io.StringIO(desk.client.get(f"/desk/day.csv?date={TOMORROW}&doctor_id={bianchi}")
                                                .text)))
-    assert [row[2] for row in only_bianchi[1:]] == ["Ben Ortiz"]
+    assert [row[3] for row in only_bianchi[1:]] == ["Ben Ortiz"]
 
 
 def test_csv_neutralises_values_a_spreadsheet_would_run(make_doctor, make_user, make_appointment, desk):
@@ -673,10 +675,10 @@ def test_csv_neutralises_values_a_spreadsheet_would_run(make_doctor, make_user, 
     make_appointment(doctor_id=make_doctor(name="Dr. Minus"), patient_id=make_user(full_name="-2+3"),
                      day=TOMORROW, hhmm="09:00")
     rows = list(csv.reader(io.StringIO(desk.client.get(f"/desk/day.csv?date={TOMORROW}").text)))[1:]
-    by_patient = {row[2]: row for row in rows}
+    by_patient = {row[3]: row for row in rows}
     assert "'" + evil in by_patient
-    assert by_patient["'" + evil][1] == "'@Dr. At"
-    assert by_patient["'" + evil][3] == "'+56 9 1234 5678"
+    assert by_patient["'" + evil][2] == "'@Dr. At"
+    assert by_patient["'" + evil][4] == "'+56 9 1234 5678"
     assert "'-2+3" in by_patient
     for row in rows:
         assert not any(cell[:1] in ("=", "+", "-", "@") for cell in row)

@@ -166,7 +166,7 @@ def assert_safe_email(message, *, to, patient_name=None, doctor_name=None, never
 def csv_rows(client, day):
     response = client.get(f"/desk/day.csv?date={day}")
     assert response.status_code == 200
-    return list(csv.DictReader(io.StringIO(response.text)))
+    return [{name.lower(): value for name, value in row.items()} for row in csv.DictReader(io.StringIO(response.text))]
 
 
 def neutralised(value):

@@ -443,3 +443,16 @@ def test_today_after_the_doctors_hours_says_there_are_no_more_times(client, make
     clock.set(instant(MONDAY, "10:30"))
     page = client.get(f"/doctors/{doctor_id}/slots?date={MONDAY}")
     assert "There are no more times today." in page.text and "fully booked" not in page.text
+
+
+def test_patients_read_completed_or_missed_not_the_desks_statuses(client, make_doctor, make_appointment, patient):
+    doctor_id = make_doctor()
+    past = MONDAY - timedelta(days=14)
+    ids = {status: make_appointment(doctor_id=doctor_id, patient_id=patient, day=past, hhmm=hhmm, status=status,
+                                    appointment_type="follow_up")
+           for status, hhmm in (("arrived", "09:00"), ("no_show", "10:00"), ("completed", "11:00"))}
+    listing = client.get("/bookings").text
+    assert "No show" not in listing and "Arrived" not in listing and "Follow-up" in listing
+    for status, said in (("arrived", "Completed"), ("no_show", "Missed"), ("completed", "Completed")):
+        page = client.get(f"/bookings/{ids[status]}").text
+        assert f'<span class="status status-{said.lower()}">{said}</span>' in page, status
