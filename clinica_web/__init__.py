@@ -65,6 +65,8 @@ class IdConverter(IntegerConverter):
 
 def register_blueprints(app):
     app.url_map.converters["id"] = IdConverter
+    # Asked for by browsers (and feed readers) whatever the page says: the icon, not a 404.
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.svg"))
     from clinica_web.blueprints import admin, api, auth, desk, pages
 
     app.register_blueprint(pages.bp)

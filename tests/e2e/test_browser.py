@@ -305,3 +305,21 @@ def test_staff_pages_are_accessible_and_touch_targets_are_big_enough(new_page, s
     for url in ("/", "/doctors", "/doctors/1", "/login", f"/desk?date={day}", "/desk/book?q=ana", detail):
         page.goto(url)
         assert small_touch_targets(page) == [], url
+
+
+def test_no_errors_in_the_browser_console(new_page):
+    """No CSP refusal (htmx injects no style of its own) and no missing file (the favicon) on the
+    patient pages, an htmx swap and the desk's day list."""
+    page = new_page()
+    errors = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto("/")
+    page.goto("/doctors/1")
+    page.get_by_role("link", name=re.compile("Next day")).click()
+    page.wait_for_load_state("networkidle")
+    login(page, "desk@clinica.test")
+    page.goto("/desk/")
+    page.wait_for_load_state("networkidle")
+    assert errors == []
+    assert page.request.get("/favicon.ico").headers["content-type"].startswith("image/svg+xml")
