@@ -1,11 +1,12 @@
 """The audit trail: which staff member opened which patient's data, and when."""
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from clinica_web.database import unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import AccessEvent, User
+from clinica_web.services.values import contains_pattern
 
 
 def record(*, actor: User, action: str, now: datetime, patient_id=None, appointment_id=None, detail=None) -> None:
@@ -16,10 +17,14 @@ def record(*, actor: User, action: str, now: datetime, patient_id=None, appointm
                                    appointment_id=appointment_id, detail=(detail or None) and detail[:200]))
 
 
-def recent(*, limit=200, patient_id=None, actor_id=None) -> list[AccessEvent]:
+def recent(*, limit=200, patient=None, staff=None) -> list[AccessEvent]:
+    """The newest events; `patient` and `staff` keep those whose patient or staff member has that
+    text in their name or email (case-insensitive), as an admin remembers people."""
     query = select(AccessEvent).options(db.joinedload(AccessEvent.actor), db.joinedload(AccessEvent.patient))
-    if patient_id is not None:
-        query = query.where(AccessEvent.patient_id == patient_id)
-    if actor_id is not None:
-        query = query.where(AccessEvent.actor_id == actor_id)
+    for text, column in ((patient, AccessEvent.patient_id), (staff, AccessEvent.actor_id)):
+        if text:
+            pattern = contains_pattern(" ".join(text.split()))
+            named = or_(func.lower(User.full_name).like(pattern, escape="\\"),
+                        func.lower(User.email).like(pattern, escape="\\"))
+            query = query.where(column.in_(select(User.id).where(named)))
     return list(db.session.scalars(query.order_by(AccessEvent.at.desc(), AccessEvent.id.desc()).limit(limit)))

@@ -8,7 +8,7 @@ from clinica_web.extensions import db
 from clinica_web.models import PATIENT, User
 from clinica_web.services import accounts
 from clinica_web.services.errors import InvalidInput
-from clinica_web.services.values import valid_id
+from clinica_web.services.values import contains_pattern, valid_id
 
 SEARCH_LIMIT = 20
 
@@ -18,7 +18,7 @@ def search(query) -> list[User]:
     text = " ".join(query.split())[:100] if isinstance(query, str) else ""
     if len(text) < 2:
         return []
-    pattern = f"%{_escape_like(text.lower())}%"
+    pattern = contains_pattern(text)
     conditions = [func.lower(User.full_name).like(pattern, escape="\\"), User.email.like(pattern, escape="\\")]
     digits = "".join(char for char in text if char in "0123456789")
     if len(digits) >= 3:
@@ -26,10 +26,6 @@ def search(query) -> list[User]:
     return list(db.session.scalars(
         select(User).where(User.role == PATIENT, or_(*conditions)).order_by(User.full_name, User.id).limit(SEARCH_LIMIT)
     ))
-
-
-def _escape_like(text):
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _digits_only(column):

@@ -85,6 +85,11 @@ def parse_duration(value, default: int) -> int:
     return value
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern (escape "\\") for lower-cased values containing `text`: its % and _ are literal."""
+    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def one_line(value, *, field: str, max_length: int, empty: str, too_long: str) -> str:
     """One line of printable text, whitespace folded; InvalidInput(`empty` or `too_long`) otherwise.
     Line breaks, tabs and other control characters are refused, not folded into spaces."""

@@ -1,8 +1,8 @@
 """Admin forms. They check presence and shape; the services in services/staff.py and
-services/availability.py have the last word (and say why, next to the field)."""
+services/schedule.py have the last word (and say why, next to the field)."""
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 from wtforms.widgets import DateInput, TimeInput
 
 try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice
@@ -13,7 +13,6 @@ except ImportError:  # WTForms < 3.3
 
 from clinica_web.services.accounts import MAX_NAME, MAX_PASSWORD, MIN_PASSWORD
 from clinica_web.services.staff import MAX_SPECIALTY, MAX_TOKEN_NAME
-from clinica_web.services.values import MAX_ID
 
 DATE = r"^\d{4}-\d{2}-\d{2}$"
 TIME = r"^\d{2}:\d{2}$"
@@ -89,9 +88,5 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    patient_id = IntegerField(
-        "Patient id", validators=[Optional(), NumberRange(1, MAX_ID, "Enter a patient id (a positive number).")],
-    )
-    actor_id = IntegerField(
-        "Staff member id", validators=[Optional(), NumberRange(1, MAX_ID, "Enter a staff id (a positive number).")],
-    )
+    patient = StringField("Patient (name or email)", validators=[Optional(), Length(max=100)])
+    staff = StringField("Staff member (name or email)", validators=[Optional(), Length(max=100)])

@@ -237,5 +237,5 @@ def audit_trail():
     form = AuditFilterForm(request.args)
     if not form.validate():
         return render_template("admin/audit.html", form=form, events=[]), 400
-    events = audit.recent(patient_id=form.patient_id.data, actor_id=form.actor_id.data)
+    events = audit.recent(patient=form.patient.data, staff=form.staff.data)
     return render_template("admin/audit.html", form=form, events=events)
