@@ -69,13 +69,18 @@ def add_window(*, actor: User, doctor_id, weekday, start, end) -> WeeklyHours:
     return window
 
 
+def managed_window(actor: User, window_id) -> WeeklyHours:
+    """A window of weekly hours `actor` may remove; NotFound or NotAllowed otherwise."""
+    window = db.session.get(WeeklyHours, window_id) if valid_id(window_id) else None
+    if window is None:
+        raise NotFound("Working hours not found")
+    managed_doctor(actor, window.doctor_id)
+    return window
+
+
 def remove_window(*, actor: User, window_id) -> None:
     with unit_of_work():
-        window = db.session.get(WeeklyHours, window_id) if valid_id(window_id) else None
-        if window is None:
-            raise NotFound("Working hours not found")
-        managed_doctor(actor, window.doctor_id)
-        db.session.delete(window)
+        db.session.delete(managed_window(actor, window_id))
 
 
 def add_blocked_period(
@@ -107,14 +112,19 @@ def _instant(day, minute):
     return slots.local_instant(day, minute, clinic.tz()) or slots.local_instant(day, minute + 60, clinic.tz())
 
 
+def managed_period(actor: User, period_id) -> BlockedPeriod:
+    """A blocked period (or, for admins, a clinic closure) `actor` may remove; NotFound or NotAllowed."""
+    period = db.session.get(BlockedPeriod, period_id) if valid_id(period_id) else None
+    if period is None:
+        raise NotFound("Blocked period not found")
+    if period.doctor_id is None:
+        if actor.role != ADMIN:
+            raise NotAllowed("Only admins can change clinic closures")
+    else:
+        managed_doctor(actor, period.doctor_id)
+    return period
+
+
 def remove_blocked_period(*, actor: User, period_id) -> None:
     with unit_of_work():
-        period = db.session.get(BlockedPeriod, period_id) if valid_id(period_id) else None
-        if period is None:
-            raise NotFound("Blocked period not found")
-        if period.doctor_id is None:
-            if actor.role != ADMIN:
-                raise NotAllowed("Only admins can change clinic closures")
-        else:
-            managed_doctor(actor, period.doctor_id)
-        db.session.delete(period)
+        db.session.delete(managed_period(actor, period_id))

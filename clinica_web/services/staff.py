@@ -15,6 +15,7 @@ from clinica_web.models import (
     DOCTOR,
     RECEPTION,
     STAFF_ROLES,
+    ApiToken,
     Appointment,
     BlockedPeriod,
     Doctor,
@@ -73,6 +74,13 @@ def create_doctor(*, actor: User, display_name, specialty, email, password, now:
     return doctor
 
 
+def doctor(doctor_id) -> Doctor:
+    found = db.session.get(Doctor, doctor_id) if valid_id(doctor_id) else None
+    if found is None:
+        raise NotFound("Doctor not found")
+    return found
+
+
 def set_doctor_active(*, actor: User, doctor_id, active: bool, now: datetime) -> tuple[Doctor, list[Appointment]]:
     """Show or hide a doctor on the patient pages (and the booking API).
 
@@ -95,6 +103,13 @@ def set_doctor_active(*, actor: User, doctor_id, active: bool, now: datetime) ->
 
 # ---------------------------------------------------------------------------------------------
 # Staff accounts
+
+
+def staff_account(user_id) -> User:
+    found = db.session.get(User, user_id) if valid_id(user_id) else None
+    if found is None or found.role not in STAFF_ROLES:
+        raise NotFound("Staff account not found")
+    return found
 
 
 def staff_accounts() -> list[User]:
@@ -145,6 +160,13 @@ def create_token_for(*, actor: User, email, name, now: datetime) -> tuple[User, 
     if not user.active:
         raise InvalidInput("This account is deactivated; reactivate it first", field="email")
     return user, tokens.create_api_token(user, name=name, now=now)
+
+
+def api_token(token_id) -> ApiToken:
+    found = db.session.get(ApiToken, token_id) if valid_id(token_id) else None
+    if found is None:
+        raise NotFound("API token not found")
+    return found
 
 
 def revoke_token(*, actor: User, token_id, now: datetime):

@@ -592,8 +592,9 @@ class TestCsrf:
         desk_id = make_user(role="reception", email="desk@example.org")
         page = client.get("/admin/doctors").text
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)[1]
-        # Each button form has its own hidden token field.
-        assert page.count('name="csrf_token"') >= 3
+        # The page's form has its token; a destructive action's confirmation page has its own.
+        assert page.count('name="csrf_token"') >= 1
+        assert 'name="csrf_token"' in client.get(f"/admin/doctors/{doctor_id}/deactivate").text
 
         refused = client.post(f"/admin/doctors/{doctor_id}/deactivate")
         assert refused.status_code == 400 and "This form has expired" in refused.text
@@ -619,3 +620,31 @@ def test_a_token_for_the_demo_desk_on_the_test_domain(app, client, admin, make_u
     assert result.exit_code == 0, result.output
     with app.app_context():
         assert db.session.scalar(select(func.count(ApiToken.id))) == 2
+
+
+def test_destructive_actions_ask_first_on_a_page_of_their_own(app, client, admin, make_doctor, make_user):
+    """Hide a doctor, deactivate an account, revoke a token, remove a closure: the button leads to
+    a question (a GET that changes nothing, no JavaScript needed); its POST does it."""
+    doctor_id = make_doctor()
+    desk_id = make_user(role="reception", email="desk@example.org", full_name="Dora Desk")
+    client.post("/admin/tokens", data={"email": "desk@example.org", "name": "Export"})
+    client.post("/admin/closures", data={"start_date": "2026-12-24", "reason": "Christmas Eve"})
+    with app.app_context():
+        token_id = db.session.scalars(select(ApiToken.id)).one()
+        closure_id = db.session.scalars(select(BlockedPeriod.id)).one()
+    questions = {
+        f"/admin/doctors/{doctor_id}/deactivate": ("/admin/doctors", "Hide Dr. Laura Rossi from patients?"),
+        f"/admin/staff/{desk_id}/deactivate": ("/admin/staff", "Deactivate Dora Desk (desk@example.org)?"),
+        f"/admin/tokens/{token_id}/revoke": ("/admin/tokens", "Revoke the token “Export” of desk@example.org?"),
+        f"/admin/closures/{closure_id}/remove": ("/admin/closures", "Reopen the clinic: Thu 24 Dec 2026?"),
+    }
+    for url, (listing, question) in questions.items():
+        assert f'href="{url}"' in client.get(listing).text, url
+        page = client.get(url)
+        assert page.status_code == 200 and question in text(page), url
+        assert f'action="{url}"' in page.text and 'name="csrf_token"' in page.text
+    assert get_user(app, "desk@example.org")["active"] and "Dr. Laura Rossi" in client.get("/doctors").text
+    with app.app_context():
+        assert db.session.get(ApiToken, token_id).revoked_at is None
+        assert db.session.get(BlockedPeriod, closure_id) is not None
+    assert client.get("/admin/doctors/999999/deactivate").status_code == 404

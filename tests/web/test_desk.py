@@ -199,8 +199,10 @@ DESK_ROUTES = [
     ("GET", "/desk/hours", None),
     ("GET", "/desk/doctors/{doctor}/hours", None),
     ("POST", "/desk/doctors/{doctor}/hours/windows", {"weekday": "5", "start": "09:00", "end": "10:00"}),
+    ("GET", "/desk/hours/windows/{window}/delete", None),
     ("POST", "/desk/hours/windows/{window}/delete", {"back": "/desk/"}),
     ("POST", "/desk/doctors/{doctor}/blocks", {"start_date": MONDAY.isoformat()}),
+    ("GET", "/desk/blocks/{block}/delete", None),
     ("POST", "/desk/blocks/{block}/delete", {"back": "/desk/"}),
     ("GET", "/desk/explain?doctor_id={doctor}&date=" + MONDAY.isoformat() + "&time=09:00", None),
 ]

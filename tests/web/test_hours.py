@@ -230,8 +230,12 @@ def test_removing_a_block_frees_the_slots_for_patients(app, rossi, make_block):
     assert slot_times(rossi.client, rossi.id, MONDAY) == []
     [(block_id, *_)] = blocks(app, rossi.id)
     page = rossi.client.get(f"/desk/doctors/{rossi.id}/hours").text
-    assert f'action="/desk/blocks/{block_id}/delete"' in page
     back = f"/desk/doctors/{rossi.id}/hours"
+    link = f'href="/desk/blocks/{block_id}/delete?back=/desk/doctors/{rossi.id}/hours"'
+    assert link in page  # asks first: a page with the question, which changes nothing
+    question = rossi.client.get(f"/desk/blocks/{block_id}/delete?back={back}")
+    assert "Remove the time off Mon" in question.text and f'name="back" value="{back}"' in question.text
+    assert len(blocks(app, rossi.id)) == 1
     response = rossi.client.post(f"/desk/blocks/{block_id}/delete", data={"back": back})
     assert response.status_code == 303 and response.headers["Location"] == back
     assert blocks(app, rossi.id) == []

@@ -6,7 +6,7 @@ from flask_login import current_user
 from clinica_web.blueprints.admin import bp
 from clinica_web.blueprints.admin.forms import AccountForm, AuditFilterForm, ClosureForm, DoctorForm, TokenForm
 from clinica_web.blueprints.roles import roles_required
-from clinica_web.forms import EmptyForm, add_domain_error
+from clinica_web.forms import EmptyForm, add_domain_error, confirmation
 from clinica_web.models import ADMIN
 from clinica_web.services import audit, availability, clinic, schedule, staff, tokens
 from clinica_web.services.errors import DomainError, NotAllowed, NotFound
@@ -18,6 +18,14 @@ EXPIRED = "This form has expired. Please reload the page and try again."
 @roles_required(ADMIN)
 def require_admin():
     """Every admin page, including ones added later: log in first, then admins only (else 403)."""
+
+
+def _found(get):
+    """What a confirmation page is about, or the 404/403 page."""
+    try:
+        return get()
+    except DomainError as error:
+        abort(_status(error))
 
 
 def _status(error: DomainError) -> int:
@@ -69,9 +77,18 @@ def doctors():
     return _doctors_page(form, 422 if form.errors else 200)
 
 
-@bp.route("/doctors/<id:doctor_id>/<any(activate, deactivate):action>", methods=["POST"])
+@bp.route("/doctors/<id:doctor_id>/<any(activate, deactivate):action>", methods=["GET", "POST"])
 @roles_required(ADMIN)
 def doctor_active(doctor_id, action):
+    if request.method == "GET":
+        doctor = _found(lambda: staff.doctor(doctor_id))
+        if action == "activate":
+            return confirmation(f"Show {doctor.display_name} to patients again?", verb="Show",
+                                cancel_to=url_for("admin.doctors"))
+        return confirmation(f"Hide {doctor.display_name} from patients?", verb="Hide",
+                            cancel_to=url_for("admin.doctors"),
+                            detail="Patients can no longer find or book them. Their bookings stay: the desk should "
+                                   "move or cancel them. They can still log in.")
     _check_button()
     try:
         doctor, upcoming = staff.set_doctor_active(
@@ -116,9 +133,18 @@ def staff_accounts():
     return _staff_page(form, 422 if form.errors else 200)
 
 
-@bp.route("/staff/<id:user_id>/<any(deactivate, reactivate):action>", methods=["POST"])
+@bp.route("/staff/<id:user_id>/<any(deactivate, reactivate):action>", methods=["GET", "POST"])
 @roles_required(ADMIN)
 def account_active(user_id, action):
+    if request.method == "GET":
+        user = _found(lambda: staff.staff_account(user_id))
+        if action == "reactivate":
+            return confirmation(f"Let {user.full_name} ({user.email}) log in again?", verb="Reactivate",
+                                cancel_to=url_for("admin.staff_accounts"))
+        return confirmation(f"Deactivate {user.full_name} ({user.email})?", verb="Deactivate",
+                            cancel_to=url_for("admin.staff_accounts"),
+                            detail="They are logged out everywhere and can no longer log in; their API tokens stop "
+                                   "working.")
     _check_button()
     try:
         user = staff.set_active(actor=current_user, user_id=user_id, active=action == "reactivate", now=clinic.now())
@@ -161,9 +187,14 @@ def api_tokens():
     return _tokens_page(form, 422 if form.errors else 200)
 
 
-@bp.route("/tokens/<id:token_id>/revoke", methods=["POST"])
+@bp.route("/tokens/<id:token_id>/revoke", methods=["GET", "POST"])
 @roles_required(ADMIN)
 def revoke_token(token_id):
+    if request.method == "GET":
+        token = _found(lambda: staff.api_token(token_id))
+        return confirmation(f"Revoke the token “{token.name}” of {token.user.email}?", verb="Revoke",
+                            cancel_to=url_for("admin.api_tokens"),
+                            detail="Programs that use it stop working at once. This cannot be undone.")
     _check_button()
     try:
         token = staff.revoke_token(actor=current_user, token_id=token_id, now=clinic.now())
@@ -215,9 +246,14 @@ def closure(period_id):
     )
 
 
-@bp.route("/closures/<id:period_id>/remove", methods=["POST"])
+@bp.route("/closures/<id:period_id>/remove", methods=["GET", "POST"])
 @roles_required(ADMIN)
 def remove_closure(period_id):
+    if request.method == "GET":
+        period = _found(lambda: staff.clinic_closure(period_id))
+        return confirmation(f"Reopen the clinic: {clinic.format_period(period.starts_at, period.ends_at)}?",
+                            verb="Remove the closure", cancel_to=url_for("admin.closures"),
+                            detail="Patients can book those times again.")
     _check_button()
     try:
         staff.remove_closure(actor=current_user, period_id=period_id)

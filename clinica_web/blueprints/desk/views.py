@@ -13,7 +13,7 @@ from clinica_web.blueprints.desk.forms import (
     WindowForm,
 )
 from clinica_web.blueprints.roles import DESK, STAFF, roles_required
-from clinica_web.forms import EmptyForm, add_domain_error
+from clinica_web.forms import EmptyForm, add_domain_error, confirmation
 from clinica_web.htmx import is_htmx, render_page_or_partial
 from clinica_web.models import DOCTOR
 from clinica_web.security import is_local_path
@@ -347,9 +347,11 @@ def add_window(doctor_id):
     return _guarded(lambda: _hours_page(doctor_id, window_form=form, status=422))
 
 
-@bp.route("/hours/windows/<id:window_id>/delete", methods=["POST"])
+@bp.route("/hours/windows/<id:window_id>/delete", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def remove_window(window_id):
+    if request.method == "GET":
+        return _guarded(lambda: _confirm_window_removal(schedule.managed_window(current_user, window_id)))
     return _guarded(lambda: _remove(schedule.remove_window, window_id=window_id))
 
 
@@ -374,10 +376,26 @@ def add_block(doctor_id):
     return _guarded(lambda: _hours_page(doctor_id, block_form=form, status=422))
 
 
-@bp.route("/blocks/<id:period_id>/delete", methods=["POST"])
+@bp.route("/blocks/<id:period_id>/delete", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def remove_block(period_id):
+    if request.method == "GET":
+        return _guarded(lambda: _confirm_period_removal(schedule.managed_period(current_user, period_id)))
     return _guarded(lambda: _remove(schedule.remove_blocked_period, period_id=period_id))
+
+
+def _confirm_window_removal(window):
+    return confirmation(f"Remove {WEEKDAYS[window.weekday]} {window.start_hhmm}–{window.end_hhmm} from "
+                        f"{window.doctor.display_name}'s hours?", verb="Remove these hours",
+                        cancel_to=url_for("desk.hours", doctor_id=window.doctor_id),
+                        detail="Patients can no longer book these times; bookings already made stay.")
+
+
+def _confirm_period_removal(period):
+    return confirmation(f"Remove the time off {clinic.format_period(period.starts_at, period.ends_at)}?",
+                        verb="Remove the time off", detail="Patients can book those times again.",
+                        cancel_to=url_for("desk.hours", doctor_id=period.doctor_id) if period.doctor_id
+                        else url_for("desk.day"))
 
 
 def _remove(remove, **ids):
