@@ -1330,3 +1330,22 @@ def test_documentation_is_readable_by_doctors_and_admins_and_written_next_to_ear
         page = text_of(reader.get(f"/desk/appointments/{pending_world.oldest}").text)
         assert ("Sprained ankle; rest." in page) is can_read
         assert "Documentation written" in page  # the history says who and when, to everyone
+
+
+def test_a_typed_reason_survives_changing_the_day_on_the_reschedule_page(app, desk, make_doctor, make_user,
+                                                                         make_appointment):
+    doctor_id = make_doctor()
+    visit = make_appointment(doctor_id=doctor_id, patient_id=make_user(full_name="Ana Torres"), day=MONDAY,
+                             hhmm="09:00")
+    tuesday = MONDAY + timedelta(days=1)
+    shown = desk.client.post(f"/desk/appointments/{visit}/reschedule",
+                             data={"show": "1", "doctor_id": doctor_id, "date": tuesday.isoformat(),
+                                   "reason": "Patient asked by phone"})
+    assert shown.status_code == 200
+    assert "Patient asked by phone</textarea>" in shown.text
+    assert f"New time with Dr. Laura Rossi on {tuesday:%A %d %B %Y}" in text_of(shown.text)
+    assert get(app, Appointment, visit).starts_at == instant(MONDAY, "09:00") and history(app, visit) == []
+    moved = desk.client.post(f"/desk/appointments/{visit}/reschedule",
+                             data={"doctor_id": doctor_id, "date": tuesday.isoformat(), "time": "10:00",
+                                   "reason": "Patient asked by phone"})
+    assert moved.status_code == 303 and get(app, Appointment, visit).starts_at == instant(tuesday, "10:00")

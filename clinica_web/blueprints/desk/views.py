@@ -166,11 +166,13 @@ def cancel(appointment_id):
 @bp.route("/appointments/<id:appointment_id>/reschedule", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def reschedule(appointment_id):
-    """GET: pick a doctor and a day, see the free times; POST: move the appointment to one."""
+    """GET: pick a doctor and a day, see the free times; POST: move the appointment to one. One
+    form holds both, so the reason typed before changing the day ("show", posted) stays typed."""
     found = _appointment(appointment_id)
     now = clinic.now()
     form = RescheduleForm()
-    if form.validate_on_submit():
+    showing = bool(request.form.get("show"))
+    if not showing and form.validate_on_submit():
         try:
             staff_actions.reschedule_local(actor=current_user, appointment=found, doctor_id=form.doctor_id.data,
                                            date=form.date.data, time=request.form.get("time"),
