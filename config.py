@@ -45,6 +45,10 @@ class Config:
     CLINIC_TIMEZONE = os.environ.get("CLINIC_TIMEZONE", "America/Santiago")
     MIN_NOTICE_MINUTES = _env_int("MIN_NOTICE_MINUTES", 0)
     BOOKING_HORIZON_DAYS = _env_int("BOOKING_HORIZON_DAYS", 90)
+    # Patients change or cancel online until this many hours before the visit; then they call.
+    CHANGE_CUTOFF_HOURS = _env_int("CHANGE_CUTOFF_HOURS", 24)
+    CLINIC_ADDRESS = os.environ.get("CLINIC_ADDRESS", "Av. Providencia 1234, Santiago")
+    CLINIC_PHONE = os.environ.get("CLINIC_PHONE", "+56 2 2345 6789")
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -1,6 +1,6 @@
 from datetime import datetime, timedelta
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, and_, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, and_, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinica_web.extensions import db
@@ -54,7 +54,9 @@ class Appointment(db.Model):
     documented_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    cancel_reason: Mapped[str | None] = mapped_column(String(500))
+    cancel_reason: Mapped[str | None] = mapped_column(String(500))  # the note beside the reason code
+    cancel_reason_code: Mapped[str | None] = mapped_column(String(30))  # lifecycle.CANCEL_REASONS
+    late_cancellation: Mapped[bool] = mapped_column(server_default=false())  # inside the change cutoff
     sequence: Mapped[int] = mapped_column(default=0)  # the ICS SEQUENCE: raised on every change
     # One-time key of the form that created it: a resubmitted form finds this row instead of
     # booking twice.

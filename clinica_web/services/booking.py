@@ -229,24 +229,43 @@ def list_for_patient(patient: User, *, now: datetime) -> tuple[list[Appointment]
     return upcoming, past
 
 
-def cancel_by_patient(*, patient: User, appointment_id, now: datetime) -> Appointment:
-    """A patient cancels one of their own scheduled future bookings; the slot is free at once."""
+def cancel_by_patient(*, patient: User, appointment_id, reason=None, note=None, now: datetime) -> Appointment:
+    """A patient cancels one of their own scheduled bookings, until the change cutoff, with a
+    reason code (none: "other") and an optional note; the slot is free at once."""
+    reason, note = cancel_reason(reason, note, lifecycle.PATIENT_CANCEL_REASONS)
     with unit_of_work():
         appointment = get_for_patient(appointment_id, patient, lock=True)
-        if not lifecycle.patient_may_cancel(appointment, now=now):
+        refused = lifecycle.patient_change_refusal(appointment, now=now)
+        if refused == "not_upcoming":
             raise InvalidInput("Only upcoming scheduled bookings can be cancelled")
-        return cancel(appointment, actor=patient, reason=None, now=now)
+        if refused:
+            raise refusal(refused)
+        return cancel(appointment, actor=patient, reason=reason, note=note, now=now)
 
 
-def cancel(appointment: Appointment, *, actor: User, reason, now: datetime) -> Appointment:
-    """Cancel a locked appointment the caller has checked may be cancelled: its time is free at once."""
+def cancel_reason(reason, note, choices: dict) -> tuple[str, str | None]:
+    """(reason code, note) checked against `choices` (lifecycle's lists); no reason is "other"."""
+    reason = reason or "other"
+    if not isinstance(reason, str) or reason not in choices:
+        raise InvalidInput(f"Choose a reason: {', '.join(choices)}", field="reason")
+    note = note.strip() if isinstance(note, str) else note
+    if note is not None and not isinstance(note, str) or note and len(note) > 500:
+        raise InvalidInput("A note has at most 500 characters", field="note")
+    return reason, note or None
+
+
+def cancel(appointment: Appointment, *, actor: User, reason: str, note=None, now: datetime) -> Appointment:
+    """Cancel a locked appointment the caller has checked may be cancelled: its time is free at
+    once. Inside the change cutoff (only staff can) it counts as a late cancellation."""
     previous = appointment.status
     appointment.status = CANCELLED
     appointment.cancelled_at = now
     appointment.cancelled_by_id = actor.id
-    appointment.cancel_reason = reason
+    appointment.cancel_reason_code, appointment.cancel_reason = reason, note
+    appointment.late_cancellation = lifecycle.is_late_cancellation(appointment, now=now)
     appointment.sequence += 1
     appointment.updated_at = now
+    said = lifecycle.STAFF_CANCEL_REASONS[reason] + (f": {note}" if note else "")
     history.record(appointment, history.CANCELLED, actor=actor, now=now, from_value=previous, to_value=CANCELLED,
-                   reason=reason)
+                   reason=said[:500])
     return appointment

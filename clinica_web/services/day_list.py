@@ -50,6 +50,7 @@ class Row:
     late: bool  # still "scheduled" after its start
     can_undo: bool  # its last change is a status change (what undo reverts)
     next_statuses: tuple[str, ...]  # the status steps allowed now (lifecycle.allowed_steps)
+    cancellation: str = ""  # why it was cancelled (reason and note; "late" inside the cutoff), for the CSV
     clash: BlockedPeriod | None = None  # a closure or the doctor's time off it lies in
 
 
@@ -93,7 +94,8 @@ def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayLis
     query = (
         select(Appointment.id, Appointment.starts_at, Appointment.appointment_type, Appointment.duration_minutes,
                Appointment.status, Appointment.doctor_id, Doctor.display_name, Doctor.specialty,
-               User.full_name, User.phone, User.email, last_change_kind, AppointmentType.label)
+               User.full_name, User.phone, User.email, last_change_kind, AppointmentType.label,
+               Appointment.cancel_reason_code, Appointment.cancel_reason, Appointment.late_cancellation)
         .join(Doctor, Doctor.id == Appointment.doctor_id)
         .outerjoin(AppointmentType, AppointmentType.name == Appointment.appointment_type)
         .join(User, User.id == Appointment.patient_id)
@@ -114,9 +116,10 @@ def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayLis
             duration_minutes=minutes, status=status, late=status == SCHEDULED and starts_at < now,
             can_undo=last_change == history.STATUS,
             next_statuses=lifecycle.allowed_steps(status, starts_at, now=now, day_ends=end),
+            cancellation=_cancellation(reason_code, note, late),
         )
         for (appointment_id, starts_at, visit, minutes, status, doctor, doctor_name, specialty, name, phone, email,
-             last_change, visit_label)
+             last_change, visit_label, reason_code, note, late)
         in db.session.execute(visible_to(actor, query))
     ]
     doctors = doctors_for(actor)
@@ -124,6 +127,13 @@ def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayLis
     for row in rows:
         row.clash = _clash(row, periods)
     return DayList(day=day, doctors=doctors, doctor_id=doctor_id, rows=rows, periods=periods)
+
+
+def _cancellation(reason_code, note, late) -> str:
+    if not reason_code:
+        return ""
+    said = lifecycle.STAFF_CANCEL_REASONS.get(reason_code, reason_code) + (f": {note}" if note else "")
+    return said + (" (late)" if late else "")
 
 
 def _periods(start, end, doctor_ids) -> list[BlockedPeriod]:
@@ -143,7 +153,7 @@ def _clash(row: Row, periods: list[BlockedPeriod]) -> BlockedPeriod | None:
                  and p.starts_at < ends_at and row.starts_at < p.ends_at), None)
 
 
-CSV_COLUMNS = ["Date", "Time", "Doctor", "Patient", "Phone", "Email", "Visit", "Minutes", "Status"]
+CSV_COLUMNS = ["Date", "Time", "Doctor", "Patient", "Phone", "Email", "Visit", "Minutes", "Status", "Cancellation"]
 STATUS_WORDS = {"scheduled": "Scheduled", "arrived": "Arrived", "completed": "Completed", "no_show": "No-show",
                 "cancelled": "Cancelled"}
 
@@ -157,6 +167,7 @@ def as_csv(listing: DayList) -> str:
         writer.writerow([_cell(value) for value in (
             listing.day.isoformat(), row.time, row.doctor.display_name, row.patient_name, row.patient_phone or "",
             row.patient_email, row.visit_label, row.duration_minutes, STATUS_WORDS.get(row.status, row.status),
+            row.cancellation,
         )])
     return out.getvalue()
 

@@ -7,6 +7,7 @@ the API and the migration's overlap guard. Nobody else writes a status list.
 """
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import and_
 
 from clinica_web.models.appointment import ARRIVED, CANCELLED, COMPLETED, NO_SHOW, SCHEDULED, STATUSES, Appointment
@@ -92,9 +93,38 @@ def reschedule_refusal(appointment: Appointment) -> str | None:
     return None
 
 
+# Why a visit is cancelled (DESIGN.md section 15): patients choose from the first list, staff
+# from both. Shown in the history, the desk's detail and CSV; never in emails.
+PATIENT_CANCEL_REASONS = {"feeling_better": "Feeling better", "cannot_attend": "Cannot attend",
+                          "booked_by_mistake": "Booked by mistake", "found_another_time": "Found another time",
+                          "other": "Other"}
+STAFF_CANCEL_REASONS = {**PATIENT_CANCEL_REASONS, "doctor_unavailable": "Doctor unavailable",
+                        "patient_called": "Patient called", "clinic_closed": "Clinic closed"}
+
+
+def change_cutoff(appointment: Appointment) -> datetime:
+    """Until when a patient may change or cancel this visit online (CHANGE_CUTOFF_HOURS before it)."""
+    return appointment.starts_at - timedelta(hours=current_app.config["CHANGE_CUTOFF_HOURS"])
+
+
 def patient_may_cancel(appointment: Appointment, *, now: datetime) -> bool:
-    """A patient cancels their own scheduled visits that have not started."""
+    """A patient cancels their own scheduled visits that have not started (the cutoff aside)."""
     return appointment.status == SCHEDULED and appointment.starts_at > now
+
+
+def patient_change_refusal(appointment: Appointment, *, now: datetime) -> str | None:
+    """Why the patient may not change or cancel this booking online: "not_upcoming" (not a
+    scheduled visit to come) or the rule "too_late_to_change"; None if they may."""
+    if not patient_may_cancel(appointment, now=now):
+        return "not_upcoming"
+    if now >= change_cutoff(appointment):
+        return "too_late_to_change"
+    return None
+
+
+def is_late_cancellation(appointment: Appointment, *, now: datetime) -> bool:
+    """A cancellation inside the cutoff (by staff: patients cannot), counted in the reports."""
+    return now >= change_cutoff(appointment)
 
 
 def is_upcoming_for_patient(appointment: Appointment, *, now: datetime) -> bool:

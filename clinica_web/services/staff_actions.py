@@ -115,16 +115,15 @@ def _set_status(appointment, to_status, *, actor, kind, now):
     appointment.updated_at = now
 
 
-def cancel_by_staff(*, actor: User, appointment: Appointment, reason, now: datetime) -> Appointment:
+def cancel_by_staff(*, actor: User, appointment: Appointment, reason, note=None, now: datetime) -> Appointment:
     """Reception, admins and the appointment's doctor cancel a visit that has not been completed
-    or documented (lifecycle.staff_cancel_refusal), with a reason."""
-    reason = reason.strip() if isinstance(reason, str) else ""
+    or documented (lifecycle.staff_cancel_refusal), with a reason code and an optional note. The
+    patients' cutoff does not bind them; inside it the cancellation is recorded as late."""
     if not reason:
-        raise InvalidInput("Give a reason for cancelling", field="reason")
-    if len(reason) > 500:
-        raise InvalidInput("A reason has at most 500 characters", field="reason")
+        raise InvalidInput("Choose a reason for cancelling", field="reason")
+    reason, note = booking.cancel_reason(reason, note, lifecycle.STAFF_CANCEL_REASONS)
     with unit_of_work():
         appointment = appointments.locked_for_staff(actor, appointment.id)
         if (refused := lifecycle.staff_cancel_refusal(appointment)) is not None:
             raise InvalidInput(refused)
-        return booking.cancel(appointment, actor=actor, reason=reason, now=now)
+        return booking.cancel(appointment, actor=actor, reason=reason, note=note, now=now)

@@ -743,3 +743,56 @@ def test_unknown_api_path_and_wrong_method_are_json(client, headers):
     assert set(client.post("/v1/clinic/availability/explain").get_json()) == {"errors"}
     page = client.get("/nothing-here")
     assert page.status_code == 404 and page.mimetype == "text/html" and "There is nothing at this address." in page.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Cancelling with a reason, and the change cutoff (DESIGN.md section 15)
+
+TOO_LATE = {"error": "Too late to change this booking online; please call the clinic"}
+
+
+def test_cancel_takes_an_optional_reason_and_note(app, client, book, headers, sent_mail):
+    booked = book().get_json()
+    response = client.delete(f"/v1/bookings/{booked['id']}", headers=headers,
+                             json={"reason": "feeling_better", "note": "Much better today"})
+    assert response.status_code == 200
+    with app.app_context():
+        row = db.session.get(Appointment, booked["id"])
+        assert (row.status, row.cancel_reason_code, row.cancel_reason) == ("cancelled", "feeling_better",
+                                                                           "Much better today")
+        change = db.session.scalars(select(AppointmentChange).where(
+            AppointmentChange.appointment_id == booked["id"]).order_by(AppointmentChange.id.desc())).first()
+        assert change.reason == "Feeling better: Much better today"
+    assert all("Much better" not in message.as_string() for message in sent_mail())  # never in emails
+    plain = book(time="10:00").get_json()
+    assert client.delete(f"/v1/bookings/{plain['id']}", headers=headers).status_code == 200  # no body: "other"
+    with app.app_context():
+        assert db.session.get(Appointment, plain["id"]).cancel_reason_code == "other"
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"reason": "doctor_unavailable"}, "Choose a reason: feeling_better, cannot_attend, booked_by_mistake, "
+                                       "found_another_time, other"),
+    ({"reason": 3}, "Choose a reason: "),
+    ({"reason": "other", "note": "x" * 501}, "A note has at most 500 characters"),
+    ({"reason": "other", "note": ["a list"]}, "A note has at most 500 characters"),
+])
+def test_cancel_refuses_a_reason_patients_do_not_have(app, client, book, headers, body, message):
+    booked = book().get_json()
+    response = client.delete(f"/v1/bookings/{booked['id']}", headers=headers, json=body)
+    assert response.status_code == 400 and response.get_json()["error"].startswith(message)
+    with app.app_context():
+        assert db.session.get(Appointment, booked["id"]).status == "scheduled"
+
+
+def test_inside_the_cutoff_a_patient_cannot_cancel_online(app, client, bearer, patient_id, doctor_id,
+                                                          make_appointment, clock):
+    """CHANGE_CUTOFF_HOURS (24) before the visit, online changes stop: exact API message."""
+    visit = make_appointment(doctor_id=doctor_id, patient_id=patient_id, day=MONDAY, hhmm="09:00")
+    clock.set(instant(MONDAY, "09:00") - timedelta(hours=24))
+    response = client.delete(f"/v1/bookings/{visit}", headers=bearer(patient_id))
+    assert (response.status_code, response.get_json()) == (400, TOO_LATE)
+    with app.app_context():
+        assert db.session.get(Appointment, visit).status == "scheduled"
+    clock.set(instant(MONDAY, "09:00") - timedelta(hours=24, minutes=1))
+    assert client.delete(f"/v1/bookings/{visit}", headers=bearer(patient_id)).status_code == 200

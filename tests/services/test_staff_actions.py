@@ -157,7 +157,7 @@ def test_a_documented_visit_is_neither_cancelled_nor_moved(app, ids, make_appoin
                             now=AT_MONDAY_VISIT)
         with pytest.raises(InvalidInput, match="A documented visit cannot be cancelled"):
             staff_actions.cancel_by_staff(actor=user(ids.desk), appointment=appointment(appointment_id),
-                                          reason="Mistake", now=AFTER)
+                                          reason="other", note="Mistake", now=AFTER)
         db.session.rollback()
         with pytest.raises(InvalidInput, match="A documented visit cannot be rescheduled"):
             staff_actions.reschedule(actor=user(ids.desk), appointment=appointment(appointment_id),
@@ -221,7 +221,8 @@ def test_nothing_to_undo_after_booking_cancel_or_reschedule(app, ids):
         assert not staff_actions.can_undo(appointment(booked.id))
         staff_actions.change_status(actor=desk, appointment=appointment(booked.id), to_status=ARRIVED,
                                     now=instant(MONDAY, "10:00"))
-        staff_actions.cancel_by_staff(actor=desk, appointment=appointment(booked.id), reason="Left", now=NOW)
+        staff_actions.cancel_by_staff(actor=desk, appointment=appointment(booked.id), reason="patient_called",
+                                      note="Left", now=NOW)
         assert not staff_actions.can_undo(appointment(booked.id))
         with pytest.raises(InvalidInput):
             staff_actions.undo_last_change(actor=desk, appointment=appointment(booked.id), now=NOW)
@@ -233,16 +234,17 @@ def test_nothing_to_undo_after_booking_cancel_or_reschedule(app, ids):
 # Cancel and reschedule by staff
 
 
-@pytest.mark.parametrize("reason, message", [
-    (None, "Give a reason for cancelling"), ("", "Give a reason for cancelling"), ("  \n ", "Give a reason"),
-    ("x" * 501, "A reason has at most 500 characters"),
+@pytest.mark.parametrize("reason, note, message", [
+    (None, None, "Choose a reason for cancelling"), ("", "Ill", "Choose a reason for cancelling"),
+    ("  \n ", None, "Choose a reason: "), ("Doctor is ill", None, "Choose a reason: "),
+    ("doctor_unavailable", "x" * 501, "A note has at most 500 characters"),
 ])
-def test_staff_cancel_needs_a_short_reason(app, ids, make_appointment, reason, message):
+def test_staff_cancel_needs_a_reason_code_and_a_short_note(app, ids, make_appointment, reason, note, message):
     appointment_id = make_appointment(doctor_id=ids.rossi, patient_id=ids.patient, day=MONDAY, hhmm="09:00")
     with app.app_context():
         with pytest.raises(InvalidInput, match=message):
             staff_actions.cancel_by_staff(actor=user(ids.desk), appointment=appointment(appointment_id), reason=reason,
-                                          now=NOW)
+                                          note=note, now=NOW)
         db.session.rollback()
         assert appointment(appointment_id).status == SCHEDULED and outbox_count() == 0
 
@@ -253,8 +255,8 @@ def test_only_scheduled_or_arrived_can_be_cancelled(app, ids, make_appointment, 
                                       status=status)
     with app.app_context():
         with pytest.raises(InvalidInput, match="Only scheduled or arrived appointments can be cancelled"):
-            staff_actions.cancel_by_staff(actor=user(ids.desk), appointment=appointment(appointment_id), reason="r",
-                                          now=NOW)
+            staff_actions.cancel_by_staff(actor=user(ids.desk), appointment=appointment(appointment_id),
+                                          reason="other", now=NOW)
         db.session.rollback()
         assert appointment(appointment_id).status == status and outbox_count() == 0
 
@@ -263,10 +265,11 @@ def test_staff_cancel_records_who_why_and_queues_a_cancel_email(app, ids, make_a
     appointment_id = make_appointment(doctor_id=ids.rossi, patient_id=ids.patient, day=MONDAY, hhmm="09:00")
     with app.app_context():
         staff_actions.cancel_by_staff(actor=user(ids.rossi_user), appointment=appointment(appointment_id),
-                                      reason="  Doctor is ill ", now=NOW)
+                                      reason="doctor_unavailable", note="  Doctor is ill ", now=NOW)
         cancelled = appointment(appointment_id)
-        assert (cancelled.status, cancelled.cancel_reason, cancelled.cancelled_by_id, cancelled.cancelled_at) == (
-            CANCELLED, "Doctor is ill", ids.rossi_user, NOW)
+        assert (cancelled.status, cancelled.cancel_reason_code, cancelled.cancel_reason, cancelled.cancelled_by_id,
+                cancelled.cancelled_at) == (CANCELLED, "doctor_unavailable", "Doctor is ill", ids.rossi_user, NOW)
+        assert cancelled.late_cancellation is False  # a week ahead: outside the patients' cutoff
         assert cancelled.sequence == 1
         [email] = db.session.scalars(select(OutboxEmail)).all()
         assert email.recipient == "ana@example.com" and b"METHOD:CANCEL" in email.ics

@@ -113,7 +113,7 @@ SENDERS = {
     "pages.cancel_booking": ("patient", {}),
     "desk.set_status": ("reception", {"to": ARRIVED}),
     "desk.undo": ("reception", {}),
-    "desk.cancel": ("reception", {"reason": "Asked by phone"}),
+    "desk.cancel": ("reception", {"reason": "patient_called", "note": "Asked by phone"}),
     "desk.reschedule": ("reception", {"doctor_id": "{doctor}", "date": MONDAY.isoformat(), "time": "11:00",
                                       "reason": "Asked by phone"}),
     "desk.document": ("doctor", {"text": "Seen and treated."}),

@@ -611,7 +611,8 @@ def test_undo_is_offered_only_after_a_status_change(app, desk, visit):
     assert detail_undo in desk.client.get(detail_url).text
 
     # A cancellation is the last change now: nothing to undo.
-    assert desk.client.post(f"/desk/appointments/{visit}/cancel", data={"reason": "Left"}).status_code == 303
+    assert desk.client.post(f"/desk/appointments/{visit}/cancel",
+                            data={"reason": "patient_called", "note": "Left"}).status_code == 303
     assert not day_list_offers_undo()
     assert detail_undo not in desk.client.get(detail_url).text
     desk.client.post(f"/desk/appointments/{visit}/undo")
@@ -623,14 +624,15 @@ def test_every_change_is_on_the_detail_pages_history(app, desk, visit, staff, lo
     set_status(desk.client, visit, ARRIVED, data={"next": "detail"})
     other.post(f"/desk/appointments/{visit}/undo")
     set_status(desk.client, visit, ARRIVED)
-    desk.client.post(f"/desk/appointments/{visit}/cancel", data={"reason": "Felt unwell, went home"})
+    desk.client.post(f"/desk/appointments/{visit}/cancel",
+                     data={"reason": "patient_called", "note": "Felt unwell, went home"})
     page = desk.client.get(f"/desk/appointments/{visit}").text
     rows = [text_of(row) for row in re.findall(r"<tr>\s*<td>.*?</tr>", page.split('id="history-heading"')[1], re.S)]
     assert len(rows) == 4
     assert rows[0].endswith("Rita Desk Status: scheduled → arrived")
     assert rows[1].endswith("Adam Admin Undid status: arrived → scheduled")
     assert rows[2].endswith("Rita Desk Status: scheduled → arrived")
-    assert rows[3].endswith("Rita Desk Cancelled: arrived → cancelled Felt unwell, went home")
+    assert rows[3].endswith("Rita Desk Cancelled: arrived → cancelled Patient called: Felt unwell, went home")
     assert "Cancelled because" in page and "Felt unwell, went home" in page
 
 
@@ -658,11 +660,11 @@ def test_csv_has_a_header_and_one_row_per_appointment(app, make_doctor, make_use
     assert response.headers["Content-Disposition"] == f'attachment; filename="clinica-{TOMORROW}.csv"'
     rows = list(csv.reader(io.StringIO(response.text)))
     assert rows == [
-        ["Date", "Time", "Doctor", "Patient", "Phone", "Email", "Visit", "Minutes", "Status"],
+        ["Date", "Time", "Doctor", "Patient", "Phone", "Email", "Visit", "Minutes", "Status", "Cancellation"],
         [str(TOMORROW), "09:30", "Dr. Laura Rossi", "Ana Torres", "2 2345 6789", "ana@example.com", "Procedure", "45",
-         "Scheduled"],
+         "Scheduled", ""],
         [str(TOMORROW), "08:00", "Dr. Marco Bianchi", "Ben Ortiz", "", "ben@example.com", "Consultation", "30",
-         "Arrived"],
+         "Arrived", ""],
     ]
     only_bianchi = list(csv.reader(io.StringIO(desk.client.get(f"/desk/day.csv?date={TOMORROW}&doctor_id={bianchi}")
                                                .text)))
@@ -854,11 +856,12 @@ def booked(make_doctor, make_user, make_appointment):
     return SimpleNamespace(rossi=rossi, bianchi=bianchi, ana=ana, id=appointment)
 
 
-@pytest.mark.parametrize("reason", ["", "   "])
-def test_cancel_needs_a_reason(app, desk, booked, sent_mail, reason):
+@pytest.mark.parametrize("reason, message", [("", "Choose a reason."), ("   ", "Choose a reason."),
+                                             ("Doctor is ill", "Not a valid choice")])
+def test_cancel_needs_a_reason(app, desk, booked, sent_mail, reason, message):
     response = desk.client.post(f"/desk/appointments/{booked.id}/cancel", data={"reason": reason})
     assert response.status_code == 422
-    assert "Give a reason." in response.text
+    assert message in response.text
     assert get(app, Appointment, booked.id).status == SCHEDULED
     assert sent_mail() == [] and history(app, booked.id) == []
 
@@ -867,7 +870,8 @@ def test_cancel_emails_the_patient_and_frees_the_slot(app, desk, booked, sent_ma
     assert "10:00" not in patient_slot_times(desk.client.get(f"/doctors/{booked.rossi}?date={MONDAY}").text)
     confirm = desk.client.get(f"/desk/appointments/{booked.id}/cancel")
     assert confirm.status_code == 200 and "Cancel this appointment?" in confirm.text
-    response = desk.client.post(f"/desk/appointments/{booked.id}/cancel", data={"reason": "Doctor is ill"})
+    response = desk.client.post(f"/desk/appointments/{booked.id}/cancel",
+                                data={"reason": "doctor_unavailable", "note": "Doctor is ill"})
     assert response.status_code == 303
     assert response.headers["Location"] == f"/desk/appointments/{booked.id}"
     cancelled = get(app, Appointment, booked.id)
@@ -880,9 +884,10 @@ def test_cancel_emails_the_patient_and_frees_the_slot(app, desk, booked, sent_ma
     assert "METHOD:CANCEL" in ics and "SEQUENCE:1" in ics
     assert "Doctor is ill" not in everything_in(message)  # the reason stays inside the clinic
     assert "10:00" in patient_slot_times(desk.client.get(f"/doctors/{booked.rossi}?date={MONDAY}").text)
-    assert history(app, booked.id) == [("cancelled", SCHEDULED, CANCELLED, "Doctor is ill", desk.id)]
+    assert history(app, booked.id) == [("cancelled", SCHEDULED, CANCELLED, "Doctor unavailable: Doctor is ill",
+                                        desk.id)]
     # Cancelling twice is refused.
-    again = desk.client.post(f"/desk/appointments/{booked.id}/cancel", data={"reason": "Again"})
+    again = desk.client.post(f"/desk/appointments/{booked.id}/cancel", data={"reason": "other"})
     assert again.status_code == 422 and "Only scheduled or arrived appointments can be cancelled" in again.text
     assert len(sent_mail()) == 1
 
@@ -1125,7 +1130,7 @@ def test_documentation_is_never_emailed(app, desk, login_as, pending_world, sent
                        data={"text": secret}).status_code == 303
     assert sent_mail() == []  # documenting sends nothing
     # A documented visit can no longer be cancelled (lifecycle), so no later email can carry it either.
-    refused = desk.client.post(f"/desk/appointments/{pending_world.oldest}/cancel", data={"reason": "By mistake"})
+    refused = desk.client.post(f"/desk/appointments/{pending_world.oldest}/cancel", data={"reason": "other"})
     assert refused.status_code == 422 and "A documented visit cannot be cancelled" in refused.text
     assert get(app, Appointment, pending_world.oldest).status != CANCELLED
     assert sent_mail() == []
@@ -1349,3 +1354,16 @@ def test_a_typed_reason_survives_changing_the_day_on_the_reschedule_page(app, de
                              data={"doctor_id": doctor_id, "date": tuesday.isoformat(), "time": "10:00",
                                    "reason": "Patient asked by phone"})
     assert moved.status_code == 303 and get(app, Appointment, visit).starts_at == instant(tuesday, "10:00")
+
+
+def test_staff_may_cancel_inside_the_cutoff_and_it_is_recorded_as_late(app, desk, booked, clock):
+    clock.set(instant(MONDAY, "10:00") - timedelta(hours=2))
+    response = desk.client.post(f"/desk/appointments/{booked.id}/cancel",
+                                data={"reason": "patient_called", "note": "Flu"})
+    assert response.status_code == 303
+    cancelled = get(app, Appointment, booked.id)
+    assert (cancelled.status, cancelled.late_cancellation) == (CANCELLED, True)
+    detail = text_of(desk.client.get(f"/desk/appointments/{booked.id}").text)
+    assert "Cancelled because Patient called: Flu Late cancellation" in detail
+    exported = desk.client.get(f"/desk/day.csv?date={MONDAY}").text
+    assert "Patient called: Flu (late)" in exported

@@ -441,10 +441,12 @@ def appointments_of_ana(app, people, make_appointment):
             for time in TIMES[:len(HOSTILE)]]
 
 
-def check_reasons(app, people, sent_mail, stored, refused, appointment_ids):
+def check_reasons(app, people, sent_mail, stored, refused, appointment_ids, said=lambda value: value):
+    """said: how the history writes a typed reason (a cancellation puts its reason code's label first)."""
     assert list(refused) == [LONG]  # over the reasons limit (500)
     for index, value, _response in stored:
-        assert stored_row(app, AppointmentChange, _last_change_id(app, appointment_ids[index])).reason == value.strip()
+        recorded = stored_row(app, AppointmentChange, _last_change_id(app, appointment_ids[index])).reason
+        assert recorded == said(value.strip())
         page = people.desk.get(f"/desk/appointments/{appointment_ids[index]}").text
         assert_shown_escaped(page, value.strip(), "the appointment's history")
     messages = sent_mail()
@@ -463,11 +465,13 @@ def _last_change_id(app, appointment_id):
 
 def test_cancel_reason_at_the_desk(app, people, sent_mail, appointments_of_ana):
     stored, refused = feed(HOSTILE, lambda index, value: people.desk.post(
-        f"/desk/appointments/{appointments_of_ana[index]}/cancel", data={"reason": value}), "desk cancel")
+        f"/desk/appointments/{appointments_of_ana[index]}/cancel", data={"reason": "other", "note": value}),
+        "desk cancel")
     for index, value, _response in stored:
-        assert stored_row(app, Appointment, appointments_of_ana[index]).cancel_reason == value.strip()
+        assert stored_row(app, Appointment, appointments_of_ana[index]).cancel_reason == (value.strip() or None)
     assert stored_row(app, Appointment, appointments_of_ana[HOSTILE.index(LONG)]).status == "scheduled"
-    check_reasons(app, people, sent_mail, stored, refused, appointments_of_ana)
+    check_reasons(app, people, sent_mail, stored, refused, appointments_of_ana,
+                  said=lambda note: f"Other: {note}" if note else "Other")
 
 
 def test_reschedule_reason_at_the_desk(app, people, sent_mail, appointments_of_ana):

@@ -456,3 +456,34 @@ def test_patients_read_completed_or_missed_not_the_desks_statuses(client, make_d
     for status, said in (("arrived", "Completed"), ("no_show", "Missed"), ("completed", "Completed")):
         page = client.get(f"/bookings/{ids[status]}").text
         assert f'<span class="status status-{said.lower()}">{said}</span>' in page, status
+
+
+def test_cancelling_asks_why_and_the_history_keeps_it(app, client, make_doctor, patient):
+    doctor_id = make_doctor()
+    appointment_id = int(book_slot(client, doctor_id, "14:00").headers["Location"].rsplit("/", 1)[1])
+    form = client.get(f"/bookings/{appointment_id}/cancel").text
+    assert 'value="feeling_better"' in form and 'value="doctor_unavailable"' not in form  # the patients' reasons
+    done = client.post(f"/bookings/{appointment_id}/cancel", data={"reason": "cannot_attend", "note": "Work trip"})
+    assert done.status_code == 303
+    with app.app_context():
+        row = db.session.get(Appointment, appointment_id)
+        assert (row.status, row.cancel_reason_code, row.cancel_reason) == (CANCELLED, "cannot_attend", "Work trip")
+    refused = client.post(f"/bookings/{appointment_id}/cancel", data={"reason": "clinic_closed"})
+    assert refused.status_code == 422  # a staff reason is not the patient's to give
+
+
+def test_inside_the_cutoff_the_booking_page_gives_the_clinics_phone(app, client, make_doctor, make_appointment,
+                                                                    patient, clock):
+    doctor_id = make_doctor()
+    visit = make_appointment(doctor_id=doctor_id, patient_id=patient, day=MONDAY, hhmm="09:00")
+    clock.set(instant(MONDAY, "09:00") - timedelta(hours=23))
+    page = client.get(f"/bookings/{visit}").text
+    assert "too late to change this booking online" in page and 'href="tel:+56223456789"' in page
+    assert "Cancel this appointment" not in page
+    refused = client.post(f"/bookings/{visit}/cancel", data={"reason": "other"})
+    assert "Too late to change this booking online; please call the clinic" in client.get(
+        refused.headers["Location"]).text
+    with app.app_context():
+        assert db.session.get(Appointment, visit).status == "scheduled"
+    clock.set(instant(MONDAY, "09:00") - timedelta(hours=25))
+    assert "Cancel this appointment" in client.get(f"/bookings/{visit}").text

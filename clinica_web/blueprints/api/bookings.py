@@ -79,5 +79,8 @@ def my_bookings():
 @booking_api.delete("/bookings/<int:booking_id>")
 @jwt_required
 def cancel_booking(booking_id):
-    booking.cancel_by_patient(patient=g.api_user, appointment_id=booking_id, now=clinic.now())
+    """An optional JSON body {"reason": code, "note": text}; no body means the reason "other"."""
+    body = json_body() if request.content_length else {}
+    booking.cancel_by_patient(patient=g.api_user, appointment_id=booking_id, reason=body.get("reason"),
+                              note=body.get("note"), now=clinic.now())
     return {"message": "Booking cancelled successfully"}

@@ -3,6 +3,7 @@
 from flask import current_app
 
 from clinica_web.blueprints.api import booking_api
+from clinica_web.services.lifecycle import PATIENT_CANCEL_REASONS
 from clinica_web.services.rules import RULES
 
 
@@ -242,14 +243,21 @@ PATHS = {
     "/v1/bookings/{id}": {
         "delete": {
             "operationId": "cancelBooking",
-            "summary": "Cancel one of the caller's upcoming bookings",
+            "summary": "Cancel one of the caller's upcoming bookings, until the change cutoff, with a reason",
             "tags": ["booking"],
             "security": JWT,
             "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}],
+            "requestBody": {**_body({"type": "object", "properties": {
+                "reason": {"type": "string", "enum": list(PATIENT_CANCEL_REASONS), "default": "other"},
+                "note": {"type": "string", "maxLength": 500},
+            }}), "required": False},
             "responses": {
                 "200": _json({"type": "object", "required": ["message"], "properties": {"message": {"type": "string"}}},
                              "`Booking cancelled successfully`"),
-                "400": _json(ERROR, "`Booking not found or unauthorized` (also for another patient's booking)"),
+                "400": _json(ERROR, "`Booking not found or unauthorized` (also for another patient's booking); "
+                                    "`Too late to change this booking online; please call the clinic`; a reason "
+                                    "or note refused"),
+                "415": _json(ERROR, "A body that is not JSON"),
                 "401": BOOKING_401,
                 "404": _json(ERROR, "The id in the path is not a whole number"),
             },

@@ -10,12 +10,24 @@ except ImportError:  # WTForms < 3.3
     def SelectChoice(value, label):  # noqa: N802
         return value, label
 
+from clinica_web.services.lifecycle import STAFF_CANCEL_REASONS
+
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
 class ReasonForm(FlaskForm):
     reason = TextAreaField("Reason", validators=[DataRequired("Give a reason."), Length(max=500)],
                            description="Kept in the appointment's history; never sent to the patient.")
+
+
+class CancelForm(FlaskForm):
+    """Staff cancel with a reason code (lifecycle.STAFF_CANCEL_REASONS) and an optional note."""
+
+    reason = SelectField("Reason", choices=[SelectChoice("", "Choose a reason")] + [
+        SelectChoice(code, label) for code, label in STAFF_CANCEL_REASONS.items()],
+        validators=[DataRequired("Choose a reason.")])
+    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=500)],
+                         description="Kept in the appointment's history; never sent to the patient.")
 
 
 class RescheduleForm(ReasonForm):

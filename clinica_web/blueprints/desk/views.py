@@ -5,10 +5,10 @@ from clinica_web.blueprints.desk import bp
 from clinica_web.blueprints.desk.forms import (
     WEEKDAYS,
     BlockForm,
+    CancelForm,
     DeskBookingForm,
     DocumentationForm,
     PatientForm,
-    ReasonForm,
     RescheduleForm,
     WindowForm,
 )
@@ -141,7 +141,7 @@ def appointment(appointment_id):
                            next_statuses=lifecycle.allowed_steps(found.status, found.starts_at, now=now),
                            can_cancel=lifecycle.staff_cancel_refusal(found) is None,
                            can_reschedule=lifecycle.reschedule_refusal(found) is None,
-                           clash=availability.clash_of(found),
+                           clash=availability.clash_of(found), cancel_reasons=lifecycle.STAFF_CANCEL_REASONS,
                            can_document=documentation.can_write(current_user, found, now=now),
                            can_read_documentation=documentation.may_read(current_user), form=EmptyForm())
 
@@ -150,11 +150,11 @@ def appointment(appointment_id):
 @roles_required(*STAFF)
 def cancel(appointment_id):
     found = _appointment(appointment_id)
-    form = ReasonForm()
+    form = CancelForm()
     if form.validate_on_submit():
         try:
             staff_actions.cancel_by_staff(actor=current_user, appointment=found, reason=form.reason.data,
-                                          now=clinic.now())
+                                          note=form.note.data, now=clinic.now())
         except DomainError as error:
             add_domain_error(form, error)
         else:

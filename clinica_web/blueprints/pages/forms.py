@@ -1,10 +1,27 @@
 import secrets
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, TextAreaField
-from wtforms.validators import Length
+from wtforms import HiddenField, RadioField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from clinica_web.services.lifecycle import PATIENT_CANCEL_REASONS
+
+try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # WTForms < 3.3
+    def SelectChoice(value, label):  # noqa: N802
+        return value, label
 
 MAX_NOTES = 2000
+
+
+class CancelForm(FlaskForm):
+    """A patient cancels with a reason (lifecycle.PATIENT_CANCEL_REASONS) and an optional note."""
+
+    reason = RadioField("Why are you cancelling?", default="other", validators=[DataRequired("Choose a reason.")],
+                        choices=[SelectChoice(code, label) for code, label in PATIENT_CANCEL_REASONS.items()])
+    note = TextAreaField("Anything else? (optional)", validators=[Optional(), Length(max=500)],
+                         description="Only the clinic sees this; it is never put in emails.")
 
 
 class BookingForm(FlaskForm):

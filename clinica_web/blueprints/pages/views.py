@@ -4,13 +4,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from clinica_web.blueprints.pages import bp
-from clinica_web.blueprints.pages.forms import BookingForm
+from clinica_web.blueprints.pages.forms import BookingForm, CancelForm
 from clinica_web.blueprints.roles import DESK, home_endpoint
-from clinica_web.forms import EmptyForm
 from clinica_web.htmx import is_htmx, render_page_or_partial
 from clinica_web.models import PATIENT
 from clinica_web.services import availability, booking, clinic, directory, lifecycle
 from clinica_web.services.errors import DomainError, PatientBusy, SlotTaken
+from clinica_web.services.rules import RULES
 
 
 @bp.route("/")
@@ -168,8 +168,9 @@ def bookings():
 @login_required
 def booking_detail(appointment_id):
     appointment = _own_booking(appointment_id)
-    can_cancel = lifecycle.patient_may_cancel(appointment, now=clinic.now())
-    return render_template("pages/booking.html", appointment=appointment, can_cancel=can_cancel)
+    refused = lifecycle.patient_change_refusal(appointment, now=clinic.now())
+    return render_template("pages/booking.html", appointment=appointment, can_change=refused is None,
+                           too_late=refused == "too_late_to_change")
 
 
 @bp.route("/bookings/<id:appointment_id>/cancel", methods=["GET", "POST"])
@@ -177,19 +178,24 @@ def booking_detail(appointment_id):
 def cancel_booking(appointment_id):
     """GET asks "are you sure?"; POST cancels."""
     appointment = _own_booking(appointment_id)
-    form = EmptyForm()
+    form = CancelForm()
     if request.method == "POST":
         if not form.validate_on_submit():
-            abort(400, "This form has expired. Please reload the page and try again.")
+            if "csrf_token" in form.errors:
+                abort(400, "This form has expired. Please reload the page and try again.")
+            return render_template("pages/cancel.html", appointment=appointment, form=form), 422
         try:
-            booking.cancel_by_patient(patient=current_user, appointment_id=appointment.id, now=clinic.now())
+            booking.cancel_by_patient(patient=current_user, appointment_id=appointment.id, reason=form.reason.data,
+                                      note=form.note.data, now=clinic.now())
         except DomainError as error:
             flash(error.message, "error")
         else:
             flash("Your appointment is cancelled. We have emailed you a confirmation.", "success")
         return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
-    if not lifecycle.patient_may_cancel(appointment, now=clinic.now()):
-        flash("Only upcoming scheduled bookings can be cancelled.", "error")
+    refused = lifecycle.patient_change_refusal(appointment, now=clinic.now())
+    if refused:
+        flash(RULES[refused].message if refused in RULES else "Only upcoming scheduled bookings can be cancelled.",
+              "error")
         return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
     return render_template("pages/cancel.html", appointment=appointment, form=form)
 
