@@ -11,14 +11,15 @@ otherwise (development) each message is written as an .eml file to MAIL_FILE_DIR
 """
 import smtplib
 import uuid
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlencode
 
 import flask_mail
 from flask import current_app, render_template, url_for
-from icalendar import Calendar, Event, Timezone
+from icalendar import Alarm, Calendar, Event, Timezone
 
 from clinica_web.services import clinic
 
@@ -56,17 +57,26 @@ def account_email(kind: str, *, user, **context) -> dict:
     )
 
 
-def appointment_email(appointment, kind: str) -> dict:
-    """Subject, bodies and ICS for an appointment email of `kind` (booked, cancelled, rescheduled)."""
+def appointment_email(appointment, kind: str, *, previous_start=None) -> dict:
+    """Subject, bodies and ICS for an appointment email of `kind` (booked, cancelled, rescheduled).
+
+    Every one names the clinic, its address and phone, and links to the booking page; a moved
+    booking's gives the old time too (`previous_start`), a cancellation says who cancelled."""
     local_start = clinic.to_local(appointment.starts_at)
+    config = current_app.config
     context = dict(
         appointment=appointment,
         kind=kind,
         doctor=appointment.doctor,
         patient=appointment.patient,
         when=clinic.format_local(appointment.starts_at),
+        previous_when=clinic.format_local(previous_start) if previous_start else None,
+        cancelled_by_patient=appointment.cancelled_by_id == appointment.patient_id,
         day=local_start.strftime("%A %d %B %Y"),
-        clinic_name=current_app.config["CLINIC_NAME"],
+        clinic_name=config["CLINIC_NAME"],
+        clinic_address=config["CLINIC_ADDRESS"],
+        clinic_phone=config["CLINIC_PHONE"],
+        booking_link=booking_link(appointment),
     )
     return dict(
         subject=f"{SUBJECTS[kind]}: {local_start:%a %d %b %H:%M} with {appointment.doctor.display_name}",
@@ -77,7 +87,27 @@ def appointment_email(appointment, kind: str) -> dict:
     )
 
 
+def booking_link(appointment) -> str:
+    return link_to("pages.booking_detail", appointment_id=appointment.id)
+
+
+def google_calendar_link(appointment) -> str:
+    """"Add to Google Calendar": Google's event template link, filled in (no account data sent)."""
+    stamp = "%Y%m%dT%H%M%SZ"
+    query = urlencode({
+        "action": "TEMPLATE",
+        "text": f"{current_app.config['CLINIC_NAME']}: appointment with {appointment.doctor.display_name}",
+        "dates": f"{appointment.starts_at.astimezone(timezone.utc):{stamp}}/"
+                 f"{appointment.ends_at.astimezone(timezone.utc):{stamp}}",
+        "location": current_app.config["CLINIC_ADDRESS"],
+        "details": f"Your booking: {booking_link(appointment)}",
+    })
+    return f"https://calendar.google.com/calendar/render?{query}"
+
+
 def appointment_ics(appointment, method: str) -> bytes:
+    """The calendar file: the visit at the clinic's address, organised by the clinic, with the
+    booking's link and a reminder an hour before; METHOD REQUEST or CANCEL, the same UID always."""
     tz = clinic.tz()
     calendar = Calendar()
     calendar.add("prodid", "-//Clinica//Appointments//EN")
@@ -91,8 +121,17 @@ def appointment_ics(appointment, method: str) -> bytes:
     event.add("dtend", appointment.ends_at.astimezone(tz))
     event.add("summary", f"{current_app.config['CLINIC_NAME']}: appointment with {appointment.doctor.display_name}")
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    event.add("location", current_app.config["CLINIC_ADDRESS"])
+    event.add("description", f"Your booking: {booking_link(appointment)}\n"
+                             f"To change it, call {current_app.config['CLINIC_PHONE']}.")
     event.add("organizer", _sender_address(), parameters={"cn": current_app.config["CLINIC_NAME"]})
     event.add("attendee", f"mailto:{appointment.patient.email}", parameters={"cn": appointment.patient.full_name})
+    if method != "CANCEL":
+        alarm = Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", f"Appointment with {appointment.doctor.display_name} in one hour")
+        alarm.add("trigger", timedelta(hours=-1))
+        event.add_component(alarm)
     # The VTIMEZONE the event's local times refer to comes first.
     calendar.add_component(_vtimezone(tz.key, appointment.starts_at.astimezone(tz).year))
     calendar.add_component(event)

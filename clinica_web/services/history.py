@@ -23,15 +23,17 @@ PATIENT_EMAILS = {BOOKED: "booked", RESCHEDULED: "rescheduled", CANCELLED: "canc
 
 
 def record(appointment: Appointment, kind: str, *, actor: User, now: datetime, from_value=None, to_value=None,
-           reason=None) -> AppointmentChange:
-    """Record one change of `appointment` by `actor`, and queue its consequences."""
+           reason=None, previous_start=None) -> AppointmentChange:
+    """Record one change of `appointment` by `actor`, and queue its consequences (a move passes
+    the time it leaves, `previous_start`, for the email's "from … to …")."""
     if kind not in KINDS:
         raise ValueError(f"Unknown kind of change: {kind}")
     change = AppointmentChange(appointment=appointment, actor_id=actor.id, at=now, kind=kind,
                                from_value=from_value, to_value=to_value, reason=reason)
     db.session.add(change)
     if kind in PATIENT_EMAILS:
-        notifications.queue_appointment_email(appointment, PATIENT_EMAILS[kind], now=now)
+        notifications.queue_appointment_email(appointment, PATIENT_EMAILS[kind], now=now,
+                                              previous_start=previous_start)
     return change
 
 

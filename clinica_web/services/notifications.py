@@ -35,12 +35,13 @@ def queue(*, recipient, subject, text_body, html_body, cc=None, ics=None, ics_me
     return email
 
 
-def queue_appointment_email(appointment, kind, *, now) -> OutboxEmail:
+def queue_appointment_email(appointment, kind, *, now, previous_start=None) -> OutboxEmail:
     db.session.flush()  # the ICS UID needs the appointment's id
     cc = None
     if current_app.config["MAIL_COPY_DOCTOR"] and appointment.doctor.user is not None:
         cc = appointment.doctor.user.email
-    return queue(recipient=appointment.patient.email, cc=cc, now=now, **mail.appointment_email(appointment, kind))
+    return queue(recipient=appointment.patient.email, cc=cc, now=now,
+                 **mail.appointment_email(appointment, kind, previous_start=previous_start))
 
 
 MESSAGE_FIELDS = ("recipient", "cc", "subject", "text_body", "html_body", "ics", "ics_method")

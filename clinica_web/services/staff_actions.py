@@ -56,12 +56,13 @@ def _reschedule(*, actor, appointment, starts_at, doctor_id, reason, now):
         raise
     if (new_start, new_doctor_id) == (appointment.starts_at, appointment.doctor_id):
         return appointment  # nothing moves: no history, no email
-    before = _where_and_when(appointment)
+    before, previous_start = _where_and_when(appointment), appointment.starts_at
     appointment.starts_at, appointment.ends_at, appointment.doctor = new_start, new_end, new_doctor
     appointment.sequence += 1
     appointment.updated_at = now
     history.record(appointment, history.RESCHEDULED, actor=actor, now=now, from_value=before,
-                   to_value=_where_and_when(appointment), reason=(reason or "").strip()[:500] or None)
+                   to_value=_where_and_when(appointment), reason=(reason or "").strip()[:500] or None,
+                   previous_start=previous_start)
     return appointment
 
 

@@ -26,7 +26,7 @@ from clinica_web import mail
 from clinica_web.extensions import db
 from clinica_web.models import Appointment, Doctor, OutboxEmail, PasswordResetRequest, User
 from clinica_web.models.outbox import FAILED, PENDING, SENT
-from clinica_web.services import accounts, availability, booking, clinic, notifications
+from clinica_web.services import accounts, availability, booking, clinic, notifications, staff_actions
 from clinica_web.services.errors import SlotTaken
 from tests.conftest import PASSWORD, TEST_NOW, TZ_NAME, instant, next_weekday
 
@@ -763,3 +763,44 @@ def test_a_sender_slowed_past_its_lease_leaves_the_rest_to_whoever_took_them(app
         assert notifications.send_due(now=now) == (2, 0)  # A: the first two
     assert sender_b == [(1, 0)]  # B: the third
     assert len(sent_mail()) == 3 and [row.attempts for row in outbox(app)] == [1, 1, 1]
+
+
+# ---------------------------------------------------------------------------------------------
+# What every appointment email and calendar file carries (DESIGN.md section 15)
+
+
+def test_emails_name_the_clinic_and_link_to_the_booking_and_the_ics_imports_cleanly(
+        app, doctor_id, patient_id, monday, sent_mail):
+    appointment_id = book(app, patient_id=patient_id, doctor_id=doctor_id, day=monday)
+    [message] = sent_mail()
+    body = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    link = f"http://clinica.test/bookings/{appointment_id}"
+    for text in (body, html):
+        assert "Av. Providencia 1234, Santiago" in text and "+56 2 2345 6789" in text and link in text
+    [attachment] = [part for part in message.iter_attachments() if part.get_content_type() == "text/calendar"]
+    calendar = Calendar.from_ical(attachment.get_payload(decode=True))
+    [event] = calendar.walk("VEVENT")
+    assert str(event["LOCATION"]) == "Av. Providencia 1234, Santiago"
+    assert link in str(event["DESCRIPTION"])
+    assert event["ORGANIZER"].params["CN"] == "Clinica"
+    [alarm] = event.walk("VALARM")
+    assert alarm["TRIGGER"].dt == timedelta(hours=-1) and str(alarm["ACTION"]) == "DISPLAY"
+    # Parsed back without a broken property (icalendar keeps what it could not read in .errors).
+    assert all(not component.errors for component in calendar.walk())
+
+
+def test_a_moved_booking_says_from_when_to_when_and_a_cancellation_says_who(app, doctor_id, patient_id, monday,
+                                                                            make_user, sent_mail):
+    appointment_id = book(app, patient_id=patient_id, doctor_id=doctor_id, day=monday)
+    desk_id = make_user(role="reception", email="desk@example.com")
+    with app.app_context():
+        desk = db.session.get(User, desk_id)
+        staff_actions.reschedule(actor=desk, appointment=db.session.get(Appointment, appointment_id),
+                                 starts_at=instant(monday, "11:00"), reason="Doctor late", now=clinic.now())
+        staff_actions.cancel_by_staff(actor=desk, appointment=db.session.get(Appointment, appointment_id),
+                                      reason="doctor_unavailable", now=clinic.now())
+    booked, moved, cancelled = (m.get_body(preferencelist=("plain",)).get_content() for m in sent_mail())
+    assert f"has been moved from {monday:%a %d %b %Y}, 10:30 to {monday:%a %d %b %Y}, 11:00" in moved
+    assert "is cancelled by the clinic." in cancelled
+    assert "Doctor late" not in moved and "Doctor unavailable" not in cancelled  # reasons stay inside

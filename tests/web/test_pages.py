@@ -487,3 +487,22 @@ def test_inside_the_cutoff_the_booking_page_gives_the_clinics_phone(app, client,
         assert db.session.get(Appointment, visit).status == "scheduled"
     clock.set(instant(MONDAY, "09:00") - timedelta(hours=25))
     assert "Cancel this appointment" in client.get(f"/bookings/{visit}").text
+
+
+def test_the_booking_page_offers_the_calendar_file_and_google_calendar(app, client, make_doctor, make_user,
+                                                                       patient):
+    doctor_id = make_doctor()
+    detail_url = book_slot(client, doctor_id, "09:30").headers["Location"]
+    appointment_id = int(detail_url.rsplit("/", 1)[1])
+    page = client.get(detail_url).text
+    assert f'href="/bookings/{appointment_id}/calendar.ics"' in page
+    google = re.search(r'href="(https://calendar\.google\.com/calendar/render\?[^"]+)"', page)[1].replace("&amp;", "&")
+    start = instant(MONDAY, "09:30").strftime("%Y%m%dT%H%M%SZ")
+    assert "action=TEMPLATE" in google and f"dates={start}%2F" in google
+    ics = client.get(f"/bookings/{appointment_id}/calendar.ics")
+    assert ics.status_code == 200 and ics.mimetype == "text/calendar"
+    assert b"METHOD:PUBLISH" in ics.data and b"LOCATION:" in ics.data
+    other = app.test_client()
+    make_user(email="ben@example.com")
+    other.post("/login", data={"email": "ben@example.com", "password": PASSWORD})
+    assert other.get(f"/bookings/{appointment_id}/calendar.ics").status_code == 404  # not theirs

@@ -3,6 +3,7 @@ from datetime import timedelta
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from clinica_web import mail
 from clinica_web.blueprints.pages import bp
 from clinica_web.blueprints.pages.forms import BookingForm, CancelForm
 from clinica_web.blueprints.roles import DESK, home_endpoint
@@ -168,9 +169,21 @@ def bookings():
 @login_required
 def booking_detail(appointment_id):
     appointment = _own_booking(appointment_id)
-    refused = lifecycle.patient_change_refusal(appointment, now=clinic.now())
+    now = clinic.now()
+    refused = lifecycle.patient_change_refusal(appointment, now=now)
     return render_template("pages/booking.html", appointment=appointment, can_change=refused is None,
-                           too_late=refused == "too_late_to_change")
+                           too_late=refused == "too_late_to_change", now=now,
+                           google_calendar=mail.google_calendar_link(appointment))
+
+
+@bp.route("/bookings/<id:appointment_id>/calendar.ics")
+@login_required
+def booking_calendar(appointment_id):
+    """The booking as a calendar file to import (METHOD PUBLISH: a copy, not an invitation)."""
+    appointment = _own_booking(appointment_id)
+    return mail.appointment_ics(appointment, "PUBLISH"), {
+        "Content-Type": "text/calendar; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="appointment-{appointment.id}.ics"'}
 
 
 @bp.route("/bookings/<id:appointment_id>/cancel", methods=["GET", "POST"])
