@@ -243,6 +243,48 @@ def cancel_by_patient(*, patient: User, appointment_id, reason=None, note=None, 
         return cancel(appointment, actor=patient, reason=reason, note=note, now=now)
 
 
+def reschedule_by_patient(*, patient: User, appointment_id, date, time, doctor_id=None, now: datetime) -> Appointment:
+    """A patient moves one of their own bookings (DESIGN.md section 15): until the change cutoff,
+    to a time that passes every booking rule (the booking itself left out), with the same doctor
+    or another of the same specialty. Same visit type and length."""
+    with unit_of_work():  # a time taken after the check is refused by the database: SlotTaken
+        appointment = get_for_patient(appointment_id, patient, lock=True)
+        refused = lifecycle.patient_change_refusal(appointment, now=now)
+        if refused == "not_upcoming":
+            raise InvalidInput("Only upcoming scheduled bookings can be changed")
+        if refused:
+            raise refusal(refused)
+        slot = parse_slot(doctor_id=appointment.doctor_id if doctor_id in (None, "") else doctor_id, date=date,
+                          time=time, duration=appointment.duration_minutes,
+                          appointment_type=appointment.appointment_type)
+        doctor, start, end = check_bookable(slot, patient_id=patient.id, now=now, exclude_id=appointment.id)
+        if doctor.specialty != appointment.doctor.specialty:
+            raise InvalidInput(f"Choose a doctor of the same specialty ({appointment.doctor.specialty})",
+                               field="doctor_id")
+        return move(appointment, doctor, start, end, actor=patient, reason=None, now=now)
+
+
+def move(appointment: Appointment, doctor: Doctor, start: datetime, end: datetime, *, actor: User, reason,
+         now: datetime) -> Appointment:
+    """Put a locked, checked appointment at a new time and/or doctor: SEQUENCE + 1, the history and
+    the "moved from … to …" email. Nothing moves, nothing is recorded, if it is already there."""
+    if (start, doctor.id) == (appointment.starts_at, appointment.doctor_id):
+        return appointment
+    before, previous_start = _where_and_when(appointment), appointment.starts_at
+    appointment.starts_at, appointment.ends_at, appointment.doctor = start, end, doctor
+    appointment.sequence += 1
+    appointment.updated_at = now
+    history.record(appointment, history.RESCHEDULED, actor=actor, now=now, from_value=before,
+                   to_value=_where_and_when(appointment), reason=(reason or "").strip()[:500] or None,
+                   previous_start=previous_start)
+    return appointment
+
+
+def _where_and_when(appointment):
+    """How the history records a place in the calendar: doctor and local start."""
+    return f"{appointment.doctor.display_name}, {clinic.format_local(appointment.starts_at)}"[:200]
+
+
 def cancel_reason(reason, note, choices: dict) -> tuple[str, str | None]:
     """(reason code, note) checked against `choices` (lifecycle's lists); no reason is "other"."""
     reason = reason or "other"

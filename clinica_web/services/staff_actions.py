@@ -54,16 +54,7 @@ def _reschedule(*, actor, appointment, starts_at, doctor_id, reason, now):
     except DomainError as error:
         error.field = "scheduled_at"
         raise
-    if (new_start, new_doctor_id) == (appointment.starts_at, appointment.doctor_id):
-        return appointment  # nothing moves: no history, no email
-    before, previous_start = _where_and_when(appointment), appointment.starts_at
-    appointment.starts_at, appointment.ends_at, appointment.doctor = new_start, new_end, new_doctor
-    appointment.sequence += 1
-    appointment.updated_at = now
-    history.record(appointment, history.RESCHEDULED, actor=actor, now=now, from_value=before,
-                   to_value=_where_and_when(appointment), reason=(reason or "").strip()[:500] or None,
-                   previous_start=previous_start)
-    return appointment
+    return booking.move(appointment, new_doctor, new_start, new_end, actor=actor, reason=reason, now=now)
 
 
 def reschedule_local(*, actor: User, appointment: Appointment, doctor_id, date, time, reason, now: datetime):
@@ -76,11 +67,6 @@ def reschedule_local(*, actor: User, appointment: Appointment, doctor_id, date, 
         raise refusal("off_grid")
     return reschedule(actor=actor, appointment=appointment, starts_at=start, doctor_id=doctor_id, reason=reason,
                       now=now)
-
-
-def _where_and_when(appointment):
-    """How the history records a place in the calendar: doctor and local start."""
-    return f"{appointment.doctor.display_name}, {clinic.format_local(appointment.starts_at)}"[:200]
 
 
 def change_status(*, actor: User, appointment: Appointment, to_status, now: datetime) -> Appointment:

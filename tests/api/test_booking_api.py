@@ -796,3 +796,76 @@ def test_inside_the_cutoff_a_patient_cannot_cancel_online(app, client, bearer, p
         assert db.session.get(Appointment, visit).status == "scheduled"
     clock.set(instant(MONDAY, "09:00") - timedelta(hours=24, minutes=1))
     assert client.delete(f"/v1/bookings/{visit}", headers=bearer(patient_id)).status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------
+# Patients move their own bookings: PUT /v1/bookings/{id} (DESIGN.md section 15)
+
+
+def test_a_patient_moves_their_booking_with_history_sequence_and_email(app, client, book, headers, doctor_id,
+                                                                       sent_mail):
+    booked = book().get_json()
+    response = client.put(f"/v1/bookings/{booked['id']}", headers=headers,
+                          json={"date": MONDAY.isoformat(), "time": "11:00"})
+    assert response.status_code == 200
+    moved = response.get_json()
+    assert (moved["id"], moved["date"], moved["time"], moved["doctor_id"]) == (booked["id"], MONDAY.isoformat(),
+                                                                               "11:00", doctor_id)
+    with app.app_context():
+        row = db.session.get(Appointment, booked["id"])
+        assert (row.starts_at, row.sequence) == (instant(MONDAY, "11:00"), 1)
+        kinds = db.session.scalars(select(AppointmentChange.kind).where(
+            AppointmentChange.appointment_id == booked["id"]).order_by(AppointmentChange.id)).all()
+        assert kinds == ["booked", "rescheduled"]
+    last = sent_mail()[-1]
+    body = last.get_body(preferencelist=("plain",)).get_content()
+    assert "has been moved from" in body and "09:00 to" in body and "11:00" in body
+    assert "SEQUENCE:1" in str(last.get_payload()[-1].get_payload(decode=True))
+    # Its old time is free again, its new one taken.
+    slots = client.get(f"/v1/bookings/available-slots?doctor_id={doctor_id}&date={MONDAY}", headers=headers)
+    assert "09:00" in slots.get_json() and "11:00" not in slots.get_json()
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"date": MONDAY.isoformat()}, "Missing required fields"),
+    ({"date": "2026-02-31", "time": "09:00"}, "Invalid date format (YYYY-MM-DD)"),
+    ({"date": MONDAY.isoformat(), "time": "08:00"}, "Outside doctor availability"),
+    ({"date": MONDAY.isoformat(), "time": "10:00"}, "Time slot overlaps with another booking"),
+    ({"date": MONDAY.isoformat(), "time": "09:00", "doctor_id": 999999}, "Doctor not found"),
+])
+def test_moving_a_booking_answers_with_the_booking_rules(app, client, book, headers, doctor_id, make_user,
+                                                         make_appointment, body, message):
+    booked = book().get_json()
+    make_appointment(doctor_id=doctor_id, patient_id=make_user(email="ben@example.com"), day=MONDAY, hhmm="10:00")
+    response = client.put(f"/v1/bookings/{booked['id']}", headers=headers, json=body)
+    assert (response.status_code, response.get_json()) == (400, {"error": message})
+    with app.app_context():
+        assert db.session.get(Appointment, booked["id"]).starts_at == instant(MONDAY, "09:00")
+
+
+def test_moving_to_its_own_overlapping_time_or_to_another_specialty(app, client, book, headers, make_doctor):
+    booked = book().get_json()
+    # Its own time does not stand in its way: 09:15 overlaps the booking being moved.
+    assert client.put(f"/v1/bookings/{booked['id']}", headers=headers,
+                      json={"date": MONDAY.isoformat(), "time": "09:15"}).status_code == 200
+    same = make_doctor(name="Dr. Other GP")
+    other = make_doctor(name="Dr. Skin", specialty="Dermatology")
+    assert client.put(f"/v1/bookings/{booked['id']}", headers=headers,
+                      json={"date": MONDAY.isoformat(), "time": "12:00", "doctor_id": same}).status_code == 200
+    refused = client.put(f"/v1/bookings/{booked['id']}", headers=headers,
+                         json={"date": MONDAY.isoformat(), "time": "12:00", "doctor_id": other})
+    assert refused.status_code == 400 and "same specialty" in refused.get_json()["error"]
+
+
+def test_moving_someone_elses_booking_or_inside_the_cutoff(app, client, book, bearer, headers, make_user,
+                                                           patient_id, doctor_id, make_appointment, clock):
+    booked = book().get_json()
+    ben = make_user(email="ben@example.com")
+    for booking_id, who in ((booked["id"], bearer(ben)), (999999, headers)):
+        response = client.put(f"/v1/bookings/{booking_id}", headers=who,
+                              json={"date": MONDAY.isoformat(), "time": "11:00"})
+        assert (response.status_code, response.get_json()) == (400, {"error": "Booking not found or unauthorized"})
+    clock.set(instant(MONDAY, "09:00") - timedelta(hours=2))
+    late = client.put(f"/v1/bookings/{booked['id']}", headers=bearer(patient_id),
+                      json={"date": MONDAY.isoformat(), "time": "11:00"})
+    assert (late.status_code, late.get_json()) == (400, TOO_LATE)

@@ -258,3 +258,28 @@ def test_ten_registrations_of_one_new_address_at_once_make_one_account(clinic_wo
         assert len(db.session.scalars(select(User.id).where(User.email == "rosa@example.com")).all()) == 1
         subjects = db.session.scalars(select(OutboxEmail.subject).where(OutboxEmail.recipient == "rosa@example.com"))
         assert list(subjects).count("Welcome to Clinica") == 1
+
+
+def test_ten_patients_moving_into_one_free_time_at_once_one_gets_it(clinic_world):
+    """Each of ten patients moves their own booking (PUT /v1/bookings/{id}) to the same free 17:00:
+    exactly one moves, the others get the overlap message and keep their time; one email each for
+    the mover (booked, moved), none for the rest beyond their booking."""
+    world = clinic_world
+    times = {patient: f"{8 + patient // 2:02d}:{30 * (patient % 2):02d}" for patient in range(10)}  # 08:00-12:30
+    booked = {patient: book(world, patient, times[patient]).json["id"] for patient in range(10)}
+    responses = race(*(lambda patient=patient: world.app.test_client().put(
+        f"/v1/bookings/{booked[patient]}", headers=bearer(world, patient),
+        json={"date": MONDAY.isoformat(), "time": "17:00"}) for patient in range(10)))
+    codes = sorted(response.status_code for response in responses)
+    assert codes == [200] + [400] * 9, codes
+    assert all(r.get_json() == {"error": "Time slot overlaps with another booking"} for r in responses
+               if r.status_code == 400)
+    [winner] = [patient for patient, r in zip(range(10), responses) if r.status_code == 200]
+    for patient, appointment_id in booked.items():
+        final = story(world, appointment_id)
+        if patient == winner:
+            assert final.starts_at == instant(MONDAY, "17:00") and final.changes == ["booked", "rescheduled"]
+            assert [sequence for sequence, _method, _start in final.emails] == [0, 1]
+        else:
+            assert final.starts_at == instant(MONDAY, times[patient]) and final.changes == ["booked"]
+            assert [sequence for sequence, _method, _start in final.emails] == [0]

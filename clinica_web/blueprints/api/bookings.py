@@ -76,6 +76,18 @@ def my_bookings():
     return [out.booking(a) for a in booking.bookings_of(g.api_user)]
 
 
+@booking_api.put("/bookings/<int:booking_id>")
+@jwt_required
+def reschedule_booking(booking_id):
+    """{"date", "time"[, "doctor_id"]}: move one of the caller's bookings (the POST's errors)."""
+    body = json_body()
+    if (missing := _required(body, "date", "time")) is not None:
+        return missing
+    moved = booking.reschedule_by_patient(patient=g.api_user, appointment_id=booking_id, date=body.get("date"),
+                                          time=body.get("time"), doctor_id=body.get("doctor_id"), now=clinic.now())
+    return out.booking(moved)
+
+
 @booking_api.delete("/bookings/<int:booking_id>")
 @jwt_required
 def cancel_booking(booking_id):

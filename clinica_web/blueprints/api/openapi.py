@@ -219,6 +219,7 @@ PATHS = {
             "responses": {
                 "201": {**_json(_ref("Booking"), "Booked"), "links": {
                     "CancelIt": _link("cancelBooking", "$response.body#/id"),
+                    "MoveItMyself": _link("rescheduleBooking", "$response.body#/id"),
                     "MoveIt": _link("rescheduleAppointment", "$response.body#/id"),
                 }},
                 "400": BAD_REQUEST,
@@ -241,6 +242,31 @@ PATHS = {
         }
     },
     "/v1/bookings/{id}": {
+        "put": {
+            "operationId": "rescheduleBooking",
+            "summary": "Move one of the caller's bookings (same doctor, or another of the same specialty), until the "
+                       "change cutoff",
+            "tags": ["booking"],
+            "security": JWT,
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}],
+            "requestBody": _body({
+                "type": "object",
+                "required": ["date", "time"],
+                "properties": {
+                    "date": {"type": "string", "format": "date"},
+                    "time": {"type": "string", "pattern": TIME},
+                    "doctor_id": {"type": "integer"},
+                },
+            }),
+            "responses": {
+                "200": _json(_ref("Booking"), "The moved booking"),
+                "400": _json(ERROR, "The booking rules' messages, as for POST /v1/bookings; `Booking not found or "
+                                    "unauthorized`; `Too late to change this booking online; please call the clinic`"),
+                "401": BOOKING_401,
+                "404": _json(ERROR, "The id in the path is not a whole number"),
+                "415": NOT_JSON,
+            },
+        },
         "delete": {
             "operationId": "cancelBooking",
             "summary": "Cancel one of the caller's upcoming bookings, until the change cutoff, with a reason",
