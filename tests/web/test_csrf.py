@@ -111,6 +111,7 @@ SENDERS = {
     "pages.book": ("patient", {"date": MONDAY.isoformat(), "time": "10:00", "type": "consultation",
                                "booking_key": "k" * 32}),
     "pages.cancel_booking": ("patient", {}),
+    "pages.confirm_reschedule": ("patient", {"doctor_id": "{doctor}", "date": MONDAY.isoformat(), "time": "11:30"}),
     "desk.set_status": ("reception", {"to": ARRIVED}),
     "desk.undo": ("reception", {}),
     "desk.cancel": ("reception", {"reason": "patient_called", "note": "Asked by phone"}),
@@ -133,6 +134,7 @@ SENDERS = {
 }
 URL_VALUES = {  # (endpoint or "*", argument) -> the id in the clinic (as a format string)
     ("pages.cancel_booking", "appointment_id"): "{own}",
+    ("pages.confirm_reschedule", "appointment_id"): "{own}",
     ("desk.cancel", "appointment_id"): "{future}",
     ("desk.reschedule", "appointment_id"): "{movable}",
     ("*", "appointment_id"): "{past}",

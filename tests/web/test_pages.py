@@ -506,3 +506,34 @@ def test_the_booking_page_offers_the_calendar_file_and_google_calendar(app, clie
     make_user(email="ben@example.com")
     other.post("/login", data={"email": "ben@example.com", "password": PASSWORD})
     assert other.get(f"/bookings/{appointment_id}/calendar.ics").status_code == 404  # not theirs
+
+
+def test_a_patient_changes_the_time_of_their_booking_without_javascript(app, client, make_doctor, patient, sent_mail):
+    doctor_id = make_doctor()
+    same = make_doctor(name="Dr. Other GP")
+    make_doctor(name="Dr. Skin", specialty="Dermatology")
+    detail_url = book_slot(client, doctor_id, "09:30").headers["Location"]
+    appointment_id = int(detail_url.rsplit("/", 1)[1])
+    assert f'href="/bookings/{appointment_id}/reschedule"' in client.get(detail_url).text
+    picker = client.get(f"/bookings/{appointment_id}/reschedule?date={MONDAY}")
+    assert picker.status_code == 200
+    assert "Dr. Other GP" in picker.text and "Dr. Skin" not in picker.text  # the same specialty only
+    assert "09:30" in slot_times(picker.text)  # its own time counts as free
+    partial = client.get(f"/bookings/{appointment_id}/reschedule?date={MONDAY}&doctor_id={same}",
+                         headers={"HX-Request": "true"})
+    assert "<html" not in partial.text and "Dr. Other GP" in partial.text
+    confirm_url = f"/bookings/{appointment_id}/reschedule/confirm?doctor_id={same}&date={MONDAY}&time=11:00"
+    confirm = client.get(confirm_url)
+    assert confirm.status_code == 200 and "Move your appointment?" in confirm.text
+    with app.app_context():
+        assert db.session.get(Appointment, appointment_id).starts_at == instant(MONDAY, "09:30")  # asking: no move
+    moved = client.post(f"/bookings/{appointment_id}/reschedule/confirm",
+                        data={"doctor_id": same, "date": MONDAY.isoformat(), "time": "11:00"})
+    assert moved.status_code == 303 and moved.headers["Location"] == detail_url
+    with app.app_context():
+        row = db.session.get(Appointment, appointment_id)
+        assert (row.doctor_id, row.starts_at, row.sequence) == (same, instant(MONDAY, "11:00"), 1)
+    assert "has been moved from" in sent_mail()[-1].get_body(preferencelist=("plain",)).get_content()
+    taken = client.post(f"/bookings/{appointment_id}/reschedule/confirm",
+                        data={"doctor_id": doctor_id, "date": MONDAY.isoformat(), "time": "08:00"})
+    assert taken.status_code == 409 and "Outside doctor availability" in taken.text

@@ -7,11 +7,13 @@ from clinica_web import mail
 from clinica_web.blueprints.pages import bp
 from clinica_web.blueprints.pages.forms import BookingForm, CancelForm
 from clinica_web.blueprints.roles import DESK, home_endpoint
+from clinica_web.forms import EmptyForm
 from clinica_web.htmx import is_htmx, render_page_or_partial
 from clinica_web.models import PATIENT
-from clinica_web.services import availability, booking, clinic, directory, lifecycle
+from clinica_web.services import availability, booking, clinic, directory, lifecycle, values
 from clinica_web.services.errors import DomainError, PatientBusy, SlotTaken
 from clinica_web.services.rules import RULES
+from clinica_web.services.slots import local_instant
 
 
 @bp.route("/")
@@ -174,6 +176,77 @@ def booking_detail(appointment_id):
     return render_template("pages/booking.html", appointment=appointment, can_change=refused is None,
                            too_late=refused == "too_late_to_change", now=now,
                            google_calendar=mail.google_calendar_link(appointment))
+
+
+@bp.route("/bookings/<id:appointment_id>/reschedule")
+@login_required
+def reschedule_booking(appointment_id):
+    """Pick a new time: the same doctor by default, or another of the same specialty; a day; its
+    free times (the booking's own time counts as free). The list alone for htmx."""
+    appointment, now = _own_booking(appointment_id), clinic.now()
+    if (refused := _change_refused(appointment, now)) is not None:
+        return refused
+    doctors = directory.doctors(specialty=appointment.doctor.specialty)
+    doctor = next((d for d in doctors if d.id == _int_arg("doctor_id")), None) or appointment.doctor
+    try:
+        day = booking.parse_date(request.args["date"]) if request.args.get("date") else clinic.to_local(
+            appointment.starts_at).date()
+    except DomainError as error:
+        abort(400, error.message)
+    free = availability.free_slots(availability.active_doctor(doctor.id) or abort(404), day,
+                                   appointment.duration_minutes, now=now, exclude_id=appointment.id)
+    return render_page_or_partial("pages/reschedule.html", "pages/_move_slots.html", appointment=appointment,
+                                  doctors=doctors, doctor=doctor, day=day, free_minutes=free,
+                                  today=clinic.local_today(now))
+
+
+@bp.route("/bookings/<id:appointment_id>/reschedule/confirm", methods=["GET", "POST"])
+@login_required
+def confirm_reschedule(appointment_id):
+    """GET: "move from … to …?"; POST: move it (every rule checked again)."""
+    appointment, now = _own_booking(appointment_id), clinic.now()
+    if (refused := _change_refused(appointment, now)) is not None:
+        return refused
+    chosen = {name: request.values.get(name, "") for name in ("doctor_id", "date", "time")}
+    error = None
+    if request.method == "POST":
+        if not EmptyForm().validate_on_submit():
+            abort(400, "This form has expired. Please reload the page and try again.")
+        try:
+            booking.reschedule_by_patient(patient=current_user, appointment_id=appointment.id, now=now, **chosen)
+        except DomainError as refusal:
+            error = refusal.message
+        else:
+            flash("Your appointment is moved. We have emailed you the new time.", "success")
+            return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
+    target = _target(appointment, chosen) if error is None else None
+    return render_template("pages/confirm_reschedule.html", appointment=appointment, chosen=chosen, target=target,
+                           error=error, form=EmptyForm()), 409 if error else 200
+
+
+def _target(appointment, chosen):
+    """(doctor, start) of the chosen time, if it is a real doctor of the same specialty and time."""
+    doctor = availability.active_doctor(values.whole_number(chosen["doctor_id"]))
+    try:
+        start = local_instant(booking.parse_date(chosen["date"]), values.parse_time(chosen["time"]), clinic.tz())
+    except DomainError:
+        start = None
+    if doctor is None or start is None or doctor.specialty != appointment.doctor.specialty:
+        abort(400, "Choose a time from the list.")
+    return doctor, start
+
+
+def _change_refused(appointment, now):
+    """The booking page again, with the reason, when the patient may no longer change this booking."""
+    refused = lifecycle.patient_change_refusal(appointment, now=now)
+    if refused is None:
+        return None
+    flash(RULES[refused].message if refused in RULES else "Only upcoming scheduled bookings can be changed.", "error")
+    return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
+
+
+def _int_arg(name):
+    return values.positive_number(request.args.get(name, ""), values.MAX_ID)
 
 
 @bp.route("/bookings/<id:appointment_id>/calendar.ics")
