@@ -324,3 +324,37 @@ def test_no_errors_in_the_browser_console(new_page):
     page.wait_for_load_state("networkidle")
     assert errors == []
     assert page.request.get("/favicon.ico").headers["content-type"].startswith("image/svg+xml")
+
+
+@pytest.mark.parametrize("viewport, javascript", [(DESK, True), (PHONE, True), (PHONE, False)],
+                         ids=["desk", "phone", "phone-no-js"])
+def test_patient_changes_the_time_of_a_booking(new_page, server, viewport, javascript):
+    """Change the time from the booking page: the picker (htmx swap, or a plain GET without
+    JavaScript), the confirmation, the move. With JavaScript each page is also checked by axe and
+    for fitting the width (axe runs in the page, so not without it)."""
+    page = new_page(viewport=viewport, javascript=javascript)
+    name = f"{viewport['width']}-{'js' if javascript else 'nojs'}"
+    register(page, server, f"mover-{name}@example.com", name="Mo Mover")
+    day = monday({"1280-js": 4, "390-js": 5, "390-nojs": 6}[name])
+    page.goto(f"/doctors/1/book?date={day}&time=10:00&type=consultation")
+    page.get_by_role("button", name="Book this time").click()
+    page.get_by_text("Your appointment is booked").wait_for()
+    page.get_by_role("link", name="Change the time").click()
+    page.get_by_role("heading", name="Change the time").wait_for()
+    if javascript:
+        look(page, "reschedule")
+    date_input = page.get_by_label("Day", exact=True)
+    later = day + timedelta(days=1)
+    date_input.fill(later.isoformat())
+    if javascript:
+        date_input.dispatch_event("change")  # htmx swaps the list in place
+    else:
+        page.get_by_role("button", name="Show free times").click()
+    page.get_by_role("heading", name=later.strftime("%A %d %B %Y")).wait_for()
+    page.get_by_role("link", name=re.compile(r"^Move to 11:00")).click()
+    page.get_by_role("heading", name="Move your appointment?").wait_for()
+    if javascript:
+        look(page, "confirm-reschedule")
+    page.get_by_role("button", name="Move it").click()
+    page.get_by_text("Your appointment is moved").wait_for()
+    assert page.get_by_text(later.strftime("%a %d %b %Y") + ", 11:00").first.is_visible()
