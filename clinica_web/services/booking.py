@@ -235,12 +235,18 @@ def cancel_by_patient(*, patient: User, appointment_id, reason=None, note=None, 
     reason, note = cancel_reason(reason, note, lifecycle.PATIENT_CANCEL_REASONS)
     with unit_of_work():
         appointment = get_for_patient(appointment_id, patient, lock=True)
-        refused = lifecycle.patient_change_refusal(appointment, now=now)
-        if refused == "not_upcoming":
-            raise InvalidInput("Only upcoming scheduled bookings can be cancelled")
-        if refused:
-            raise refusal(refused)
+        check_patient_may_change(appointment, now=now, doing="cancelled")
         return cancel(appointment, actor=patient, reason=reason, note=note, now=now)
+
+
+def check_patient_may_change(appointment: Appointment, *, now: datetime, doing: str) -> None:
+    """Raise why the patient may not change (`doing`: "changed", "cancelled") this booking online:
+    it is not an upcoming scheduled visit, or the change cutoff has passed."""
+    refused = lifecycle.patient_change_refusal(appointment, now=now)
+    if refused == "not_upcoming":
+        raise InvalidInput(f"Only upcoming scheduled bookings can be {doing}")
+    if refused:
+        raise refusal(refused)
 
 
 def reschedule_by_patient(*, patient: User, appointment_id, date, time, doctor_id=None, now: datetime) -> Appointment:
@@ -249,11 +255,7 @@ def reschedule_by_patient(*, patient: User, appointment_id, date, time, doctor_i
     or another of the same specialty. Same visit type and length."""
     with unit_of_work():  # a time taken after the check is refused by the database: SlotTaken
         appointment = get_for_patient(appointment_id, patient, lock=True)
-        refused = lifecycle.patient_change_refusal(appointment, now=now)
-        if refused == "not_upcoming":
-            raise InvalidInput("Only upcoming scheduled bookings can be changed")
-        if refused:
-            raise refusal(refused)
+        check_patient_may_change(appointment, now=now, doing="changed")
         slot = parse_slot(doctor_id=appointment.doctor_id if doctor_id in (None, "") else doctor_id, date=date,
                           time=time, duration=appointment.duration_minutes,
                           appointment_type=appointment.appointment_type)

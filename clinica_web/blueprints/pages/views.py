@@ -12,7 +12,6 @@ from clinica_web.htmx import is_htmx, render_page_or_partial
 from clinica_web.models import PATIENT
 from clinica_web.services import availability, booking, clinic, directory, lifecycle, values
 from clinica_web.services.errors import DomainError, PatientBusy, SlotTaken
-from clinica_web.services.rules import RULES
 from clinica_web.services.slots import local_instant
 
 
@@ -236,13 +235,14 @@ def _target(appointment, chosen):
     return doctor, start
 
 
-def _change_refused(appointment, now):
+def _change_refused(appointment, now, doing="changed"):
     """The booking page again, with the reason, when the patient may no longer change this booking."""
-    refused = lifecycle.patient_change_refusal(appointment, now=now)
-    if refused is None:
-        return None
-    flash(RULES[refused].message if refused in RULES else "Only upcoming scheduled bookings can be changed.", "error")
-    return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
+    try:
+        booking.check_patient_may_change(appointment, now=now, doing=doing)
+    except DomainError as error:
+        flash(error.message, "error")
+        return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
+    return None
 
 
 def _int_arg(name):
@@ -278,11 +278,8 @@ def cancel_booking(appointment_id):
         else:
             flash("Your appointment is cancelled. We have emailed you a confirmation.", "success")
         return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
-    refused = lifecycle.patient_change_refusal(appointment, now=clinic.now())
-    if refused:
-        flash(RULES[refused].message if refused in RULES else "Only upcoming scheduled bookings can be cancelled.",
-              "error")
-        return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
+    if (refused := _change_refused(appointment, clinic.now(), doing="cancelled")) is not None:
+        return refused
     return render_template("pages/cancel.html", appointment=appointment, form=form)
 
 
