@@ -1,9 +1,13 @@
 """The commands of DESIGN.md section 11 and the demo clinic."""
+from datetime import timedelta
+
+import pytest
 from sqlalchemy import func, select
 
 from clinica_web.extensions import db
 from clinica_web.models import Appointment, AppointmentType, BlockedPeriod, Doctor, User
 from clinica_web.services import clinic
+from tests.conftest import instant, next_weekday
 
 DEMO_HOURS = {
     "Dr. Laura Rossi": ("General Practice", {d: [("09:00", "13:00"), ("14:00", "18:00")] for d in range(5)}),
@@ -61,6 +65,42 @@ def test_seed_demo_loads_the_demo_clinic_once(app):
     assert again.exit_code == 0 and "not loaded" in again.output
     with app.app_context():
         assert db.session.scalar(select(func.count(User.id))) == 8
+
+
+def _anas_upcoming_bookings(app, now):
+    with app.app_context():
+        ana = db.session.scalars(select(User).where(User.email == "ana@clinica.test")).one()
+        return db.session.scalars(select(Appointment).where(
+            Appointment.patient_id == ana.id, Appointment.starts_at > now).order_by(Appointment.starts_at)).all()
+
+
+@pytest.mark.parametrize("weekday, hhmm", [(0, "07:30"), (1, "16:40"), (3, "23:10"), (6, "10:00")])
+def test_the_demo_lets_ana_try_both_sides_of_the_change_cutoff(app, clock, weekday, hhmm):
+    """Seeded on a working day (or the evening before one), Ana has a visit too soon to change online
+    and a later one she can change; the booking pages show the phone and the buttons."""
+    clock.set(instant(next_weekday(weekday), hhmm))
+    assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
+    cutoff = clock.at + timedelta(hours=app.config["CHANGE_CUTOFF_HOURS"])
+    upcoming = _anas_upcoming_bookings(app, clock.at)
+    soon = [visit.id for visit in upcoming if visit.starts_at < cutoff]
+    later = [visit.id for visit in upcoming if visit.starts_at > cutoff]
+    assert soon and later
+    assert upcoming[0].starts_at >= clock.at + timedelta(hours=1)  # still upcoming while she looks
+    patient = app.test_client()
+    assert patient.post("/login", data={"email": "ana@clinica.test", "password": "demo-pass-123"}).status_code == 303
+    too_late = patient.get(f"/bookings/{soon[0]}").get_data(as_text=True)
+    assert "too late to change this booking online" in too_late and "Change the time" not in too_late
+    changeable = patient.get(f"/bookings/{later[0]}").get_data(as_text=True)
+    assert "Change the time" in changeable and "too late" not in changeable
+
+
+def test_the_demo_seeded_on_a_saturday_has_no_visit_on_the_weekend(app, clock):
+    """No demo doctor works at weekends, so nothing is inside the cutoff then; nothing is put outside hours."""
+    clock.set(instant(next_weekday(5), "12:00"))
+    assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
+    upcoming = _anas_upcoming_bookings(app, clock.at)
+    with app.app_context():
+        assert upcoming and all(clinic.to_local(visit.starts_at).weekday() < 5 for visit in upcoming)
 
 
 def test_create_user(app):

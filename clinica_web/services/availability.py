@@ -106,10 +106,10 @@ class DayOffer:
     reason: str = ""
 
 
-def day_offer(doctor: Doctor, day: date, duration: int, *, now: datetime) -> DayOffer:
+def day_offer(doctor: Doctor, day: date, duration: int, *, now: datetime, exclude_id=None) -> DayOffer:
     """free_slots() with the reason a day offers nothing, from the same one query."""
     start, end = clinic.local_day_span(day)
-    busy = busy_intervals(doctor.id, start, end)
+    busy = busy_intervals(doctor.id, start, end, exclude_id=exclude_id)
     windows = weekly_windows(doctor).get(day.weekday(), [])
     tz, policy = clinic.tz(), clinic.policy()
     free = slots.free_slots(day=day, windows=windows, busy=busy, duration=duration, now=now, tz=tz, policy=policy)

@@ -1,6 +1,7 @@
 """The demo clinic of DESIGN.md section 11: deterministic, so every role can be tried at once."""
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from clinica_web.extensions import db
@@ -21,7 +22,7 @@ from clinica_web.models import (
     User,
     WeeklyHours,
 )
-from clinica_web.services import clinic, slots
+from clinica_web.services import availability, clinic, slots
 
 DEMO_PASSWORD = "demo-pass-123"
 APPOINTMENT_TYPES = [
@@ -120,6 +121,9 @@ def load(*, now: datetime) -> None:
         db.session.add(AppointmentChange(appointment=appointment, actor_id=desk.id, at=now, kind="booked",
                                          to_value=SCHEDULED))
 
+    db.session.flush()
+    _add_a_visit_inside_the_change_cutoff(patients[0], doctors, types["follow_up"], desk, now=now)
+
     # One blocked afternoon: Dr. Rossi's next working afternoon after today.
     blocked_day = _nearest_working_day(today + timedelta(days=1), doctors[0], backwards=False)
     db.session.add(BlockedPeriod(
@@ -128,6 +132,36 @@ def load(*, now: datetime) -> None:
         ends_at=slots.local_instant(blocked_day, 18 * 60, tz),
     ))
     db.session.commit()
+
+
+def _add_a_visit_inside_the_change_cutoff(patient, doctors, visit_type, desk, *, now):
+    """So that a new user can see both sides of the change policy (DESIGN.md section 15), Ana
+    gets a follow-up that is too late to change online, besides her later ones that are not: the
+    earliest free time of any doctor from an hour from now (time to log in and look) to well inside
+    the cutoff. There is none when no doctor works in that stretch (a weekend): then she has none.
+    """
+    tz, duration = clinic.tz(), visit_type.default_duration
+    earliest, latest = now + timedelta(hours=1), now + timedelta(hours=current_app.config["CHANGE_CUTOFF_HOURS"] - 2)
+    taken = db.session.execute(select(Appointment.starts_at, Appointment.ends_at).where(
+        Appointment.patient_id == patient.id)).all()
+    candidates = []
+    for doctor in doctors:
+        for day in sorted({earliest.astimezone(tz).date(), latest.astimezone(tz).date()}):
+            for minute in availability.free_slots(doctor, day, duration, now=now):
+                start = slots.local_instant(day, minute, tz)
+                end = start + timedelta(minutes=duration)
+                if earliest <= start <= latest and not any(s < end and start < e for s, e in taken):
+                    candidates.append((start, doctor.id, doctor))
+    if not candidates:
+        return
+    start, _, doctor = min(candidates)
+    visit = Appointment(
+        patient=patient, doctor=doctor, starts_at=start, ends_at=start + timedelta(minutes=duration),
+        duration_minutes=duration, appointment_type=visit_type.name, status=SCHEDULED, notes="",
+        created_by_id=desk.id, created_at=now, updated_at=now,
+    )
+    db.session.add(visit)
+    db.session.add(AppointmentChange(appointment=visit, actor_id=desk.id, at=now, kind="booked", to_value=SCHEDULED))
 
 
 def _nearest_working_day(day, doctor, *, backwards):

@@ -537,3 +537,13 @@ def test_a_patient_changes_the_time_of_their_booking_without_javascript(app, cli
     taken = client.post(f"/bookings/{appointment_id}/reschedule/confirm",
                         data={"doctor_id": doctor_id, "date": MONDAY.isoformat(), "time": "08:00"})
     assert taken.status_code == 409 and "Outside doctor availability" in taken.text
+
+
+def test_the_move_picker_says_why_a_day_has_no_time(client, make_doctor, patient):
+    doctor_id = make_doctor()  # Monday to Friday
+    detail_url = book_slot(client, doctor_id, "09:30").headers["Location"]
+    appointment_id = int(detail_url.rsplit("/", 1)[1])
+    sunday = MONDAY + timedelta(days=6)
+    picker = client.get(f"/bookings/{appointment_id}/reschedule?date={sunday}")
+    assert picker.status_code == 200 and slot_times(picker.text) == []
+    assert "does not see patients on this day. Try the next day." in picker.text

@@ -192,11 +192,13 @@ def reschedule_booking(appointment_id):
             appointment.starts_at).date()
     except DomainError as error:
         abort(400, error.message)
-    free = availability.free_slots(availability.active_doctor(doctor.id) or abort(404), day,
+    offer = availability.day_offer(availability.active_doctor(doctor.id) or abort(404), day,
                                    appointment.duration_minutes, now=now, exclude_id=appointment.id)
+    today = clinic.local_today(now)
+    next_day = day + timedelta(days=1) if day < today + timedelta(days=clinic.policy().horizon_days) else None
     return render_page_or_partial("pages/reschedule.html", "pages/_move_slots.html", appointment=appointment,
-                                  doctors=doctors, doctor=doctor, day=day, free_minutes=free,
-                                  today=clinic.local_today(now))
+                                  doctors=doctors, doctor=doctor, day=day, offer=offer, free_minutes=offer.free_minutes,
+                                  today=today, next_day=next_day)
 
 
 @bp.route("/bookings/<id:appointment_id>/reschedule/confirm", methods=["GET", "POST"])
