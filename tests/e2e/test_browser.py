@@ -99,7 +99,9 @@ def test_patient_books_with_htmx_and_cancels(new_page, server, viewport):
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="My bookings").click()
     look(page, "bookings")
-    page.get_by_role("link", name=re.compile(day.strftime("%d %b %Y"))).click()
+    # Each upcoming row links to the booking and to changing or cancelling it.
+    assert page.get_by_role("link", name=re.compile(f"^Change the time of .*{day.strftime('%d %b %Y')}")).is_visible()
+    page.get_by_role("link", name=re.compile("^" + day.strftime("%a %d %b %Y"))).click()
     page.get_by_role("link", name="Cancel this appointment").click()
     look(page, "cancel")
     page.get_by_role("button", name="Yes, cancel it").click()

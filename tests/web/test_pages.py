@@ -267,6 +267,19 @@ def test_my_bookings_lists_upcoming_and_past_with_status(client, make_doctor, ma
     assert f"/bookings/{cancelled}" in past_part and "Cancelled" in past_part
 
 
+def test_my_bookings_offers_changes_until_the_cutoff_and_the_phone_after(
+        client, make_doctor, make_appointment, patient, clock):
+    doctor_id = make_doctor()
+    clock.set(instant(MONDAY, "07:00"))
+    soon = make_appointment(doctor_id=doctor_id, patient_id=patient, day=MONDAY, hhmm="09:00")
+    later = make_appointment(doctor_id=doctor_id, patient_id=patient, day=MONDAY + timedelta(days=1), hhmm="10:00")
+    listing = client.get("/bookings").text
+    rows = {int(booking_id): row for booking_id, row in re.findall(r'<tr>\s*<td><a href="/bookings/(\d+)">(.*?)</tr>',
+                                                                   listing, re.S)}
+    assert f'href="/bookings/{later}/reschedule"' in rows[later] and f'href="/bookings/{later}/cancel"' in rows[later]
+    assert "/reschedule" not in rows[soon] and "/cancel" not in rows[soon] and 'href="tel:' in rows[soon]
+
+
 def test_cancel_with_confirmation_step(app, client, make_doctor, patient, sent_mail):
     doctor_id = make_doctor()
     booked = book_slot(client, doctor_id, "14:00")

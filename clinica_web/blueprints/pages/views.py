@@ -162,8 +162,10 @@ def _refreshed_slots(doctor, form):
 @bp.route("/bookings")
 @login_required
 def bookings():
-    upcoming, past = booking.list_for_patient(current_user, now=clinic.now())
-    return render_template("pages/bookings.html", upcoming=upcoming, past=past)
+    now = clinic.now()
+    upcoming, past = booking.list_for_patient(current_user, now=now)
+    refusals = {a.id: lifecycle.patient_change_refusal(a, now=now) for a in upcoming}
+    return render_template("pages/bookings.html", upcoming=upcoming, past=past, refusals=refusals)
 
 
 @bp.route("/bookings/<id:appointment_id>")
