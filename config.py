@@ -25,6 +25,12 @@ def _env_bool(name, default):
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _env_hours(name, default):
+    """A comma-separated list of whole hours ("24,2"), largest first; empty means none."""
+    value = os.environ.get(name, default)
+    return sorted({int(part) for part in value.split(",") if part.strip()}, reverse=True)
+
+
 def _database_url():
     url = os.environ.get("DATABASE_URL", "")
     # Heroku-style URLs say postgres://; SQLAlchemy wants a driver name, and we ship psycopg 3.
@@ -47,6 +53,8 @@ class Config:
     BOOKING_HORIZON_DAYS = _env_int("BOOKING_HORIZON_DAYS", 90)
     # Patients change or cancel online until this many hours before the visit; then they call.
     CHANGE_CUTOFF_HOURS = _env_int("CHANGE_CUTOFF_HOURS", 24)
+    # A reminder email this many hours before each visit (DESIGN.md section 16).
+    REMINDER_HOURS = _env_hours("REMINDER_HOURS", "24,2")
     CLINIC_ADDRESS = os.environ.get("CLINIC_ADDRESS", "Av. Providencia 1234, Santiago")
     CLINIC_PHONE = os.environ.get("CLINIC_PHONE", "+56 2 2345 6789")
 

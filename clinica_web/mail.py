@@ -11,6 +11,8 @@ otherwise (development) each message is written as an .eml file to MAIL_FILE_DIR
 """
 import smtplib
 import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, timedelta, timezone
 from email.utils import parseaddr
 from functools import lru_cache
@@ -21,7 +23,7 @@ import flask_mail
 from flask import current_app, render_template, url_for
 from icalendar import Alarm, Calendar, Event, Timezone
 
-from clinica_web.services import clinic
+from clinica_web.services import clinic, lifecycle
 
 ICS_METHODS = {"booked": "REQUEST", "rescheduled": "REQUEST", "cancelled": "CANCEL"}
 SUBJECTS = {
@@ -62,28 +64,48 @@ def appointment_email(appointment, kind: str, *, previous_start=None) -> dict:
 
     Every one names the clinic, its address and phone, and links to the booking page; a moved
     booking's gives the old time too (`previous_start`), a cancellation says who cancelled."""
-    local_start = clinic.to_local(appointment.starts_at)
+    context = _appointment_context(appointment, kind, previous_when=clinic.format_local(previous_start)
+                                   if previous_start else None,
+                                   cancelled_by_patient=appointment.cancelled_by_id == appointment.patient_id)
+    return dict(
+        subject=_appointment_subject(SUBJECTS[kind], appointment),
+        text_body=render_template(f"email/appointment_{kind}.txt", **context),
+        html_body=render_template(f"email/appointment_{kind}.html", **context),
+        ics=appointment_ics(appointment, ICS_METHODS[kind]),
+        ics_method=ICS_METHODS[kind],
+    )
+
+
+def reminder_email(appointment, action_links: dict) -> dict:
+    """Subject and bodies of a reminder (services/reminders.py), with its Confirm, Reschedule and
+    Cancel links; the patient's calendar already holds the event, so no ICS."""
+    context = _appointment_context(appointment, "reminder", links=action_links,
+                                   change_cutoff=clinic.format_local(lifecycle.change_cutoff(appointment)))
+    return dict(
+        subject=_appointment_subject("Reminder: your appointment", appointment),
+        text_body=render_template("email/appointment_reminder.txt", **context),
+        html_body=render_template("email/appointment_reminder.html", **context),
+    )
+
+
+def _appointment_subject(words, appointment):
+    return f"{words}: {clinic.to_local(appointment.starts_at):%a %d %b %H:%M} with {appointment.doctor.display_name}"
+
+
+def _appointment_context(appointment, kind, **more):
     config = current_app.config
-    context = dict(
+    return dict(
         appointment=appointment,
         kind=kind,
         doctor=appointment.doctor,
         patient=appointment.patient,
         when=clinic.format_local(appointment.starts_at),
-        previous_when=clinic.format_local(previous_start) if previous_start else None,
-        cancelled_by_patient=appointment.cancelled_by_id == appointment.patient_id,
-        day=local_start.strftime("%A %d %B %Y"),
+        day=clinic.to_local(appointment.starts_at).strftime("%A %d %B %Y"),
         clinic_name=config["CLINIC_NAME"],
         clinic_address=config["CLINIC_ADDRESS"],
         clinic_phone=config["CLINIC_PHONE"],
         booking_link=booking_link(appointment),
-    )
-    return dict(
-        subject=f"{SUBJECTS[kind]}: {local_start:%a %d %b %H:%M} with {appointment.doctor.display_name}",
-        text_body=render_template(f"email/appointment_{kind}.txt", **context),
-        html_body=render_template(f"email/appointment_{kind}.html", **context),
-        ics=appointment_ics(appointment, ICS_METHODS[kind]),
-        ics_method=ICS_METHODS[kind],
+        **more,
     )
 
 
@@ -173,19 +195,53 @@ def build_message(*, recipient, subject, text_body, html_body, cc=None, ics=None
     return message
 
 
+_open_connection: ContextVar[list | None] = ContextVar("clinica_mail_connection", default=None)
+
+
+@contextmanager
+def one_connection():
+    """Deliveries inside share one SMTP connection, opened by the first and closed at the end
+    (the worker's pass: a connection per message would cost the mail server's greeting each time).
+    A delivery that fails drops the connection; the next opens a fresh one."""
+    holder = []
+    token = _open_connection.set(holder)
+    try:
+        yield
+    finally:
+        _open_connection.reset(token)
+        if holder:
+            _close_quietly(holder.pop())
+
+
 def deliver(message: flask_mail.Message) -> None:
     """Send one message now: SMTP if MAIL_SERVER is set, else a file. Raises on failure."""
     config = current_app.config
     if config.get("MAIL_SERVER"):
-        # This app's Flask-Mail state: `mail.state` stays None when the extension is bound with init_app.
-        state = current_app.extensions["mail"]
-        with _TimedConnection(state, config["MAIL_TIMEOUT_SECONDS"]) as connection:
-            connection.send(message)
+        holder = _open_connection.get()
+        if holder is None:
+            # This app's Flask-Mail state: `mail.state` stays None when the extension is bound with init_app.
+            with _TimedConnection(current_app.extensions["mail"], config["MAIL_TIMEOUT_SECONDS"]) as connection:
+                connection.send(message)
+            return
+        if not holder:
+            holder.append(_TimedConnection(current_app.extensions["mail"], config["MAIL_TIMEOUT_SECONDS"]).__enter__())
+        try:
+            holder[0].send(message)
+        except BaseException:
+            _close_quietly(holder.pop())
+            raise
     else:
         folder = Path(config.get("MAIL_FILE_DIR") or Path(current_app.instance_path) / "mail")
         folder.mkdir(parents=True, exist_ok=True)
         name = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}.eml"
         (folder / name).write_bytes(message.as_bytes())
+
+
+def _close_quietly(connection):
+    try:
+        connection.__exit__(None, None, None)
+    except (OSError, smtplib.SMTPException):
+        pass  # the server went away: the connection is gone either way
 
 
 class _TimedConnection(flask_mail.Connection):

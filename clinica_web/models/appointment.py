@@ -58,6 +58,7 @@ class Appointment(db.Model):
     cancel_reason_code: Mapped[str | None] = mapped_column(String(30))  # lifecycle.CANCEL_REASONS
     late_cancellation: Mapped[bool] = mapped_column(server_default=false())  # inside the change cutoff
     sequence: Mapped[int] = mapped_column(default=0)  # the ICS SEQUENCE: raised on every change
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the patient confirmed this time
     # One-time key of the form that created it: a resubmitted form finds this row instead of
     # booking twice.
     booking_key: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -6,14 +6,25 @@ from sqlalchemy.orm import Mapped, mapped_column
 from clinica_web.extensions import db
 from clinica_web.models.types import UTCDateTime, utcnow
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+PENDING, SENT, FAILED, SKIPPED = "pending", "sent", "failed", "skipped"
+MESSAGE, REMINDER = "message", "reminder"
 
 
 class OutboxEmail(db.Model):
-    """An email waiting to be sent, written in the same transaction as the change it reports."""
+    """An email waiting to be sent, written in the same transaction as the change it reports.
+
+    A MESSAGE is written whole. A REMINDER (services/reminders.py) is a planned email: it names an
+    appointment and the SEQUENCE it reminds of, and is written out (recipient, subject, bodies)
+    only when the worker sends it, so it always says the visit's time and the patient's address
+    as they are then; it never goes out at or after `not_after` (the visit's start). It is kept
+    as a plain id, not a foreign key: SQLite cannot add one to an existing table in place.
+    """
 
     __tablename__ = "outbox_emails"
-    __table_args__ = (Index("ix_outbox_emails_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_emails_due", "status", "next_attempt_at"),
+        Index("ix_outbox_emails_appointment", "appointment_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient: Mapped[str] = mapped_column(String(254))
@@ -29,3 +40,16 @@ class OutboxEmail(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(20), default=MESSAGE, server_default=MESSAGE)
+    appointment_id: Mapped[int | None] = mapped_column()
+    sequence: Mapped[int | None] = mapped_column()
+    not_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UsedLink(db.Model):
+    """A single-use emailed link (services/links.py) that has done its work: its digest."""
+
+    __tablename__ = "used_links"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime)

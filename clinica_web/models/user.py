@@ -2,7 +2,7 @@ from datetime import datetime
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -30,6 +30,7 @@ class User(UserMixin, db.Model):
     # Raised by a password change or reset: every JWT carries the version it was issued under.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     welcomed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the welcome link was used
+    wants_reminders: Mapped[bool] = mapped_column(default=True, server_default=true())  # reception can turn off
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -275,6 +275,7 @@ def move(appointment: Appointment, doctor: Doctor, start: datetime, end: datetim
     before, previous_start = _where_and_when(appointment), appointment.starts_at
     appointment.starts_at, appointment.ends_at, appointment.doctor = start, end, doctor
     appointment.sequence += 1
+    appointment.confirmed_at = None  # the patient confirmed the old time, not this one
     appointment.updated_at = now
     history.record(appointment, history.RESCHEDULED, actor=actor, now=now, from_value=before,
                    to_value=_where_and_when(appointment), reason=(reason or "").strip()[:500] or None,

@@ -1,6 +1,7 @@
 """An appointment's history: every change is recorded by record(), which also queues what follows
 from it (DESIGN.md section 14). It is the one place a new consequence of a change is added: today
-the patient's email; reminder re-timing, waitlist offers and webhooks join it here.
+the patient's email and the visit's reminders (planned, re-timed, dropped); waitlist offers and
+webhooks join it here.
 
 It runs inside the caller's unit of work, so the change, its history row and its consequences
 are committed together or not at all.
@@ -11,12 +12,13 @@ from sqlalchemy import select
 
 from clinica_web.extensions import db
 from clinica_web.models import Appointment, AppointmentChange, User
-from clinica_web.services import notifications
+from clinica_web.services import notifications, reminders
 
 BOOKED, RESCHEDULED, CANCELLED = "booked", "rescheduled", "cancelled"
 STATUS, STATUS_UNDO = "status", "status_undo"
 DOCUMENTED, DOCUMENTATION_EDITED = "documented", "documentation_edited"
-KINDS = (BOOKED, RESCHEDULED, CANCELLED, STATUS, STATUS_UNDO, DOCUMENTED, DOCUMENTATION_EDITED)
+CONFIRMED = "confirmed"
+KINDS = (BOOKED, RESCHEDULED, CANCELLED, STATUS, STATUS_UNDO, DOCUMENTED, DOCUMENTATION_EDITED, CONFIRMED)
 
 # The email each kind of change sends the patient (the others send none).
 PATIENT_EMAILS = {BOOKED: "booked", RESCHEDULED: "rescheduled", CANCELLED: "cancelled"}
@@ -34,6 +36,12 @@ def record(appointment: Appointment, kind: str, *, actor: User, now: datetime, f
     if kind in PATIENT_EMAILS:
         notifications.queue_appointment_email(appointment, PATIENT_EMAILS[kind], now=now,
                                               previous_start=previous_start)
+    if kind == BOOKED:
+        reminders.plan(appointment, now=now)
+    elif kind == RESCHEDULED:
+        reminders.plan_again(appointment, now=now)
+    elif kind == CANCELLED:
+        reminders.drop_pending([appointment.id])
     return change
 
 

@@ -12,14 +12,14 @@ which leases them to it (next_attempt_at, CLAIM_MINUTES ahead) while it talks to
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from clinica_web import mail
 from clinica_web.database import unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import OutboxEmail
-from clinica_web.models.outbox import FAILED, PENDING, SENT
-from clinica_web.services import clinic
+from clinica_web.models.outbox import FAILED, PENDING, REMINDER, SENT, SKIPPED
+from clinica_web.services import clinic, reminders
 
 CLAIM_MINUTES = 10  # a claimed row whose sender died becomes due again after this long
 MAX_BACKOFF = timedelta(hours=6)
@@ -61,15 +61,16 @@ def send_due(*, now: datetime, limit: int = 100) -> tuple[int, int]:
     """
     with unit_of_work():
         claimed, lease = _claim_due(now=now, limit=limit)
-    # No transaction is held while talking to the mail server.
+    # No transaction is held while talking to the mail server; one connection serves the pass.
     sent = failed = 0
-    for email_id, fields in claimed:
-        if not _renew_lease(email_id, lease):
-            continue  # a mail server so slow that this lease ran out: another sender has it now
-        if _deliver(email_id, fields, now=now):
-            sent += 1
-        else:
-            failed += 1
+    with mail.one_connection():
+        for email_id, fields in claimed:
+            if not _renew_lease(email_id, lease):
+                continue  # a mail server so slow that this lease ran out: another sender has it now
+            if _deliver(email_id, fields, now=now):
+                sent += 1
+            else:
+                failed += 1
     return sent, failed
 
 
@@ -81,7 +82,16 @@ def _claim_due(*, now, limit):
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    claimed = [(row.id, _message_fields(row)) for row in db.session.scalars(due)]
+    rows = list(db.session.scalars(due))
+    # Reminders are written out now, from their visits as they are (one query for the batch).
+    written = reminders.write_out([row for row in rows if row.kind == REMINDER], now=now)
+    claimed = []
+    for row in rows:
+        fields = written[row.id] if row.kind == REMINDER else _message_fields(row)
+        if isinstance(fields, str):  # a reminder that must not go out, and why
+            row.status, row.last_error = SKIPPED, fields
+        else:
+            claimed.append((row.id, fields))
     lease = now + timedelta(minutes=CLAIM_MINUTES)
     if claimed:
         db.session.execute(
@@ -95,11 +105,15 @@ def _renew_lease(email_id, lease) -> bool:
     """Just before sending: if this sender's lease on the email still holds (nobody claimed it
     since), extend it by CLAIM_MINUTES from the clock's now, so that a pass slowed down by its
     mail server never sends an email another sender has taken over. False if it was taken."""
-    fresh = max(lease, clinic.now() + timedelta(minutes=CLAIM_MINUTES))
+    right_now = clinic.now()
+    fresh = max(lease, right_now + timedelta(minutes=CLAIM_MINUTES))
     with unit_of_work():
         renewed = db.session.execute(
             update(OutboxEmail).where(OutboxEmail.id == email_id, OutboxEmail.status == PENDING,
-                                      OutboxEmail.next_attempt_at == lease).values(next_attempt_at=fresh)
+                                      OutboxEmail.next_attempt_at == lease,
+                                      # a reminder whose visit started meanwhile waits for the next claim to skip it
+                                      or_(OutboxEmail.not_after.is_(None), OutboxEmail.not_after > right_now))
+            .values(next_attempt_at=fresh)
         ).rowcount
     return renewed == 1
 
@@ -110,21 +124,24 @@ def _deliver(email_id, fields, *, now) -> bool:
         mail.deliver(mail.build_message(**fields))
     except Exception as error:  # any SMTP, socket or file error: record it and retry later
         current_app.logger.warning("Sending email %s failed: %s", email_id, error)
-        _record(email_id, now=now, error=f"{type(error).__name__}: {error}"[:500])
+        _record_failure(email_id, now=now, error=f"{type(error).__name__}: {error}"[:500])
         return False
-    _record(email_id, now=now, error=None)
+    with unit_of_work():  # one statement; a reminder keeps what it said
+        db.session.execute(update(OutboxEmail).where(OutboxEmail.id == email_id).values(
+            status=SENT, sent_at=now, attempts=OutboxEmail.attempts + 1, last_error=None,
+            **{name: fields[name] for name in WRITTEN_OUT}))
     return True
 
 
-def _record(email_id, *, now, error):
+WRITTEN_OUT = ("recipient", "subject", "text_body", "html_body")
+
+
+def _record_failure(email_id, *, now, error):
     with unit_of_work():
         email = db.session.get(OutboxEmail, email_id)
         email.attempts += 1
         email.last_error = error
-        if error is None:
-            email.status = SENT
-            email.sent_at = now
-        elif email.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+        if email.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
             email.status = FAILED
         else:
             email.next_attempt_at = now + min(timedelta(minutes=2**email.attempts), MAX_BACKOFF)

@@ -58,8 +58,8 @@ def test_api_requests_run_as_many_queries_with_a_long_history(app, client, make_
     # Slots: the user, the doctor with their hours, the busy time. Booking: the user (twice: its
     # write transaction reads afresh), the visit type, the doctor, what is in the way (the doctor's
     # time off and bookings, the patient's bookings), three inserts (the email is the worker's to
-    # send). Staff lists: the token, the rows (and for pending, the count).
-    assert small == [3, 8, 3, 4]
+    # send) and one for its reminders. Staff lists: the token, the rows (and for pending, the count).
+    assert small == [3, 9, 3, 4]
 
 
 def test_the_explainer_runs_as_many_queries_however_much_is_in_the_way(app, client, make_doctor, make_user,

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from clinica_web import mail
 from clinica_web.extensions import db
 from clinica_web.models import Appointment, Doctor, OutboxEmail, PasswordResetRequest, User
-from clinica_web.models.outbox import FAILED, PENDING, SENT
+from clinica_web.models.outbox import FAILED, MESSAGE, PENDING, SENT
 from clinica_web.services import accounts, availability, booking, clinic, notifications, staff_actions
 from clinica_web.services.errors import SlotTaken
 from tests.conftest import PASSWORD, TEST_NOW, TZ_NAME, instant, next_weekday
@@ -60,9 +60,10 @@ def cancel(app, *, patient_id, appointment_id, now=None):
 
 
 def outbox(app):
-    """Every outbox row, oldest first (detached copies of their fields)."""
+    """Every message in the outbox, oldest first (detached copies of their fields); reminders,
+    planned with each booking, are test_reminders.py's."""
     with app.app_context():
-        rows = db.session.scalars(select(OutboxEmail).order_by(OutboxEmail.id)).all()
+        rows = db.session.scalars(select(OutboxEmail).where(OutboxEmail.kind == MESSAGE).order_by(OutboxEmail.id)).all()
         return [SimpleNamespace(**{c.key: getattr(row, c.key) for c in OutboxEmail.__table__.columns}) for row in rows]
 
 

@@ -27,6 +27,7 @@ from clinica_web.models import (
     User,
     WeeklyHours,
 )
+from clinica_web.models.outbox import MESSAGE
 from clinica_web.services import clinic, tokens
 from tests.conftest import PASSWORD, instant, next_weekday
 
@@ -114,7 +115,8 @@ def story(world, appointment_id):
         changes = db.session.scalars(select(AppointmentChange.kind).where(
             AppointmentChange.appointment_id == appointment_id).order_by(AppointmentChange.id)).all()
         emails = []
-        for ics in db.session.scalars(select(OutboxEmail.ics).order_by(OutboxEmail.id)):
+        for ics in db.session.scalars(select(OutboxEmail.ics).where(OutboxEmail.kind == MESSAGE)
+                                      .order_by(OutboxEmail.id)):
             calendar = Calendar.from_ical(ics)
             [event] = calendar.walk("VEVENT")
             if str(event["UID"]).startswith(f"appointment-{appointment_id}@"):

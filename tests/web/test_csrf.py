@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from clinica_web.extensions import db
 from clinica_web.models import ARRIVED, ApiToken, Appointment, BlockedPeriod, User, WeeklyHours
-from clinica_web.services import accounts, clinic, tokens
+from clinica_web.services import accounts, clinic, links, tokens
 from tests.conftest import PASSWORD, instant, next_weekday, table_snapshot
 
 MONDAY = next_weekday(0, weeks=1)
@@ -91,6 +91,7 @@ def clinic_data(app, make_doctor, make_user, make_appointment):
             closure=db.session.scalars(select(BlockedPeriod.id).where(BlockedPeriod.doctor_id.is_(None))).one(),
             api_token=db.session.scalars(select(ApiToken.id)).one(),
             reset=reset_links[0],  # the token itself
+            confirm_link=links.make("confirm", target_id=future, sequence=0, expires_at=instant(MONDAY, "09:00")),
         )
     return SimpleNamespace(
         ids=ids,
@@ -111,6 +112,7 @@ SENDERS = {
     "pages.book": ("patient", {"date": MONDAY.isoformat(), "time": "10:00", "type": "consultation",
                                "booking_key": "k" * 32}),
     "pages.cancel_booking": ("patient", {}),
+    "pages.reminder_confirm": ("anonymous", {}),
     "pages.confirm_reschedule": ("patient", {"doctor_id": "{doctor}", "date": MONDAY.isoformat(), "time": "11:30"}),
     "desk.set_status": ("reception", {"to": ARRIVED}),
     "desk.undo": ("reception", {}),
@@ -144,6 +146,7 @@ URL_VALUES = {  # (endpoint or "*", argument) -> the id in the clinic (as a form
     ("*", "period_id"): "{block}",
     ("*", "user_id"): "{reception}",
     ("*", "token_id"): "{api_token}",
+    ("pages.reminder_confirm", "token"): "{confirm_link}",
     ("*", "token"): "{reset}",
 }
 

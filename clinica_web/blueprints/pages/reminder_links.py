@@ -1,0 +1,49 @@
+"""The links in a reminder email (services/reminders.py): Confirm without logging in, Reschedule
+and Cancel into the patient's own pages (which ask them to log in, and hold the cutoff).
+
+A GET never changes anything: mail scanners fetch every link in a message, and must not confirm
+a visit for the patient. Confirm's GET shows one button; its POST confirms.
+"""
+from flask import abort, redirect, render_template, url_for
+
+from clinica_web.blueprints.pages import bp
+from clinica_web.forms import EmptyForm
+from clinica_web.services import clinic, reminders
+from clinica_web.services.errors import DomainError
+
+
+@bp.route("/reminders/<token>/confirm", methods=["GET", "POST"])
+def reminder_confirm(token):
+    form, now = EmptyForm(), clinic.now()
+    try:
+        if form.is_submitted():
+            if not form.validate():
+                abort(400, "This form has expired. Please open the link in the email again.")
+            visit = reminders.confirm_by_link(token, now=now)
+            return render_template("pages/visit_confirmed.html", visit=visit)
+        visit = reminders.visit_of_link(token, reminders.CONFIRM, now=now)
+    except DomainError as error:
+        return _dead_link(error.message)
+    return render_template("pages/confirm_visit.html", visit=visit, form=form)
+
+
+@bp.route("/reminders/<token>/reschedule")
+def reminder_reschedule(token):
+    return _to_the_patients_page(token, reminders.RESCHEDULE, "pages.reschedule_booking")
+
+
+@bp.route("/reminders/<token>/cancel")
+def reminder_cancel(token):
+    return _to_the_patients_page(token, reminders.CANCEL, "pages.cancel_booking")
+
+
+def _to_the_patients_page(token, action, endpoint):
+    try:
+        visit = reminders.visit_of_link(token, action, now=clinic.now())
+    except DomainError as error:
+        return _dead_link(error.message)
+    return redirect(url_for(endpoint, appointment_id=visit.id), code=303)
+
+
+def _dead_link(message):
+    return render_template("pages/dead_link.html", message=message), 410

@@ -1,0 +1,67 @@
+"""Links in emails that act without a login (DESIGN.md section 16; the waitlist's offers reuse
+them): signed, single-use, bound to the version of what they act on, and expiring.
+
+A link's token is an itsdangerous signature (HMAC-SHA256 with SECRET_KEY) over what it does, the
+id it acts on, that row's SEQUENCE when the link was made, when it expires, and 128 random bits:
+nobody can forge one or change what it does, no two are alike, and a link from before a change of
+the row (a reschedule raises the SEQUENCE) is dead. Using one up is a row in `used_links`, written
+in the transaction of what the link did, so two clicks at once count once.
+"""
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
+
+from clinica_web.extensions import db
+from clinica_web.models import UsedLink
+from clinica_web.services.errors import InvalidInput
+
+DEAD = "This link no longer works: it has been used, has expired, or the visit has changed since it was sent."
+
+
+@dataclass(frozen=True)
+class Link:
+    action: str
+    target_id: int
+    sequence: int
+    expires_at: datetime
+    digest: str
+
+
+def _serializer():
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="clinica-email-link",
+                             signer_kwargs={"digest_method": hashlib.sha256})
+
+
+def make(action: str, *, target_id: int, sequence: int, expires_at: datetime) -> str:
+    return _serializer().dumps({"do": action, "id": target_id, "seq": sequence,
+                                "exp": int(expires_at.timestamp()), "n": secrets.token_urlsafe(16)})
+
+
+def read(token: str, action: str, *, now: datetime) -> Link:
+    """The link `token` is, if it is a genuine `action` link that has neither expired nor been used;
+    else InvalidInput(DEAD). Whether its SEQUENCE is still the row's is the caller's to check."""
+    try:
+        payload = _serializer().loads(token)
+        link = Link(action=payload["do"], target_id=int(payload["id"]), sequence=int(payload["seq"]),
+                    expires_at=datetime.fromtimestamp(int(payload["exp"]), timezone.utc),
+                    digest=hashlib.sha256(token.encode()).hexdigest())
+    except (BadSignature, KeyError, TypeError, ValueError, OverflowError):
+        raise InvalidInput(DEAD) from None
+    if link.action != action or now >= link.expires_at or is_used(link):
+        raise InvalidInput(DEAD)
+    return link
+
+
+def is_used(link: Link) -> bool:
+    return db.session.scalar(select(UsedLink.digest).where(UsedLink.digest == link.digest)) is not None
+
+
+def spend(link: Link, *, now: datetime) -> None:
+    """Use the link up, inside the caller's unit of work: a second use at the same moment fails
+    on the primary key, and the whole change with it."""
+    db.session.add(UsedLink(digest=link.digest, used_at=now))
