@@ -24,7 +24,7 @@ SATURDAY = MONDAY + timedelta(days=5)
 INSTANT_FORMAT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 AUTH_REQUIRED = {"error": "Authentication required"}
 BOOKING_FIELDS = {"id", "doctor_id", "doctor_name", "specialty", "user_id", "date", "time", "duration", "status",
-                  "appointment_type", "scheduled_at", "created_at"}
+                  "appointment_type", "scheduled_at", "created_at", "confirmed_at"}
 
 
 def utc_text(day: date, hhmm: str) -> str:
@@ -372,7 +372,7 @@ def test_booking_answers_with_the_booking(client, app, book, doctor_id, patient_
         "id": body["id"], "doctor_id": doctor_id, "doctor_name": "Dr. Laura Rossi", "specialty": "General Practice",
         "user_id": patient_id, "date": MONDAY.isoformat(), "time": "09:00", "duration": 30, "status": "scheduled",
         "appointment_type": "consultation", "scheduled_at": utc_text(MONDAY, "09:00"),
-        "created_at": body["created_at"],
+        "created_at": body["created_at"], "confirmed_at": None,
     }
     assert INSTANT_FORMAT.fullmatch(body["scheduled_at"]) and INSTANT_FORMAT.fullmatch(body["created_at"])
     created = datetime.fromisoformat(body["created_at"].replace("Z", "+00:00"))

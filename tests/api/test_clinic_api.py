@@ -28,7 +28,7 @@ NOT_AUTHORIZED = {"errors": "You are not authorized to perform this action."}
 NOT_FOUND = {"errors": "Appointment not found"}
 BLANK = {"errors": {"scheduled_at": ["can't be blank"]}}
 APPOINTMENT_FIELDS = {"id", "patient_id", "provider_id", "scheduled_at", "status", "appointment_type",
-                      "duration_minutes", "notes", "created_at", "updated_at"}
+                      "duration_minutes", "notes", "created_at", "updated_at", "confirmed_at"}
 INSTANT_FORMAT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 PENDING = "/v1/clinic/appointments/pending_documentation"
 RANGE = "/v1/clinic/appointments/in_date_range"
@@ -383,7 +383,7 @@ def test_a_doctor_login_without_a_doctor_profile_sees_nothing(api, staff_token, 
     assert response.status_code == 200 and response.get_json() == [] and response.headers["X-Total-Count"] == "0"
 
 
-def test_appointment_object_has_exactly_the_seed_fields(app, api, desk, pending_world, doctor_a, ana):
+def test_appointment_object_has_exactly_the_seed_fields_and_confirmed_at(app, api, desk, pending_world, doctor_a, ana):
     first = api("get", PENDING, desk).get_json()[0]
     assert set(first) == APPOINTMENT_FIELDS
     with app.app_context():
@@ -392,7 +392,7 @@ def test_appointment_object_has_exactly_the_seed_fields(app, api, desk, pending_
     assert first == {
         "id": pending_world["all"][0], "patient_id": ana, "provider_id": doctor_a, "scheduled_at": expected_start,
         "status": "scheduled", "appointment_type": "consultation", "duration_minutes": 30, "notes": "",
-        "created_at": first["created_at"], "updated_at": first["updated_at"],
+        "created_at": first["created_at"], "updated_at": first["updated_at"], "confirmed_at": None,
     }
     assert INSTANT_FORMAT.fullmatch(first["created_at"]) and INSTANT_FORMAT.fullmatch(first["updated_at"])
 

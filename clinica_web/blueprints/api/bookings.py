@@ -7,7 +7,7 @@ from clinica_web.blueprints.api.auth import json_body, jwt_required
 from clinica_web.blueprints.api.errors import error
 from clinica_web.extensions import limiter
 from clinica_web.security import login_email_key
-from clinica_web.services import accounts, booking, clinic, directory, tokens
+from clinica_web.services import accounts, booking, clinic, directory, reminders, tokens
 from clinica_web.services.errors import DomainError
 from clinica_web.services.slots import format_minute
 
@@ -96,3 +96,11 @@ def cancel_booking(booking_id):
     booking.cancel_by_patient(patient=g.api_user, appointment_id=booking_id, reason=body.get("reason"),
                               note=body.get("note"), now=clinic.now())
     return {"message": "Booking cancelled successfully"}
+
+
+@booking_api.post("/bookings/<int:booking_id>/confirm")
+@jwt_required
+def confirm_booking(booking_id):
+    """The caller confirms one of their upcoming bookings (DESIGN.md section 16); again changes nothing."""
+    confirmed = reminders.confirm_by_patient(patient=g.api_user, appointment_id=booking_id, now=clinic.now())
+    return out.booking(confirmed)

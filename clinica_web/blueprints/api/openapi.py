@@ -26,6 +26,9 @@ JWT = [{"bearerAuth": []}]
 STAFF = [{"userToken": []}]
 TIME = "^([01][0-9]|2[0-3]):[0-5][0-9]$"
 DATE_DESCRIPTION = "ISO 8601 date (whole local days) or date-time (no offset means clinic-local)"
+CONFIRMED_AT = {"type": "string", "format": "date-time", "nullable": True,
+                "description": "When the patient confirmed this time (null until then, and again after a move)"}
+PATH_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
 
 
 def _query(name, schema, description, required=False):
@@ -81,7 +84,7 @@ SCHEMAS = {
     "Booking": {
         "type": "object",
         "required": ["id", "doctor_id", "doctor_name", "specialty", "user_id", "date", "time", "duration", "status",
-                     "appointment_type", "scheduled_at", "created_at"],
+                     "appointment_type", "scheduled_at", "created_at", "confirmed_at"],
         "properties": {
             "id": {"type": "integer"},
             "doctor_id": {"type": "integer"},
@@ -95,13 +98,14 @@ SCHEMAS = {
             "appointment_type": {"type": "string"},
             "scheduled_at": {"type": "string", "format": "date-time", "example": "2023-10-27T14:30:00.000Z"},
             "created_at": {"type": "string", "format": "date-time"},
+            "confirmed_at": CONFIRMED_AT,
         },
     },
     "Status": {"type": "string", "enum": ["scheduled", "arrived", "completed", "no_show", "cancelled"]},
     "Appointment": {
         "type": "object",
         "required": ["id", "patient_id", "provider_id", "scheduled_at", "status", "appointment_type",
-                     "duration_minutes", "notes", "created_at", "updated_at"],
+                     "duration_minutes", "notes", "created_at", "updated_at", "confirmed_at"],
         "properties": {
             "id": {"type": "integer"},
             "patient_id": {"type": "integer"},
@@ -113,6 +117,7 @@ SCHEMAS = {
             "notes": {"type": "string"},
             "created_at": {"type": "string", "format": "date-time"},
             "updated_at": {"type": "string", "format": "date-time"},
+            "confirmed_at": CONFIRMED_AT,
         },
     },
 }
@@ -220,6 +225,7 @@ PATHS = {
                 "201": {**_json(_ref("Booking"), "Booked"), "links": {
                     "CancelIt": _link("cancelBooking", "$response.body#/id"),
                     "MoveItMyself": _link("rescheduleBooking", "$response.body#/id"),
+                    "ConfirmIt": _link("confirmBooking", "$response.body#/id"),
                     "MoveIt": _link("rescheduleAppointment", "$response.body#/id"),
                 }},
                 "400": BAD_REQUEST,
@@ -248,7 +254,7 @@ PATHS = {
                        "change cutoff",
             "tags": ["booking"],
             "security": JWT,
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}],
+            "parameters": [PATH_ID],
             "requestBody": _body({
                 "type": "object",
                 "required": ["date", "time"],
@@ -272,7 +278,7 @@ PATHS = {
             "summary": "Cancel one of the caller's upcoming bookings, until the change cutoff, with a reason",
             "tags": ["booking"],
             "security": JWT,
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}],
+            "parameters": [PATH_ID],
             "requestBody": {**_body({"type": "object", "properties": {
                 "reason": {"type": "string", "enum": list(PATIENT_CANCEL_REASONS), "default": "other"},
                 "note": {"type": "string", "maxLength": 500},
@@ -284,6 +290,23 @@ PATHS = {
                                     "`Too late to change this booking online; please call the clinic`; a reason "
                                     "or note refused"),
                 "415": _json(ERROR, "A body that is not JSON"),
+                "401": BOOKING_401,
+                "404": _json(ERROR, "The id in the path is not a whole number"),
+            },
+        }
+    },
+    "/v1/bookings/{id}/confirm": {
+        "post": {
+            "operationId": "confirmBooking",
+            "summary": "Confirm one of the caller's upcoming bookings (sets confirmed_at; confirming again changes "
+                       "nothing)",
+            "tags": ["booking"],
+            "security": JWT,
+            "parameters": [PATH_ID],
+            "responses": {
+                "200": _json(_ref("Booking"), "The confirmed booking"),
+                "400": _json(ERROR, "`Booking not found or unauthorized` (also for another patient's booking); "
+                                    "`Only upcoming scheduled bookings can be confirmed`"),
                 "401": BOOKING_401,
                 "404": _json(ERROR, "The id in the path is not a whole number"),
             },
@@ -341,7 +364,7 @@ PATHS = {
             "summary": "Move an appointment to a new time and/or provider",
             "tags": ["clinic"],
             "security": STAFF,
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}],
+            "parameters": [PATH_ID],
             "requestBody": _body({
                 "type": "object",
                 "required": ["appointment"],

@@ -33,11 +33,12 @@ def booking(a) -> dict:
         "appointment_type": a.appointment_type,
         "scheduled_at": instant(a.starts_at),
         "created_at": instant(a.created_at),
+        "confirmed_at": instant(a.confirmed_at),  # null until the patient confirms this time
     }
 
 
 def appointment(a) -> dict:
-    """An appointment in the clinic API: exactly the seed's fields."""
+    """An appointment in the clinic API: the seed's fields, and confirmed_at (DESIGN.md section 16)."""
     return {
         "id": a.id,
         "patient_id": a.patient_id,
@@ -49,6 +50,7 @@ def appointment(a) -> dict:
         "notes": a.notes,
         "created_at": instant(a.created_at),
         "updated_at": instant(a.updated_at),
+        "confirmed_at": instant(a.confirmed_at),
     }
 
 

@@ -1,0 +1,355 @@
+"""Reminders and confirmations (DESIGN.md section 16): planned with the booking, re-timed by a move,
+dropped by a cancel, written out by the worker when due and never after the visit started; three
+signed single-use links bound to the visit's SEQUENCE."""
+import re
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event, func, select, update
+
+from clinica_web import mail
+from clinica_web.extensions import db
+from clinica_web.models import Appointment, AppointmentChange, AppointmentType, Doctor, OutboxEmail, User, WeeklyHours
+from clinica_web.models.outbox import FAILED, PENDING, REMINDER, SENT, SKIPPED
+from clinica_web.services import booking, clinic, links, notifications, staff_actions
+from tests.conftest import PASSWORD, instant, next_weekday
+
+WEDNESDAY = next_weekday(2, weeks=1)  # at least a week ahead: both reminders are still to come
+
+
+@pytest.fixture
+def doctor_id(make_doctor):
+    return make_doctor()
+
+
+@pytest.fixture
+def ana(make_user):
+    return make_user(email="ana@example.com", full_name="Ana Torres")
+
+
+def book(app, patient_id, doctor_id, day=WEDNESDAY, hhmm="10:00"):
+    with app.app_context():
+        patient = db.session.get(User, patient_id)
+        return booking.book(actor=patient, patient=patient, doctor_id=doctor_id, date=day.isoformat(), time=hhmm,
+                            now=clinic.now()).id
+
+
+def planned(app, appointment_id=None):
+    """(due, status) of the reminders, in due order."""
+    with app.app_context():
+        query = select(OutboxEmail.next_attempt_at, OutboxEmail.status).where(OutboxEmail.kind == REMINDER)
+        if appointment_id is not None:
+            query = query.where(OutboxEmail.appointment_id == appointment_id)
+        return db.session.execute(query.order_by(OutboxEmail.next_attempt_at)).all()
+
+
+def reminders_in(messages):
+    return [m for m in messages if m["Subject"].startswith("Reminder")]
+
+
+def text_of(message):
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def link_in(message, action):
+    """The path of the reminder's link for `action` (confirm, reschedule, cancel)."""
+    return re.search(rf"https?://[^/\s]+(/reminders/[^/\s]+/{action})", text_of(message))[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Planned, re-timed, dropped
+
+
+def test_a_booking_plans_one_reminder_per_value_of_reminder_hours(app, doctor_id, ana):
+    appointment_id = book(app, ana, doctor_id)
+    start = instant(WEDNESDAY, "10:00")
+    assert planned(app, appointment_id) == [(start - timedelta(hours=24), PENDING),
+                                            (start - timedelta(hours=2), PENDING)]
+
+
+def test_no_reminder_whose_time_has_already_passed(app, make_doctor, ana, clock):
+    doctor_id = make_doctor(windows=(("07:00", "18:00"),))
+    clock.set(instant(WEDNESDAY, "07:00"))  # 27 hours before Thursday 10:00, 3 before Wednesday's
+    thursday = book(app, ana, doctor_id, day=WEDNESDAY + timedelta(days=1))
+    assert [status for _due, status in planned(app, thursday)] == [PENDING, PENDING]
+    today = book(app, ana, doctor_id, hhmm="10:00")
+    assert planned(app, today) == [(instant(WEDNESDAY, "08:00"), PENDING)]  # the 24-hour one is gone by
+    soon = book(app, ana, doctor_id, hhmm="08:30")
+    assert planned(app, soon) == []
+
+
+def test_a_reminder_never_names_an_old_time(app, doctor_id, ana, clock, sent_mail):
+    """Book, move: at the old reminder times nothing goes out; at the new one, the new time."""
+    appointment_id = book(app, ana, doctor_id, hhmm="10:00")
+    thursday = WEDNESDAY + timedelta(days=1)
+    with app.app_context():
+        patient = db.session.get(User, ana)
+        booking.reschedule_by_patient(patient=patient, appointment_id=appointment_id, date=thursday.isoformat(),
+                                      time="11:00", now=clinic.now())
+    before = len(sent_mail())
+    for old_reminder_time in (instant(WEDNESDAY, "10:00") - timedelta(hours=24), instant(WEDNESDAY, "08:00")):
+        clock.set(old_reminder_time)
+        assert reminders_in(sent_mail()[before:]) == []
+    clock.set(instant(WEDNESDAY, "11:00"))  # 24 hours before the new time
+    [reminder] = reminders_in(sent_mail()[before:])
+    assert thursday.strftime("%a %d %b") + " 11:00" in reminder["Subject"] and "10:00" not in text_of(reminder)
+    assert [status for _due, status in planned(app, appointment_id)] == [SENT, PENDING]
+
+
+def test_a_cancel_drops_the_reminders(app, doctor_id, ana, clock, sent_mail):
+    appointment_id = book(app, ana, doctor_id)
+    with app.app_context():
+        booking.cancel_by_patient(patient=db.session.get(User, ana), appointment_id=appointment_id, now=clinic.now())
+    assert planned(app, appointment_id) == []
+    clock.set(instant(WEDNESDAY, "09:00"))
+    assert reminders_in(sent_mail()) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Sent by the worker
+
+
+def test_the_worker_sends_each_reminder_when_due_with_three_links(app, doctor_id, ana, clock, sent_mail):
+    appointment_id = book(app, ana, doctor_id)
+    clock.set(instant(WEDNESDAY, "09:59") - timedelta(hours=24))
+    assert reminders_in(sent_mail()) == []  # a minute early
+    clock.set(instant(WEDNESDAY, "10:00") - timedelta(hours=24))
+    [reminder] = reminders_in(sent_mail())
+    assert reminder["To"] == "ana@example.com"
+    body = text_of(reminder)
+    assert "Dr. Laura Rossi" in reminder["Subject"] and "10:00" in body
+    paths = {action: link_in(reminder, action) for action in ("confirm", "reschedule", "cancel")}
+    assert len(set(paths.values())) == 3
+    with app.app_context():
+        row = db.session.scalars(select(OutboxEmail).where(OutboxEmail.appointment_id == appointment_id,
+                                                           OutboxEmail.status == SENT)).one()
+        assert row.recipient == "ana@example.com" and row.subject == reminder["Subject"]  # what was sent is kept
+
+
+def test_a_reminder_is_never_sent_after_the_visit_started(app, doctor_id, ana, clock, sent_mail):
+    appointment_id = book(app, ana, doctor_id)
+    clock.set(instant(WEDNESDAY, "10:00"))  # the worker was down until the visit began
+    assert reminders_in(sent_mail()) == []
+    assert [status for _due, status in planned(app, appointment_id)] == [SKIPPED, SKIPPED]
+
+
+def test_a_patient_without_an_email_address_is_skipped_and_the_others_are_sent(app, doctor_id, ana, make_user,
+                                                                             clock, sent_mail):
+    ben = make_user(email="ben@example.com", full_name="Ben Carter")
+    book(app, ana, doctor_id, hhmm="10:00")
+    book(app, ben, doctor_id, hhmm="11:00")
+    with app.app_context():
+        db.session.execute(update(User).where(User.id == ana).values(email=""))
+        db.session.commit()
+    clock.set(instant(WEDNESDAY, "11:00") - timedelta(hours=24))  # both 24-hour reminders are due
+    [reminder] = reminders_in(sent_mail())
+    assert reminder["To"] == "ben@example.com"
+    with app.app_context():
+        skipped = db.session.scalars(select(OutboxEmail.last_error).where(OutboxEmail.status == SKIPPED)).all()
+    assert skipped == ["The patient has no email address"]
+
+
+def test_a_failing_mail_server_is_retried_with_backoff(app, doctor_id, ana, clock, sent_mail, monkeypatch,
+                                                       run_worker):
+    appointment_id = book(app, ana, doctor_id)
+    sent_mail()  # the booking's confirmation
+    due = instant(WEDNESDAY, "10:00") - timedelta(hours=24)
+    clock.set(due)
+
+    def refuse(message):
+        raise ConnectionRefusedError("mail server down")
+
+    real_deliver = mail.deliver
+    monkeypatch.setattr(mail, "deliver", refuse)
+    assert run_worker()["failed"] == 1
+    [(retry_at, status), _two_hours] = planned(app, appointment_id)
+    assert status == PENDING and retry_at == due + timedelta(minutes=2)
+    monkeypatch.setattr(mail, "deliver", real_deliver)
+    clock.set(retry_at)
+    assert len(reminders_in(sent_mail())) == 1
+
+
+def test_a_sending_pass_runs_as_many_statements_whatever_else_is_in_the_database(app, make_doctor, make_user,
+                                                                                   clock, run_worker):
+    """Ten due reminders cost the same statements with or without 80 other visits and their reminders."""
+    doctors = [make_doctor(name=f"Dr. {n}") for n in range(10)]
+    patients = [make_user(email=f"p{n}@example.com") for n in range(10)]
+
+    def statements_to_send_ten(day, extra_days):
+        with app.app_context():
+            later = [day + timedelta(days=7 + n) for n in range(extra_days)]
+            for extra in [d for d in later if d.weekday() < 5]:  # later visits: their reminders are not due
+                for number, doctor in enumerate(doctors[:2]):
+                    patient = db.session.get(User, patients[number])
+                    booking.book(actor=patient, patient=patient, doctor_id=doctor, now=clinic.now(),
+                                 time="09:00", date=extra.isoformat())
+            for doctor, patient_id in zip(doctors, patients):  # ten visits at 10:00
+                patient = db.session.get(User, patient_id)
+                booking.book(actor=patient, patient=patient, doctor_id=doctor, now=clinic.now(),
+                             date=day.isoformat(), time="10:00")
+            connection = db.engines[None]
+        clock.set(instant(day, "10:00") - timedelta(hours=24))
+        while run_worker()["sent"]:  # the confirmations of the bookings, the 24-hour reminders (100 a pass)
+            pass
+        clock.set(instant(day, "08:00"))
+        counted = []
+
+        def count(_conn, _cursor, statement, *_args):
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE")):
+                counted.append(statement)
+
+        event.listen(connection, "before_cursor_execute", count)
+        try:
+            assert run_worker()["sent"] == 10  # the 2-hour reminders
+        finally:
+            event.remove(connection, "before_cursor_execute", count)
+        return len(counted)
+
+    small = statements_to_send_ten(WEDNESDAY, 0)
+    clock.set(instant(WEDNESDAY, "09:00"))  # before Thursday's 24-hour reminders
+    large = statements_to_send_ten(WEDNESDAY + timedelta(days=1), 60)
+    # 2 statements an email (its lease renewed just before sending, its outcome after), plus the
+    # reset requests, the claim, and one read of the visits of the whole batch.
+    assert large == small <= 2 * 10 + 6
+
+
+# ---------------------------------------------------------------------------------------------
+# The links
+
+
+def test_confirm_works_without_logging_in_and_a_get_changes_nothing(app, doctor_id, ana, clock, sent_mail):
+    appointment_id = book(app, ana, doctor_id)
+    clock.set(instant(WEDNESDAY, "10:00") - timedelta(hours=24))
+    path = link_in(reminders_in(sent_mail())[0], "confirm")
+    browser = app.test_client()  # nobody logged in
+    page = browser.get(path)  # what a mail scanner does too
+    assert page.status_code == 200 and "Yes, I will come" in page.text
+    with app.app_context():
+        assert db.session.get(Appointment, appointment_id).confirmed_at is None
+    done = browser.post(path)  # (CSRF is switched off in these tests; test_csrf.py checks it)
+    assert done.status_code == 200 and "your appointment is confirmed" in done.text
+    with app.app_context():
+        visit = db.session.get(Appointment, appointment_id)
+        assert visit.confirmed_at == clock.at
+        kinds = db.session.scalars(select(AppointmentChange.kind).where(
+            AppointmentChange.appointment_id == appointment_id).order_by(AppointmentChange.id)).all()
+        assert kinds == ["booked", "confirmed"]
+    again = browser.post(path)  # single use
+    assert again.status_code == 410 and "no longer works" in again.text
+    assert browser.get(path).status_code == 410
+
+
+def test_a_link_from_before_a_reschedule_is_dead(app, doctor_id, ana, clock, sent_mail):
+    appointment_id = book(app, ana, doctor_id)
+    clock.set(instant(WEDNESDAY, "10:00") - timedelta(hours=24))
+    old = {action: link_in(reminders_in(sent_mail())[0], action) for action in ("confirm", "reschedule", "cancel")}
+    with app.app_context():
+        staff = User(email="desk@example.com", full_name="Desk", role="reception")
+        staff.set_password(PASSWORD)
+        db.session.add(staff)
+        db.session.commit()
+        staff_actions.reschedule_local(actor=staff, appointment=db.session.get(Appointment, appointment_id),
+                                       doctor_id=None, date=WEDNESDAY.isoformat(), time="16:00", reason="Asked",
+                                       now=clinic.now())
+    browser = app.test_client()
+    for path in old.values():
+        response = browser.get(path)
+        assert response.status_code == 410 and "no longer works" in response.text, path
+    with app.app_context():
+        assert db.session.get(Appointment, appointment_id).confirmed_at is None
+
+
+def test_links_expire_at_the_start_and_cannot_be_forged(app, doctor_id, ana, clock, sent_mail):
+    appointment_id = book(app, ana, doctor_id)
+    clock.set(instant(WEDNESDAY, "10:00") - timedelta(hours=2))
+    path = link_in(reminders_in(sent_mail())[-1], "confirm")
+    token = path.split("/")[2]
+    browser = app.test_client()
+    clock.set(instant(WEDNESDAY, "09:59"))
+    assert browser.get(path).status_code == 200
+    clock.set(instant(WEDNESDAY, "10:00"))
+    assert browser.get(path).status_code == 410
+    clock.set(instant(WEDNESDAY, "09:00"))
+    with app.app_context():
+        forged = links.make("confirm", target_id=appointment_id, sequence=0,
+                            expires_at=instant(WEDNESDAY, "10:00"))
+    assert browser.get(f"/reminders/{forged}/confirm").status_code == 200  # the control: genuine
+    with app.app_context():
+        key, app.config["SECRET_KEY"] = app.config["SECRET_KEY"], "another key"
+        try:
+            assert browser.get(f"/reminders/{forged}/confirm").status_code == 410  # signed with another key
+        finally:
+            app.config["SECRET_KEY"] = key
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    for bad in (tampered, "x", "a" * 5000, token.replace(".", "")):
+        assert browser.get(f"/reminders/{bad}/confirm").status_code == 410
+    with app.app_context():
+        assert len(links._serializer().loads(token)["n"]) * 6 >= 128  # random bits, base64: 6 a character
+
+
+def test_reschedule_and_cancel_links_lead_to_the_patients_own_pages_and_their_cutoff(app, doctor_id, ana, clock,
+                                                                                      sent_mail):
+    appointment_id = book(app, ana, doctor_id)
+    clock.set(instant(WEDNESDAY, "10:00") - timedelta(hours=24))
+    reminder = reminders_in(sent_mail())[0]
+    browser = app.test_client()
+    moved = browser.get(link_in(reminder, "reschedule"))
+    assert moved.status_code == 303 and moved.headers["Location"] == f"/bookings/{appointment_id}/reschedule"
+    assert browser.get(moved.headers["Location"]).status_code == 302  # to the login page
+    assert browser.post("/login", data={"email": "ana@example.com", "password": PASSWORD}).status_code == 303
+    cancel = browser.get(link_in(reminder, "cancel"))
+    assert cancel.headers["Location"] == f"/bookings/{appointment_id}/cancel"
+    # The reminder came exactly at the 24-hour cutoff: too late to change online.
+    refused = browser.get(cancel.headers["Location"], follow_redirects=True)
+    assert "Too late to change this booking online" in refused.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Several workers at once
+
+
+@pytest.mark.concurrency
+def test_several_workers_at_once_send_each_reminder_once(committing_app, clock):
+    app = committing_app
+    with app.app_context():
+        db.session.add(AppointmentType(name="consultation", label="Consultation", default_duration=30))
+        doctors = []
+        for number in range(4):
+            doctor = Doctor(display_name=f"Dr. {number}", specialty="General Practice")
+            doctor.weekly_hours = [WeeklyHours(weekday=WEDNESDAY.weekday(), start_minute=540, end_minute=1080)]
+            db.session.add(doctor)
+            db.session.commit()
+            doctors.append(doctor.id)
+        # A patient is in one place at a time: a patient per visit, four doctors at once.
+        for number in range(32):
+            person = User(email=f"p{number}@example.com", full_name=f"Patient {number}", role="patient")
+            person.set_password(PASSWORD)
+            db.session.add(person)
+            db.session.commit()
+            booking.book(actor=person, patient=person, doctor_id=doctors[number % 4], date=WEDNESDAY.isoformat(),
+                         time=f"{9 + number // 4:02d}:00", now=clinic.now())
+    clock.set(instant(WEDNESDAY, "08:00"))  # every 24-hour reminder is due
+    sent_by = []
+    start = threading.Barrier(3)
+
+    def worker():
+        with app.app_context():
+            start.wait()
+            sent_by.append(notifications.send_due(now=clinic.now(), limit=100)[0])
+
+    threads = [threading.Thread(target=worker) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with app.app_context():
+        sent = db.session.scalar(select(func.count(OutboxEmail.id)).where(OutboxEmail.status == SENT))
+        reminders_sent = db.session.scalar(select(func.count(OutboxEmail.id)).where(
+            OutboxEmail.kind == REMINDER, OutboxEmail.status == SENT))
+    # 32 confirmations, 32 reminders a day ahead, and the 2-hour ones of the 09:00 and 10:00 visits.
+    assert (sum(sent_by), sent, reminders_sent) == (72, 72, 40)
+    messages = [path.read_bytes() for path in Path(app.config["MAIL_FILE_DIR"]).glob("*.eml")]
+    assert len(messages) == 72 and len([m for m in messages if b"Subject: Reminder" in m]) == 40
+    assert FAILED not in [status for _due, status in planned(app)]
