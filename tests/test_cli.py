@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import func, select
 
 from clinica_web.extensions import db
-from clinica_web.models import Appointment, AppointmentType, BlockedPeriod, Doctor, User
+from clinica_web.models import Appointment, AppointmentType, BlockedPeriod, Doctor, OutboxEmail, User
 from clinica_web.services import clinic
 from tests.conftest import instant, next_weekday
 
@@ -60,6 +60,15 @@ def test_seed_demo_loads_the_demo_clinic_once(app):
         assert blocked.doctor.display_name == "Dr. Laura Rossi"
         assert clinic.to_local(blocked.starts_at).strftime("%H:%M") == "14:00"
         assert clinic.to_local(blocked.ends_at).strftime("%H:%M") == "18:00"
+
+        # Every visit to come has its reminders planned, as a booking would (none already due).
+        def starting_after(instant):
+            return set(db.session.scalars(select(Appointment.id).where(Appointment.starts_at > instant)))
+
+        reminded = set(db.session.scalars(select(OutboxEmail.appointment_id).where(OutboxEmail.kind == "reminder")))
+        assert starting_after(now + timedelta(hours=min(app.config["REMINDER_HOURS"]))) <= reminded
+        assert reminded <= starting_after(now) and reminded
+        assert db.session.scalar(select(func.min(OutboxEmail.next_attempt_at))) > now
 
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code == 0 and "not loaded" in again.output

@@ -22,7 +22,7 @@ from clinica_web.models import (
     User,
     WeeklyHours,
 )
-from clinica_web.services import availability, clinic, slots
+from clinica_web.services import availability, clinic, reminders, slots
 
 DEMO_PASSWORD = "demo-pass-123"
 APPOINTMENT_TYPES = [
@@ -123,6 +123,9 @@ def load(*, now: datetime) -> None:
 
     db.session.flush()
     _add_a_visit_inside_the_change_cutoff(patients[0], doctors, types["follow_up"], desk, now=now)
+    db.session.flush()
+    for visit in db.session.scalars(select(Appointment).where(Appointment.starts_at > now)):
+        reminders.plan(visit, now=now)  # as booking them would have
 
     # One blocked afternoon: Dr. Rossi's next working afternoon after today.
     blocked_day = _nearest_working_day(today + timedelta(days=1), doctors[0], backwards=False)
