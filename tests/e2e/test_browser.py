@@ -11,7 +11,7 @@ from sqlalchemy import select
 from clinica_web import create_app
 from clinica_web.extensions import db
 from clinica_web.models import SCHEDULED, Appointment, Doctor, User
-from clinica_web.services import clinic
+from clinica_web.services import clinic, links
 from tests.e2e.conftest import DESK, PHONE, axe_violations, login, screenshot, welcome_link
 
 TODAY = datetime.now(ZoneInfo("America/Santiago")).date()
@@ -360,3 +360,39 @@ def test_patient_changes_the_time_of_a_booking(new_page, server, viewport, javas
     page.get_by_role("button", name="Move it").click()
     page.get_by_text("Your appointment is moved").wait_for()
     assert page.get_by_text(later.strftime("%a %d %b %Y") + ", 11:00").first.is_visible()
+
+
+@pytest.mark.parametrize("viewport", [DESK, PHONE], ids=["desk", "phone"])
+def test_a_patient_confirms_from_a_reminder_without_logging_in(new_page, server, viewport):
+    """The reminder's Confirm link: one button, no login; the desk then sees the visit confirmed."""
+    _base, env = server
+    app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SECRET_KEY": env["SECRET_KEY"]})
+    with app.app_context():
+        now = clinic.now()
+        day = clinic.local_today(now) + timedelta(days=5)
+        doctor = Doctor(display_name=f"Dr. Remind {viewport['width']}", specialty="General Practice", active=True)
+        ben = db.session.scalars(select(User).where(User.full_name == "Ben Carter")).one()
+        # An evening time of its own for each width: no other visit of Ben's is in the way.
+        start = clinic.local_day_span(day)[0] + timedelta(hours=20 if viewport is DESK else 21)
+        visit = Appointment(patient=ben, doctor=doctor, starts_at=start, ends_at=start + timedelta(minutes=15),
+                            duration_minutes=15, appointment_type="follow_up", status=SCHEDULED, created_at=now,
+                            updated_at=now)
+        db.session.add_all([doctor, visit])
+        db.session.commit()
+        token = links.make("confirm", target_id=visit.id, sequence=visit.sequence, expires_at=visit.starts_at)
+        doctor_id = doctor.id
+        db.engine.dispose()
+    page = new_page(viewport=viewport)
+    page.goto(f"/reminders/{token}/confirm")
+    page.get_by_role("heading", name="Will you come to your appointment?").wait_for()
+    look(page, "reminder-confirm")
+    page.get_by_role("button", name="Yes, I will come").click()
+    page.get_by_role("heading", name="Thank you: your appointment is confirmed").wait_for()
+    look(page, "reminder-confirmed")
+    page.goto(f"/reminders/{token}/confirm")  # used up
+    page.get_by_role("heading", name="This link no longer works").wait_for()
+    look(page, "reminder-dead-link")
+    desk = new_page(viewport=viewport)
+    login(desk, "desk@clinica.test")
+    desk.goto(f"/desk/?date={day}&doctor_id={doctor_id}")
+    assert desk.get_by_text("Confirmed", exact=True).first.is_visible()
