@@ -43,7 +43,7 @@ def days(count):
 
 CHANGE_WORDS = {"booked": "Booked", "cancelled": "Cancelled", "rescheduled": "Moved", "status": "Status",
                 "status_undo": "Undid status", "documented": "Documentation written",
-                "documentation_edited": "Documentation changed"}
+                "documentation_edited": "Documentation changed", "confirmed": "Confirmed by the patient"}
 
 
 def describe_change(change):

@@ -1,7 +1,8 @@
 """The desk's day list: one local day of appointments, for every doctor or for one.
 
-Two queries whatever the number of appointments: the doctors (for the picker), and the
-appointments as plain rows (patient, doctor and the kind of each one's last change joined in).
+A fixed number of queries whatever the number of appointments: the doctors (for the picker), the
+appointments as plain rows (patient, doctor and the kind of each one's last change joined in),
+the day's closures and time off, and the reminder state of every visit (reminders.states).
 A busy day has 500 rows; reading columns instead of ORM objects keeps it in a few milliseconds.
 """
 import csv
@@ -14,6 +15,7 @@ from sqlalchemy import or_, select
 
 from clinica_web.extensions import db
 from clinica_web.models import (
+    CANCELLED,
     DOCTOR,
     SCHEDULED,
     Appointment,
@@ -23,8 +25,40 @@ from clinica_web.models import (
     Doctor,
     User,
 )
-from clinica_web.services import clinic, history, lifecycle
+from clinica_web.services import clinic, history, lifecycle, reminders
 from clinica_web.services.appointments import visible_to
+
+
+class ReminderNote(NamedTuple):
+    """What the desk reads of a visit's reminders: "off" (the patient gets none), or the state of
+    its reminder emails (reminders.ReminderState: "sent", "failed", "pending") and when that was
+    or is due, as clinic-local "HH:MM", with the weekday ("Sun 09:02") when not on the visit's day."""
+    status: str
+    at: str
+
+
+OFF = "off"
+
+
+def reminder_note(state, *, wants_reminders: bool, visit_day: date, zone) -> ReminderNote | None:
+    """The note for one visit (None: nothing to say, e.g. booked too late for any reminder)."""
+    if not wants_reminders:
+        return ReminderNote(OFF, "")
+    if state is None:
+        return None
+    local = state.at.astimezone(zone) if state.at else None
+    at = "" if local is None else local.strftime("%H:%M" if local.date() == visit_day else "%a %H:%M")
+    return ReminderNote(state.status, at)
+
+
+def reminder_of(appointment: Appointment) -> ReminderNote | None:
+    """The appointment page's reminder note (one query at most); a cancelled visit's only says "off"."""
+    wants = appointment.patient.wants_reminders
+    if appointment.status == CANCELLED and wants:
+        return None
+    state = reminders.states([appointment.id]).get(appointment.id) if wants else None
+    return reminder_note(state, wants_reminders=wants, visit_day=clinic.to_local(appointment.starts_at).date(),
+                         zone=clinic.tz())
 
 
 class DoctorHeading(NamedTuple):
@@ -52,6 +86,9 @@ class Row:
     next_statuses: tuple[str, ...]  # the status steps allowed now (lifecycle.allowed_steps)
     cancellation: str = ""  # why it was cancelled (reason and note; "late" inside the cutoff), for the CSV
     clash: BlockedPeriod | None = None  # a closure or the doctor's time off it lies in
+    confirmed: bool = False  # the patient confirmed this time (the reminder's Confirm link)
+    wants_reminders: bool = True  # the patient's reminders are on
+    reminder: ReminderNote | None = None  # its reminders' state; None for a cancelled visit or nothing to say
 
 
 @dataclass
@@ -95,7 +132,8 @@ def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayLis
         select(Appointment.id, Appointment.starts_at, Appointment.appointment_type, Appointment.duration_minutes,
                Appointment.status, Appointment.doctor_id, Doctor.display_name, Doctor.specialty,
                User.full_name, User.phone, User.email, last_change_kind, AppointmentType.label,
-               Appointment.cancel_reason_code, Appointment.cancel_reason, Appointment.late_cancellation)
+               Appointment.cancel_reason_code, Appointment.cancel_reason, Appointment.late_cancellation,
+               Appointment.confirmed_at, User.wants_reminders)
         .join(Doctor, Doctor.id == Appointment.doctor_id)
         .outerjoin(AppointmentType, AppointmentType.name == Appointment.appointment_type)
         .join(User, User.id == Appointment.patient_id)
@@ -117,16 +155,27 @@ def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayLis
             can_undo=last_change == history.STATUS,
             next_statuses=lifecycle.allowed_steps(status, starts_at, now=now, day_ends=end),
             cancellation=_cancellation(reason_code, note, late),
+            confirmed=confirmed_at is not None, wants_reminders=wants_reminders,
         )
         for (appointment_id, starts_at, visit, minutes, status, doctor, doctor_name, specialty, name, phone, email,
-             last_change, visit_label, reason_code, note, late)
+             last_change, visit_label, reason_code, note, late, confirmed_at, wants_reminders)
         in db.session.execute(visible_to(actor, query))
     ]
+    _add_reminder_notes(rows, day=day, zone=zone)
     doctors = doctors_for(actor)
     periods = _periods(start, end, [doctor_id] if doctor_id is not None else [d.id for d in doctors])
     for row in rows:
         row.clash = _clash(row, periods)
     return DayList(day=day, doctors=doctors, doctor_id=doctor_id, rows=rows, periods=periods)
+
+
+def _add_reminder_notes(rows: list[Row], *, day: date, zone) -> None:
+    """Each visit's reminder note: one query for the whole day (none for a day without reminders to read)."""
+    listed = [row for row in rows if row.status != CANCELLED]
+    asked = [row.id for row in listed if row.wants_reminders]
+    found = reminders.states(asked) if asked else {}
+    for row in listed:
+        row.reminder = reminder_note(found.get(row.id), wants_reminders=row.wants_reminders, visit_day=day, zone=zone)
 
 
 def _cancellation(reason_code, note, late) -> str:

@@ -135,8 +135,8 @@ def test_a_reminder_is_never_sent_after_the_visit_started(app, doctor_id, ana, c
     assert [status for _due, status in planned(app, appointment_id)] == [SKIPPED, SKIPPED]
 
 
-def test_a_patient_without_an_email_address_is_skipped_and_the_others_are_sent(app, doctor_id, ana, make_user,
-                                                                             clock, sent_mail):
+def test_a_patient_without_an_email_address_is_skipped_and_the_others_are_sent(
+        app, doctor_id, ana, make_user, clock, sent_mail):
     ben = make_user(email="ben@example.com", full_name="Ben Carter")
     book(app, ana, doctor_id, hhmm="10:00")
     book(app, ben, doctor_id, hhmm="11:00")
@@ -151,8 +151,8 @@ def test_a_patient_without_an_email_address_is_skipped_and_the_others_are_sent(a
     assert skipped == ["The patient has no email address"]
 
 
-def test_a_failing_mail_server_is_retried_with_backoff(app, doctor_id, ana, clock, sent_mail, monkeypatch,
-                                                       run_worker):
+def test_a_failing_mail_server_is_retried_with_backoff(
+        app, doctor_id, ana, clock, sent_mail, monkeypatch, run_worker):
     appointment_id = book(app, ana, doctor_id)
     sent_mail()  # the booking's confirmation
     due = instant(WEDNESDAY, "10:00") - timedelta(hours=24)
@@ -171,8 +171,8 @@ def test_a_failing_mail_server_is_retried_with_backoff(app, doctor_id, ana, cloc
     assert len(reminders_in(sent_mail())) == 1
 
 
-def test_a_sending_pass_runs_as_many_statements_whatever_else_is_in_the_database(app, make_doctor, make_user,
-                                                                                   clock, run_worker):
+def test_a_sending_pass_runs_as_many_statements_whatever_else_is_in_the_database(
+        app, make_doctor, make_user, clock, run_worker):
     """Ten due reminders cost the same statements with or without 80 other visits and their reminders."""
     doctors = [make_doctor(name=f"Dr. {n}") for n in range(10)]
     patients = [make_user(email=f"p{n}@example.com") for n in range(10)]
@@ -289,8 +289,8 @@ def test_links_expire_at_the_start_and_cannot_be_forged(app, doctor_id, ana, clo
         assert len(links._serializer().loads(token)["n"]) * 6 >= 128  # random bits, base64: 6 a character
 
 
-def test_reschedule_and_cancel_links_lead_to_the_patients_own_pages_and_their_cutoff(app, doctor_id, ana, clock,
-                                                                                      sent_mail):
+def test_reschedule_and_cancel_links_lead_to_the_patients_own_pages_and_their_cutoff(
+        app, doctor_id, ana, clock, sent_mail):
     appointment_id = book(app, ana, doctor_id)
     clock.set(instant(WEDNESDAY, "10:00") - timedelta(hours=24))
     reminder = reminders_in(sent_mail())[0]

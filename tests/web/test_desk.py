@@ -185,6 +185,7 @@ DESK_ROUTES = [
     ("GET", "/desk/appointments/{past}", None),
     ("POST", "/desk/appointments/{past}/status", {"to": ARRIVED}),
     ("POST", "/desk/appointments/{past}/undo", {}),
+    ("POST", "/desk/appointments/{future}/reminders", {"reminders": "off"}),
     ("GET", "/desk/appointments/{future}/cancel", None),
     ("POST", "/desk/appointments/{future}/cancel", {"reason": "Asked by phone"}),
     ("GET", "/desk/appointments/{future}/reschedule", None),

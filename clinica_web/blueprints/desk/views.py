@@ -31,6 +31,7 @@ from clinica_web.services import (
     history,
     lifecycle,
     patients,
+    reminders,
     schedule,
     staff_actions,
     values,
@@ -143,7 +144,26 @@ def appointment(appointment_id):
                            can_reschedule=lifecycle.reschedule_refusal(found) is None,
                            clash=availability.clash_of(found), cancel_reasons=lifecycle.STAFF_CANCEL_REASONS,
                            can_document=documentation.can_write(current_user, found, now=now),
-                           can_read_documentation=documentation.may_read(current_user), form=EmptyForm())
+                           can_read_documentation=documentation.may_read(current_user), form=EmptyForm(),
+                           reminder=day_list.reminder_of(found), can_set_reminders=current_user.role in DESK)
+
+
+REMINDER_SWITCH = {"on": True, "off": False}
+
+
+@bp.route("/appointments/<id:appointment_id>/reminders", methods=["POST"])
+@roles_required(*DESK)
+def set_reminders(appointment_id):
+    """Reception turns the patient's reminder emails on or off (no email, or they asked)."""
+    found = _appointment(appointment_id)
+    wanted = REMINDER_SWITCH.get(request.form.get("reminders", ""))
+    if wanted is None or not EmptyForm().validate_on_submit():
+        abort(400)
+    patient, name = found.patient, found.patient.full_name  # (read before the change's commit expires them)
+    reminders.set_wanted(actor=current_user, patient=patient, wanted=wanted, now=clinic.now())
+    flash(f"Reminder emails are on for {name}: their upcoming visits will be reminded." if wanted else
+          f"Reminder emails are off for {name}: none will be sent until they are turned on again.", "success")
+    return redirect(url_for("desk.appointment", appointment_id=found.id), code=303)
 
 
 @bp.route("/appointments/<id:appointment_id>/cancel", methods=["GET", "POST"])
