@@ -104,13 +104,22 @@ class DayOffer:
     free_minutes: list[int]
     why_none: str | None = None
     reason: str = ""
+    closures: tuple[int, ...] = ()
 
 
 def day_offer(doctor: Doctor, day: date, duration: int, *, now: datetime, exclude_id=None) -> DayOffer:
     """free_slots() with the reason a day offers nothing, from the same one query."""
     start, end = clinic.local_day_span(day)
-    busy = busy_intervals(doctor.id, start, end, exclude_id=exclude_id)
-    windows = weekly_windows(doctor).get(day.weekday(), [])
+    offer = classify_day(day, weekly_windows(doctor).get(day.weekday(), []),
+                         busy_intervals(doctor.id, start, end, exclude_id=exclude_id), duration, now=now)
+    if offer.why_none == "closed":
+        return DayOffer([], "closed", "; ".join(_period_reasons(offer.closures)))
+    return offer
+
+
+def classify_day(day: date, windows, busy, duration: int, *, now: datetime) -> DayOffer:
+    """A day's free times, or why there are none, from its windows and busy time (no query). For
+    a clinic closure, `closures` holds the periods' ids; the caller looks their reasons up."""
     tz, policy = clinic.tz(), clinic.policy()
     free = slots.free_slots(day=day, windows=windows, busy=busy, duration=duration, now=now, tz=tz, policy=policy)
     if free:
@@ -132,11 +141,39 @@ def day_offer(doctor: Doctor, day: date, duration: int, *, now: datetime, exclud
         return periods if periods and covered else []
 
     if closures := covering(slots.CLOSED):
-        reasons = _period_reasons([b.ref for b in closures])
-        return DayOffer([], "closed", "; ".join(reasons))
+        return DayOffer([], "closed", closures=tuple(b.ref for b in closures))
     if covering(slots.BLOCKED):
         return DayOffer([], "day_off")
     return DayOffer([], "full")
+
+
+def busy_by_doctor(doctor_ids, start, end) -> dict[int, list[slots.Busy]]:
+    """busy_intervals() for several doctors at once, in one query: {doctor_id: [Busy]} (clinic
+    closures under every doctor)."""
+    doctor_ids = list(doctor_ids)
+    rows = db.session.execute(union_all(
+        select(Appointment.doctor_id, Appointment.starts_at, Appointment.ends_at, literal(slots.BOOKED),
+               Appointment.id)
+        .where(Appointment.doctor_id.in_(doctor_ids), lifecycle.holds_time(), Appointment.overlapping(start, end)),
+        select(BlockedPeriod.doctor_id, BlockedPeriod.starts_at, BlockedPeriod.ends_at,
+               case((BlockedPeriod.doctor_id.is_(None), literal(slots.CLOSED)), else_=literal(slots.BLOCKED)),
+               BlockedPeriod.id)
+        .where(or_(BlockedPeriod.doctor_id.in_(doctor_ids), BlockedPeriod.doctor_id.is_(None)),
+               BlockedPeriod.starts_at < end, BlockedPeriod.ends_at > start),
+    ))
+    found = {doctor_id: [] for doctor_id in doctor_ids}
+    for doctor_id, *busy in rows:
+        for owner in doctor_ids if doctor_id is None else [doctor_id]:
+            found[owner].append(slots.Busy(*busy))
+    return found
+
+
+def period_reasons(period_ids) -> dict[int, str]:
+    """{period id: reason} in one query."""
+    if not period_ids:
+        return {}
+    return dict(db.session.execute(select(BlockedPeriod.id, BlockedPeriod.reason).where(
+        BlockedPeriod.id.in_(set(period_ids)))).all())
 
 
 def _period_reasons(period_ids) -> list[str]:

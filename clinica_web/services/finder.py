@@ -1,0 +1,109 @@
+"""Finding a time in one look (DESIGN.md section 17): a doctor's month of days, and the earliest
+free times of one or many doctors.
+
+Both run the slot engine of slots.py on busy time read a stretch at a time: a month view is two
+queries (the busy time of the month, the reasons of its closures), the earliest free times at most
+one query a week of the booking horizon, whatever the number of appointments.
+"""
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from clinica_web.extensions import db
+from clinica_web.models import Doctor
+from clinica_web.services import availability, clinic, slots
+
+OPEN, FULL, DAY_OFF, CLOSED, PAST, BEYOND_HORIZON = "open", "full", "day_off", "closed", "past", "beyond_horizon"
+# A day's DayOffer.why_none, as the month view says it: today with its hours behind us is past.
+MONTH_STATUS = {None: OPEN, "full": FULL, "day_off": DAY_OFF, "closed": CLOSED, "past": PAST, "over": PAST,
+                "beyond_horizon": BEYOND_HORIZON}
+SCAN_DAYS = 7  # the earliest free times are looked for a week at a time
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    date: date
+    status: str  # OPEN, FULL, DAY_OFF, CLOSED, PAST, BEYOND_HORIZON
+    free: int  # the number of free start times
+    reason: str = ""  # a closure's reason
+
+
+@dataclass(frozen=True)
+class FreeTime:
+    doctor: Doctor
+    day: date
+    minute: int  # local minutes after midnight
+    starts_at: datetime
+
+
+def month_days(year: int, month: int) -> list[date]:
+    return [date(year, month, day) for day in range(1, calendar.monthrange(year, month)[1] + 1)]
+
+
+def month(doctor: Doctor, year: int, month_number: int, duration: int, *, now: datetime) -> list[CalendarDay]:
+    """Every day of the month with its status and number of free times (the doctor's hours loaded)."""
+    days = month_days(year, month_number)
+    start, end = clinic.local_day_span(days[0], days[-1])
+    busy = availability.busy_intervals(doctor.id, start, end)
+    windows = availability.weekly_windows(doctor)
+    offers = [(day, availability.classify_day(day, windows.get(day.weekday(), []), _within(busy, day), duration,
+                                              now=now)) for day in days]
+    reasons = availability.period_reasons([ref for _day, offer in offers for ref in offer.closures])
+    return [CalendarDay(day, MONTH_STATUS[offer.why_none], len(offer.free_minutes),
+                        "; ".join(filter(None, (reasons.get(ref) for ref in offer.closures))))
+            for day, offer in offers]
+
+
+def _within(busy, day):
+    day_start, day_end = clinic.local_day_span(day)
+    return [interval for interval in busy if interval.start < day_end and interval.end > day_start]
+
+
+def earliest(doctors: list[Doctor], duration: int, *, now: datetime, start_day: date | None = None, limit: int = 10,
+             per_doctor: int | None = None) -> list[FreeTime]:
+    """The earliest free times of these doctors (hours loaded), earliest first (then by doctor's
+    name), from `start_day` (default today) to the booking horizon: `limit` in all, and at most
+    `per_doctor` of each. The busy time is read a week at a time, for all of them at once."""
+    today = clinic.local_today(now)
+    last = today + timedelta(days=clinic.policy().horizon_days)
+    day = max(start_day or today, today)
+    windows = {doctor.id: availability.weekly_windows(doctor) for doctor in doctors}
+    working = [doctor for doctor in doctors if windows[doctor.id]]
+    found, counts = [], {doctor.id: 0 for doctor in working}
+    tz = clinic.tz()
+    while day <= last and working and len(found) < limit:
+        chunk_end = min(day + timedelta(days=SCAN_DAYS - 1), last)
+        start, end = clinic.local_day_span(day, chunk_end)
+        busy = availability.busy_by_doctor([doctor.id for doctor in working], start, end)
+        in_chunk = []
+        while day <= chunk_end:
+            for doctor in working:
+                day_windows = windows[doctor.id].get(day.weekday())
+                if not day_windows:
+                    continue
+                for minute in availability.classify_day(day, day_windows, _within(busy[doctor.id], day), duration,
+                                                        now=now).free_minutes:
+                    in_chunk.append(FreeTime(doctor, day, minute, slots.local_instant(day, minute, tz)))
+            day += timedelta(days=1)
+        # The chunk's times are all earlier than the next chunk's: take them in order.
+        for time in sorted(in_chunk, key=lambda t: (t.starts_at, t.doctor.display_name, t.doctor.id)):
+            if len(found) == limit:
+                break
+            if per_doctor is None or counts[time.doctor.id] < per_doctor:
+                found.append(time)
+                counts[time.doctor.id] += 1
+        if per_doctor is not None:
+            working = [doctor for doctor in working if counts[doctor.id] < per_doctor]
+    return found
+
+
+def active_doctors(*, specialty=None, doctor_id=None) -> list[Doctor]:
+    """Active doctors (of a specialty, or one), with their hours (two queries)."""
+    query = select(Doctor).where(Doctor.active).options(db.selectinload(Doctor.weekly_hours))
+    if specialty:
+        query = query.where(Doctor.specialty == specialty)
+    if doctor_id is not None:
+        query = query.where(Doctor.id == doctor_id)
+    return list(db.session.scalars(query.order_by(Doctor.display_name)))
