@@ -67,6 +67,8 @@ clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis .clock-runs
 
 # A large clinic (50 doctors, ~200 000 appointments), timed in-process and with wrk against
-# gunicorn; SQLite by default, DATABASE_URL=postgresql://... for an empty PostgreSQL database.
+# gunicorn, then the worker sending 10 000 due reminders to a local SMTP server beside a bare
+# smtplib client (BENCH_REMINDERS=n for another count, 0 to skip); SQLite by default,
+# DATABASE_URL=postgresql://... for an empty PostgreSQL database.
 bench: install-dev
 	$(BIN)/python -m bench.run

@@ -1,6 +1,8 @@
 """Build a large clinic, then time the busy requests twice: in-process (Flask's test client, one at
 a time) and over HTTP with wrk against gunicorn (2 workers) on 127.0.0.1. Prints median and p99
-latency and requests per second per endpoint, and writes them to bench-results.json.
+latency and requests per second per endpoint, and writes them to bench-results.json. Then the
+worker sends BENCH_REMINDERS (10 000; 0 skips it) due reminders to a local SMTP server, timed
+against a bare smtplib client in the same run (bench/reminders.py).
 
     python -m bench.run              SQLite (instance/bench.sqlite, rebuilt each run)
     DATABASE_URL=postgresql://... python -m bench.run    an EMPTY PostgreSQL database
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from flask_migrate import upgrade
 
-from bench import data
+from bench import data, reminders
 from clinica_web import create_app
 from clinica_web.extensions import db
 from clinica_web.models import User
@@ -54,9 +56,13 @@ def database_url():
     return f"sqlite:///{path}"
 
 
+def app_config(url, mail_dir):
+    return {"SQLALCHEMY_DATABASE_URI": url, "MAIL_FILE_DIR": mail_dir, "RATELIMIT_ENABLED": False,
+            "WTF_CSRF_ENABLED": False, "SECRET_KEY": SECRET_KEY}
+
+
 def build(url, mail_dir):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "MAIL_FILE_DIR": mail_dir, "RATELIMIT_ENABLED": False,
-                      "WTF_CSRF_ENABLED": False, "SECRET_KEY": SECRET_KEY})
+    app = create_app(app_config(url, mail_dir))
     with app.app_context():
         upgrade()
         started = time.perf_counter()
@@ -70,6 +76,8 @@ def build(url, mail_dir):
             [_patient(n) for n in WRK_API_PATIENTS]))).all()
         facts["wrk_jwts"] = {user.email: tokens.create_jwt(user, now=clinic.now()) for user in patients}
         facts["build_seconds"] = round(time.perf_counter() - started, 1)
+        # The reminders' `now`: what the bookings below queue is due after it, so not sent with them.
+        facts["reminders_now"] = clinic.now()
         db.session.commit()
         # The state autovacuum keeps a live database in: planner statistics and (PostgreSQL) the
         # visibility map, without which a bulk-loaded table reads every page to set hint bits.
@@ -331,9 +339,13 @@ def main():
     finally:
         process.terminate()
         process.wait(timeout=10)
+    sending = None
+    if reminders.REMINDERS:
+        print(f"Sending {reminders.REMINDERS} due reminders ...")
+        sending = reminders.measure(app_config(url, mail_dir), now=facts["reminders_now"])
     speed = [speed_before, loop_ms()]
     report = {"database": url.split(":")[0], "appointments": facts["appointments"], "loop_ms_before_after": speed,
-              "in_process": measured, "http_gunicorn_2_workers": http_results}
+              "in_process": measured, "http_gunicorn_2_workers": http_results, "reminders": sending}
     RESULTS.write_text(json.dumps(report, indent=2))
     print(f"\n{'endpoint':<40} {'in-process p50/p99 ms':>22} {'HTTP p50/p99 ms':>18} {'HTTP req/s':>11}"
           f" {'non-2xx':>8}")
@@ -342,6 +354,8 @@ def main():
         print(f"{name:<40} {result['p50_ms']:>10} / {result['p99_ms']:<9} "
               f"{remote.get('p50_ms', '-')!s:>8} / {remote.get('p99_ms', '-')!s:<8} "
               f"{remote.get('requests_per_second', '-')!s:>10} {remote.get('non_2xx', '-')!s:>8}")
+    if sending:
+        print("\n" + reminders.describe(sending))
     print(f"\nA fixed Python loop took {speed[0]} ms before and {speed[1]} ms after (the machine's speed).")
     print(f"Written to {RESULTS.name}")
 

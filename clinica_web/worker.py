@@ -44,6 +44,8 @@ def run_until_stopped(app, *, interval: float, report=print) -> None:
             else:
                 if any(done.values()):
                     report("Worker: " + ", ".join(f"{name.replace('_', ' ')} {count}" for name, count in done.items()))
+                if done["sent"] + done["failed"] >= notifications.BATCH:
+                    continue  # a full batch: more may be due (a morning's reminders), no pause
             finally:
                 db.session.remove()
         resume_at = time.monotonic() + interval

@@ -1,11 +1,12 @@
 """`make bench` keeps working: a small clinic on SQLite, every endpoint timed in-process and over
-HTTP (gunicorn and wrk; CI installs wrk, elsewhere the HTTP half is checked where wrk exists)."""
+HTTP (gunicorn and wrk; CI installs wrk, elsewhere the HTTP half is checked where wrk exists), and
+the worker sending due reminders to a local SMTP server beside a bare smtplib client."""
 import gc
 import json
 import os
 import shutil
 
-from bench import data, run
+from bench import data, reminders, run
 
 ENDPOINTS = {"slot list page", "slot list partial", "available-slots API", "day list (busy day)",
              "in_date_range (a month of one doctor)", "pending_documentation", "booking POST (API)",
@@ -17,6 +18,7 @@ def test_the_benchmark_times_every_endpoint(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "PER_DAY", 1)  # 14 000 appointments instead of 220 000
     monkeypatch.setattr(run, "IN_PROCESS_REQUESTS", 5)
     monkeypatch.setattr(run, "WRK_SECONDS", 1)
+    monkeypatch.setattr(reminders, "REMINDERS", 2 * reminders.BATCH + 50)  # 3 passes, the last not full
     monkeypatch.setattr(run, "RESULTS", tmp_path / "bench-results.json")
     monkeypatch.setattr(gc, "freeze", lambda: None)  # what the bench does to its own process, not to pytest's
     run.main()
@@ -31,3 +33,11 @@ def test_the_benchmark_times_every_endpoint(tmp_path, monkeypatch):
         # Every request answered as it should: 200s, 201s for API bookings, 303s for web ones.
         assert {name: result["non_2xx"] for name, result in over_http.items()} == dict.fromkeys(ENDPOINTS, 0)
         assert all(result["requests_per_second"] > 0 for result in over_http.values())
+
+    sending = report["reminders"]
+    assert sending["emails"] == 250 and sending["passes"] == 3 and sending["rounds"] == 3
+    assert sending["worker_emails_per_second"] > 0 and sending["bare_smtplib_emails_per_second"] > 0
+    # The same queries and transactions for every full batch (a claim, one read of the visits, the
+    # lease; then each email's lease renewed and its outcome written).
+    [queries] = sending["queries_per_batch"]
+    assert queries == 3 + 2 * reminders.BATCH and sending["transactions_per_batch"] == [2 + reminders.BATCH]

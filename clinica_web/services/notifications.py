@@ -51,7 +51,10 @@ def _message_fields(email: OutboxEmail) -> dict:
     return {name: getattr(email, name) for name in MESSAGE_FIELDS}
 
 
-def send_due(*, now: datetime, limit: int = 100) -> tuple[int, int]:
+BATCH = 100  # emails claimed a pass
+
+
+def send_due(*, now: datetime, limit: int = BATCH) -> tuple[int, int]:
     """Send every email that is due (the worker, CLI `send-mail`). Returns (sent, failed) counts.
 
     The due rows are claimed in one transaction first. On PostgreSQL the SELECT takes row locks
@@ -62,15 +65,26 @@ def send_due(*, now: datetime, limit: int = 100) -> tuple[int, int]:
     with unit_of_work():
         claimed, lease = _claim_due(now=now, limit=limit)
     # No transaction is held while talking to the mail server; one connection serves the pass.
+    # Each email's outcome is written right after it is sent, in one transaction with the next
+    # one's lease renewal (just before that is sent): a commit an email, not two.
     sent = failed = 0
+    outcome = None
     with mail.one_connection():
         for email_id, fields in claimed:
-            if not _renew_lease(email_id, lease):
+            with unit_of_work():
+                _record(outcome, now=now)
+                outcome = None
+                renewed = _renew_lease(email_id, lease)
+            if not renewed:
                 continue  # a mail server so slow that this lease ran out: another sender has it now
-            if _deliver(email_id, fields, now=now):
+            outcome = (email_id, fields, _deliver(email_id, fields))
+            if outcome[2] is None:
                 sent += 1
             else:
                 failed += 1
+        if outcome:
+            with unit_of_work():
+                _record(outcome, now=now)
     return sent, failed
 
 
@@ -104,44 +118,47 @@ def _claim_due(*, now, limit):
 def _renew_lease(email_id, lease) -> bool:
     """Just before sending: if this sender's lease on the email still holds (nobody claimed it
     since), extend it by CLAIM_MINUTES from the clock's now, so that a pass slowed down by its
-    mail server never sends an email another sender has taken over. False if it was taken."""
+    mail server never sends an email another sender has taken over. False if it was taken.
+    In the caller's transaction, which commits before the email is sent."""
     right_now = clinic.now()
     fresh = max(lease, right_now + timedelta(minutes=CLAIM_MINUTES))
-    with unit_of_work():
-        renewed = db.session.execute(
-            update(OutboxEmail).where(OutboxEmail.id == email_id, OutboxEmail.status == PENDING,
-                                      OutboxEmail.next_attempt_at == lease,
-                                      # a reminder whose visit started meanwhile waits for the next claim to skip it
-                                      or_(OutboxEmail.not_after.is_(None), OutboxEmail.not_after > right_now))
-            .values(next_attempt_at=fresh)
-        ).rowcount
+    renewed = db.session.execute(
+        update(OutboxEmail).where(OutboxEmail.id == email_id, OutboxEmail.status == PENDING,
+                                  OutboxEmail.next_attempt_at == lease,
+                                  # a reminder whose visit started meanwhile waits for the next claim to skip it
+                                  or_(OutboxEmail.not_after.is_(None), OutboxEmail.not_after > right_now))
+        .values(next_attempt_at=fresh)
+    ).rowcount
     return renewed == 1
 
 
-def _deliver(email_id, fields, *, now) -> bool:
-    """Send an email this process holds the lease on, and record the outcome."""
+def _deliver(email_id, fields) -> str | None:
+    """Send an email this process holds the lease on: None, or the error to record."""
     try:
         mail.deliver(mail.build_message(**fields))
     except Exception as error:  # any SMTP, socket or file error: record it and retry later
         current_app.logger.warning("Sending email %s failed: %s", email_id, error)
-        _record_failure(email_id, now=now, error=f"{type(error).__name__}: {error}"[:500])
-        return False
-    with unit_of_work():  # one statement; a reminder keeps what it said
-        db.session.execute(update(OutboxEmail).where(OutboxEmail.id == email_id).values(
-            status=SENT, sent_at=now, attempts=OutboxEmail.attempts + 1, last_error=None,
-            **{name: fields[name] for name in WRITTEN_OUT}))
-    return True
+        return f"{type(error).__name__}: {error}"[:500]
+    return None
 
 
 WRITTEN_OUT = ("recipient", "subject", "text_body", "html_body")
 
 
-def _record_failure(email_id, *, now, error):
-    with unit_of_work():
-        email = db.session.get(OutboxEmail, email_id)
-        email.attempts += 1
-        email.last_error = error
-        if email.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
-            email.status = FAILED
-        else:
-            email.next_attempt_at = now + min(timedelta(minutes=2**email.attempts), MAX_BACKOFF)
+def _record(outcome, *, now):
+    """In the caller's transaction: an email's outcome (email_id, fields, error), if there is one."""
+    if outcome is None:
+        return
+    email_id, fields, error = outcome
+    if error is None:  # one statement; a reminder keeps what it said
+        db.session.execute(update(OutboxEmail).where(OutboxEmail.id == email_id).values(
+            status=SENT, sent_at=now, attempts=OutboxEmail.attempts + 1, last_error=None,
+            **{name: fields[name] for name in WRITTEN_OUT}))
+        return
+    email = db.session.get(OutboxEmail, email_id)
+    email.attempts += 1
+    email.last_error = error
+    if email.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+        email.status = FAILED
+    else:
+        email.next_attempt_at = now + min(timedelta(minutes=2**email.attempts), MAX_BACKOFF)

@@ -265,3 +265,27 @@ def test_several_worker_processes_send_each_email_once_and_stop_on_sigterm(commi
     assert subjects == sorted(f"Message {number}" for number in range(60))
     with app.app_context():
         assert db.session.scalar(select(func.count(OutboxEmail.id)).where(OutboxEmail.status == SENT)) == 60
+
+
+@pytest.mark.concurrency
+def test_the_worker_takes_a_backlog_pass_after_pass_without_pausing(committing_app, tmp_path):
+    """250 emails due at once (a morning's reminders) with passes every 60 s: a full pass of 100 is
+    followed at once by the next, so all are out within seconds, not minutes."""
+    app = committing_app
+    long_ago = instant(date(2024, 1, 8), "09:00")
+    with app.app_context():
+        for number in range(250):
+            notifications.queue(recipient=f"r{number}@example.com", subject=f"Message {number}", text_body="Hi",
+                                html_body="<p>Hi</p>", now=long_ago)
+        db.session.commit()
+    mail_dir = tmp_path / "backlog-mail"
+    env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "MAIL_FILE_DIR": str(mail_dir),
+           "CLINICA_CONFIG": "development", "WORKER_INTERVAL_SECONDS": "60", "MAIL_SERVER": ""}
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=PROJECT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 45  # one pause would take 60 s
+    while len(list(mail_dir.glob("*.eml"))) < 250 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    worker.send_signal(signal.SIGTERM)
+    output = worker.communicate(timeout=90)[0]
+    assert len(list(mail_dir.glob("*.eml"))) == 250, output
