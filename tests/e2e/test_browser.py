@@ -178,9 +178,10 @@ def test_reception_runs_the_day_and_books_on_behalf(new_page, server):
 
 def visits_starting_now(server, patient_names):
     """Visits the desk can mark now (arrival opens 15 minutes before a visit, and ends with its day):
-    one for each named demo patient, back to back from this minute on the server's real clock,
-    with a doctor of their own (so no demo visit is in the way). Written straight into the
-    server's database, as if booked earlier. Returns (doctor id, the local day, appointment ids)."""
+    one for each named demo patient, from this minute on the server's real clock (or a quarter hour
+    either side, where the patient's own demo visits are in the way: a patient is in one place at
+    a time), with a doctor of their own (so no demo visit is in the way). Written straight into
+    the server's database, as if booked earlier. Returns (doctor id, the local day, appointment ids)."""
     _base, env = server
     app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "MAIL_FILE_DIR": env["MAIL_FILE_DIR"]})
     with app.app_context():
@@ -190,10 +191,18 @@ def visits_starting_now(server, patient_names):
             now = clinic.now().replace(second=0, microsecond=0)
         doctor = Doctor(display_name=f"Dr. Now {now:%H%M%S}", specialty="General Practice", active=True)
         patients = [db.session.scalars(select(User).where(User.full_name == name)).one() for name in patient_names]
-        visits = [Appointment(patient=patient, doctor=doctor, starts_at=now + timedelta(minutes=15 * n),
-                              ends_at=now + timedelta(minutes=15 * (n + 1)), duration_minutes=15,
-                              appointment_type="follow_up", status=SCHEDULED, created_at=now, updated_at=now)
-                  for n, patient in enumerate(patients)]
+        candidates = [now + timedelta(minutes=15 * n) for n in (0, 1, -1, -2, -3, -4, -5, -6, -7, -8)
+                      if clinic.local_today(now + timedelta(minutes=15 * n)) == clinic.local_today(now)]
+        visits, taken = [], []
+        for patient in patients:
+            held = db.session.execute(select(Appointment.starts_at, Appointment.ends_at).where(
+                Appointment.patient_id == patient.id, Appointment.status != "cancelled")).all()
+            start = next(t for t in candidates if t not in taken
+                         and not any(s < t + timedelta(minutes=15) and t < e for s, e in held))
+            taken.append(start)
+            visits.append(Appointment(patient=patient, doctor=doctor, starts_at=start,
+                                      ends_at=start + timedelta(minutes=15), duration_minutes=15,
+                                      appointment_type="follow_up", status=SCHEDULED, created_at=now, updated_at=now))
         db.session.add_all([doctor, *visits])
         db.session.commit()
         result = doctor.id, clinic.local_today(now), [visit.id for visit in visits]
@@ -396,3 +405,47 @@ def test_a_patient_confirms_from_a_reminder_without_logging_in(new_page, server,
     login(desk, "desk@clinica.test")
     desk.goto(f"/desk/?date={day}&doctor_id={doctor_id}")
     assert desk.get_by_text("Confirmed", exact=True).first.is_visible()
+
+
+@pytest.mark.parametrize("viewport", [DESK, PHONE], ids=["desk", "phone"])
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_a_month_of_free_days_and_the_earliest_time_in_three_clicks(new_page, server, viewport, javascript):
+    """From the home page to the confirmation of the earliest time in two clicks (the third books);
+    the month view on the booking page changes month and picks a day, with htmx and without."""
+    width, check = viewport["width"], (look if javascript else (lambda page, name: assert_fits(page, name)))
+    page = new_page(viewport=viewport, javascript=javascript)
+    page.goto("/")
+    page.get_by_role("link", name="Find the earliest time").click()
+    page.get_by_role("heading", name="Find the earliest time").wait_for()
+    check(page, "find")
+    page.get_by_label("Specialty").select_option("Dermatology")
+    if not javascript:
+        page.get_by_role("button", name="Show times").click()
+    page.get_by_role("heading", name=re.compile("^Dermatology")).wait_for()
+    assert "specialty=Dermatology" in page.url
+    check(page, "find-dermatology")
+    first = page.locator(".found a.slot").first
+    chosen = first.inner_text()
+    first.click()
+    page.get_by_role("heading", name="Log in").wait_for()  # nobody is logged in yet: then straight back
+    page.get_by_label("Email").fill("ben@clinica.test")
+    page.get_by_label("Password").fill("demo-pass-123")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("heading", name="Confirm your appointment").wait_for()
+    assert chosen.split(", ")[1] in page.content() and "Dr. Diego Moreno" in page.content()
+
+    page.goto("/doctors/2")  # Dr. Bianchi: Monday, Wednesday and Friday mornings
+    month = page.locator("section.month")
+    heading = month.get_by_role("heading").inner_text()
+    check(page, "doctor-with-month")
+    month.get_by_role("link", name="Next month ›").click()
+    page.wait_for_function(f"document.querySelector('section.month h2').innerText !== {heading!r}")
+    assert page.locator("section.month").get_by_role("heading").inner_text() != heading
+    check(page, "month-next")
+    open_day = page.locator("section.month td.day-open a").first
+    label = open_day.locator(".visually-hidden").inner_text()  # "Monday 04 January 2027: 12 free times"
+    open_day.click()
+    day_name = label.split(":")[0]
+    page.get_by_role("heading", name=day_name).wait_for()
+    assert page.locator("section.month td.day-day-off").count() >= 8  # Tuesdays, Thursdays, weekends
+    check(page, f"month-day-{width}")
