@@ -83,8 +83,8 @@ def earliest(doctors: list[Doctor], duration: int, *, now: datetime, start_day: 
                 day_windows = windows[doctor.id].get(day.weekday())
                 if not day_windows:
                     continue
-                for minute in availability.classify_day(day, day_windows, _within(busy[doctor.id], day), duration,
-                                                        now=now).free_minutes:
+                for minute in availability.free_minutes(day, day_windows, _within(busy[doctor.id], day), duration,
+                                                        now=now):
                     in_chunk.append(FreeTime(doctor, day, minute, slots.local_instant(day, minute, tz)))
             day += timedelta(days=1)
         # The chunk's times are all earlier than the next chunk's: take them in order.

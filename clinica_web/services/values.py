@@ -68,6 +68,18 @@ def in_range(day: date) -> bool:
     return FIRST_DATE <= day <= LAST_DATE
 
 
+_MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+INVALID_MONTH = "Invalid month format (YYYY-MM)"
+
+
+def parse_month(value) -> tuple[int, int]:
+    """A YYYY-MM month from FIRST_DATE's to LAST_DATE's, as (year, month); InvalidInput otherwise."""
+    match = _MONTH.fullmatch(value) if isinstance(value, str) else None
+    if not match or not FIRST_DATE.year <= int(match[1]) <= LAST_DATE.year:
+        raise InvalidInput(INVALID_MONTH, field="month")
+    return int(match[1]), int(match[2])
+
+
 def parse_time(value) -> int:
     """'HH:MM' (24-hour) to minutes since midnight."""
     match = _TIME.fullmatch(value) if isinstance(value, str) else None

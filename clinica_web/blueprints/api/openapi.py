@@ -3,6 +3,7 @@
 from flask import current_app
 
 from clinica_web.blueprints.api import booking_api
+from clinica_web.services import finder
 from clinica_web.services.lifecycle import PATIENT_CANCEL_REASONS
 from clinica_web.services.rules import RULES
 
@@ -29,10 +30,19 @@ DATE_DESCRIPTION = "ISO 8601 date (whole local days) or date-time (no offset mea
 CONFIRMED_AT = {"type": "string", "format": "date-time", "nullable": True,
                 "description": "When the patient confirmed this time (null until then, and again after a move)"}
 PATH_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+MONTH = "^20[0-9]{2}-(0[1-9]|1[0-2])$"
+MONTH_STATUSES = (finder.OPEN, finder.FULL, finder.DAY_OFF, finder.CLOSED, finder.PAST, finder.BEYOND_HORIZON)
 
 
 def _query(name, schema, description, required=False):
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+
+DURATION = _query("duration", {"type": "integer", "minimum": 1, "maximum": 480},
+                  "Minutes (default: the appointment type's, else 30)")
+APPOINTMENT_TYPE = _query("appointment_type", {"type": "string",
+                                               "enum": ["consultation", "follow_up", "therapy", "procedure"]},
+                          "Visit type (its default duration when no duration is given)")
 
 
 def _link(operation_id, id_expression):
@@ -102,6 +112,28 @@ SCHEMAS = {
         },
     },
     "Status": {"type": "string", "enum": ["scheduled", "arrived", "completed", "no_show", "cancelled"]},
+    "CalendarDay": {
+        "type": "object",
+        "required": ["date", "status", "free"],
+        "properties": {
+            "date": {"type": "string", "format": "date", "description": "Clinic-local date"},
+            "status": {"type": "string", "enum": list(MONTH_STATUSES),
+                       "description": "open (free times left), full, day_off (no hours, or the doctor's time off), "
+                                      "closed (the clinic is closed), past, beyond_horizon"},
+            "free": {"type": "integer", "minimum": 0, "description": "Free start times that day"},
+        },
+    },
+    "FreeTime": {
+        "type": "object",
+        "required": ["doctor_id", "doctor_name", "specialty", "date", "time"],
+        "properties": {
+            "doctor_id": {"type": "integer"},
+            "doctor_name": {"type": "string"},
+            "specialty": {"type": "string"},
+            "date": {"type": "string", "format": "date", "description": "Clinic-local date"},
+            "time": {"type": "string", "pattern": TIME, "description": "Clinic-local start time"},
+        },
+    },
     "Appointment": {
         "type": "object",
         "required": ["id", "patient_id", "provider_id", "scheduled_at", "status", "appointment_type",
@@ -198,6 +230,53 @@ PATHS = {
             "responses": {
                 "200": _json({"type": "array", "items": {"type": "string", "pattern": TIME}}, "Start times, HH:MM"),
                 "400": BAD_REQUEST,
+                "401": BOOKING_401,
+            },
+        }
+    },
+    "/v1/doctors/{id}/calendar": {
+        "get": {
+            "operationId": "doctorCalendar",
+            "summary": "Every day of a month of an active doctor: open (with its number of free times), full, day "
+                       "off, closed, past or beyond the booking horizon",
+            "tags": ["booking"],
+            "security": JWT,
+            "parameters": [
+                PATH_ID,
+                _query("month", {"type": "string", "pattern": MONTH}, "YYYY-MM, from 2000-01 to 2099-12",
+                       required=True),
+                DURATION,
+                APPOINTMENT_TYPE,
+            ],
+            "responses": {
+                "200": _json({"type": "array", "items": _ref("CalendarDay")}, "The days of the month, in order"),
+                "400": _json(ERROR, "`Invalid month format (YYYY-MM)`, `Invalid duration`, `Invalid appointment "
+                                    "type`, `Doctor not found` (unknown or inactive)"),
+                "401": BOOKING_401,
+                "404": _json(ERROR, "The id in the path is not a whole number"),
+            },
+        }
+    },
+    "/v1/bookings/next-available": {
+        "get": {
+            "operationId": "nextAvailable",
+            "summary": "The earliest free times of the active doctors (of a specialty, or one doctor), up to the "
+                       "booking horizon, earliest first",
+            "tags": ["booking"],
+            "security": JWT,
+            "parameters": [
+                _query("doctor_id", {"type": "integer"}, "Only this doctor"),
+                _query("specialty", {"type": "string"}, "Only doctors of this specialty (none of an unknown one)"),
+                DURATION,
+                APPOINTMENT_TYPE,
+                _query("from", {"type": "string", "format": "date"}, "Clinic-local date to look from (default and "
+                       "at the earliest: today)"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}, "How many times"),
+            ],
+            "responses": {
+                "200": _json({"type": "array", "items": _ref("FreeTime")}, "Free times, earliest first"),
+                "400": _json(ERROR, "`limit must be between 1 and 50`, `Invalid date format (YYYY-MM-DD)`, "
+                                    "`Invalid duration`, `Invalid appointment type`, `Doctor not found`"),
                 "401": BOOKING_401,
             },
         }

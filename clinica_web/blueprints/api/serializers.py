@@ -17,6 +17,17 @@ def doctor(d) -> dict:
     return {"id": d.id, "name": d.display_name, "specialty": d.specialty}
 
 
+def calendar_day(day) -> dict:
+    """A day of a doctor's month (finder.CalendarDay); a closure's reason stays on the pages."""
+    return {"date": day.date.isoformat(), "status": day.status, "free": day.free}
+
+
+def free_time(time) -> dict:
+    """One of the earliest free times (finder.FreeTime): the doctor, the local date and time."""
+    return {"doctor_id": time.doctor.id, "doctor_name": time.doctor.display_name, "specialty": time.doctor.specialty,
+            "date": time.day.isoformat(), "time": format_minute(time.minute)}
+
+
 def booking(a) -> dict:
     """A booking in the booking API: local date and time, UTC scheduled_at."""
     local = clinic.to_local(a.starts_at)

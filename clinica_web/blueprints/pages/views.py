@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -10,7 +10,7 @@ from clinica_web.blueprints.roles import DESK, home_endpoint
 from clinica_web.forms import EmptyForm
 from clinica_web.htmx import is_htmx, render_page_or_partial
 from clinica_web.models import PATIENT
-from clinica_web.services import availability, booking, clinic, directory, lifecycle, values
+from clinica_web.services import availability, booking, clinic, directory, finder, lifecycle, values
 from clinica_web.services.errors import DomainError, PatientBusy, SlotTaken
 from clinica_web.services.slots import local_instant
 
@@ -47,6 +47,7 @@ def _slot_context(doctor_id):
            or clinic.local_today(now))
     today = clinic.local_today(now)
     horizon = today + timedelta(days=clinic.policy().horizon_days)
+    offer = availability.day_offer(doctor, day, kind.default_duration, now=now)
     return dict(
         doctor=doctor,
         kind=kind,
@@ -55,27 +56,84 @@ def _slot_context(doctor_id):
         today=today,
         previous_day=day - timedelta(days=1) if day > today else None,
         next_day=day + timedelta(days=1) if day < horizon else None,
-        offer=(offer := availability.day_offer(doctor, day, kind.default_duration, now=now)),
+        offer=offer,
         free_minutes=offer.free_minutes,
+        **_ways_on(doctor, day, offer, kind.default_duration, now=now),
     )
+
+
+def _ways_on(doctor, day, offer, duration, *, now):
+    """No dead ends: on a day with no free time (that is not past or beyond the horizon), the
+    doctor's next free time and the earliest of the other doctors of the same specialty."""
+    if offer.free_minutes or offer.why_none in ("past", "beyond_horizon"):
+        return dict(next_time=None, other_times=[])
+    [mine] = finder.earliest([doctor], duration, now=now, start_day=day + timedelta(days=1), limit=1) or [None]
+    others = [d for d in finder.active_doctors(specialty=doctor.specialty) if d.id != doctor.id]
+    return dict(next_time=mine, other_times=finder.earliest(others, duration, now=now, start_day=day, limit=3,
+                                                            per_doctor=1))
+
+
+@bp.route("/doctors/<id:doctor_id>/calendar")
+def calendar(doctor_id):
+    """A month of the doctor's days (DESIGN.md section 17); the month alone for htmx."""
+    doctor = availability.active_doctor(doctor_id) or abort(404)
+    now = clinic.now()
+    try:
+        kind = booking.find_type(request.args.get("type") or None)
+        first = date(*values.parse_month(request.args["month"]), 1) if request.args.get("month") else None
+    except DomainError as error:
+        abort(400, error.message)
+    return render_page_or_partial("pages/calendar.html", "pages/_calendar.html",
+                                  **_month_context(doctor, kind, first or clinic.local_today(now).replace(day=1),
+                                                   now=now))
+
+
+def _month_context(doctor, kind, first, *, now):
+    today = clinic.local_today(now)
+    last_month = (today + timedelta(days=clinic.policy().horizon_days)).replace(day=1)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    following = (first + timedelta(days=31)).replace(day=1)
+    return dict(doctor=doctor, kind=kind, first=first,
+                days=finder.month(doctor, first.year, first.month, kind.default_duration, now=now),
+                previous_month=previous if previous >= today.replace(day=1) else None,
+                next_month=following if following <= last_month else None)
+
+
+@bp.route("/find")
+def find():
+    """The earliest free times of every doctor (of a specialty), earliest first: one click to book."""
+    now = clinic.now()
+    specialty = request.args.get("specialty", "")
+    types = booking.appointment_types()
+    try:
+        kind = booking.find_type(request.args.get("type") or None, types)
+    except DomainError as error:
+        abort(400, error.message)
+    times = finder.earliest(doctors := finder.active_doctors(specialty=specialty or None), kind.default_duration,
+                            now=now, limit=3 * len(doctors), per_doctor=3)
+    by_doctor = {}
+    for time in times:  # earliest first, so each doctor comes in the order of their first time
+        by_doctor.setdefault(time.doctor, []).append(time)
+    return render_page_or_partial("pages/find.html", "pages/_found.html", found=list(by_doctor.items()),
+                                  specialties=directory.specialties(), specialty=specialty, types=types, kind=kind)
 
 
 @bp.route("/doctors/<id:doctor_id>")
 def doctor(doctor_id):
-    return render_template("pages/doctor.html", **_slot_context(doctor_id))
+    context = _slot_context(doctor_id)
+    month = _month_context(context["doctor"], context["kind"], context["day"].replace(day=1), now=clinic.now())
+    return render_template("pages/doctor.html", **context, month=month)
 
 
 @bp.route("/doctors/<id:doctor_id>/slots")
 def slots(doctor_id):
     """The slot list alone for htmx; the whole booking page for everyone else (same URL)."""
+    if not is_htmx():
+        return doctor(doctor_id)
     context = _slot_context(doctor_id)
-    response = render_page_or_partial("pages/doctor.html", "pages/_slot_list.html", **context)
-    if is_htmx():
-        # Keep the address bar on the bookmarkable page, not on this partial's URL.
-        page_url = url_for("pages.doctor", doctor_id=doctor_id, date=context["day"].isoformat(),
-                           type=context["kind"].name)
-        return response, {"HX-Push-Url": page_url}
-    return response
+    # Keep the address bar on the bookmarkable page, not on this partial's URL.
+    page_url = url_for("pages.doctor", doctor_id=doctor_id, date=context["day"].isoformat(), type=context["kind"].name)
+    return render_template("pages/_slot_list.html", **context), {"HX-Push-Url": page_url}
 
 
 def _staff_to_the_desk(doctor_id):

@@ -1,0 +1,137 @@
+"""Finding a time in one look on the site (DESIGN.md section 17): the month view, no dead ends,
+and /find, reachable from the home page."""
+import re
+from datetime import date
+
+import pytest
+
+from clinica_web.extensions import db
+from clinica_web.models import BlockedPeriod
+from tests.conftest import instant
+
+NOW_DAY = date(2027, 3, 10)  # a Wednesday; March 2027 has no daylight-saving change in Santiago
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock(clock):
+    clock.set(instant(NOW_DAY, "12:00"))
+
+
+def day_cells(html):
+    """{day of month: (css status, what a screen reader hears)} of a month view."""
+    cells = re.findall(r'<td class="day day-([a-z-]+)[^"]*">(.*?)</td>', html, re.S)
+    found = {}
+    for status, inside in cells:
+        said = re.search(r'<span class="visually-hidden">([^<]*)</span>', inside)[1]
+        found[int(re.search(r'class="day-number"[^>]*>(\d+)<', inside)[1])] = (status, said)
+    return found
+
+
+def test_the_month_view_marks_every_day_and_links_the_open_ones(client, make_doctor, make_appointment, make_user):
+    doctor_id = make_doctor(windows=(("09:00", "10:00"),))
+    patient = make_user(email="ana@example.com")
+    for hhmm in ("09:00", "09:30"):
+        make_appointment(doctor_id=doctor_id, patient_id=patient, day=date(2027, 3, 11), hhmm=hhmm)
+    with client.application.app_context():
+        holiday = date(2027, 3, 15)
+        db.session.add(BlockedPeriod(doctor_id=None, reason="Clinic holiday", starts_at=instant(holiday, "00:00"),
+                                     ends_at=instant(date(2027, 3, 16), "00:00")))
+        db.session.commit()
+    page = client.get(f"/doctors/{doctor_id}/calendar?month=2027-03&type=consultation")
+    assert page.status_code == 200 and "<h2 id=\"month-heading\"" in page.text and "March 2027" in page.text
+    cells = day_cells(page.text)
+    assert len(cells) == 31
+    assert cells[9] == ("past", "Tuesday 09 March 2027: past")
+    assert cells[11] == ("full", "Thursday 11 March 2027: fully booked")
+    assert cells[13] == ("day-off", "Saturday 13 March 2027: no hours")
+    assert cells[15] == ("closed", "Monday 15 March 2027: clinic closed: Clinic holiday")
+    assert cells[16] == ("open", "Tuesday 16 March 2027: 3 free times")
+    assert f'href="/doctors/{doctor_id}?date=2027-03-16&amp;type=consultation"' in page.text
+    assert f'hx-get="/doctors/{doctor_id}/slots?date=2027-03-16&amp;type=consultation"' in page.text
+    assert "date=2027-03-11" not in page.text  # a full day is not a link
+    assert "month=2027-04" in page.text and "month=2027-02" not in page.text  # nothing to book before this month
+
+
+def test_the_month_partial_for_htmx_and_months_beyond_the_horizon(client, make_doctor):
+    doctor_id = make_doctor()
+    partial = client.get(f"/doctors/{doctor_id}/calendar?month=2027-06", headers=HTMX)
+    assert partial.status_code == 200 and "<html" not in partial.text
+    cells = day_cells(partial.text)
+    assert cells[30][0] == "beyond-horizon" and cells[7][0] == "open"  # the horizon is 8 June
+    assert "month=2027-07" not in partial.text  # no next month: nothing can be booked then
+
+
+@pytest.mark.parametrize("month", ["2027-13", "27-03", "0001-01", "9999-12", "2027-3", "x"])
+def test_a_bad_month_is_a_clear_400(client, make_doctor, month):
+    doctor_id = make_doctor()
+    page = client.get(f"/doctors/{doctor_id}/calendar?month={month}")
+    assert page.status_code == 400 and "Invalid month format (YYYY-MM)" in page.text
+
+
+def test_the_booking_page_shows_the_month_of_its_day(client, make_doctor):
+    doctor_id = make_doctor()
+    page = client.get(f"/doctors/{doctor_id}?date=2027-04-05")
+    assert "April 2027" in page.text and 'aria-current="date"' in page.text
+    assert day_cells(page.text)[5][0] == "open"
+
+
+def test_a_day_without_free_time_links_to_the_next_one_and_to_other_doctors(
+        client, make_doctor, make_appointment, make_user):
+    rossi = make_doctor(windows=(("09:00", "10:00"),))
+    other = make_doctor(name="Dr. Other", windows=(("14:00", "15:00"),))
+    make_doctor(name="Dr. Skin", specialty="Dermatology")
+    patient = make_user(email="ana@example.com")
+    for hhmm in ("09:00", "09:30"):
+        make_appointment(doctor_id=rossi, patient_id=patient, day=date(2027, 3, 11), hhmm=hhmm)
+    page = client.get(f"/doctors/{rossi}/slots?date=2027-03-11&type=consultation", headers=HTMX).text
+    assert "fully booked on this day" in page
+    assert "Next free time with Dr. Laura Rossi:" in page
+    assert f'href="/doctors/{rossi}/book?date=2027-03-12&amp;time=09:00&amp;type=consultation"' in page
+    assert f'href="/doctors/{other}/book?date=2027-03-11&amp;time=14:00&amp;type=consultation"' in page
+    assert "Dr. Skin" not in page  # another specialty
+    sunday = client.get(f"/doctors/{rossi}/slots?date=2027-03-14", headers=HTMX).text
+    assert "does not see patients on this day" in sunday and "date=2027-03-15&amp;time=09:00" in sunday
+
+
+def test_find_lists_each_doctors_earliest_times_earliest_first(client, make_doctor):
+    make_doctor(name="Dr. Afternoon", windows=(("16:00", "17:00"),))
+    make_doctor(name="Dr. Morning", windows=(("09:00", "10:00"),))
+    make_doctor(name="Dr. Skin", specialty="Dermatology", windows=(("13:00", "14:00"),))
+    page = client.get("/find?type=follow_up")
+    assert page.status_code == 200
+    order = [name for name in re.findall(r"<h3>(Dr\. \w+)", page.text)]
+    assert order == ["Dr. Skin", "Dr. Afternoon", "Dr. Morning"]  # today 13:00, today 16:00, tomorrow 09:00
+    times = re.findall(r'class="slot slot-wide" href="([^"]+)"', page.text)
+    assert len(times) == 9 and times[0].endswith("date=2027-03-10&amp;time=13:00&amp;type=follow_up")
+    only = client.get("/find?specialty=Dermatology", headers=HTMX)
+    assert "<html" not in only.text and re.findall(r"<h3>(Dr\. \w+)", only.text) == ["Dr. Skin"]
+    assert "No free time within" in client.get("/find?specialty=Cardiology").text
+
+
+def test_the_earliest_time_is_two_clicks_from_home_and_the_third_books(client, make_doctor, make_user):
+    make_doctor(name="Dr. Morning", windows=(("09:00", "10:00"),))
+    make_user(email="ana@example.com")
+    client.post("/login", data={"email": "ana@example.com", "password": "correct-horse-9"})
+    home = client.get("/").text
+    find_url = re.search(r'href="(/find)"[^>]*>Find the earliest time', home)[1]
+    first = re.search(r'class="slot slot-wide" href="([^"]+)"', client.get(find_url).text)[1].replace("&amp;", "&")
+    confirm = client.get(first)
+    assert confirm.status_code == 200 and "Book this time" in confirm.text
+
+
+def test_month_and_find_run_a_fixed_number_of_queries(
+        app, client, make_doctor, make_user, make_appointment, count_queries):
+    doctor_id = make_doctor()
+    patient = make_user(email="ana@example.com")
+
+    def measure():
+        return (count_queries(lambda: client.get(f"/doctors/{doctor_id}/calendar?month=2027-03", headers=HTMX)),
+                count_queries(lambda: client.get("/find")))
+
+    few = measure()
+    for day in range(11, 31):
+        if date(2027, 3, day).weekday() < 5:
+            for hhmm in ("09:00", "10:00", "11:00", "14:00", "15:00", "16:00"):
+                make_appointment(doctor_id=doctor_id, patient_id=patient, day=date(2027, 3, day), hhmm=hhmm)
+    assert measure() == few
