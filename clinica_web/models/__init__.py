@@ -25,3 +25,4 @@ from clinica_web.models.user import (  # noqa: F401
     User,
     UserSession,
 )
+from clinica_web.models.waitlist import WaitlistEntry  # noqa: F401

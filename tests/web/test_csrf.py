@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from clinica_web.extensions import db
-from clinica_web.models import ARRIVED, ApiToken, Appointment, BlockedPeriod, User, WeeklyHours
+from clinica_web.models import ARRIVED, ApiToken, Appointment, BlockedPeriod, User, WaitlistEntry, WeeklyHours
 from clinica_web.services import accounts, clinic, links, tokens
 from tests.conftest import PASSWORD, instant, next_weekday, table_snapshot
 
@@ -80,6 +80,9 @@ def clinic_data(app, make_doctor, make_user, make_appointment):
                                      ends_at=instant(MONDAY, "15:00"), reason="Away"))
         db.session.add(BlockedPeriod(doctor_id=None, starts_at=instant(MONDAY + timedelta(days=1), "00:00"),
                                      ends_at=instant(MONDAY + timedelta(days=2), "00:00"), reason="Holiday"))
+        db.session.add(WaitlistEntry(patient_id=ana, specialty="General Practice", appointment_type="consultation",
+                                     from_date=MONDAY, to_date=MONDAY, part_of_day="any", status="active",
+                                     created_at=clinic.now()))
         db.session.commit()
         tokens.create_api_token(db.session.get(User, reception), now=clinic.now())
         accounts.request_password_reset(email="ana@example.com", now=clinic.now())
@@ -91,6 +94,7 @@ def clinic_data(app, make_doctor, make_user, make_appointment):
             closure=db.session.scalars(select(BlockedPeriod.id).where(BlockedPeriod.doctor_id.is_(None))).one(),
             api_token=db.session.scalars(select(ApiToken.id)).one(),
             reset=reset_links[0],  # the token itself
+            entry=db.session.scalars(select(WaitlistEntry.id)).one(),
             confirm_link=links.make("confirm", target_id=future, sequence=0, expires_at=instant(MONDAY, "09:00")),
         )
     return SimpleNamespace(
@@ -113,6 +117,9 @@ SENDERS = {
                                "booking_key": "k" * 32}),
     "pages.cancel_booking": ("patient", {}),
     "pages.reminder_confirm": ("anonymous", {}),
+    "pages.waitlist": ("patient", {"target": "specialty:General Practice", "type": "consultation", "part_of_day": "any",
+                                   "from_date": MONDAY.isoformat(), "to_date": MONDAY.isoformat()}),
+    "pages.leave_waitlist": ("patient", {}),
     "pages.confirm_reschedule": ("patient", {"doctor_id": "{doctor}", "date": MONDAY.isoformat(), "time": "11:30"}),
     "desk.set_status": ("reception", {"to": ARRIVED}),
     "desk.undo": ("reception", {}),
@@ -150,6 +157,7 @@ URL_VALUES = {  # (endpoint or "*", argument) -> the id in the clinic (as a form
     ("*", "token_id"): "{api_token}",
     ("pages.reminder_confirm", "token"): "{confirm_link}",
     ("*", "token"): "{reset}",
+    ("*", "entry_id"): "{entry}",
 }
 
 

@@ -7,6 +7,14 @@ from flask import Blueprint
 booking_api = Blueprint("api", __name__, url_prefix="/v1")
 clinic_api = Blueprint("clinic_api", __name__, url_prefix="/v1/clinic")
 
-from clinica_web.blueprints.api import bookings, clinic, errors, explain, finding, openapi  # noqa: E402,F401
+from clinica_web.blueprints.api import (  # noqa: E402,F401
+    bookings,
+    clinic,
+    errors,
+    explain,
+    finding,
+    openapi,
+    waitlist,
+)
 
 BLUEPRINTS = (booking_api, clinic_api)

@@ -59,6 +59,13 @@ def json_body() -> dict:
     return body
 
 
+def missing_fields(body: dict, *fields):
+    """The booking API's 400 when any of the fields is absent, null or empty; else None."""
+    if any(body.get(field) in (None, "") for field in fields):
+        return error(400, "Missing required fields")
+    return None
+
+
 def _usable_text(value) -> bool:
     """Whether every string (keys too) in a parsed JSON value is text that can be stored."""
     pending = [value]

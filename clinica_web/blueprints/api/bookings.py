@@ -3,7 +3,7 @@ from flask import g, request, url_for
 
 from clinica_web.blueprints.api import booking_api
 from clinica_web.blueprints.api import serializers as out
-from clinica_web.blueprints.api.auth import json_body, jwt_required
+from clinica_web.blueprints.api.auth import json_body, jwt_required, missing_fields
 from clinica_web.blueprints.api.errors import error
 from clinica_web.extensions import limiter
 from clinica_web.security import login_email_key
@@ -12,17 +12,11 @@ from clinica_web.services.errors import DomainError
 from clinica_web.services.slots import format_minute
 
 
-def _required(body, *fields):
-    if any(body.get(field) in (None, "") for field in fields):
-        return error(400, "Missing required fields")
-    return None
-
-
 @booking_api.post("/auth/register")
 @limiter.limit("10 per minute")
 def register():
     body = json_body()
-    if (missing := _required(body, "email", "password", "full_name")) is not None:
+    if (missing := missing_fields(body, "email", "password", "full_name")) is not None:
         return missing
     user = accounts.create_user(email=body["email"], password=body["password"], full_name=body["full_name"],
                                 now=clinic.now())
@@ -81,7 +75,7 @@ def my_bookings():
 def reschedule_booking(booking_id):
     """{"date", "time"[, "doctor_id"]}: move one of the caller's bookings (the POST's errors)."""
     body = json_body()
-    if (missing := _required(body, "date", "time")) is not None:
+    if (missing := missing_fields(body, "date", "time")) is not None:
         return missing
     moved = booking.reschedule_by_patient(patient=g.api_user, appointment_id=booking_id, date=body.get("date"),
                                           time=body.get("time"), doctor_id=body.get("doctor_id"), now=clinic.now())

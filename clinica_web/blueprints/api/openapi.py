@@ -3,7 +3,8 @@
 from flask import current_app
 
 from clinica_web.blueprints.api import booking_api
-from clinica_web.services import finder
+from clinica_web.models.waitlist import ACTIVE, ANY_TIME, BOOKED, LEFT
+from clinica_web.services import finder, waitlist
 from clinica_web.services.lifecycle import PATIENT_CANCEL_REASONS
 from clinica_web.services.rules import RULES
 
@@ -112,6 +113,24 @@ SCHEMAS = {
         },
     },
     "Status": {"type": "string", "enum": ["scheduled", "arrived", "completed", "no_show", "cancelled"]},
+    "WaitlistEntry": {
+        "type": "object",
+        "required": ["id", "doctor_id", "doctor_name", "specialty", "appointment_type", "from_date", "to_date",
+                     "part_of_day", "status", "created_at"],
+        "properties": {
+            "id": {"type": "integer"},
+            "doctor_id": {"type": "integer", "nullable": True, "description": "Null when waiting for a specialty"},
+            "doctor_name": {"type": "string", "nullable": True, "description": "Null when waiting for a specialty"},
+            "specialty": {"type": "string", "description": "The specialty waited for, or the doctor's"},
+            "appointment_type": {"type": "string"},
+            "from_date": {"type": "string", "format": "date", "description": "First clinic-local day"},
+            "to_date": {"type": "string", "format": "date", "description": "Last clinic-local day"},
+            "part_of_day": {"type": "string", "enum": list(waitlist.PARTS_OF_DAY),
+                            "description": "morning (starts before 13:00), afternoon (from 13:00) or any"},
+            "status": {"type": "string", "enum": [ACTIVE, LEFT, BOOKED]},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    },
     "CalendarDay": {
         "type": "object",
         "required": ["date", "status", "free"],
@@ -386,6 +405,66 @@ PATHS = {
                 "200": _json(_ref("Booking"), "The confirmed booking"),
                 "400": _json(ERROR, "`Booking not found or unauthorized` (also for another patient's booking); "
                                     "`Only upcoming scheduled bookings can be confirmed`"),
+                "401": BOOKING_401,
+                "404": _json(ERROR, "The id in the path is not a whole number"),
+            },
+        }
+    },
+    "/v1/waitlist": {
+        "post": {
+            "operationId": "joinWaitlist",
+            "summary": "Wait for time with a doctor or any doctor of a specialty (exactly one of them), over at "
+                       f"most {waitlist.MAX_RANGE_DAYS} days within the booking horizon and a part of the day; at "
+                       f"most {waitlist.MAX_ACTIVE} entries waiting at once",
+            "tags": ["booking"],
+            "security": JWT,
+            "requestBody": _body({
+                "type": "object",
+                "required": ["from_date", "to_date"],
+                "properties": {
+                    "doctor_id": {"type": "integer", "description": "This doctor (or give specialty)"},
+                    "specialty": {"type": "string", "description": "Any active doctor of this specialty"},
+                    "appointment_type": {"type": "string",
+                                         "enum": ["consultation", "follow_up", "therapy", "procedure"],
+                                         "description": "Visit type (default: consultation)"},
+                    "from_date": {"type": "string", "format": "date", "description": "First clinic-local day"},
+                    "to_date": {"type": "string", "format": "date", "description": "Last clinic-local day"},
+                    "part_of_day": {"type": "string", "enum": list(waitlist.PARTS_OF_DAY), "default": ANY_TIME},
+                },
+            }),
+            "responses": {
+                "201": {**_json(_ref("WaitlistEntry"), "Waiting"),
+                        "links": {"LeaveIt": _link("leaveWaitlist", "$response.body#/id")}},
+                "400": _json(ERROR, "`Missing required fields`, `Choose a doctor or a specialty`, `Doctor not "
+                                    "found`, `No doctor of this specialty`, the date and range rules, `Only "
+                                    "patients join the waitlist`, or the limit of entries"),
+                "401": BOOKING_401,
+                "415": NOT_JSON,
+            },
+        }
+    },
+    "/v1/waitlist/me": {
+        "get": {
+            "operationId": "myWaitlist",
+            "summary": "The caller's waiting entries (last day not passed), in joining order",
+            "tags": ["booking"],
+            "security": JWT,
+            "responses": {
+                "200": _json({"type": "array", "items": _ref("WaitlistEntry")}, "Entries"),
+                "401": BOOKING_401,
+            },
+        }
+    },
+    "/v1/waitlist/{id}": {
+        "delete": {
+            "operationId": "leaveWaitlist",
+            "summary": "Leave one of the caller's waiting entries",
+            "tags": ["booking"],
+            "security": JWT,
+            "parameters": [PATH_ID],
+            "responses": {
+                "200": _json(_ref("WaitlistEntry"), "The entry, status `left`"),
+                "400": _json(ERROR, "`Waitlist entry not found` (also another patient's, or one already left)"),
                 "401": BOOKING_401,
                 "404": _json(ERROR, "The id in the path is not a whole number"),
             },

@@ -67,3 +67,19 @@ def appointment(a) -> dict:
 
 def user(u) -> dict:
     return {"id": u.id, "email": u.email, "full_name": u.full_name}
+
+
+def waitlist_entry(e) -> dict:
+    """A waitlist entry: for a doctor, their name and specialty; for a specialty, no doctor."""
+    return {
+        "id": e.id,
+        "doctor_id": e.doctor_id,
+        "doctor_name": e.doctor.display_name if e.doctor_id else None,
+        "specialty": e.doctor.specialty if e.doctor_id else e.specialty,
+        "appointment_type": e.appointment_type,
+        "from_date": e.from_date.isoformat(),
+        "to_date": e.to_date.isoformat(),
+        "part_of_day": e.part_of_day,
+        "status": e.status,
+        "created_at": instant(e.created_at),
+    }

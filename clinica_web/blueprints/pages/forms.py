@@ -1,10 +1,11 @@
 import secrets
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, TextAreaField
+from wtforms import DateField, HiddenField, RadioField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from clinica_web.services.lifecycle import PATIENT_CANCEL_REASONS
+from clinica_web.services.waitlist import PARTS_OF_DAY
 
 try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice
     from wtforms.fields.choices import SelectChoice
@@ -40,3 +41,17 @@ class BookingForm(FlaskForm):
     def fill_new_key(self):
         """A fresh one-time key, so a resubmitted form finds its booking instead of booking twice."""
         self.booking_key.data = secrets.token_urlsafe(24)
+
+
+class WaitlistForm(FlaskForm):
+    """Join the waitlist: a doctor or any doctor of a specialty ("doctor:<id>", "specialty:<name>",
+    choices filled by the view), a visit type, the days and the part of the day. The service checks
+    every rule again."""
+
+    target = SelectField("Who", validators=[DataRequired("Choose a doctor or a specialty.")])
+    type = SelectField("Visit type", validators=[DataRequired("Choose a visit type.")])
+    from_date = DateField("From", validators=[DataRequired("Choose the first day.")])
+    to_date = DateField("To", validators=[DataRequired("Choose the last day.")],
+                        description="At most 60 days.")
+    part_of_day = RadioField("When in the day", default="any",
+                             choices=[SelectChoice(code, label) for code, label in PARTS_OF_DAY.items()])

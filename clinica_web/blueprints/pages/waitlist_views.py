@@ -1,0 +1,78 @@
+"""The patient's waitlist (DESIGN.md section 18): the entries, joining (prefilled from a full
+day's link) and leaving."""
+from datetime import timedelta
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from clinica_web.blueprints.pages import bp
+from clinica_web.blueprints.pages.forms import SelectChoice, WaitlistForm
+from clinica_web.forms import EmptyForm, add_domain_error
+from clinica_web.models import PATIENT
+from clinica_web.services import availability, booking, clinic, directory, values
+from clinica_web.services import waitlist as waitlist_service
+from clinica_web.services.errors import DomainError
+
+
+@bp.route("/waitlist", methods=["GET", "POST"])
+@login_required
+def waitlist():
+    """The patient's waitlist entries and a form to join another (prefilled from a full day)."""
+    if current_user.role != PATIENT:
+        abort(403)
+    now = clinic.now()
+    form = WaitlistForm(request.form if request.method == "POST" else None)
+    doctors, types = directory.doctors(), booking.appointment_types()
+    form.target.choices = [SelectChoice(f"specialty:{name}", f"Any doctor of {name}")
+                           for name in directory.specialties()] + [
+        SelectChoice(f"doctor:{doctor.id}", f"{doctor.display_name} ({doctor.specialty})") for doctor in doctors]
+    form.type.choices = [SelectChoice(t.name, f"{t.label} ({t.default_duration} min)") for t in types]
+    status = 200
+    if request.method == "GET":
+        _prefill_waitlist_form(form, now)
+    elif form.validate_on_submit():
+        kind, _, target = form.target.data.partition(":")
+        try:
+            waitlist_service.join(patient=current_user, doctor_id=target if kind == "doctor" else None,
+                                  specialty=target if kind == "specialty" else None, appointment_type=form.type.data,
+                                  from_date=form.from_date.data.isoformat(), to_date=form.to_date.data.isoformat(),
+                                  part_of_day=form.part_of_day.data, now=now)
+        except DomainError as error:
+            add_domain_error(form, error)
+            status = 422
+        else:
+            flash("You are on the waitlist. We will email you when a time frees up.", "success")
+            return redirect(url_for("pages.waitlist"), code=303)
+    else:
+        status = 422
+    return render_template("pages/waitlist.html", form=form, entries=waitlist_service.entries_of(current_user, now=now),
+                           describe=waitlist_service.describe, parts=waitlist_service.PARTS_OF_DAY,
+                           labels=booking.visit_labels(), leave_form=EmptyForm()), status
+
+
+def _prefill_waitlist_form(form, now):
+    """From a full day's link: ?doctor_id=&date=&type= (ignored where they make no sense)."""
+    doctor = availability.active_doctor(values.positive_number(request.args.get("doctor_id", ""), values.MAX_ID))
+    if doctor is not None:
+        form.target.data = f"doctor:{doctor.id}"
+    try:
+        first = booking.parse_date(request.args["date"]) if request.args.get("date") else clinic.local_today(now)
+    except DomainError:
+        first = clinic.local_today(now)
+    form.from_date.data = max(first, clinic.local_today(now))
+    form.to_date.data = form.from_date.data + timedelta(days=13)
+    if request.args.get("type") in booking.visit_labels():
+        form.type.data = request.args["type"]
+
+
+@bp.route("/waitlist/<id:entry_id>/leave", methods=["POST"])
+@login_required
+def leave_waitlist(entry_id):
+    if not EmptyForm().validate_on_submit():
+        abort(400, "This form has expired. Please reload the page and try again.")
+    try:
+        waitlist_service.leave(patient=current_user, entry_id=entry_id, now=clinic.now())
+    except DomainError:
+        abort(404)
+    flash("You have left that waitlist.", "success")
+    return redirect(url_for("pages.waitlist"), code=303)

@@ -1,0 +1,96 @@
+"""The patient's waitlist page (DESIGN.md section 18, its first part): join, list, leave; and the
+link to it from a day without free time."""
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from clinica_web.extensions import db
+from clinica_web.models import WaitlistEntry
+from tests.conftest import PASSWORD, instant
+
+NOW_DAY = date(2027, 3, 10)
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock(clock):
+    clock.set(instant(NOW_DAY, "12:00"))
+
+
+@pytest.fixture
+def patient(client, make_user):
+    user_id = make_user(email="ana@example.com")
+    assert client.post("/login", data={"email": "ana@example.com", "password": PASSWORD}).status_code == 303
+    return user_id
+
+
+def join(client, **fields):
+    data = {"target": "specialty:General Practice", "type": "follow_up", "from_date": "2027-03-11",
+            "to_date": "2027-03-20", "part_of_day": "morning", **fields}
+    return client.post("/waitlist", data=data)
+
+
+def entries(app):
+    with app.app_context():
+        return db.session.execute(select(WaitlistEntry.doctor_id, WaitlistEntry.specialty, WaitlistEntry.status)
+                                  .order_by(WaitlistEntry.id)).all()
+
+
+def test_a_patient_joins_sees_and_leaves_the_waitlist(app, client, make_doctor, patient):
+    doctor_id = make_doctor()
+    assert join(client).status_code == 303
+    assert join(client, target=f"doctor:{doctor_id}", part_of_day="any").status_code == 303
+    page = client.get("/waitlist").text
+    assert "any doctor of General Practice" in page and "Dr. Laura Rossi" in page
+    assert "Thursday 11 March 2027 to Saturday 20 March 2027, morning (before 13:00)" in page
+    assert entries(app) == [(None, "General Practice", "active"), (doctor_id, None, "active")]
+    assert client.post("/waitlist/1/leave").status_code == 303
+    assert entries(app)[0].status == "left" and "any doctor of General Practice" not in client.get("/waitlist").text
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"to_date": "2027-05-20"}, "Choose at most 60 days"),
+    ({"from_date": "2027-03-09"}, "The first day cannot be in the past"),
+    ({"to_date": "2027-03-05", "from_date": "2027-03-12"}, "The last day comes before the first"),
+    ({"target": "specialty:Astrology"}, "Not a valid choice"),
+    ({"target": "doctor:999"}, "Not a valid choice"),
+])
+def test_what_cannot_be_waited_for_is_refused_and_nothing_saved(app, client, make_doctor, patient, fields, message):
+    make_doctor()
+    response = join(client, **fields)
+    assert response.status_code == 422 and message in response.text
+    assert entries(app) == []
+
+
+def test_at_most_three_at_once(app, client, make_doctor, patient):
+    make_doctor()
+    for _ in range(3):
+        assert join(client).status_code == 303
+    fourth = join(client)
+    assert fourth.status_code == 422 and "at most 3 things at once" in fourth.text
+    assert len(entries(app)) == 3
+
+
+def test_another_patients_entry_cannot_be_left(app, client, make_doctor, make_user, patient, login_as):
+    make_doctor()
+    assert join(client).status_code == 303
+    other = login_as(make_user(email="ben@example.com"))
+    assert other.post("/waitlist/1/leave").status_code == 404
+    assert entries(app)[0].status == "active"
+
+
+def test_a_full_day_links_to_the_waitlist_prefilled(client, make_doctor, make_appointment, make_user, patient):
+    doctor_id = make_doctor(windows=(("09:00", "09:30"),))
+    make_appointment(doctor_id=doctor_id, patient_id=make_user(email="ben@example.com"), day=date(2027, 3, 11),
+                     hhmm="09:00")
+    day = client.get(f"/doctors/{doctor_id}/slots?date=2027-03-11&type=consultation", headers={"HX-Request": "true"})
+    link = f"/waitlist?doctor_id={doctor_id}&amp;date=2027-03-11&amp;type=consultation"
+    assert "fully booked" in day.text and f'href="{link}"' in day.text
+    form = client.get(link.replace("&amp;", "&")).text
+    assert f'<option selected value="doctor:{doctor_id}">' in form
+    assert 'value="2027-03-11"' in form and '<option selected value="consultation">' in form
+
+
+def test_staff_have_no_waitlist_page(client, make_user, login_as):
+    desk = login_as(make_user(email="desk@example.com", role="reception"))
+    assert desk.get("/waitlist").status_code == 403
