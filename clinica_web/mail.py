@@ -76,11 +76,13 @@ def appointment_email(appointment, kind: str, *, previous_start=None) -> dict:
     )
 
 
-def reminder_email(appointment, action_links: dict) -> dict:
+def reminder_email(appointment, action_links: dict, *, now) -> dict:
     """Subject and bodies of a reminder (services/reminders.py), with its Confirm, Reschedule and
-    Cancel links; the patient's calendar already holds the event, so no ICS."""
-    context = _appointment_context(appointment, "reminder", links=action_links,
-                                   change_cutoff=clinic.format_local(lifecycle.change_cutoff(appointment)))
+    Cancel links; the patient's calendar already holds the event, so no ICS. Once online changes
+    have closed (the change cutoff), it says so and gives the phone first."""
+    cutoff = lifecycle.change_cutoff(appointment)
+    context = _appointment_context(appointment, "reminder", links=action_links, changes_open=now < cutoff,
+                                   change_cutoff=clinic.format_local(cutoff))
     return dict(
         subject=_appointment_subject("Reminder: your appointment", appointment),
         text_body=render_template("email/appointment_reminder.txt", **context),

@@ -56,8 +56,8 @@ def month(doctor: Doctor, year: int, month_number: int, duration: int, *, now: d
             for day, offer in offers]
 
 
-def _within(busy, day):
-    day_start, day_end = clinic.local_day_span(day)
+def _within(busy, day, span=None):
+    day_start, day_end = span or clinic.local_day_span(day)
     return [interval for interval in busy if interval.start < day_end and interval.end > day_start]
 
 
@@ -73,18 +73,21 @@ def earliest(doctors: list[Doctor], duration: int, *, now: datetime, start_day: 
     working = [doctor for doctor in doctors if windows[doctor.id]]
     found, counts = [], {doctor.id: 0 for doctor in working}
     tz = clinic.tz()
+    # A doctor's day gives at most this many of its times (its earliest): the rest could not be taken.
+    per_day = limit if per_doctor is None else min(limit, per_doctor)
     while day <= last and working and len(found) < limit:
         chunk_end = min(day + timedelta(days=SCAN_DAYS - 1), last)
         start, end = clinic.local_day_span(day, chunk_end)
         busy = availability.busy_by_doctor([doctor.id for doctor in working], start, end)
         in_chunk = []
         while day <= chunk_end:
+            span = clinic.local_day_span(day)
             for doctor in working:
                 day_windows = windows[doctor.id].get(day.weekday())
                 if not day_windows:
                     continue
-                for minute in availability.free_minutes(day, day_windows, _within(busy[doctor.id], day), duration,
-                                                        now=now):
+                for minute in availability.free_minutes(day, day_windows, _within(busy[doctor.id], day, span),
+                                                        duration, now=now)[:per_day]:
                     in_chunk.append(FreeTime(doctor, day, minute, slots.local_instant(day, minute, tz)))
             day += timedelta(days=1)
         # The chunk's times are all earlier than the next chunk's: take them in order.

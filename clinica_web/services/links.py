@@ -42,17 +42,22 @@ def make(action: str, *, target_id: int, sequence: int, expires_at: datetime) ->
                                 "exp": int(expires_at.timestamp()), "n": secrets.token_urlsafe(16)})
 
 
-def read(token: str, action: str, *, now: datetime) -> Link:
-    """The link `token` is, if it is a genuine `action` link that has neither expired nor been used;
-    else InvalidInput(DEAD). Whether its SEQUENCE is still the row's is the caller's to check."""
+def read(token: str, action: str, *, now: datetime, used_too=False) -> Link:
+    """The link `token` is, if it is a genuine `action` link that has neither expired nor (unless
+    `used_too`) been used; else InvalidInput(DEAD). Whether its SEQUENCE is still the row's is the
+    caller's to check.
+
+    A link is known by its signed random part, not by the text of the token: base64 lets one
+    signature be spelled in several ways that all verify, and each must count as the same link.
+    """
     try:
         payload = _serializer().loads(token)
         link = Link(action=payload["do"], target_id=int(payload["id"]), sequence=int(payload["seq"]),
                     expires_at=datetime.fromtimestamp(int(payload["exp"]), timezone.utc),
-                    digest=hashlib.sha256(token.encode()).hexdigest())
+                    digest=hashlib.sha256(f"{payload['do']}:{payload['n']}".encode()).hexdigest())
     except (BadSignature, KeyError, TypeError, ValueError, OverflowError):
         raise InvalidInput(DEAD) from None
-    if link.action != action or now >= link.expires_at or is_used(link):
+    if link.action != action or now >= link.expires_at or not used_too and is_used(link):
         raise InvalidInput(DEAD)
     return link
 

@@ -156,6 +156,8 @@ def _record(outcome, *, now):
             **{name: fields[name] for name in WRITTEN_OUT}))
         return
     email = db.session.get(OutboxEmail, email_id)
+    if email is None:  # a reminder dropped meanwhile (its visit cancelled or moved): nothing to retry
+        return
     email.attempts += 1
     email.last_error = error
     if email.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:

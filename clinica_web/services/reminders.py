@@ -62,12 +62,18 @@ def write_out(rows: list[OutboxEmail], *, now: datetime) -> dict[int, dict | str
     visits = {a.id: a for a in db.session.scalars(
         select(Appointment).where(Appointment.id.in_({row.appointment_id for row in rows}))
         .options(db.joinedload(Appointment.patient), db.joinedload(Appointment.doctor)))}
+    # After a worker outage several reminders of one visit may be due at once: the latest says it all.
+    latest = {}
+    for row in rows:
+        if row.next_attempt_at >= latest.get(row.appointment_id, row).next_attempt_at:
+            latest[row.appointment_id] = row
     written = {}
     for row in rows:
         visit = visits.get(row.appointment_id)
-        why_not = _why_not_send(row, visit, now=now)
+        why_not = (_why_not_send(row, visit, now=now)
+                   or (latest[row.appointment_id] is not row and "A later reminder of the same visit replaces it"))
         written[row.id] = why_not or dict(recipient=visit.patient.email, cc=None, ics=None, ics_method=None,
-                                          **mail.reminder_email(visit, action_links(visit)))
+                                          **mail.reminder_email(visit, action_links(visit), now=now))
     return written
 
 
@@ -99,6 +105,19 @@ def visit_of_link(token: str, action: str, *, now: datetime, lock=False) -> Appo
     visit = locked(Appointment, link.target_id) if lock else db.session.get(Appointment, link.target_id)
     if visit is None or visit.sequence != link.sequence or visit.status != SCHEDULED or visit.starts_at <= now:
         raise InvalidInput(links.DEAD)
+    return visit
+
+
+def confirmed_by_this_link(token: str, *, now: datetime) -> Appointment | None:
+    """The visit, if `token` is a Confirm link already used for it and the visit, unchanged since,
+    is confirmed (a second click, a reopened email: say so rather than "no longer works")."""
+    try:
+        link = links.read(token, CONFIRM, now=now, used_too=True)
+    except InvalidInput:
+        return None
+    visit = db.session.get(Appointment, link.target_id)
+    if visit is None or visit.sequence != link.sequence or visit.confirmed_at is None or not links.is_used(link):
+        return None
     return visit
 
 
@@ -154,11 +173,13 @@ class ReminderState:
 
 
 def states(appointment_ids) -> dict[int, ReminderState]:
-    """Each visit's reminder state, in one query."""
+    """Each visit's reminder state, in one query: only reminders of its present time (its SEQUENCE);
+    one sent before a move reminded the patient of another time."""
     rows = db.session.execute(
         select(OutboxEmail.appointment_id, OutboxEmail.status, OutboxEmail.sent_at, OutboxEmail.next_attempt_at)
+        .join(Appointment, Appointment.id == OutboxEmail.appointment_id)
         .where(OutboxEmail.kind == REMINDER, OutboxEmail.appointment_id.in_(appointment_ids),
-               OutboxEmail.status.in_((SENT, FAILED, PENDING)))
+               OutboxEmail.sequence == Appointment.sequence, OutboxEmail.status.in_((SENT, FAILED, PENDING)))
         .order_by(OutboxEmail.next_attempt_at))
     found = {}
     for appointment_id, status, sent_at, due in rows:

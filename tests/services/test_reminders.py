@@ -11,9 +11,18 @@ from sqlalchemy import event, func, select, update
 
 from clinica_web import mail
 from clinica_web.extensions import db
-from clinica_web.models import Appointment, AppointmentChange, AppointmentType, Doctor, OutboxEmail, User, WeeklyHours
+from clinica_web.models import (
+    Appointment,
+    AppointmentChange,
+    AppointmentType,
+    Doctor,
+    OutboxEmail,
+    UsedLink,
+    User,
+    WeeklyHours,
+)
 from clinica_web.models.outbox import FAILED, PENDING, REMINDER, SENT, SKIPPED
-from clinica_web.services import booking, clinic, links, notifications, staff_actions
+from clinica_web.services import booking, clinic, links, notifications, reminders, staff_actions
 from tests.conftest import PASSWORD, instant, next_weekday
 
 WEDNESDAY = next_weekday(2, weeks=1)  # at least a week ahead: both reminders are still to come
@@ -236,9 +245,32 @@ def test_confirm_works_without_logging_in_and_a_get_changes_nothing(app, doctor_
         kinds = db.session.scalars(select(AppointmentChange.kind).where(
             AppointmentChange.appointment_id == appointment_id).order_by(AppointmentChange.id)).all()
         assert kinds == ["booked", "confirmed"]
-    again = browser.post(path)  # single use
-    assert again.status_code == 410 and "no longer works" in again.text
-    assert browser.get(path).status_code == 410
+    again = browser.post(path)  # used up: a second click is told the visit is confirmed, and changes nothing
+    assert again.status_code == 200 and "your appointment is confirmed" in again.text
+    assert browser.get(path).status_code == 200 and "Yes, I will come" not in browser.get(path).text
+    with app.app_context():
+        assert db.session.scalar(select(func.count(AppointmentChange.id)).where(
+            AppointmentChange.kind == "confirmed")) == 1
+        assert db.session.scalar(select(func.count(UsedLink.digest))) == 1
+
+
+def test_a_used_link_spelled_another_way_is_the_same_used_link(app, doctor_id, ana, clock, sent_mail):
+    """base64 lets one signature be written several ways that all verify: each is the same link."""
+    book(app, ana, doctor_id)
+    clock.set(instant(WEDNESDAY, "10:00") - timedelta(hours=24))
+    path = link_in(reminders_in(sent_mail())[0], "confirm")
+    token = path.split("/")[2]
+    browser = app.test_client()
+    assert browser.post(path).status_code == 200
+    for spelling in (token + "=", token[:-1] + chr(ord(token[-1]) ^ 1)):
+        with app.app_context():
+            try:
+                links.read(spelling, "confirm", now=clinic.now(), used_too=True)
+            except Exception:
+                continue  # not a valid spelling of this signature: nothing to check
+        assert browser.post(f"/reminders/{spelling}/confirm").status_code == 200  # "already confirmed"
+    with app.app_context():
+        assert db.session.scalar(select(func.count(UsedLink.digest))) == 1
 
 
 def test_a_link_from_before_a_reschedule_is_dead(app, doctor_id, ana, clock, sent_mail):
@@ -348,8 +380,41 @@ def test_several_workers_at_once_send_each_reminder_once(committing_app, clock):
         sent = db.session.scalar(select(func.count(OutboxEmail.id)).where(OutboxEmail.status == SENT))
         reminders_sent = db.session.scalar(select(func.count(OutboxEmail.id)).where(
             OutboxEmail.kind == REMINDER, OutboxEmail.status == SENT))
-    # 32 confirmations, 32 reminders a day ahead, and the 2-hour ones of the 09:00 and 10:00 visits.
-    assert (sum(sent_by), sent, reminders_sent) == (72, 72, 40)
+    # 32 confirmations and a reminder for each visit: for the 09:00 and 10:00 ones both of theirs
+    # are due, and only the later (2-hour) one goes out.
+    assert (sum(sent_by), sent, reminders_sent) == (64, 64, 32)
     messages = [path.read_bytes() for path in Path(app.config["MAIL_FILE_DIR"]).glob("*.eml")]
-    assert len(messages) == 72 and len([m for m in messages if b"Subject: Reminder" in m]) == 40
+    assert len(messages) == 64 and len([m for m in messages if b"Subject: Reminder" in m]) == 32
     assert FAILED not in [status for _due, status in planned(app)]
+
+
+def test_old_reminders_after_a_move_and_both_due_after_an_outage(app, doctor_id, ana, clock, sent_mail, run_worker):
+    appointment_id = book(app, ana, doctor_id)
+    clock.set(instant(WEDNESDAY, "10:00") - timedelta(hours=24))
+    [first] = reminders_in(sent_mail())
+    assert "please call" in text_of(first) and "online changes closed" in text_of(first)  # 24 h: the cutoff
+    with app.app_context():
+        assert reminders.states([appointment_id])[appointment_id].status == SENT
+        staff = User(email="desk@example.com", full_name="Desk", role="reception")
+        staff.set_password(PASSWORD)
+        db.session.add(staff)
+        db.session.commit()
+        staff_actions.reschedule_local(actor=staff, appointment=db.session.get(Appointment, appointment_id),
+                                       doctor_id=None, date=(WEDNESDAY + timedelta(days=1)).isoformat(),
+                                       time="10:00", reason="Asked", now=clinic.now())
+        # The reminder sent was of the old time: the desk sees the new time's, due.
+        assert reminders.states([appointment_id])[appointment_id].status == PENDING
+    # The worker was down until two hours before the new time: one reminder, not two.
+    clock.set(instant(WEDNESDAY + timedelta(days=1), "08:00"))
+    assert len(reminders_in(sent_mail())) == 2  # the first, and one now
+
+
+def test_a_reminder_before_the_cutoff_says_until_when_changes_are_open(app, doctor_id, ana, clock, sent_mail,
+                                                                       monkeypatch):
+    monkeypatch.setitem(app.config, "REMINDER_HOURS", [48])
+    book(app, ana, doctor_id)
+    clock.set(instant(WEDNESDAY, "10:00") - timedelta(hours=48))
+    [reminder] = reminders_in(sent_mail())
+    cutoff = (WEDNESDAY - timedelta(days=1)).strftime("%a %d %b %Y") + ", 10:00"
+    assert f"Changing or cancelling online is possible until {cutoff}" in text_of(reminder)
+    assert "/reschedule" in text_of(reminder) and "/cancel" in text_of(reminder)

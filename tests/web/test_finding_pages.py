@@ -72,8 +72,28 @@ def test_a_bad_month_is_a_clear_400(client, make_doctor, month):
 def test_the_booking_page_shows_the_month_of_its_day(client, make_doctor):
     doctor_id = make_doctor()
     page = client.get(f"/doctors/{doctor_id}?date=2027-04-05")
-    assert "April 2027" in page.text and 'aria-current="date"' in page.text
-    assert day_cells(page.text)[5][0] == "open"
+    assert "April 2027" in page.text and day_cells(page.text)[5][0] == "open"
+
+
+def test_the_month_beside_the_slots_follows_the_visit_type_and_the_month(
+        client, make_doctor, make_appointment, make_user):
+    """The slot list is swapped alone; when the type or the month changes, the month comes along."""
+    doctor_id = make_doctor(windows=(("09:00", "10:00"),))
+    make_appointment(doctor_id=doctor_id, patient_id=make_user(email="ben@example.com"), day=date(2027, 3, 16),
+                     hhmm="09:00")
+    shown = f"http://localhost/doctors/{doctor_id}?date=2027-03-15&type=consultation"
+
+    def swap(query):
+        return client.get(f"/doctors/{doctor_id}/slots?{query}", headers={**HTMX, "HX-Current-URL": shown}).text
+
+    same = swap("date=2027-03-16&type=consultation")
+    assert 'hx-swap-oob="true"' not in same  # the same month and type: the month beside it is right
+    therapy = swap("date=2027-03-16&type=therapy")
+    assert 'id="month" aria-labelledby="month-heading" hx-swap-oob="true"' in therapy
+    assert day_cells(therapy)[16] == ("full", "Tuesday 16 March 2027: fully booked")  # 60 minutes do not fit
+    assert "type=therapy" in therapy.split('id="month"')[1] and "type=consultation" not in therapy
+    april = swap("date=2027-04-05&type=consultation")
+    assert 'hx-swap-oob="true"' in april and "April 2027" in april
 
 
 def test_a_day_without_free_time_links_to_the_next_one_and_to_other_doctors(
@@ -126,8 +146,11 @@ def test_month_and_find_run_a_fixed_number_of_queries(
     patient = make_user(email="ana@example.com")
 
     def measure():
-        return (count_queries(lambda: client.get(f"/doctors/{doctor_id}/calendar?month=2027-03", headers=HTMX)),
-                count_queries(lambda: client.get("/find")))
+        def ok(url, **headers):
+            assert client.get(url, headers=headers).status_code == 200
+
+        return (count_queries(lambda: ok(f"/doctors/{doctor_id}/calendar?month=2027-03", **HTMX)),
+                count_queries(lambda: ok("/find")))
 
     few = measure()
     for day in range(11, 31):

@@ -23,6 +23,8 @@ def reminder_confirm(token):
             return render_template("pages/visit_confirmed.html", visit=visit)
         visit = reminders.visit_of_link(token, reminders.CONFIRM, now=now)
     except DomainError as error:
+        if (confirmed := reminders.confirmed_by_this_link(token, now=now)) is not None:
+            return render_template("pages/visit_confirmed.html", visit=confirmed)  # a second click
         return _dead_link(error.message)
     return render_template("pages/confirm_visit.html", visit=visit, form=form)
 

@@ -1,4 +1,5 @@
 from datetime import date, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -127,13 +128,28 @@ def doctor(doctor_id):
 
 @bp.route("/doctors/<id:doctor_id>/slots")
 def slots(doctor_id):
-    """The slot list alone for htmx; the whole booking page for everyone else (same URL)."""
+    """The slot list alone for htmx; the whole booking page for everyone else (same URL). When the
+    visit type or the month changes, the month view beside it comes along (an out-of-band swap)."""
     if not is_htmx():
         return doctor(doctor_id)
     context = _slot_context(doctor_id)
+    day, kind = context["day"], context["kind"]
+    html = render_template("pages/_slot_list.html", **context)
+    if _month_shown(request.headers.get("HX-Current-URL", "")) != (day.replace(day=1), kind.name):
+        html += render_template("pages/_calendar.html", oob=True,
+                                **_month_context(context["doctor"], kind, day.replace(day=1), now=clinic.now()))
     # Keep the address bar on the bookmarkable page, not on this partial's URL.
-    page_url = url_for("pages.doctor", doctor_id=doctor_id, date=context["day"].isoformat(), type=context["kind"].name)
-    return render_template("pages/_slot_list.html", **context), {"HX-Push-Url": page_url}
+    page_url = url_for("pages.doctor", doctor_id=doctor_id, date=day.isoformat(), type=kind.name)
+    return html, {"HX-Push-Url": page_url}
+
+
+def _month_shown(page_url):
+    """(first of the month, visit type) the booking page at `page_url` shows, if its address says."""
+    args = {name: values[0] for name, values in parse_qs(urlsplit(page_url).query).items()}
+    try:
+        return booking.parse_date(args.get("date", "")).replace(day=1), args.get("type")
+    except DomainError:
+        return None
 
 
 def _staff_to_the_desk(doctor_id):
