@@ -53,6 +53,8 @@ class Config:
     BOOKING_HORIZON_DAYS = _env_int("BOOKING_HORIZON_DAYS", 90)
     # Patients change or cancel online until this many hours before the visit; then they call.
     CHANGE_CUTOFF_HOURS = _env_int("CHANGE_CUTOFF_HOURS", 24)
+    # How long a freed slot is held for the waitlist patient it is offered to (DESIGN.md section 18).
+    WAITLIST_HOLD_MINUTES = _env_int("WAITLIST_HOLD_MINUTES", 15)
     # A reminder email this many hours before each visit (DESIGN.md section 16).
     REMINDER_HOURS = _env_hours("REMINDER_HOURS", "24,2")
     CLINIC_ADDRESS = os.environ.get("CLINIC_ADDRESS", "Av. Providencia 1234, Santiago")

@@ -90,6 +90,20 @@ def reminder_email(appointment, action_links: dict, *, now) -> dict:
     )
 
 
+def waitlist_offer_email(offer, doctor, patient, offer_links: dict) -> dict:
+    """A freed time offered to a waitlist patient, held until the offer expires: "Book it" and
+    "No thanks" (services/waitlist.py)."""
+    context = dict(patient=patient, doctor=doctor, when=clinic.format_local(offer.starts_at),
+                   until=clinic.format_local(offer.expires_at), links=offer_links,
+                   clinic_name=current_app.config["CLINIC_NAME"], clinic_phone=current_app.config["CLINIC_PHONE"],
+                   minutes=int((offer.ends_at - offer.starts_at).total_seconds() // 60))
+    return dict(
+        subject=f"A time has freed up: {clinic.to_local(offer.starts_at):%a %d %b %H:%M} with {doctor.display_name}",
+        text_body=render_template("email/waitlist_offer.txt", **context),
+        html_body=render_template("email/waitlist_offer.html", **context),
+    )
+
+
 def _appointment_subject(words, appointment):
     return f"{words}: {clinic.to_local(appointment.starts_at):%a %d %b %H:%M} with {appointment.doctor.display_name}"
 

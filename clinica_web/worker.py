@@ -1,7 +1,8 @@
 """The background worker: `flask --app wsgi worker` (DESIGN.md section 16).
 
 It does what no request should wait for. Every few seconds (WORKER_INTERVAL_SECONDS) one pass:
-turns password reset requests into reset emails, then sends the outbox emails that are due. The
+turns password reset requests into reset emails, releases the waitlist holds that ran out, offers
+freed time to the waitlist, then sends the outbox emails that are due. The
 web process never talks to the mail server. `--once` does a single pass (cron, tests).
 
 Several workers may run at once, on one machine or several: each pass claims its rows with row
@@ -13,15 +14,18 @@ import time
 
 from clinica_web import mail
 from clinica_web.extensions import db
-from clinica_web.services import accounts, clinic, notifications
+from clinica_web.services import accounts, clinic, notifications, waitlist
 
 
 def run_once(*, now) -> dict:
     """One pass; returns what it did: {"reset_requests": n, "sent": n, "failed": n}."""
     handled = accounts.send_reset_links(make_link=lambda token: mail.link_to("auth.password_reset", token=token),
                                         now=now)
+    expired = waitlist.expire_offers(now=now)
+    offered = waitlist.offer_freed_time(now=now)
     sent, failed = notifications.send_due(now=now)
-    return {"reset_requests": handled, "sent": sent, "failed": failed}
+    return {"reset_requests": handled, "offers_expired": expired, "offers_made": offered, "sent": sent,
+            "failed": failed}
 
 
 def run_until_stopped(app, *, interval: float, report=print) -> None:

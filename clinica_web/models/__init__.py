@@ -3,6 +3,7 @@ from clinica_web.models.appointment import (  # noqa: F401
     ARRIVED,
     CANCELLED,
     COMPLETED,
+    HELD,
     NO_SHOW,
     SCHEDULED,
     STATUSES,
@@ -25,4 +26,4 @@ from clinica_web.models.user import (  # noqa: F401
     User,
     UserSession,
 )
-from clinica_web.models.waitlist import WaitlistEntry  # noqa: F401
+from clinica_web.models.waitlist import FreedTime, WaitlistEntry, WaitlistOffer  # noqa: F401

@@ -9,7 +9,8 @@ from clinica_web.models.types import UTCDateTime, utcnow
 from clinica_web.models.user import User
 
 SCHEDULED, ARRIVED, COMPLETED, NO_SHOW, CANCELLED = "scheduled", "arrived", "completed", "no_show", "cancelled"
-STATUSES = (SCHEDULED, ARRIVED, COMPLETED, NO_SHOW, CANCELLED)
+HELD = "held"  # a slot held for a waitlist offer (services/waitlist.py): not a booking yet
+STATUSES = (SCHEDULED, ARRIVED, COMPLETED, NO_SHOW, CANCELLED, HELD)
 MAX_DURATION = 480  # minutes: the longest visit (DESIGN.md section 5)
 
 

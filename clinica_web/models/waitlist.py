@@ -4,11 +4,13 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from clinica_web.extensions import db
+from clinica_web.models.appointment import Appointment
 from clinica_web.models.doctor import Doctor
 from clinica_web.models.types import UTCDateTime
 from clinica_web.models.user import User
 
 ACTIVE, LEFT, BOOKED = "active", "left", "booked"
+OPEN, ACCEPTED, DECLINED, EXPIRED = "open", "accepted", "declined", "expired"
 MORNING, AFTERNOON, ANY_TIME = "morning", "afternoon", "any"
 
 
@@ -37,3 +39,42 @@ class WaitlistEntry(db.Model):
 
     patient: Mapped[User] = relationship()
     doctor: Mapped[Doctor | None] = relationship()
+
+
+class FreedTime(db.Model):
+    """Time a doctor has again (a cancel, a move away, a block removed, hours added), for the
+    worker to offer to the waitlist; removed once it has been looked at."""
+
+    __tablename__ = "freed_times"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WaitlistOffer(db.Model):
+    """A freed slot offered to one waitlist entry, held for it (`appointment_id`: the held row)
+    until `expires_at`."""
+
+    __tablename__ = "waitlist_offers"
+    __table_args__ = (
+        Index("ix_waitlist_offers_open", "status", "expires_at"),
+        Index("ix_waitlist_offers_entry", "entry_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("waitlist_entries.id"))
+    doctor_id: Mapped[int] = mapped_column(ForeignKey("doctors.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(10), default=OPEN)  # OPEN, ACCEPTED, DECLINED, EXPIRED
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    entry: Mapped[WaitlistEntry] = relationship()
+    doctor: Mapped[Doctor] = relationship()
+    appointment: Mapped[Appointment | None] = relationship()

@@ -9,14 +9,16 @@ from sqlalchemy import Select, select
 
 from clinica_web.extensions import db
 from clinica_web.models import ADMIN, DOCTOR, RECEPTION, Appointment, Doctor, User
-from clinica_web.services import clinic, values
+from clinica_web.services import clinic, lifecycle, values
 from clinica_web.services.errors import FieldErrors, NotFound
 
 BLANK, INVALID = "can't be blank", "is invalid"
 
 
 def visible_to(actor: User, query: Select) -> Select:
-    """Narrow an Appointment query to what `actor` may see (nothing, for a patient)."""
+    """Narrow an Appointment query to what `actor` may see (nothing, for a patient): bookings, not
+    the slots held for waitlist offers (the desk's waitlist page shows those)."""
+    query = query.where(lifecycle.is_booking())
     if actor.role in (RECEPTION, ADMIN):
         return query
     if actor.role == DOCTOR:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
-from clinica_web.models import CANCELLED, PATIENT, SCHEDULED, Appointment, AppointmentType, Doctor, User
+from clinica_web.models import CANCELLED, HELD, PATIENT, SCHEDULED, Appointment, AppointmentType, Doctor, User
 from clinica_web.services import availability, clinic, history, lifecycle, slots, values
 from clinica_web.services.errors import DomainError, InvalidInput, NotAllowed, NotFound, SlotUnavailable
 from clinica_web.services.rules import refusal
@@ -204,7 +204,7 @@ def get_for_patient(appointment_id, patient: User, *, lock=False) -> Appointment
     appointment = None
     if valid_id(appointment_id):
         appointment = locked(Appointment, appointment_id) if lock else db.session.get(Appointment, appointment_id)
-    if appointment is None or appointment.patient_id != patient.id:
+    if appointment is None or appointment.patient_id != patient.id or appointment.status == HELD:
         raise NotFound(NOT_YOURS_MESSAGE)
     return appointment
 
@@ -214,7 +214,7 @@ def bookings_of(patient: User) -> list[Appointment]:
     return list(
         db.session.scalars(
             select(Appointment)
-            .where(Appointment.patient_id == patient.id)
+            .where(Appointment.patient_id == patient.id, lifecycle.is_booking())
             .options(db.joinedload(Appointment.doctor))
             .order_by(Appointment.starts_at, Appointment.id)
         )
@@ -273,13 +273,14 @@ def move(appointment: Appointment, doctor: Doctor, start: datetime, end: datetim
     if (start, doctor.id) == (appointment.starts_at, appointment.doctor_id):
         return appointment
     before, previous_start = _where_and_when(appointment), appointment.starts_at
+    previous_place = (appointment.doctor_id, appointment.starts_at, appointment.ends_at)
     appointment.starts_at, appointment.ends_at, appointment.doctor = start, end, doctor
     appointment.sequence += 1
     appointment.confirmed_at = None  # the patient confirmed the old time, not this one
     appointment.updated_at = now
     history.record(appointment, history.RESCHEDULED, actor=actor, now=now, from_value=before,
                    to_value=_where_and_when(appointment), reason=(reason or "").strip()[:500] or None,
-                   previous_start=previous_start)
+                   previous_start=previous_start, previous_place=previous_place)
     return appointment
 
 

@@ -137,7 +137,7 @@ def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayLis
         .join(Doctor, Doctor.id == Appointment.doctor_id)
         .outerjoin(AppointmentType, AppointmentType.name == Appointment.appointment_type)
         .join(User, User.id == Appointment.patient_id)
-        .where(Appointment.starts_at >= start, Appointment.starts_at < end)
+        .where(Appointment.starts_at >= start, Appointment.starts_at < end, lifecycle.is_booking())
         .order_by(Doctor.display_name, Appointment.starts_at, Appointment.id)
     )
     if doctor_id is not None:

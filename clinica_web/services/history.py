@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from clinica_web.extensions import db
 from clinica_web.models import Appointment, AppointmentChange, User
-from clinica_web.services import notifications, reminders
+from clinica_web.services import notifications, reminders, waitlist
 
 BOOKED, RESCHEDULED, CANCELLED = "booked", "rescheduled", "cancelled"
 STATUS, STATUS_UNDO = "status", "status_undo"
@@ -25,9 +25,10 @@ PATIENT_EMAILS = {BOOKED: "booked", RESCHEDULED: "rescheduled", CANCELLED: "canc
 
 
 def record(appointment: Appointment, kind: str, *, actor: User, now: datetime, from_value=None, to_value=None,
-           reason=None, previous_start=None) -> AppointmentChange:
+           reason=None, previous_start=None, previous_place=None) -> AppointmentChange:
     """Record one change of `appointment` by `actor`, and queue its consequences (a move passes
-    the time it leaves, `previous_start`, for the email's "from … to …")."""
+    the time it leaves, `previous_start`, for the email's "from … to …", and `previous_place`,
+    (doctor id, start, end), for the waitlist)."""
     if kind not in KINDS:
         raise ValueError(f"Unknown kind of change: {kind}")
     change = AppointmentChange(appointment=appointment, actor_id=actor.id, at=now, kind=kind,
@@ -40,8 +41,11 @@ def record(appointment: Appointment, kind: str, *, actor: User, now: datetime, f
         reminders.plan(appointment, now=now)
     elif kind == RESCHEDULED:
         reminders.plan_again(appointment, now=now)
+        if previous_place is not None:
+            waitlist.time_freed(*previous_place, now=now)
     elif kind == CANCELLED:
         reminders.drop_pending([appointment.id])
+        waitlist.time_freed(appointment.doctor_id, appointment.starts_at, appointment.ends_at, now=now)
     return change
 
 

@@ -10,15 +10,24 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import and_
 
-from clinica_web.models.appointment import ARRIVED, CANCELLED, COMPLETED, NO_SHOW, SCHEDULED, STATUSES, Appointment
+from clinica_web.models.appointment import (
+    ARRIVED,
+    CANCELLED,
+    COMPLETED,
+    HELD,
+    NO_SHOW,
+    SCHEDULED,
+    STATUSES,
+    Appointment,
+)
 from clinica_web.services import clinic
 
 # A cancelled visit gives its time back; every other status keeps it (a finished visit happened
 # then, a missed one was kept free for the patient).
 FREES_TIME = (CANCELLED,)
 HOLDS_TIME = tuple(status for status in STATUSES if status not in FREES_TIME)
-# No visit took place: nothing to document.
-NO_VISIT = (CANCELLED, NO_SHOW)
+# No visit took place: nothing to document (a held slot never was a visit).
+NO_VISIT = (CANCELLED, NO_SHOW, HELD)
 
 STEPS = {SCHEDULED: (ARRIVED, NO_SHOW), ARRIVED: (COMPLETED,)}
 # Arrival (and so a no-show) can be marked from a little before the visit until that day ends.
@@ -28,6 +37,11 @@ ARRIVAL_OPENS_BEFORE = timedelta(minutes=15)
 def holds_time(status=Appointment.status):
     """SQL condition: the appointment holds its time (it counts in the overlap checks)."""
     return and_(*(status != freed for freed in FREES_TIME))
+
+
+def is_booking(status=Appointment.status):
+    """SQL condition: a booking, not a slot held for a waitlist offer (which lists leave out)."""
+    return status != HELD
 
 
 def guard_condition(row: str = "") -> str:
@@ -134,7 +148,7 @@ def is_upcoming_for_patient(appointment: Appointment, *, now: datetime) -> bool:
 
 # What a patient reads of their own visit: the desk's statuses are the clinic's business.
 PATIENT_WORDS = {SCHEDULED: "Scheduled", ARRIVED: "Completed", COMPLETED: "Completed", NO_SHOW: "Missed",
-                 CANCELLED: "Cancelled"}
+                 CANCELLED: "Cancelled", HELD: "Held for you"}
 
 
 def patient_status(appointment: Appointment, *, now: datetime) -> str:

@@ -1,14 +1,14 @@
 """Changing a doctor's weekly hours and blocked periods, and the clinic's closures: doctors their
 own, admins everyone's (reading them is availability.py)."""
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from clinica_web.database import unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import ADMIN, DOCTOR, Appointment, BlockedPeriod, Doctor, User, WeeklyHours
-from clinica_web.services import clinic, slots
+from clinica_web.services import clinic, slots, waitlist
 from clinica_web.services.availability import appointments_during, weekly_windows
 from clinica_web.services.clinic import local_day_span
 from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound
@@ -66,7 +66,19 @@ def add_window(*, actor: User, doctor_id, weekday, start, end) -> WeeklyHours:
                 )
         window = WeeklyHours(doctor_id=doctor.id, weekday=weekday, start_minute=start_minute, end_minute=end_minute)
         db.session.add(window)
+        _hours_added(doctor.id, weekday, start_minute, end_minute, now=clinic.now())
     return window
+
+
+def _hours_added(doctor_id, weekday, start_minute, end_minute, *, now):
+    """New hours are freed time for the waitlist: that weekday's window, every week of the horizon."""
+    today, tz = clinic.local_today(now), clinic.tz()
+    for offset in range(clinic.policy().horizon_days + 1):
+        day = today + timedelta(days=offset)
+        if day.weekday() == weekday:
+            start, end = slots.window_span(day, (start_minute, end_minute), tz)
+            waitlist.time_freed(doctor_id, slots.EPOCH + timedelta(minutes=start), slots.EPOCH + timedelta(minutes=end),
+                                now=now)
 
 
 def managed_window(actor: User, window_id) -> WeeklyHours:
@@ -125,6 +137,12 @@ def managed_period(actor: User, period_id) -> BlockedPeriod:
     return period
 
 
-def remove_blocked_period(*, actor: User, period_id) -> None:
+def remove_blocked_period(*, actor: User, period_id, now: datetime | None = None) -> None:
+    """Remove time off or a closure; the time it covered is free again for the waitlist."""
     with unit_of_work():
-        db.session.delete(managed_period(actor, period_id))
+        period = managed_period(actor, period_id)
+        doctors = [period.doctor_id] if period.doctor_id is not None else list(
+            db.session.scalars(select(Doctor.id).where(Doctor.active)))
+        for doctor_id in doctors:
+            waitlist.time_freed(doctor_id, period.starts_at, period.ends_at, now=now or clinic.now())
+        db.session.delete(period)

@@ -1,18 +1,48 @@
 """The waitlist (DESIGN.md section 18): patients wait for time with a doctor, or any doctor of a
 specialty, over a range of days and a part of the day.
 
-This is its first part: joining, the list, leaving. Offering freed time with a hold the database
-enforces comes next (see the README's "Not done yet").
+When time frees up (a cancel or a move: history.record; a blocked period removed or hours added:
+schedule.py), a FreedTime row is written in that change's transaction. The worker offers it
+(`offer_freed_time`): the earliest fitting slot goes to the earliest matching entry, in joining
+order, and is **held** for it: an appointment row with status "held", which the database's
+overlap guards count like any booking (lifecycle: every status but cancelled holds time), so
+nobody else can book it meanwhile. The patient gets an email with single-use "Book it" and "No
+thanks" links. Accepting turns the held row into a booking; declining, or the hold expiring
+(`expire_offers`, the worker), releases it and frees the time again for the next entry.
 """
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
+from clinica_web import mail
 from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
-from clinica_web.models import PATIENT, Doctor, User, WaitlistEntry
-from clinica_web.models.waitlist import ACTIVE, AFTERNOON, ANY_TIME, LEFT, MORNING
-from clinica_web.services import availability, booking, clinic, values
+from clinica_web.models import (
+    HELD,
+    PATIENT,
+    SCHEDULED,
+    Appointment,
+    Doctor,
+    FreedTime,
+    User,
+    WaitlistEntry,
+    WaitlistOffer,
+)
+from clinica_web.models.waitlist import (
+    ACCEPTED,
+    ACTIVE,
+    AFTERNOON,
+    ANY_TIME,
+    BOOKED,
+    DECLINED,
+    EXPIRED,
+    LEFT,
+    MORNING,
+    OPEN,
+)
+from clinica_web.services import availability, booking, clinic, history, links, notifications, slots, values
 from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound
 
 MAX_ACTIVE = 3
@@ -107,3 +137,175 @@ def covers(entry: WaitlistEntry, day: date, minute: int) -> bool:
     if not entry.from_date <= day <= entry.to_date:
         return False
     return entry.part_of_day == ANY_TIME or (minute < 13 * 60) == (entry.part_of_day == MORNING)
+
+
+# ---------------------------------------------------------------------------------------------
+# Freed time, offers and holds
+
+ACCEPT, DECLINE = "waitlist_accept", "waitlist_decline"
+OFFER_EXPIRED = "Offer expired"
+
+
+def time_freed(doctor_id, starts_at: datetime, ends_at: datetime, *, now: datetime) -> None:
+    """Note, in the caller's unit of work, that a doctor has [starts_at, ends_at) again (for the
+    worker to offer); nothing for time already begun."""
+    if ends_at > now:
+        db.session.add(FreedTime(doctor_id=doctor_id, starts_at=max(starts_at, now), ends_at=ends_at, created_at=now))
+
+
+def offer_freed_time(*, now: datetime, limit: int = 20) -> int:
+    """The worker: offer each freed time (oldest first) to the waitlist. Several workers take
+    different rows (SKIP LOCKED on PostgreSQL; SQLite lets one writer in at a time), and the
+    overlap guards refuse a second hold of one slot whatever happens. Returns the offers made."""
+    made = 0
+    with unit_of_work():
+        freed = db.session.scalars(select(FreedTime).order_by(FreedTime.id).limit(limit)
+                                   .with_for_update(skip_locked=True)).all()
+        for item in freed:
+            made += _offer(item, now=now)
+            db.session.delete(item)
+    return made
+
+
+def _offer(item: FreedTime, *, now) -> int:
+    doctor = availability.active_doctor(item.doctor_id)
+    if doctor is None or item.ends_at <= now:
+        return 0
+    tz = clinic.tz()
+    first_day, last_day = clinic.local_today(item.starts_at), clinic.local_today(item.ends_at - timedelta(minutes=1))
+    for entry in _waiting_for(doctor, first_day, last_day, item):
+        duration = booking.find_type(entry.appointment_type).default_duration
+        for day in _days_between(max(first_day, entry.from_date), min(last_day, entry.to_date)):
+            for minute in availability.free_slots(doctor, day, duration, now=now):
+                start = slots.local_instant(day, minute, tz)
+                end = start + timedelta(minutes=duration)
+                if start < item.starts_at or end > item.ends_at or not covers(entry, day, minute):
+                    continue
+                if availability.rules_stopping(doctor, day, minute, duration, now=now, patient_id=entry.patient_id):
+                    continue  # the patient is elsewhere then
+                if _hold(entry, doctor, start, end, now=now):
+                    return 1
+    return 0
+
+
+def _days_between(first, last):
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def _waiting_for(doctor, first_day, last_day, item) -> list[WaitlistEntry]:
+    """Active entries for this doctor or their specialty whose days meet the freed time, in joining
+    order; not those with an open offer, nor those already offered (and who let go of) this time."""
+    offered = select(WaitlistOffer.entry_id).where(or_(
+        WaitlistOffer.status == OPEN,
+        (WaitlistOffer.doctor_id == doctor.id) & (WaitlistOffer.starts_at < item.ends_at)
+        & (WaitlistOffer.ends_at > item.starts_at)))
+    return list(db.session.scalars(
+        select(WaitlistEntry).where(
+            WaitlistEntry.status == ACTIVE, or_(WaitlistEntry.doctor_id == doctor.id,
+                                                WaitlistEntry.specialty == doctor.specialty),
+            WaitlistEntry.from_date <= last_day, WaitlistEntry.to_date >= first_day,
+            WaitlistEntry.id.notin_(offered))
+        .options(db.joinedload(WaitlistEntry.patient)).order_by(WaitlistEntry.id)))
+
+
+def _hold(entry, doctor, start, end, *, now) -> bool:
+    """Hold [start, end) for the entry and offer it; False if the database refuses the hold
+    (someone booked the time a moment ago)."""
+    held = Appointment(patient_id=entry.patient_id, doctor_id=doctor.id, starts_at=start, ends_at=end,
+                       duration_minutes=int((end - start).total_seconds() // 60),
+                       appointment_type=entry.appointment_type, status=HELD, notes="", created_at=now, updated_at=now)
+    try:
+        with db.session.begin_nested():
+            db.session.add(held)
+    except IntegrityError:
+        return False
+    hold_until = min(now + timedelta(minutes=current_app.config["WAITLIST_HOLD_MINUTES"]), start)
+    offer = WaitlistOffer(entry=entry, doctor_id=doctor.id, starts_at=start, ends_at=end, appointment_id=held.id,
+                          status=OPEN, expires_at=hold_until, created_at=now)
+    db.session.add(offer)
+    db.session.flush()
+    offer_links = {
+        name: mail.link_to(endpoint, token=links.make(action, target_id=offer.id, sequence=0, expires_at=hold_until))
+        for name, endpoint, action in (("accept", "pages.waitlist_offer", ACCEPT),
+                                       ("decline", "pages.waitlist_decline", DECLINE))}
+    notifications.queue(recipient=entry.patient.email, now=now,
+                        **mail.waitlist_offer_email(offer, doctor, entry.patient, offer_links))
+    return True
+
+
+def offer_of_link(token: str, action: str, *, now: datetime, lock=False) -> WaitlistOffer:
+    """The open offer an emailed link is for; InvalidInput(OFFER_EXPIRED) if it is no longer open."""
+    try:
+        link = links.read(token, action, now=now)
+    except InvalidInput:
+        raise InvalidInput(OFFER_EXPIRED) from None
+    offer = locked(WaitlistOffer, link.target_id) if lock else db.session.get(WaitlistOffer, link.target_id)
+    if offer is None or offer.status != OPEN or now >= offer.expires_at:
+        raise InvalidInput(OFFER_EXPIRED)
+    return offer
+
+
+def accept(token: str, *, now: datetime, patient: User | None = None) -> Appointment:
+    """Book the held slot: it becomes a normal booking (its email, its reminders), the entry leaves
+    the list. `patient`: the API's caller, who must be the offer's patient."""
+    with unit_of_work():
+        offer = offer_of_link(token, ACCEPT, now=now, lock=True)
+        if patient is not None and offer.entry.patient_id != patient.id:
+            raise InvalidInput(OFFER_EXPIRED)
+        visit = locked(Appointment, offer.appointment_id)
+        visit.status, visit.created_at, visit.updated_at = SCHEDULED, now, now
+        offer.status, offer.decided_at = ACCEPTED, now
+        offer.entry.status, offer.entry.ended_at = BOOKED, now
+        links.spend(links.read(token, ACCEPT, now=now), now=now)
+        history.record(visit, history.BOOKED, actor=offer.entry.patient, now=now, to_value=SCHEDULED)
+    return visit
+
+
+def decline(token: str, *, now: datetime) -> WaitlistOffer:
+    """"No thanks": the hold is released and the time goes to the next entry (this one stays)."""
+    with unit_of_work():
+        offer = offer_of_link(token, DECLINE, now=now, lock=True)
+        links.spend(links.read(token, DECLINE, now=now), now=now)
+        _release(offer, DECLINED, now=now)
+    return offer
+
+
+def expire_offers(*, now: datetime) -> int:
+    """The worker: offers whose hold has run out release their slot for the next entry."""
+    with unit_of_work():
+        due = db.session.scalars(select(WaitlistOffer).where(WaitlistOffer.status == OPEN,
+                                                             WaitlistOffer.expires_at <= now)
+                                 .order_by(WaitlistOffer.id).with_for_update(skip_locked=True)).all()
+        for offer in due:
+            _release(offer, EXPIRED, now=now)
+    return len(due)
+
+
+def _release(offer, status, *, now):
+    offer.status, offer.decided_at = status, now
+    if offer.appointment_id is not None:
+        db.session.execute(delete(Appointment).where(Appointment.id == offer.appointment_id,
+                                                     Appointment.status == HELD))
+        offer.appointment_id = None
+    time_freed(offer.doctor_id, offer.starts_at, offer.ends_at, now=now)
+
+
+def open_offers(*, doctor_id=None) -> list[WaitlistOffer]:
+    """The offers waiting for an answer (the desk), soonest slot first."""
+    query = (select(WaitlistOffer).where(WaitlistOffer.status == OPEN)
+             .options(db.joinedload(WaitlistOffer.entry).joinedload(WaitlistEntry.patient),
+                      db.joinedload(WaitlistOffer.doctor)).order_by(WaitlistOffer.starts_at))
+    if doctor_id is not None:
+        query = query.where(WaitlistOffer.doctor_id == doctor_id)
+    return list(db.session.scalars(query))
+
+
+def queue_of(doctor: Doctor) -> list[WaitlistEntry]:
+    """Who waits for a doctor (by name or by specialty), in joining order (the desk)."""
+    return list(db.session.scalars(
+        select(WaitlistEntry).where(WaitlistEntry.status == ACTIVE, or_(
+            WaitlistEntry.doctor_id == doctor.id, WaitlistEntry.specialty == doctor.specialty))
+        .options(db.joinedload(WaitlistEntry.patient)).order_by(WaitlistEntry.id)))

@@ -226,7 +226,7 @@ def test_booking_writes_one_outbox_row_and_the_worker_sends_it(app, doctor_id, p
 
     [row] = outbox(app)  # written with the booking, due at once, not sent by the booking
     assert row.status == PENDING and row.attempts == 0 and row.next_attempt_at == now and row.created_at == now
-    assert run_worker() == {"reset_requests": 0, "sent": 1, "failed": 0}
+    assert run_worker() == {"reset_requests": 0, "offers_expired": 0, "offers_made": 0, "sent": 1, "failed": 0}
     [row] = outbox(app)
     assert row.recipient == PATIENT_EMAIL
     assert row.status == SENT and row.attempts == 1 and row.sent_at == now and row.last_error is None

@@ -15,8 +15,17 @@ import pytest
 from sqlalchemy import select
 
 from clinica_web.extensions import db
-from clinica_web.models import ARRIVED, ApiToken, Appointment, BlockedPeriod, User, WaitlistEntry, WeeklyHours
-from clinica_web.services import accounts, clinic, links, tokens
+from clinica_web.models import (
+    ARRIVED,
+    ApiToken,
+    Appointment,
+    BlockedPeriod,
+    User,
+    WaitlistEntry,
+    WaitlistOffer,
+    WeeklyHours,
+)
+from clinica_web.services import accounts, clinic, links, tokens, waitlist
 from tests.conftest import PASSWORD, instant, next_weekday, table_snapshot
 
 MONDAY = next_weekday(0, weeks=1)
@@ -80,9 +89,21 @@ def clinic_data(app, make_doctor, make_user, make_appointment):
                                      ends_at=instant(MONDAY, "15:00"), reason="Away"))
         db.session.add(BlockedPeriod(doctor_id=None, starts_at=instant(MONDAY + timedelta(days=1), "00:00"),
                                      ends_at=instant(MONDAY + timedelta(days=2), "00:00"), reason="Holiday"))
-        db.session.add(WaitlistEntry(patient_id=ana, specialty="General Practice", appointment_type="consultation",
-                                     from_date=MONDAY, to_date=MONDAY, part_of_day="any", status="active",
-                                     created_at=clinic.now()))
+        entry = WaitlistEntry(patient_id=ana, specialty="General Practice", appointment_type="consultation",
+                              from_date=MONDAY, to_date=MONDAY, part_of_day="any", status="active",
+                              created_at=clinic.now())
+        db.session.add(entry)
+        offer_tokens = {}
+        for hhmm, action in (("17:00", waitlist.ACCEPT), ("17:30", waitlist.DECLINE)):  # two slots held for Ana
+            start, end = instant(MONDAY, hhmm), instant(MONDAY, hhmm) + timedelta(minutes=30)
+            held = Appointment(patient_id=ana, doctor_id=doctor, starts_at=start, ends_at=end, duration_minutes=30,
+                               appointment_type="consultation", status="held", notes="")
+            offer = WaitlistOffer(entry=entry, doctor_id=doctor, starts_at=start, ends_at=end, appointment=held,
+                                  status="open", expires_at=clinic.now() + timedelta(minutes=15),
+                                  created_at=clinic.now())
+            db.session.add_all([held, offer])
+            db.session.flush()
+            offer_tokens[action] = links.make(action, target_id=offer.id, sequence=0, expires_at=offer.expires_at)
         db.session.commit()
         tokens.create_api_token(db.session.get(User, reception), now=clinic.now())
         accounts.request_password_reset(email="ana@example.com", now=clinic.now())
@@ -95,6 +116,7 @@ def clinic_data(app, make_doctor, make_user, make_appointment):
             api_token=db.session.scalars(select(ApiToken.id)).one(),
             reset=reset_links[0],  # the token itself
             entry=db.session.scalars(select(WaitlistEntry.id)).one(),
+            accept_offer=offer_tokens[waitlist.ACCEPT], decline_offer=offer_tokens[waitlist.DECLINE],
             confirm_link=links.make("confirm", target_id=future, sequence=0, expires_at=instant(MONDAY, "09:00")),
         )
     return SimpleNamespace(
@@ -120,6 +142,8 @@ SENDERS = {
     "pages.waitlist": ("patient", {"target": "specialty:General Practice", "type": "consultation", "part_of_day": "any",
                                    "from_date": MONDAY.isoformat(), "to_date": MONDAY.isoformat()}),
     "pages.leave_waitlist": ("patient", {}),
+    "pages.waitlist_offer": ("anonymous", {}),
+    "pages.waitlist_decline": ("anonymous", {}),
     "pages.confirm_reschedule": ("patient", {"doctor_id": "{doctor}", "date": MONDAY.isoformat(), "time": "11:30"}),
     "desk.set_status": ("reception", {"to": ARRIVED}),
     "desk.undo": ("reception", {}),
@@ -156,6 +180,8 @@ URL_VALUES = {  # (endpoint or "*", argument) -> the id in the clinic (as a form
     ("*", "user_id"): "{reception}",
     ("*", "token_id"): "{api_token}",
     ("pages.reminder_confirm", "token"): "{confirm_link}",
+    ("pages.waitlist_offer", "token"): "{accept_offer}",
+    ("pages.waitlist_decline", "token"): "{decline_offer}",
     ("*", "token"): "{reset}",
     ("*", "entry_id"): "{entry}",
 }

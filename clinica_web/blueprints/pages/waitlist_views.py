@@ -76,3 +76,37 @@ def leave_waitlist(entry_id):
         abort(404)
     flash("You have left that waitlist.", "success")
     return redirect(url_for("pages.waitlist"), code=303)
+
+
+@bp.route("/waitlist/offers/<token>", methods=["GET", "POST"])
+def waitlist_offer(token):
+    """The offer email's "Book it": the GET shows the held time and one button (mail scanners
+    fetch links; only the POST books). The link is the key: no login needed."""
+    return _answer_offer(token, waitlist_service.ACCEPT, lambda: waitlist_service.accept(token, now=clinic.now()),
+                         done="pages/waitlist_booked.html")
+
+
+@bp.route("/waitlist/offers/<token>/decline", methods=["GET", "POST"])
+def waitlist_decline(token):
+    """"No thanks": the GET asks, the POST lets the time go to the next patient waiting."""
+    return _answer_offer(token, waitlist_service.DECLINE, lambda: waitlist_service.decline(token, now=clinic.now()),
+                         done="pages/waitlist_declined.html")
+
+
+def _answer_offer(token, action, act, *, done):
+    form = EmptyForm()
+    try:
+        if form.is_submitted():
+            if not form.validate():
+                abort(400, "This form has expired. Please open the link in the email again.")
+            return render_template(done, result=act())
+        offer = waitlist_service.offer_of_link(token, action, now=clinic.now())
+    except DomainError as error:
+        return render_template("pages/dead_link.html", message=_offer_gone(error.message)), 410
+    return render_template("pages/waitlist_offer.html", offer=offer, form=form,
+                           accepting=action == waitlist_service.ACCEPT)
+
+
+def _offer_gone(message):
+    return "This offer has expired or has been answered: the time may have gone to the next patient waiting." \
+        if message == waitlist_service.OFFER_EXPIRED else message

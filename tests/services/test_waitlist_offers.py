@@ -1,0 +1,245 @@
+"""Waitlist offers with holds (DESIGN.md section 18): freed time is offered to the earliest
+matching entry, held by a row the database's overlap guards count, booked or let go."""
+import re
+import threading
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from clinica_web.extensions import db
+from clinica_web.models import (
+    HELD,
+    SCHEDULED,
+    Appointment,
+    AppointmentType,
+    Doctor,
+    User,
+    WaitlistEntry,
+    WaitlistOffer,
+    WeeklyHours,
+)
+from clinica_web.services import booking, clinic, waitlist
+from clinica_web.services.errors import DomainError
+from tests.conftest import PASSWORD, instant
+
+NOW_DAY = date(2027, 3, 10)  # Wednesday
+DAY = date(2027, 3, 15)  # the next Monday
+
+
+@pytest.fixture(autouse=True)
+def fixed_clock(clock):
+    clock.set(instant(NOW_DAY, "12:00"))
+    return clock
+
+
+@pytest.fixture
+def people(make_doctor, make_user):
+    return dict(doctor=make_doctor(windows=(("09:00", "10:00"),)), ana=make_user(email="ana@example.com"),
+                ben=make_user(email="ben@example.com"), cid=make_user(email="cid@example.com"))
+
+
+def book(app, patient_id, doctor_id, hhmm, day=DAY):
+    with app.app_context():
+        patient = db.session.get(User, patient_id)
+        return booking.book(actor=patient, patient=patient, doctor_id=doctor_id, date=day.isoformat(), time=hhmm,
+                            appointment_type="consultation", now=clinic.now()).id
+
+
+def join(app, patient_id, **fields):
+    with app.app_context():
+        return waitlist.join(patient=db.session.get(User, patient_id), appointment_type="consultation",
+                             from_date=DAY.isoformat(), to_date=(DAY + timedelta(days=4)).isoformat(),
+                             now=clinic.now(), **fields).id
+
+
+def cancel(app, patient_id, appointment_id):
+    with app.app_context():
+        booking.cancel_by_patient(patient=db.session.get(User, patient_id), appointment_id=appointment_id,
+                                  now=clinic.now())
+
+
+def offers(app):
+    with app.app_context():
+        return db.session.execute(select(WaitlistOffer.entry_id, WaitlistOffer.starts_at, WaitlistOffer.status)
+                                  .order_by(WaitlistOffer.id)).all()
+
+
+def offer_links(sent_mail, who):
+    [message] = [m for m in sent_mail() if m["Subject"].startswith("A time has freed up") and who in m["To"]][-1:]
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    paths = re.findall(r"https?://[^/\s]+(/waitlist/offers/\S+)", text)
+    [accept] = [path for path in paths if not path.endswith("/decline")]
+    [decline] = [path for path in paths if path.endswith("/decline")]
+    return accept, decline
+
+
+def run(app):
+    with app.app_context():
+        waitlist.expire_offers(now=clinic.now())
+        return waitlist.offer_freed_time(now=clinic.now())
+
+
+def test_a_cancelled_time_is_held_for_the_first_in_line_who_books_it(app, client, people, sent_mail):
+    """Ana's 09:00 frees up: Ben joined first, so Ben is offered it and it is held for him."""
+    ana_visit = book(app, people["ana"], people["doctor"], "09:00")
+    book(app, people["cid"], people["doctor"], "09:30")  # the day is full
+    ben_entry = join(app, people["ben"], doctor_id=people["doctor"])
+    join(app, people["cid"], doctor_id=people["doctor"])
+    cancel(app, people["ana"], ana_visit)
+    assert run(app) == 1
+    assert offers(app) == [(ben_entry, instant(DAY, "09:00"), "open")]
+    with app.app_context():  # the hold: a row the overlap guard counts; nobody else can book it
+        held = db.session.scalars(select(Appointment).where(Appointment.status == HELD)).one()
+        held_id = held.id
+        assert (held.patient_id, held.starts_at) == (people["ben"], instant(DAY, "09:00"))
+        with pytest.raises(DomainError, match="overlaps"):
+            patient = db.session.get(User, people["ana"])
+            booking.book(actor=patient, patient=patient, doctor_id=people["doctor"], date=DAY.isoformat(),
+                         time="09:00", appointment_type="consultation", now=clinic.now())
+    accept_path, _decline = offer_links(sent_mail, "ben@example.com")
+    browser = app.test_client()  # no login: the link is the key
+    page = browser.get(accept_path)
+    assert page.status_code == 200 and "Book it" in page.text
+    done = browser.post(accept_path)
+    assert done.status_code == 200 and "Booked" in done.text
+    with app.app_context():
+        visit = db.session.get(Appointment, held_id)
+        assert (visit.status, visit.patient_id) == (SCHEDULED, people["ben"])
+        assert db.session.get(WaitlistEntry, ben_entry).status == "booked"
+    assert offers(app)[0].status == "accepted"
+    assert any(m["Subject"].startswith("Your appointment is booked") and m["To"] == "ben@example.com"
+               for m in sent_mail())
+    assert browser.post(accept_path).status_code == 410  # single use
+
+
+def test_no_thanks_and_expiry_pass_the_time_down_the_line(app, clock, people, sent_mail):
+    ana_visit = book(app, people["ana"], people["doctor"], "09:00")
+    book(app, people["ana"], people["doctor"], "09:30")
+    ben_entry = join(app, people["ben"], doctor_id=people["doctor"])
+    cid_entry = join(app, people["cid"], doctor_id=people["doctor"])
+    cancel(app, people["ana"], ana_visit)
+    run(app)
+    _accept, decline = offer_links(sent_mail, "ben@example.com")
+    assert app.test_client().post(decline).status_code == 200
+    assert run(app) == 1  # to Cid now
+    assert [(o.entry_id, o.status) for o in offers(app)] == [(ben_entry, "declined"), (cid_entry, "open")]
+    clock.advance(minutes=app.config["WAITLIST_HOLD_MINUTES"])
+    assert run(app) == 0  # Cid's hold ran out; nobody else is waiting (Ben let this one go)
+    assert [o.status for o in offers(app)] == ["declined", "expired"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.status == HELD)) == 0
+    with app.app_context():  # free for anyone again
+        patient = db.session.get(User, people["ana"])
+        booking.book(actor=patient, patient=patient, doctor_id=people["doctor"], date=DAY.isoformat(), time="09:00",
+                     appointment_type="consultation", now=clinic.now())
+    accept_late, _ = offer_links(sent_mail, "cid@example.com")
+    assert app.test_client().get(accept_late).status_code == 410
+
+
+def test_an_entry_waits_for_its_own_days_and_part_of_the_day(app, people, make_doctor):
+    afternoon = make_doctor(name="Dr. Late", windows=(("14:00", "15:00"),))
+    visit = book(app, people["ana"], afternoon, "14:00")
+    join(app, people["ben"], doctor_id=afternoon, part_of_day="morning")
+    join(app, people["cid"], specialty="General Practice", part_of_day="afternoon")
+    cancel(app, people["ana"], visit)
+    run(app)
+    with app.app_context():
+        [offer] = db.session.scalars(select(WaitlistOffer)).all()
+        assert offer.entry.patient_id == people["cid"]  # by specialty, in the afternoon; Ben wants mornings
+
+
+@pytest.mark.concurrency
+def test_twenty_patients_booking_a_held_slot_while_its_offer_is_accepted(committing_app, clock, tmp_path):
+    """Exactly one appointment: the offer's patient's."""
+    app = committing_app
+    with app.app_context():
+        db.session.add(AppointmentType(name="consultation", label="Consultation", default_duration=30))
+        doctor = Doctor(display_name="Dr. Held", specialty="General Practice")
+        doctor.weekly_hours = [WeeklyHours(weekday=DAY.weekday(), start_minute=540, end_minute=570)]
+        db.session.add(doctor)
+        people = []
+        for number in range(22):
+            person = User(email=f"p{number}@example.com", full_name=f"Patient {number}", role="patient")
+            person.set_password(PASSWORD)
+            db.session.add(person)
+            people.append(person)
+        db.session.commit()
+        doctor_id, ids = doctor.id, [p.id for p in people]
+    first = book(app, ids[0], doctor_id, "09:00")
+    join(app, ids[1], doctor_id=doctor_id)
+    cancel(app, ids[0], first)
+    run(app)
+    with app.app_context():
+        offer = db.session.scalars(select(WaitlistOffer)).one()
+        from clinica_web.services import links
+        token = links.make(waitlist.ACCEPT, target_id=offer.id, sequence=0, expires_at=offer.expires_at)
+    start, results = threading.Barrier(21), []
+
+    def accept():
+        with app.app_context():
+            start.wait()
+            try:
+                results.append(("accepted", waitlist.accept(token, now=clinic.now()).patient_id))
+            except DomainError as error:
+                results.append(("refused", error.message))
+
+    def book_it(patient_id):
+        with app.app_context():
+            start.wait()
+            try:
+                results.append(("booked", book(app, patient_id, doctor_id, "09:00")))
+            except DomainError as error:
+                results.append(("refused", error.message))
+
+    threads = [threading.Thread(target=accept)] + [threading.Thread(target=book_it, args=(i,)) for i in ids[2:]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ("accepted", ids[1]) in results and not [r for r in results if r[0] == "booked"]
+    with app.app_context():
+        holding = db.session.execute(select(Appointment.patient_id, Appointment.status).where(
+            Appointment.status != "cancelled")).all()
+    assert holding == [(ids[1], SCHEDULED)]
+
+
+@pytest.mark.concurrency
+def test_two_workers_never_make_two_offers_for_one_freed_slot(committing_app, clock):
+    app = committing_app
+    with app.app_context():
+        db.session.add(AppointmentType(name="consultation", label="Consultation", default_duration=30))
+        doctor = Doctor(display_name="Dr. Held", specialty="General Practice")
+        doctor.weekly_hours = [WeeklyHours(weekday=DAY.weekday(), start_minute=540, end_minute=570)]
+        db.session.add(doctor)
+        people = []
+        for number in range(4):
+            person = User(email=f"p{number}@example.com", full_name=f"Patient {number}", role="patient")
+            person.set_password(PASSWORD)
+            db.session.add(person)
+            people.append(person)
+        db.session.commit()
+        doctor_id, ids = doctor.id, [p.id for p in people]
+    first = book(app, ids[0], doctor_id, "09:00")
+    for patient_id in ids[1:]:
+        join(app, patient_id, doctor_id=doctor_id)
+    cancel(app, ids[0], first)
+    with app.app_context():  # the same time freed twice (say, a cancel and a block removed)
+        waitlist.time_freed(doctor_id, instant(DAY, "09:00"), instant(DAY, "09:30"), now=clinic.now())
+        db.session.commit()
+    start, made = threading.Barrier(2), []
+
+    def worker():
+        with app.app_context():
+            start.wait()
+            made.append(waitlist.offer_freed_time(now=clinic.now()))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(made) == 1
+    with app.app_context():
+        assert db.session.scalar(select(func.count(WaitlistOffer.id))) == 1
+        assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.status == HELD)) == 1
