@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from clinica_web import create_app
 from clinica_web.extensions import db
-from clinica_web.models import SCHEDULED, Appointment, Doctor, User
-from clinica_web.services import clinic, links
+from clinica_web.models import SCHEDULED, Appointment, Doctor, User, WaitlistEntry, WaitlistOffer
+from clinica_web.services import clinic, links, waitlist
 from tests.e2e.conftest import DESK, PHONE, axe_violations, login, screenshot, welcome_link
 
 TODAY = datetime.now(ZoneInfo("America/Santiago")).date()
@@ -450,3 +450,50 @@ def test_a_month_of_free_days_and_the_earliest_time_in_three_clicks(new_page, se
     page.get_by_role("heading", name=day_name).wait_for()
     assert page.locator("section.month td.day-day-off").count() >= 8  # Tuesdays, Thursdays, weekends
     check(page, f"month-day-{width}")
+
+
+@pytest.mark.parametrize("viewport", [DESK, PHONE], ids=["desk", "phone"])
+def test_a_patient_joins_the_waitlist_and_books_a_time_held_for_them(new_page, server, viewport):
+    """Join from the waitlist page; a held offer's page (no login) books it with one button."""
+    _base, env = server
+    page = new_page(viewport=viewport)
+    login(page, "ana@clinica.test")
+    page.goto("/waitlist")
+    look(page, "waitlist")
+    page.get_by_label("Who").select_option(label="Any doctor of Dermatology")
+    page.get_by_label("Afternoon (from 13:00)").check()
+    page.get_by_role("button", name="Join the waitlist").click()
+    page.get_by_text("You are on the waitlist").wait_for()
+    look(page, "waitlist-joined")
+    page.get_by_role("button", name="Leave this waitlist for any doctor of Dermatology").first.click()
+    page.get_by_text("You have left that waitlist").wait_for()
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SECRET_KEY": env["SECRET_KEY"],
+                      "MAIL_FILE_DIR": env["MAIL_FILE_DIR"], "SITE_URL": env["SITE_URL"]})
+    with app.app_context():  # a time held for Ben, as the worker would hold it
+        now = clinic.now()
+        ben = db.session.scalars(select(User).where(User.full_name == "Ben Carter")).one()
+        doctor = Doctor(display_name=f"Dr. Offer {viewport['width']}", specialty="General Practice", active=True)
+        day = clinic.local_today(now) + timedelta(days=6)
+        start = clinic.local_day_span(day)[0] + timedelta(hours=20 if viewport is DESK else 21)
+        entry = WaitlistEntry(patient=ben, doctor=doctor, appointment_type="follow_up", from_date=day, to_date=day,
+                              part_of_day="any", status="active", created_at=now)
+        db.session.add_all([doctor, entry])
+        db.session.flush()
+        assert waitlist.time_freed(doctor.id, start, start + timedelta(minutes=15), now=now) is None
+        held = Appointment(patient=ben, doctor=doctor, starts_at=start, ends_at=start + timedelta(minutes=15),
+                           duration_minutes=15, appointment_type="follow_up", status="held", notes="",
+                           created_at=now, updated_at=now)
+        offer = WaitlistOffer(entry=entry, doctor=doctor, starts_at=start, ends_at=held.ends_at, appointment=held,
+                              status="open", expires_at=now + timedelta(minutes=15), created_at=now)
+        db.session.add_all([held, offer])
+        db.session.commit()
+        token = links.make(waitlist.ACCEPT, target_id=offer.id, sequence=0, expires_at=offer.expires_at)
+        db.engine.dispose()
+    stranger = new_page(viewport=viewport)
+    stranger.goto(f"/waitlist/offers/{token}")
+    stranger.get_by_role("heading", name="Book the time held for you").wait_for()
+    look(stranger, "waitlist-offer")
+    stranger.get_by_role("button", name="Book it").click()
+    stranger.get_by_role("heading", name=re.compile("^Booked: ")).wait_for()
+    look(stranger, "waitlist-booked")
