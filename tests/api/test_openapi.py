@@ -71,7 +71,7 @@ def test_document_lists_every_api_route(app):
         # Not the document itself, nor the APIs' catch-alls (which answer 404 and 405 in their format).
         if rule.rule.startswith("/v1/") and rule.endpoint not in ("api.openapi_json", "api.unrouted",
                                                                   "clinic_api.unrouted"):
-            path = rule.rule.replace("<int:", "{").replace(">", "}")
+            path = rule.rule.replace("<int:", "{").replace("<", "{").replace(">", "}")
             for name in ("{booking_id}", "{appointment_id}", "{doctor_id}", "{entry_id}"):
                 path = path.replace(name, "{id}")
             routed |= {(path, method) for method in rule.methods - {"HEAD", "OPTIONS"}}

@@ -470,6 +470,26 @@ PATHS = {
             },
         }
     },
+    "/v1/waitlist/offers/{token}/accept": {
+        "post": {
+            "operationId": "acceptWaitlistOffer",
+            "summary": "Book the time an offer holds for the caller (the token of the offer email's \"Book it\" "
+                       "link; single use, valid while the hold lasts)",
+            "tags": ["booking"],
+            "security": JWT,
+            "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"},
+                            "description": "The offer's token, as in the email's link"}],
+            "responses": {
+                "201": {**_json(_ref("Booking"), "Booked"), "links": {
+                    "CancelIt": _link("cancelBooking", "$response.body#/id"),
+                    "ConfirmIt": _link("confirmBooking", "$response.body#/id"),
+                }},
+                "400": _json(ERROR, "`Offer expired`: used, expired, declined, unknown, or another patient's"),
+                "401": BOOKING_401,
+                "404": _json(ERROR, "No such path (an empty token, or one with a slash)"),
+            },
+        }
+    },
     "/v1/clinic/appointments/pending_documentation": {
         "get": {
             "operationId": "pendingDocumentation",

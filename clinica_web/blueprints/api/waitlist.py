@@ -1,5 +1,5 @@
-"""The waitlist in the booking API (DESIGN.md section 18): join, my entries, leave. JWT, patients
-only (the service refuses staff); its errors are the service's messages, as 400s."""
+"""The waitlist in the booking API (DESIGN.md section 18): join, my entries, leave, accept an offer.
+JWT, patients only (the service refuses staff); its errors are the service's messages, as 400s."""
 from flask import g, url_for
 
 from clinica_web.blueprints.api import booking_api
@@ -36,3 +36,12 @@ def my_waitlist():
 def leave_waitlist(entry_id):
     """Another patient's entry, an unknown one or one no longer waiting: 400 `Waitlist entry not found`."""
     return out.waitlist_entry(waitlist.leave(patient=g.api_user, entry_id=entry_id, now=clinic.now()))
+
+
+@booking_api.post("/waitlist/offers/<token>/accept")
+@jwt_required
+def accept_waitlist_offer(token):
+    """Book the held time of an offer (the token of the email's "Book it" link) -> the booking.
+    Used, expired, unknown, forged or another patient's: 400 `Offer expired`."""
+    appointment = waitlist.accept(token, now=clinic.now(), patient=g.api_user)
+    return out.booking(appointment), 201, {"Location": url_for("api.my_bookings")}
