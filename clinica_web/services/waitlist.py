@@ -309,3 +309,89 @@ def queue_of(doctor: Doctor) -> list[WaitlistEntry]:
         select(WaitlistEntry).where(WaitlistEntry.status == ACTIVE, or_(
             WaitlistEntry.doctor_id == doctor.id, WaitlistEntry.specialty == doctor.specialty))
         .options(db.joinedload(WaitlistEntry.patient)).order_by(WaitlistEntry.id)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The desk: each doctor's queue and open offers, and a time offered by hand
+
+TAKEN_JUST_NOW = "This time was just taken"
+
+
+def desk_waitlist(doctors: list[Doctor], *, now: datetime):
+    """([(doctor, queue, open offers)] in the order of `doctors`, {entry id: its open offer, with
+    any doctor}) for the desk: two queries whatever the number of doctors, entries and offers.
+
+    A queue is who waits for the doctor by name or by specialty, in joining order, leaving out
+    entries whose last day has passed; offers come soonest slot first, and count as open until
+    their hold runs out (the worker then expires them)."""
+    if not doctors:
+        return [], {}
+    ids, specialties = [doctor.id for doctor in doctors], {doctor.specialty for doctor in doctors}
+    entries = list(db.session.scalars(
+        select(WaitlistEntry).where(
+            WaitlistEntry.status == ACTIVE, WaitlistEntry.to_date >= clinic.local_today(now),
+            or_(WaitlistEntry.doctor_id.in_(ids), WaitlistEntry.specialty.in_(specialties)))
+        .options(db.joinedload(WaitlistEntry.patient)).order_by(WaitlistEntry.id)))
+    offers = list(db.session.scalars(
+        select(WaitlistOffer).where(WaitlistOffer.status == OPEN, WaitlistOffer.expires_at > now)
+        .options(db.joinedload(WaitlistOffer.entry).joinedload(WaitlistEntry.patient))
+        .order_by(WaitlistOffer.starts_at, WaitlistOffer.id)))
+    queues = [(doctor, [e for e in entries if e.doctor_id == doctor.id or e.specialty == doctor.specialty],
+               [o for o in offers if o.doctor_id == doctor.id]) for doctor in doctors]
+    return queues, {offer.entry_id: offer for offer in offers}
+
+
+def offer_by_hand(*, actor: User, entry_id, doctor_id, date, time, now: datetime) -> WaitlistOffer:
+    """The desk offers a waiting patient a time by hand (one it knows has freed up), held and
+    emailed as the worker's offers are.
+
+    The actor manages the doctor (reception and admins every doctor, a doctor their own); the
+    entry is waiting, for that doctor or their specialty, with no offer open; the time (clinic-local
+    `date` YYYY-MM-DD and `time` HH:MM, the entry's visit type) passes every booking rule for the
+    entry's patient. SlotTaken(TAKEN_JUST_NOW) if the database refuses the hold: someone booked it
+    a moment ago. Audited: the held row has no history, and the audit says who offered it."""
+    # Here, not at the top: schedule imports this module.
+    from clinica_web.models import ADMIN, RECEPTION
+    from clinica_web.services import audit, schedule
+    from clinica_web.services.errors import PatientBusy, SlotTaken
+
+    with unit_of_work():
+        doctor = availability.active_doctor(values.whole_number(doctor_id))
+        if doctor is None:
+            raise NotFound("Doctor not found", field="doctor_id")
+        if actor.role not in (RECEPTION, ADMIN) and not schedule.can_manage(actor, doctor):
+            raise NotAllowed("You can only offer your own times")
+        entry = _entry_to_offer(entry_id, doctor, now=now)
+        if date in (None, "") or time in (None, ""):
+            raise InvalidInput("Give a day and a time (HH:MM)", field="time")
+        slot = booking.parse_slot(doctor_id=doctor.id, date=date, time=time, appointment_type=entry.appointment_type)
+        try:
+            _doctor, start, end = booking.check_bookable(slot, patient_id=entry.patient_id, now=now)
+        except PatientBusy:
+            raise PatientBusy("The patient already has a booking at this time") from None
+        if not _hold(entry, doctor, start, end, now=now):
+            raise SlotTaken(TAKEN_JUST_NOW)
+        offer = db.session.scalars(select(WaitlistOffer).where(WaitlistOffer.entry_id == entry.id,
+                                                               WaitlistOffer.status == OPEN)
+                                   .order_by(WaitlistOffer.id.desc()).limit(1)).one()
+        trace = dict(patient_id=entry.patient_id, appointment_id=offer.appointment_id,
+                     detail=f"{doctor.display_name}, {clinic.format_local(start)}")
+    audit.record(actor=actor, action="offered waitlist time", now=now, **trace)
+    return offer
+
+
+def _entry_to_offer(entry_id, doctor: Doctor, *, now) -> WaitlistEntry:
+    """The entry, locked, if it waits for `doctor` (by name or specialty) with no offer open."""
+    number = values.whole_number(entry_id)
+    entry = locked(WaitlistEntry, number) if values.valid_id(number) else None
+    if entry is None:
+        raise NotFound(NOT_YOURS)
+    if entry.status != ACTIVE:
+        raise InvalidInput("This patient is no longer on the waitlist")
+    if entry.doctor_id != doctor.id and entry.specialty != doctor.specialty:
+        raise InvalidInput(f"This patient waits for {describe(entry)}, not {doctor.display_name}")
+    open_offer = select(WaitlistOffer.id).where(WaitlistOffer.entry_id == entry.id, WaitlistOffer.status == OPEN,
+                                                WaitlistOffer.expires_at > now)
+    if db.session.scalar(open_offer.limit(1)) is not None:
+        raise InvalidInput("A time is already on offer to this patient: wait for their answer")
+    return entry

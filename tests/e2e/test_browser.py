@@ -260,6 +260,7 @@ def test_main_pages_logged_out_and_in(new_page, viewport):
                       ("/admin/audit", "admin-audit"), ("/desk/doctors/1/hours", "hours"),
                       (f"/desk/explain?doctor_id=1&date={monday(1)}&time=13:00", "explain"),
                       ("/desk/pending-documentation", "pending-documentation"),
+                      ("/desk/waitlist", "desk-waitlist"),
                       ("/admin/doctors/1/deactivate", "confirm"),
                       ("/desk/book?q=a", "desk-find-patient")]:
         page.goto(url)

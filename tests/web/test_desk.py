@@ -206,6 +206,9 @@ DESK_ROUTES = [
     ("GET", "/desk/blocks/{block}/delete", None),
     ("POST", "/desk/blocks/{block}/delete", {"back": "/desk/"}),
     ("GET", "/desk/explain?doctor_id={doctor}&date=" + MONDAY.isoformat() + "&time=09:00", None),
+    ("GET", "/desk/waitlist", None),
+    ("POST", "/desk/waitlist/offer", {"entry_id": "1", "doctor_id": "{doctor}", "date": MONDAY.isoformat(),
+                                      "time": "11:00"}),
 ]
 BOOK_FOR_PATIENT = [route for route in DESK_ROUTES if route[1] in ("/desk/book", "/desk/patients")]
 

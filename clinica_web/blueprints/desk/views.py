@@ -35,6 +35,7 @@ from clinica_web.services import (
     schedule,
     staff_actions,
     values,
+    waitlist,
 )
 from clinica_web.services.errors import DomainError
 
@@ -461,3 +462,45 @@ def explain():
     return render_template("desk/explain.html", doctors=day_list.doctors_for_booking(), doctor_id=_int_arg("doctor_id"),
                            types=types, kind=kind, day=day, time=asked or "", explanation=explanation,
                            problem=problem), status
+
+
+# ---------------------------------------------------------------------------------------------
+# The waitlist (DESIGN.md section 18): each doctor's queue and open offers; a time offered by hand
+
+
+@bp.route("/waitlist", endpoint="waitlist")
+@roles_required(*STAFF)
+def waitlist_page():
+    """?doctor_id=: one doctor's. A doctor sees only their own, as on the day list."""
+    now = clinic.now()
+    # Recorded before anything is loaded: the audit's commit would expire every loaded row.
+    audit.record(actor=current_user, action="viewed waitlist", now=now)
+    doctors = day_list.doctors_for(current_user)
+    doctor_id = _int_arg("doctor_id")
+    shown = [doctor for doctor in doctors if doctor_id in (None, doctor.id)]
+    if not shown and doctor_id is not None:
+        abort(404)
+    queues, offered = waitlist.desk_waitlist(shown, now=now)
+    return render_template("desk/waitlist.html", doctors=doctors, doctor_id=doctor_id, queues=queues,
+                           offered=offered, parts=waitlist.PARTS_OF_DAY, today=clinic.local_today(now))
+
+
+@bp.route("/waitlist/offer", methods=["POST"])
+@roles_required(*STAFF)
+def offer_by_hand():
+    """Offer one waiting patient a time (held for them, emailed); a refusal says why. Back to the
+    waitlist page as it was shown (`showing`: the doctor it was narrowed to)."""
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    form = request.form
+    try:
+        offer = waitlist.offer_by_hand(actor=current_user, entry_id=form.get("entry_id"),
+                                       doctor_id=form.get("doctor_id"), date=form.get("date"),
+                                       time=form.get("time", "").strip(), now=clinic.now())
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash(f"{offer.entry.patient.full_name} is offered {clinic.format_local(offer.starts_at)} with "
+              f"{offer.doctor.display_name} and has been emailed; the time is held for them until "
+              f"{clinic.to_local(offer.expires_at):%H:%M}.", "success")
+    return redirect(url_for("desk.waitlist", doctor_id=_int_arg("showing")), code=303)
