@@ -399,7 +399,9 @@ def test_a_patient_confirms_from_a_reminder_without_logging_in(new_page, server,
     page.get_by_role("button", name="Yes, I will come").click()
     page.get_by_role("heading", name="Thank you: your appointment is confirmed").wait_for()
     look(page, "reminder-confirmed")
-    page.goto(f"/reminders/{token}/confirm")  # used up
+    page.goto(f"/reminders/{token}/confirm")  # used up: reopened, it says the visit is confirmed
+    page.get_by_role("heading", name="Thank you: your appointment is confirmed").wait_for()
+    page.goto("/reminders/not-a-link/confirm")
     page.get_by_role("heading", name="This link no longer works").wait_for()
     look(page, "reminder-dead-link")
     desk = new_page(viewport=viewport)
