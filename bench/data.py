@@ -1,6 +1,11 @@
 """A large clinic for the benchmark: 50 doctors, a year of history (about 200 000 appointments)
 and a busy day of 500 appointments across 20 doctors. Rows are bulk-inserted (Core executemany);
-the services are not used, so building it takes seconds, not hours."""
+the services are not used, so building it takes seconds, not hours.
+
+The three weeks ahead are then booked solid but for a few cancellations (HOLES), the busy day
+left as it is: the earliest free times of the 50 doctors are two or three weeks away, so finding
+them (DESIGN.md section 17) scans as a busy clinic makes it scan. These rows come from a random
+generator of their own and are inserted last, so everything else is as it was without them."""
 import os
 import random
 from datetime import date, timedelta
@@ -30,6 +35,8 @@ BUSY_DOCTORS, BUSY_PER_DOCTOR = 20, 25
 OPEN, CLOSE = 8 * 60, 18 * 60  # every doctor: Monday to Friday, 08:00 to 18:00
 PER_DAY = int(os.environ.get("BENCH_PER_DAY", "16"))  # 50 doctors x ~280 weekdays x 16: about 220 000
 CHUNK = 5000
+FILL_DAYS = 21  # today and the 20 days after it: booked solid (but for the busy day)
+HOLES = 6  # cancellations: free half hours in those weeks, across all the doctors
 
 
 def busy_day(today: date) -> date:
@@ -37,8 +44,10 @@ def busy_day(today: date) -> date:
     return today + timedelta(days=(2 - today.weekday()) % 7 + 14)
 
 
-def build(*, today: date, password_hash: str) -> dict:
-    """Fill an empty database; returns what the benchmark needs to know (ids, the busy day)."""
+def build(*, today: date, password_hash: str, per_day: int | None = None, history_days: int = 365) -> dict:
+    """Fill an empty database; returns what the benchmark needs to know (ids, the busy day).
+    per_day (default PER_DAY) and history_days make a smaller clinic with the same weeks ahead."""
+    per_day = PER_DAY if per_day is None else per_day
     rng = random.Random(2026)
     tz = clinic.tz()
     if db.session.scalar(select(func.count(User.id))):
@@ -70,15 +79,18 @@ def build(*, today: date, password_hash: str) -> dict:
     ])
 
     busy = busy_day(today)
-    rows, first = [], today - timedelta(days=365)
+    rows, first = [], today - timedelta(days=history_days)
+    taken = {}  # (day, doctor_id) -> the start minutes booked, for the weeks ahead the fill completes
     day = first
     while day <= today + timedelta(days=28):
         if day.weekday() < 5 and day != busy:
             for doctor_id in doctor_ids:
                 # PER_DAY 30-minute visits on the 15-minute grid, never overlapping.
-                starts = sorted(rng.sample(range(OPEN, CLOSE - 30, 30), PER_DAY))
+                starts = sorted(rng.sample(range(OPEN, CLOSE - 30, 30), per_day))
                 rows += [_row(day, minute, 30, doctor_id, rng.choice(patients_of[doctor_id]), today, tz)
                          for minute in starts]
+                if day >= today:
+                    taken[day, doctor_id] = set(starts)
         if len(rows) >= CHUNK:
             db.session.execute(insert(Appointment), rows)
             rows = []
@@ -88,15 +100,35 @@ def build(*, today: date, password_hash: str) -> dict:
                  for n in range(BUSY_PER_DOCTOR)]
     db.session.execute(insert(Appointment), rows)
     _add_history()
+    last_id = db.session.scalar(select(func.max(Appointment.id)))
+    filled = _fill_weeks_ahead(today, busy, doctor_ids, taken, patients_of, tz)
+    _add_history(after_id=last_id)
     db.session.commit()
     return {"busy_day": busy.isoformat(), "doctor_id": doctor_ids[-1], "busy_doctor_id": doctor_ids[0],
-            "appointments": db.session.scalar(select(func.count(Appointment.id)))}
+            "weeks_ahead_filled": filled, "appointments": db.session.scalar(select(func.count(Appointment.id)))}
 
 
-def _add_history():
-    """Every appointment's history, as the services write it: "booked", and for a past visit the
-    desk's two status changes. The day list reads each row's last change; a history as long as a
-    real clinic's is what the planner must see to use its index."""
+def _fill_weeks_ahead(today, busy, doctor_ids, taken, patients_of, tz) -> int:
+    """Book every half hour of every doctor's weekdays from today to FILL_DAYS ahead (the busy day
+    aside) that is still free, but for HOLES of them (cancellations); returns the rows added."""
+    rng = random.Random(2027)  # not the builder's: the rest of the clinic stays as it was
+    days = [day for day in (today + timedelta(days=n) for n in range(FILL_DAYS)) if day.weekday() < 5 and day != busy]
+    holes = set()
+    while len(holes) < HOLES:
+        day, doctor_id = rng.choice(days[1:]), rng.choice(doctor_ids)
+        holes.add((day, doctor_id, rng.choice(sorted(set(range(OPEN, CLOSE, 30)) - taken[day, doctor_id]))))
+    rows = [_row(day, minute, 30, doctor_id, rng.choice(patients_of[doctor_id]), today, tz)
+            for day in days for doctor_id in doctor_ids for minute in range(OPEN, CLOSE, 30)
+            if minute not in taken[day, doctor_id] and (day, doctor_id, minute) not in holes]
+    for start in range(0, len(rows), CHUNK):
+        db.session.execute(insert(Appointment), rows[start:start + CHUNK])
+    return len(rows)
+
+
+def _add_history(after_id=0):
+    """Every appointment's history (of those after `after_id`), as the services write it: "booked",
+    and for a past visit the desk's two status changes. The day list reads each row's last change;
+    a history as long as a real clinic's is what the planner must see to use its index."""
     booked = select(Appointment.id, Appointment.created_at, literal("booked"), literal(None), literal(SCHEDULED))
     arrived = select(Appointment.id, Appointment.starts_at, literal(STATUS_CHANGE), literal(SCHEDULED),
                      literal(ARRIVED)).where(Appointment.status == COMPLETED)
@@ -104,7 +136,8 @@ def _add_history():
                        literal(COMPLETED)).where(Appointment.status == COMPLETED)
     columns = ["appointment_id", "at", "kind", "from_value", "to_value"]
     for changes in (booked, arrived, completed):  # in this order: each visit's changes in the order they happened
-        db.session.execute(insert(AppointmentChange).from_select(columns, changes.order_by(Appointment.id)))
+        db.session.execute(insert(AppointmentChange).from_select(
+            columns, changes.where(Appointment.id > after_id).order_by(Appointment.id)))
 
 
 def _row(day, minute, duration, doctor_id, patient_id, today, tz):

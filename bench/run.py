@@ -1,8 +1,10 @@
 """Build a large clinic, then time the busy requests twice: in-process (Flask's test client, one at
 a time) and over HTTP with wrk against gunicorn (2 workers) on 127.0.0.1. Prints median and p99
-latency and requests per second per endpoint, and writes them to bench-results.json. Then the
-worker sends BENCH_REMINDERS (10 000; 0 skips it) due reminders to a local SMTP server, timed
-against a bare smtplib client in the same run (bench/reminders.py).
+latency and requests per second per endpoint, and writes them to bench-results.json. Every GET
+must run as many SQL queries on it as on a small clinic built first in the same database (then
+emptied), or the bench stops. Then the worker sends BENCH_REMINDERS (10 000; 0 skips it) due
+reminders to a local SMTP server, timed against a bare smtplib client in the same run
+(bench/reminders.py).
 
     python -m bench.run              SQLite (instance/bench.sqlite, rebuilt each run)
     DATABASE_URL=postgresql://... python -m bench.run    an EMPTY PostgreSQL database
@@ -25,6 +27,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from flask_migrate import upgrade
+from sqlalchemy import event, inspect
 
 from bench import data, reminders
 from clinica_web import create_app
@@ -41,6 +44,9 @@ IN_PROCESS_API_PATIENT, IN_PROCESS_WEB_PATIENT = 1, 2
 WRK_API_PATIENTS = range(3, 23)  # the latency run books for the first half, the throughput run the second
 WRK_WEB_PATIENTS = range(23, 31)
 IN_PROCESS_REQUESTS = 200
+# The small clinic whose query counts the large one's must equal: a visit a day for four weeks
+# of history and four ahead (the same three weeks booked solid ahead): about 15 000 appointments.
+SMALL = {"per_day": 1, "history_days": 28}
 WRK_SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 RESULTS = PROJECT / "bench-results.json"
 
@@ -61,13 +67,13 @@ def app_config(url, mail_dir):
             "WTF_CSRF_ENABLED": False, "SECRET_KEY": SECRET_KEY}
 
 
-def build(url, mail_dir):
+def build(url, mail_dir, **size):
     app = create_app(app_config(url, mail_dir))
     with app.app_context():
         upgrade()
         started = time.perf_counter()
         today = clinic.local_today(clinic.now())
-        facts = data.build(today=today, password_hash=_hash(app))
+        facts = data.build(today=today, password_hash=_hash(app), **size)
         facts["today"] = today.isoformat()
         desk = db.session.scalars(db.select(User).where(User.email == "desk@bench.test")).one()
         facts["staff_token"] = tokens.create_api_token(desk, name="bench", now=clinic.now())
@@ -105,6 +111,9 @@ def endpoints(facts, jwt):
     day = busy  # the slot list of the busy day's doctors is as full as it gets
     today = date.fromisoformat(facts["today"])
     month_start = (today - timedelta(days=30)).isoformat()
+    # The month of the busy day (two or three weeks ahead): days booked solid, the busy day, open
+    # days; the current month would be all past by its end.
+    month = busy[:7]
     staff = {"X-User-Token": facts["staff_token"]}
     bearer = {"Authorization": f"Bearer {jwt}"}
     return {
@@ -116,6 +125,12 @@ def endpoints(facts, jwt):
             "GET", f"/v1/clinic/appointments/in_date_range?start_date={month_start}&end_date="
                    f"{today.isoformat()}&provider_id={doctor}", staff),
         "pending_documentation": ("GET", "/v1/clinic/appointments/pending_documentation?page=1&page_size=25", staff),
+        # Finding a time (DESIGN.md section 17), over the 50 doctors whose weeks ahead are booked solid.
+        "month view partial": ("GET", f"/doctors/{facts['busy_doctor_id']}/calendar?month={month}",
+                               {"HX-Request": "true"}),
+        "calendar API (a month)": ("GET", f"/v1/doctors/{facts['busy_doctor_id']}/calendar?month={month}", bearer),
+        "next-available API (50 doctors)": ("GET", "/v1/bookings/next-available?limit=10", bearer),
+        "find page (50 doctors)": ("GET", "/find", {}),
     }
 
 
@@ -164,6 +179,65 @@ def in_process(app, facts):
     web_bodies = iter(booking_bodies(facts, IN_PROCESS_WEB_PATIENT))
     results["booking POST (web)"] = _time(lambda: _web_book(web, next(web_bodies)), expect=(303,), name="web")
     return results, jwt
+
+
+def query_counts(app, facts):
+    """The SQL queries one request of each GET endpoint runs (after one to warm up), in process;
+    BEGIN and savepoints left out, as the reminders' counts leave them out."""
+    with app.app_context():
+        engine = db.engine
+    statements = []
+
+    def record(_connection, _cursor, statement, *_args):
+        statements.append(statement)
+
+    client, desk = app.test_client(), app.test_client()
+    desk.post("/login", data={"email": "desk@bench.test", "password": PASSWORD})
+    jwt = next(iter(facts["wrk_jwts"].values()))
+    counts = {}
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for name, (method, path, headers) in endpoints(facts, jwt).items():
+            if method != "GET":
+                continue
+            runner = desk if headers == "desk-session" else client
+            for _ in range(2):
+                statements.clear()
+                response = runner.open(path, method=method, headers=headers if isinstance(headers, dict) else {})
+                if response.status_code != 200:
+                    raise SystemExit(f"{name}: unexpected {response.status_code}")
+                response.close()
+            counts[name] = len([s for s in statements
+                                if not s.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE"))])
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return counts
+
+
+def small_clinic_counts(url, mail_dir):
+    """Build the SMALL clinic in the (empty) database, count each GET's queries on it, empty the
+    database again: (appointments, counts)."""
+    app, facts = build(url, mail_dir, **SMALL)
+    counts = query_counts(app, facts)
+    with app.app_context():
+        db.session.remove()
+        tables = [name for name in inspect(db.engine).get_table_names() if name != "alembic_version"]
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as connection:  # ids from 1 again: the bench books doctor n by id
+                connection.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        else:  # sqlite3 itself: the pragma and VACUUM work only outside a transaction
+            connection = db.engine.raw_connection()
+            try:
+                sqlite = connection.driver_connection
+                sqlite.execute("PRAGMA foreign_keys = OFF")
+                for table in tables:
+                    sqlite.execute(f'DELETE FROM "{table}"')
+                sqlite.commit()
+                sqlite.execute("VACUUM")
+            finally:
+                connection.close()
+        db.engine.dispose()
+    return facts["appointments"], counts
 
 
 def _web_book(client, body):
@@ -286,6 +360,10 @@ def _wrk(wrk, url, headers, scripts=(None, None)):
     response). Requests per second with 8 connections, enough to keep both workers busy."""
     latency = _run_wrk(wrk, url, headers, 1, scripts[0])
     throughput = _run_wrk(wrk, url, headers, THROUGHPUT_CONNECTIONS, scripts[1])
+    # The requests wrk leaves in flight when it stops are still served: let the two workers finish
+    # them (as long as a request took with 8 connections), or the next measurement's first requests
+    # wait behind them (after a slow endpoint: most of a 1-second smoke run).
+    time.sleep(max(throughput["p50_ms"] or 0, THROUGHPUT_CONNECTIONS / 2 * (latency["p50_ms"] or 0)) / 1000)
     return {"p50_ms": latency["p50_ms"], "p99_ms": latency["p99_ms"],
             "requests_per_second": throughput["requests_per_second"],
             f"p50_ms_at_{THROUGHPUT_CONNECTIONS}_connections": throughput["p50_ms"],
@@ -293,13 +371,16 @@ def _wrk(wrk, url, headers, scripts=(None, None)):
 
 
 def _run_wrk(wrk, url, headers, connections, script):
-    command = [wrk, f"-t{min(WRK_THREADS, connections)}", f"-c{connections}", f"-d{WRK_SECONDS}s", "--latency"]
+    # wrk's default timeout (2 s) would drop the slowest requests from the figures, not count them.
+    command = [wrk, f"-t{min(WRK_THREADS, connections)}", f"-c{connections}", f"-d{WRK_SECONDS}s", "--latency",
+               "--timeout", "30s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     if script:
         command += ["-s", script]
     output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
-    latency = {p: _ms(v, unit) for p, v, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)$", output, re.M)}
+    # wrk pads seconds with a space ("1.84s "): without \s* a p50 over a second would read as None.
+    latency = {p: _ms(v, unit) for p, v, unit in re.findall(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)}
     return {"p50_ms": latency.get("50"), "p99_ms": latency.get("99"),
             "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),
             "non_2xx": int(m[1]) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", output)) else 0}
@@ -322,9 +403,17 @@ def main():
     speed_before = loop_ms()
     url = database_url()
     mail_dir = tempfile.mkdtemp(prefix="clinica-bench-mail-")
+    print(f"Counting each GET's SQL queries on a small clinic on {url.split('@')[-1]} ...")
+    small_appointments, small_counts = small_clinic_counts(url, mail_dir)
     print(f"Building the benchmark clinic on {url.split('@')[-1]} ...")
     app, facts = build(url, mail_dir)
-    print(f"  {facts['appointments']} appointments in {facts['build_seconds']} s; busy day {facts['busy_day']}")
+    print(f"  {facts['appointments']} appointments in {facts['build_seconds']} s; busy day {facts['busy_day']}; "
+          f"{facts['weeks_ahead_filled']} of them fill the {data.FILL_DAYS} days ahead but for {data.HOLES} "
+          f"half hours")
+    counts = query_counts(app, facts)
+    if counts != small_counts:
+        raise SystemExit(f"SQL queries per request: {counts} with {facts['appointments']} appointments, "
+                         f"{small_counts} with {small_appointments}")
     # What the build left in memory is not the app's: frozen, the garbage collector stops walking
     # it on every collection, so this process times requests like a fresh gunicorn worker.
     gc.collect()
@@ -345,15 +434,20 @@ def main():
         sending = reminders.measure(app_config(url, mail_dir), now=facts["reminders_now"])
     speed = [speed_before, loop_ms()]
     report = {"database": url.split(":")[0], "appointments": facts["appointments"], "loop_ms_before_after": speed,
-              "in_process": measured, "http_gunicorn_2_workers": http_results, "reminders": sending}
+              "in_process": measured, "http_gunicorn_2_workers": http_results,
+              # The same for the small clinic (asserted above).
+              "queries_per_request": counts, "small_clinic_appointments": small_appointments,
+              "reminders": sending}
     RESULTS.write_text(json.dumps(report, indent=2))
     print(f"\n{'endpoint':<40} {'in-process p50/p99 ms':>22} {'HTTP p50/p99 ms':>18} {'HTTP req/s':>11}"
-          f" {'non-2xx':>8}")
+          f" {'non-2xx':>8} {'queries':>8}")
     for name, result in measured.items():
         remote = http_results.get(name, {})
         print(f"{name:<40} {result['p50_ms']:>10} / {result['p99_ms']:<9} "
               f"{remote.get('p50_ms', '-')!s:>8} / {remote.get('p99_ms', '-')!s:<8} "
-              f"{remote.get('requests_per_second', '-')!s:>10} {remote.get('non_2xx', '-')!s:>8}")
+              f"{remote.get('requests_per_second', '-')!s:>10} {remote.get('non_2xx', '-')!s:>8} "
+              f"{counts.get(name, '-')!s:>8}")
+    print(f"Queries per request: the same with {facts['appointments']} appointments as with {small_appointments}.")
     if sending:
         print("\n" + reminders.describe(sending))
     print(f"\nA fixed Python loop took {speed[0]} ms before and {speed[1]} ms after (the machine's speed).")

@@ -1,6 +1,7 @@
 """`make bench` keeps working: a small clinic on SQLite, every endpoint timed in-process and over
-HTTP (gunicorn and wrk; CI installs wrk, elsewhere the HTTP half is checked where wrk exists), and
-the worker sending due reminders to a local SMTP server beside a bare smtplib client."""
+HTTP (gunicorn and wrk; CI installs wrk, elsewhere the HTTP half is checked where wrk exists), each
+GET running as many queries as on a smaller clinic, and the worker sending due reminders to a local
+SMTP server beside a bare smtplib client."""
 import gc
 import json
 import os
@@ -10,7 +11,9 @@ from bench import data, reminders, run
 
 ENDPOINTS = {"slot list page", "slot list partial", "available-slots API", "day list (busy day)",
              "in_date_range (a month of one doctor)", "pending_documentation", "booking POST (API)",
-             "booking POST (web)"}
+             "booking POST (web)", "month view partial", "calendar API (a month)", "next-available API (50 doctors)",
+             "find page (50 doctors)"}
+FINDING = {"month view partial", "calendar API (a month)", "next-available API (50 doctors)", "find page (50 doctors)"}
 
 
 def test_the_benchmark_times_every_endpoint(tmp_path, monkeypatch):
@@ -25,6 +28,10 @@ def test_the_benchmark_times_every_endpoint(tmp_path, monkeypatch):
 
     report = json.loads((tmp_path / "bench-results.json").read_text())
     assert report["database"] == "sqlite" and report["appointments"] > 14_000
+    # The weeks ahead booked solid (about 13 000 visits with a visit a day besides), and every GET
+    # as many queries as on the small clinic (run.main stops otherwise), which is smaller.
+    assert report["small_clinic_appointments"] < report["appointments"] // 1.5
+    assert set(report["queries_per_request"]) == ENDPOINTS - {"booking POST (API)", "booking POST (web)"}
     assert set(report["in_process"]) == ENDPOINTS
     assert all(result["p50_ms"] > 0 and result["requests"] == 5 for result in report["in_process"].values())
     if shutil.which("wrk") or os.environ.get("CI"):
