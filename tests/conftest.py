@@ -9,6 +9,7 @@ import email
 import email.policy
 import os
 import secrets
+import threading
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -434,3 +435,20 @@ def sent_mail(tmp_path, run_worker):
         return [email.message_from_bytes(f.read_bytes(), policy=email.policy.default) for f in files]
 
     return read
+
+
+def race(*calls):
+    """Run the calls at the same instant, each in its own thread; their results, in order."""
+    start_together = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index, call):
+        start_together.wait(timeout=30)
+        results[index] = call()
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results

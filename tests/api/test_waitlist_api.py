@@ -1,7 +1,6 @@
 """The waitlist in the booking API (DESIGN.md section 18): POST /v1/waitlist, GET /v1/waitlist/me,
 DELETE /v1/waitlist/{id}, as a patient's client sees them, at a fixed instant (Wednesday
 2027-03-10 12:00 in the clinic), with the rows stored behind them."""
-import threading
 from datetime import date, timedelta
 from types import SimpleNamespace
 
@@ -11,7 +10,7 @@ from sqlalchemy import func, select
 from clinica_web.extensions import db
 from clinica_web.models import AppointmentType, Doctor, User, WaitlistEntry, WeeklyHours
 from clinica_web.services import clinic, tokens
-from tests.conftest import PASSWORD, instant
+from tests.conftest import PASSWORD, instant, race
 
 TODAY = date(2027, 3, 10)  # a Wednesday
 NOW = instant(TODAY, "12:00")
@@ -257,23 +256,6 @@ def test_a_malformed_entry_id_is_a_json_4xx(client, world, path):
 
 # ---------------------------------------------------------------------------------------------
 # Two joins at once: the limit of three holds
-
-
-def race(*calls):
-    """Run the calls at the same instant, each in its own thread; their results, in order."""
-    start_together = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        start_together.wait(timeout=30)
-        results[index] = call()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 @pytest.mark.concurrency

@@ -7,7 +7,6 @@ the final rows, the history and the emails (their calendar SEQUENCE and METHOD) 
 consistent story: writers of one appointment run one after another, and each later one either
 sees the new state and succeeds, or gets the rule's 4xx.
 """
-import threading
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -29,28 +28,11 @@ from clinica_web.models import (
 )
 from clinica_web.models.outbox import MESSAGE
 from clinica_web.services import clinic, tokens
-from tests.conftest import PASSWORD, instant, next_weekday
+from tests.conftest import PASSWORD, instant, next_weekday, race
 
 pytestmark = pytest.mark.concurrency
 MONDAY = next_weekday(0, weeks=1)
 ROUNDS = 4
-
-
-def race(*calls):
-    """Run the calls at the same instant, each in its own thread; their results, in order."""
-    start_together = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        start_together.wait(timeout=30)
-        results[index] = call()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 @pytest.fixture

@@ -149,23 +149,28 @@ def test_an_entry_waits_for_its_own_days_and_part_of_the_day(app, people, make_d
         assert offer.entry.patient_id == people["cid"]  # by specialty, in the afternoon; Ben wants mornings
 
 
-@pytest.mark.concurrency
-def test_twenty_patients_booking_a_held_slot_while_its_offer_is_accepted(committing_app, clock, tmp_path):
-    """Exactly one appointment: the offer's patient's."""
-    app = committing_app
+def one_doctor_and_patients(app, count):
+    """A committed clinic: one doctor with Monday 09:00-09:30, `count` patients. (doctor id, patient ids)"""
     with app.app_context():
         db.session.add(AppointmentType(name="consultation", label="Consultation", default_duration=30))
         doctor = Doctor(display_name="Dr. Held", specialty="General Practice")
         doctor.weekly_hours = [WeeklyHours(weekday=DAY.weekday(), start_minute=540, end_minute=570)]
         db.session.add(doctor)
         people = []
-        for number in range(22):
+        for number in range(count):
             person = User(email=f"p{number}@example.com", full_name=f"Patient {number}", role="patient")
             person.set_password(PASSWORD)
             db.session.add(person)
             people.append(person)
         db.session.commit()
-        doctor_id, ids = doctor.id, [p.id for p in people]
+        return doctor.id, [person.id for person in people]
+
+
+@pytest.mark.concurrency
+def test_twenty_patients_booking_a_held_slot_while_its_offer_is_accepted(committing_app, clock, tmp_path):
+    """Exactly one appointment: the offer's patient's."""
+    app = committing_app
+    doctor_id, ids = one_doctor_and_patients(app, 22)
     first = book(app, ids[0], doctor_id, "09:00")
     join(app, ids[1], doctor_id=doctor_id)
     cancel(app, ids[0], first)
@@ -207,19 +212,7 @@ def test_twenty_patients_booking_a_held_slot_while_its_offer_is_accepted(committ
 @pytest.mark.concurrency
 def test_two_workers_never_make_two_offers_for_one_freed_slot(committing_app, clock):
     app = committing_app
-    with app.app_context():
-        db.session.add(AppointmentType(name="consultation", label="Consultation", default_duration=30))
-        doctor = Doctor(display_name="Dr. Held", specialty="General Practice")
-        doctor.weekly_hours = [WeeklyHours(weekday=DAY.weekday(), start_minute=540, end_minute=570)]
-        db.session.add(doctor)
-        people = []
-        for number in range(4):
-            person = User(email=f"p{number}@example.com", full_name=f"Patient {number}", role="patient")
-            person.set_password(PASSWORD)
-            db.session.add(person)
-            people.append(person)
-        db.session.commit()
-        doctor_id, ids = doctor.id, [p.id for p in people]
+    doctor_id, ids = one_doctor_and_patients(app, 4)
     first = book(app, ids[0], doctor_id, "09:00")
     for patient_id in ids[1:]:
         join(app, patient_id, doctor_id=doctor_id)

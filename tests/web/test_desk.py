@@ -9,7 +9,6 @@ import csv
 import html as html_lib
 import io
 import re
-import secrets
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 from urllib.parse import urljoin
@@ -46,24 +45,6 @@ HTMX = {"HX-Request": "true"}
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-@pytest.fixture
-def staff(make_user):
-    """staff(role) -> the id of a new staff user of that role."""
-
-    def make(role="reception", full_name=None):
-        return make_user(role=role, email=f"{role}-{secrets.token_hex(3)}@example.com",
-                         full_name=full_name or f"{role.title()} Person")
-
-    return make
-
-
-@pytest.fixture
-def desk(staff, login_as):
-    """A logged-in receptionist, Rita Desk: SimpleNamespace(id, client)."""
-    user_id = staff("reception", full_name="Rita Desk")
-    return SimpleNamespace(id=user_id, client=login_as(user_id))
 
 
 def doctor_user(app, doctor_id):

@@ -7,7 +7,6 @@ The reminders themselves (planned, re-timed, sent) are tested in tests/services/
 """
 import html as html_lib
 import re
-import secrets
 from datetime import timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -29,24 +28,6 @@ THURSDAY = WEDNESDAY + timedelta(days=1)
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-@pytest.fixture
-def staff(make_user):
-    """staff(role) -> the id of a new staff user of that role."""
-
-    def make(role="reception", full_name=None):
-        return make_user(role=role, email=f"{role}-{secrets.token_hex(3)}@example.com",
-                         full_name=full_name or f"{role.title()} Person")
-
-    return make
-
-
-@pytest.fixture
-def desk(staff, login_as):
-    """A logged-in receptionist: SimpleNamespace(id, client)."""
-    user_id = staff("reception", full_name="Rita Desk")
-    return SimpleNamespace(id=user_id, client=login_as(user_id))
 
 
 @pytest.fixture
