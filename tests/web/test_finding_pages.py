@@ -94,6 +94,8 @@ def test_the_month_beside_the_slots_follows_the_visit_type_and_the_month(
     assert "type=therapy" in therapy.split('id="month"')[1] and "type=consultation" not in therapy
     april = swap("date=2027-04-05&type=consultation")
     assert 'hx-swap-oob="true"' in april and "April 2027" in april
+    bare = client.get(f"/doctors/{doctor_id}/slots?date=2027-04-05&type=therapy", headers=HTMX).text
+    assert 'id="month"' not in bare  # no page address, no month: the slot partial stays lean
 
 
 def test_a_day_without_free_time_links_to_the_next_one_and_to_other_doctors(

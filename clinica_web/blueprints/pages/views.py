@@ -135,7 +135,8 @@ def slots(doctor_id):
     context = _slot_context(doctor_id)
     day, kind = context["day"], context["kind"]
     html = render_template("pages/_slot_list.html", **context)
-    if _month_shown(request.headers.get("HX-Current-URL", "")) != (day.replace(day=1), kind.name):
+    shown = request.headers.get("HX-Current-URL")  # htmx sends the page's address; other clients do not
+    if shown and _month_shown(shown) != (day.replace(day=1), kind.name):
         html += render_template("pages/_calendar.html", oob=True,
                                 **_month_context(context["doctor"], kind, day.replace(day=1), now=clinic.now()))
     # Keep the address bar on the bookmarkable page, not on this partial's URL.
