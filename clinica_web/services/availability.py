@@ -113,7 +113,7 @@ def day_offer(doctor: Doctor, day: date, duration: int, *, now: datetime, exclud
     offer = classify_day(day, weekly_windows(doctor).get(day.weekday(), []),
                          busy_intervals(doctor.id, start, end, exclude_id=exclude_id), duration, now=now)
     if offer.why_none == "closed":
-        return DayOffer([], "closed", "; ".join(_period_reasons(offer.closures)))
+        return DayOffer([], "closed", closure_reasons(offer.closures, period_reasons(offer.closures)))
     return offer
 
 
@@ -201,17 +201,16 @@ def busy_by_doctor(doctor_ids, start, end) -> dict[int, list[slots.Busy]]:
 
 
 def period_reasons(period_ids) -> dict[int, str]:
-    """{period id: reason} in one query."""
+    """{period id: reason}, earliest period first, in one query."""
     if not period_ids:
         return {}
     return dict(db.session.execute(select(BlockedPeriod.id, BlockedPeriod.reason).where(
-        BlockedPeriod.id.in_(set(period_ids)))).all())
+        BlockedPeriod.id.in_(set(period_ids))).order_by(BlockedPeriod.starts_at)).all())
 
 
-def _period_reasons(period_ids) -> list[str]:
-    return [reason for reason in db.session.scalars(
-        select(BlockedPeriod.reason).where(BlockedPeriod.id.in_(period_ids)).order_by(BlockedPeriod.starts_at))
-        if reason]
+def closure_reasons(closure_ids, reasons: dict[int, str]) -> str:
+    """What a closed day says: the reasons of its closures (from period_reasons), earliest first."""
+    return "; ".join(reason for period_id, reason in reasons.items() if period_id in closure_ids and reason)
 
 
 def first_day_with_free_slot(doctor: Doctor, duration: int, *, now: datetime) -> date | None:

@@ -52,7 +52,7 @@ def month(doctor: Doctor, year: int, month_number: int, duration: int, *, now: d
                                               now=now)) for day in days]
     reasons = availability.period_reasons([ref for _day, offer in offers for ref in offer.closures])
     return [CalendarDay(day, MONTH_STATUS[offer.why_none], len(offer.free_minutes),
-                        "; ".join(filter(None, (reasons.get(ref) for ref in offer.closures))))
+                        availability.closure_reasons(offer.closures, reasons))
             for day, offer in offers]
 
 

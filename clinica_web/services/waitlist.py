@@ -293,24 +293,6 @@ def _release(offer, status, *, now):
     time_freed(offer.doctor_id, offer.starts_at, offer.ends_at, now=now)
 
 
-def open_offers(*, doctor_id=None) -> list[WaitlistOffer]:
-    """The offers waiting for an answer (the desk), soonest slot first."""
-    query = (select(WaitlistOffer).where(WaitlistOffer.status == OPEN)
-             .options(db.joinedload(WaitlistOffer.entry).joinedload(WaitlistEntry.patient),
-                      db.joinedload(WaitlistOffer.doctor)).order_by(WaitlistOffer.starts_at))
-    if doctor_id is not None:
-        query = query.where(WaitlistOffer.doctor_id == doctor_id)
-    return list(db.session.scalars(query))
-
-
-def queue_of(doctor: Doctor) -> list[WaitlistEntry]:
-    """Who waits for a doctor (by name or by specialty), in joining order (the desk)."""
-    return list(db.session.scalars(
-        select(WaitlistEntry).where(WaitlistEntry.status == ACTIVE, or_(
-            WaitlistEntry.doctor_id == doctor.id, WaitlistEntry.specialty == doctor.specialty))
-        .options(db.joinedload(WaitlistEntry.patient)).order_by(WaitlistEntry.id)))
-
-
 # ---------------------------------------------------------------------------------------------
 # The desk: each doctor's queue and open offers, and a time offered by hand
 
