@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from email import message_from_bytes
 from pathlib import Path
 
@@ -114,6 +115,27 @@ def new_page(browser, server):
     yield make
     for context in contexts:
         context.close()
+
+
+@contextmanager
+def writing_to_the_server_database(server, **config):
+    """An app context on the served database, inside a write transaction taken up front (BEGIN
+    IMMEDIATE): the server and its worker write to the same SQLite file, and a transaction that
+    reads first and writes later fails at once ("database is locked") if they wrote in between."""
+    from clinica_web import create_app
+    from clinica_web.database import begin_write
+    from clinica_web.extensions import db
+
+    env = server[1]
+    app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SECRET_KEY": env["SECRET_KEY"],
+                      "MAIL_FILE_DIR": env["MAIL_FILE_DIR"], "SITE_URL": env["SITE_URL"], **config})
+    with app.app_context():
+        begin_write()
+        try:
+            yield
+        finally:
+            db.session.rollback()
+            db.engine.dispose()
 
 
 def welcome_link(server, address):

@@ -8,11 +8,19 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from clinica_web import create_app
+from clinica_web.database import begin_write
 from clinica_web.extensions import db
 from clinica_web.models import SCHEDULED, Appointment, Doctor, User, WaitlistEntry, WaitlistOffer
 from clinica_web.services import clinic, links, waitlist
-from tests.e2e.conftest import DESK, PHONE, axe_violations, login, screenshot, welcome_link
+from tests.e2e.conftest import (
+    DESK,
+    PHONE,
+    axe_violations,
+    login,
+    screenshot,
+    welcome_link,
+    writing_to_the_server_database,
+)
 
 TODAY = datetime.now(ZoneInfo("America/Santiago")).date()
 
@@ -182,12 +190,13 @@ def visits_starting_now(server, patient_names):
     either side, where the patient's own demo visits are in the way: a patient is in one place at
     a time), with a doctor of their own (so no demo visit is in the way). Written straight into
     the server's database, as if booked earlier. Returns (doctor id, the local day, appointment ids)."""
-    _base, env = server
-    app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "MAIL_FILE_DIR": env["MAIL_FILE_DIR"]})
-    with app.app_context():
+    with writing_to_the_server_database(server):
         now = clinic.now().replace(second=0, microsecond=0)
         if clinic.to_local(now + timedelta(minutes=len(patient_names) * 15 + 5)).date() != clinic.local_today(now):
-            time.sleep(6 * 60)  # a few minutes before midnight: let the visits fall on one (the next) day
+            # A few minutes before midnight: let the visits fall on one (the next) day.
+            db.session.rollback()
+            time.sleep(6 * 60)
+            begin_write()
             now = clinic.now().replace(second=0, microsecond=0)
         doctor = Doctor(display_name=f"Dr. Now {now:%H%M%S}", specialty="General Practice", active=True)
         patients = [db.session.scalars(select(User).where(User.full_name == name)).one() for name in patient_names]
@@ -205,9 +214,7 @@ def visits_starting_now(server, patient_names):
                                       appointment_type="follow_up", status=SCHEDULED, created_at=now, updated_at=now))
         db.session.add_all([doctor, *visits])
         db.session.commit()
-        result = doctor.id, clinic.local_today(now), [visit.id for visit in visits]
-        db.engine.dispose()
-    return result
+        return doctor.id, clinic.local_today(now), [visit.id for visit in visits]
 
 
 def test_day_list_clicks_in_quick_succession_all_count_and_focus_survives_a_refresh(new_page, server):
@@ -375,9 +382,7 @@ def test_patient_changes_the_time_of_a_booking(new_page, server, viewport, javas
 @pytest.mark.parametrize("viewport", [DESK, PHONE], ids=["desk", "phone"])
 def test_a_patient_confirms_from_a_reminder_without_logging_in(new_page, server, viewport):
     """The reminder's Confirm link: one button, no login; the desk then sees the visit confirmed."""
-    _base, env = server
-    app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SECRET_KEY": env["SECRET_KEY"]})
-    with app.app_context():
+    with writing_to_the_server_database(server):
         now = clinic.now()
         day = clinic.local_today(now) + timedelta(days=5)
         doctor = Doctor(display_name=f"Dr. Remind {viewport['width']}", specialty="General Practice", active=True)
@@ -391,7 +396,6 @@ def test_a_patient_confirms_from_a_reminder_without_logging_in(new_page, server,
         db.session.commit()
         token = links.make("confirm", target_id=visit.id, sequence=visit.sequence, expires_at=visit.starts_at)
         doctor_id = doctor.id
-        db.engine.dispose()
     page = new_page(viewport=viewport)
     page.goto(f"/reminders/{token}/confirm")
     page.get_by_role("heading", name="Will you come to your appointment?").wait_for()
@@ -471,9 +475,7 @@ def test_a_patient_joins_the_waitlist_and_books_a_time_held_for_them(new_page, s
     page.get_by_role("button", name="Leave this waitlist for any doctor of Dermatology").first.click()
     page.get_by_text("You have left that waitlist").wait_for()
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SECRET_KEY": env["SECRET_KEY"],
-                      "MAIL_FILE_DIR": env["MAIL_FILE_DIR"], "SITE_URL": env["SITE_URL"]})
-    with app.app_context():  # a time held for Ben, as the worker would hold it
+    with writing_to_the_server_database(server):  # a time held for Ben, as the worker would hold it
         now = clinic.now()
         ben = db.session.scalars(select(User).where(User.full_name == "Ben Carter")).one()
         doctor = Doctor(display_name=f"Dr. Offer {viewport['width']}", specialty="General Practice", active=True)
@@ -492,7 +494,6 @@ def test_a_patient_joins_the_waitlist_and_books_a_time_held_for_them(new_page, s
         db.session.add_all([held, offer])
         db.session.commit()
         token = links.make(waitlist.ACCEPT, target_id=offer.id, sequence=0, expires_at=offer.expires_at)
-        db.engine.dispose()
     stranger = new_page(viewport=viewport)
     stranger.goto(f"/waitlist/offers/{token}")
     stranger.get_by_role("heading", name="Book the time held for you").wait_for()
