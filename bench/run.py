@@ -121,6 +121,8 @@ def endpoints(facts, jwt):
         "slot list partial": ("GET", f"/doctors/{facts['busy_doctor_id']}/slots?date={day}", {"HX-Request": "true"}),
         "available-slots API": ("GET", f"/v1/bookings/available-slots?doctor_id={doctor}&date={day}", bearer),
         "day list (busy day)": ("GET", f"/desk/?date={busy}", "desk-session"),
+        # The same day as a grid: 50 doctors' columns (20 of them with 25 visits) of quarter hours.
+        "timeline (busy day)": ("GET", f"/desk/timeline?date={busy}", "desk-session"),
         "in_date_range (a month of one doctor)": (
             "GET", f"/v1/clinic/appointments/in_date_range?start_date={month_start}&end_date="
                    f"{today.isoformat()}&provider_id={doctor}", staff),

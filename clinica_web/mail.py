@@ -45,11 +45,13 @@ ACCOUNT_SUBJECTS = {
     "welcome": "Welcome to {clinic}",
     "account_exists": "You already have an account at {clinic}",
     "password_reset": "Reset your {clinic} password",
+    "set_password": "Choose your {clinic} password",
 }
 
 
 def account_email(kind: str, *, user, **context) -> dict:
-    """Subject and bodies of an account email of `kind` (welcome, account_exists, password_reset)."""
+    """Subject and bodies of an account email of `kind` (welcome, account_exists, password_reset,
+    set_password)."""
     clinic_name = current_app.config["CLINIC_NAME"]
     context = dict(context, user=user, clinic_name=clinic_name)
     return dict(

@@ -19,7 +19,8 @@ class User(UserMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Stored lower-cased (see services.accounts.normalize_email), so uniqueness is case-insensitive.
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    # None for a patient registered at the desk by phone only: they cannot log in and get no email.
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     full_name: Mapped[str] = mapped_column(String(120))
     phone: Mapped[str | None] = mapped_column(String(40))

@@ -265,9 +265,28 @@ def _queue_reset_email(user, *, make_link, now):
     notifications.queue(recipient=user.email, now=now, **message)
 
 
+# A patient the desk registered may open the email days later; a reset they asked for is used at once.
+SET_PASSWORD_MAX_AGE = 7 * 24 * 3600
+
+
+def _set_password_serializer():
+    return _link_serializer("set-password")
+
+
+def queue_set_password_email(user, *, make_link, now: datetime) -> None:
+    """In the caller's transaction: the email of a patient the desk registered, with a link to
+    choose their password. It is a reset link with a longer life (the same page, and used up by
+    the password it sets); make_link(token) -> absolute URL of the reset page."""
+    token = _set_password_serializer().dumps({"user": user.id, "fp": _password_fingerprint(user)})
+    message = mail.account_email("set_password", user=user, link=make_link(token),
+                                 days=SET_PASSWORD_MAX_AGE // (24 * 3600))
+    notifications.queue(recipient=user.email, now=now, **message)
+
+
 def user_for_reset_token(token, *, lock=False) -> User | None:
-    """The user a reset token is for, if it is genuine, unexpired and unused."""
-    data = _signed(_reset_serializer(), token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
+    """The user a reset (or set-your-password) token is for, if it is genuine, unexpired and unused."""
+    data = (_signed(_reset_serializer(), token, max_age=current_app.config["PASSWORD_RESET_MAX_AGE"])
+            or _signed(_set_password_serializer(), token, max_age=SET_PASSWORD_MAX_AGE))
     if data is None:
         return None
     user = locked(User, data["user"]) if lock else db.session.get(User, data["user"])

@@ -76,7 +76,7 @@ class Row:
     time: str  # clinic-local "HH:MM"
     patient_name: str
     patient_phone: str | None
-    patient_email: str
+    patient_email: str | None  # None: registered at the desk by phone only
     appointment_type: str
     visit_label: str  # the visit type as the clinic names it ("Follow-up")
     duration_minutes: int
@@ -89,6 +89,7 @@ class Row:
     confirmed: bool = False  # the patient confirmed this time (the reminder's Confirm link)
     wants_reminders: bool = True  # the patient's reminders are on
     reminder: ReminderNote | None = None  # its reminders' state; None for a cancelled visit or nothing to say
+    patient_id: int | None = None  # for the link to the patient's page
 
 
 @dataclass
@@ -133,7 +134,7 @@ def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayLis
                Appointment.status, Appointment.doctor_id, Doctor.display_name, Doctor.specialty,
                User.full_name, User.phone, User.email, last_change_kind, AppointmentType.label,
                Appointment.cancel_reason_code, Appointment.cancel_reason, Appointment.late_cancellation,
-               Appointment.confirmed_at, User.wants_reminders)
+               Appointment.confirmed_at, User.wants_reminders, Appointment.patient_id)
         .join(Doctor, Doctor.id == Appointment.doctor_id)
         .outerjoin(AppointmentType, AppointmentType.name == Appointment.appointment_type)
         .join(User, User.id == Appointment.patient_id)
@@ -155,10 +156,10 @@ def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayLis
             can_undo=last_change == history.STATUS,
             next_statuses=lifecycle.allowed_steps(status, starts_at, now=now, day_ends=end),
             cancellation=_cancellation(reason_code, note, late),
-            confirmed=confirmed_at is not None, wants_reminders=wants_reminders,
+            confirmed=confirmed_at is not None, wants_reminders=wants_reminders, patient_id=patient_id,
         )
         for (appointment_id, starts_at, visit, minutes, status, doctor, doctor_name, specialty, name, phone, email,
-             last_change, visit_label, reason_code, note, late, confirmed_at, wants_reminders)
+             last_change, visit_label, reason_code, note, late, confirmed_at, wants_reminders, patient_id)
         in db.session.execute(visible_to(actor, query))
     ]
     _add_reminder_notes(rows, day=day, zone=zone)
@@ -215,7 +216,7 @@ def as_csv(listing: DayList) -> str:
     for row in listing.rows:
         writer.writerow([_cell(value) for value in (
             listing.day.isoformat(), row.time, row.doctor.display_name, row.patient_name, row.patient_phone or "",
-            row.patient_email, row.visit_label, row.duration_minutes, STATUS_WORDS.get(row.status, row.status),
+            row.patient_email or "", row.visit_label, row.duration_minutes, STATUS_WORDS.get(row.status, row.status),
             row.cancellation,
         )])
     return out.getvalue()

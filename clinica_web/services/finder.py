@@ -42,11 +42,14 @@ def month_days(year: int, month: int) -> list[date]:
     return [date(year, month, day) for day in range(1, calendar.monthrange(year, month)[1] + 1)]
 
 
-def month(doctor: Doctor, year: int, month_number: int, duration: int, *, now: datetime) -> list[CalendarDay]:
-    """Every day of the month with its status and number of free times (the doctor's hours loaded)."""
+def month(doctor: Doctor, year: int, month_number: int, duration: int, *, now: datetime,
+          exclude_id=None) -> list[CalendarDay]:
+    """Every day of the month with its status and number of free times (the doctor's hours loaded).
+
+    exclude_id: an appointment being moved, whose own time counts as free."""
     days = month_days(year, month_number)
     start, end = clinic.local_day_span(days[0], days[-1])
-    busy = availability.busy_intervals(doctor.id, start, end)
+    busy = availability.busy_intervals(doctor.id, start, end, exclude_id=exclude_id)
     windows = availability.weekly_windows(doctor)
     offers = [(day, availability.classify_day(day, windows.get(day.weekday(), []), _within(busy, day), duration,
                                               now=now)) for day in days]

@@ -25,8 +25,11 @@ CLAIM_MINUTES = 10  # a claimed row whose sender died becomes due again after th
 MAX_BACKOFF = timedelta(hours=6)
 
 
-def queue(*, recipient, subject, text_body, html_body, cc=None, ics=None, ics_method=None, now) -> OutboxEmail:
-    """Add an email to the session, due at once; the caller commits it with its change."""
+def queue(*, recipient, subject, text_body, html_body, cc=None, ics=None, ics_method=None, now) -> OutboxEmail | None:
+    """Add an email to the session, due at once; the caller commits it with its change. None for
+    a patient without an email address (registered at the desk by phone): nothing to send."""
+    if not recipient:
+        return None
     email = OutboxEmail(
         recipient=recipient, cc=cc, subject=subject, text_body=text_body, html_body=html_body,
         ics=ics, ics_method=ics_method, status=PENDING, next_attempt_at=now, created_at=now,
@@ -35,8 +38,10 @@ def queue(*, recipient, subject, text_body, html_body, cc=None, ics=None, ics_me
     return email
 
 
-def queue_appointment_email(appointment, kind, *, now, previous_start=None) -> OutboxEmail:
-    db.session.flush()  # the ICS UID needs the appointment's id
+def queue_appointment_email(appointment, kind, *, now, previous_start=None) -> OutboxEmail | None:
+    db.session.flush()  # the ICS UID needs the appointment's id (and history.record's next steps)
+    if not appointment.patient.email:  # registered at the desk by phone only: the desk tells them
+        return None
     cc = None
     if current_app.config["MAIL_COPY_DOCTOR"] and appointment.doctor.user is not None:
         cc = appointment.doctor.user.email

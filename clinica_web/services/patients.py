@@ -1,22 +1,39 @@
-"""Finding and registering patients at the desk."""
+"""The desk's patients (DESIGN.md section 20): finding them as you type, a patient's page (contact
+details, visits, no-shows and late cancellations), changing their contact details, and
+registering them, with an email address or by phone only."""
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
+from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
-from clinica_web.models import PATIENT, User
-from clinica_web.services import accounts
-from clinica_web.services.errors import InvalidInput
+from clinica_web.models import NO_SHOW, PATIENT, AccessEvent, Appointment, User
+from clinica_web.services import accounts, lifecycle
+from clinica_web.services.errors import InvalidInput, NotFound
 from clinica_web.services.values import contains_pattern, valid_id
 
 SEARCH_LIMIT = 20
+MIN_QUERY = 2  # characters: one letter would list half the clinic
+MAX_QUERY = 100
+PAST_SHOWN = 50  # the newest past visits listed on a patient's page (the counts cover them all)
+EMAIL_TAKEN = "Another account already uses this email address"
+PHONE_NEEDED = "Without an email address, a phone number is required"
+
+
+def clean_query(query) -> str:
+    """What a search looks for: printable text, whitespace folded, at most MAX_QUERY characters."""
+    text = "".join(char for char in query if char.isprintable()) if isinstance(query, str) else ""
+    return " ".join(text.split())[:MAX_QUERY]
 
 
 def search(query) -> list[User]:
-    """Patients whose name, email or phone contains `query` (case-insensitive; phone by digits)."""
-    text = " ".join(query.split())[:100] if isinstance(query, str) else ""
-    if len(text) < 2:
+    """Patients whose name, email or phone contains `query` (case-insensitive; phone by digits,
+    however it was typed), by name; none for a query shorter than MIN_QUERY. One query."""
+    text = clean_query(query)
+    if len(text) < MIN_QUERY:
         return []
     pattern = contains_pattern(text)
     conditions = [func.lower(User.full_name).like(pattern, escape="\\"), User.email.like(pattern, escape="\\")]
@@ -35,15 +52,131 @@ def _digits_only(column):
     return column
 
 
-def register_at_desk(*, full_name, email, phone=None, now: datetime) -> User:
-    """A patient account made by reception. It gets a random password; the patient chooses their
-    own with "Forgot your password?" when they want to log in. The phone rule is create_user's."""
-    return accounts.create_user(email=email, password=secrets.token_urlsafe(24), full_name=full_name, phone=phone,
-                                now=now)
-
-
 def get_patient(patient_id) -> User:
     user = db.session.get(User, patient_id) if valid_id(patient_id) else None
     if user is None or user.role != PATIENT:
         raise InvalidInput("Choose a patient", field="patient_id")
     return user
+
+
+# ---------------------------------------------------------------------------------------------
+# A patient's page
+
+
+@dataclass
+class PatientRecord:
+    """What the desk reads of one patient. `past` holds the newest PAST_SHOWN of `past_total`."""
+    patient: User
+    upcoming: list[Appointment]
+    past: list[Appointment]
+    past_total: int
+    no_shows: int
+    late_cancellations: int
+
+
+def record_of(patient: User, *, now: datetime) -> PatientRecord:
+    """The patient's visits with every doctor (bookings, not the times held for waitlist offers):
+    upcoming ones soonest first, past ones newest first, and the counts. Three queries whatever
+    the number of visits: the upcoming visits, the newest past ones, and the counts."""
+    visits = select(Appointment).where(Appointment.patient_id == patient.id, lifecycle.is_booking())
+    with_doctor = db.joinedload(Appointment.doctor)
+    upcoming = db.session.scalars(visits.where(Appointment.ends_at > now).options(with_doctor)
+                                  .order_by(Appointment.starts_at, Appointment.id)).all()
+    past = db.session.scalars(visits.where(Appointment.ends_at <= now).options(with_doctor)
+                              .order_by(Appointment.starts_at.desc(), Appointment.id.desc()).limit(PAST_SHOWN)).all()
+    # A late cancellation is one staff made inside the change cutoff (booking.cancel marks it).
+    past_total, no_shows, late = db.session.execute(
+        select(func.count().filter(Appointment.ends_at <= now),
+               func.count().filter(Appointment.status == NO_SHOW),
+               func.count().filter(Appointment.late_cancellation))
+        .where(Appointment.patient_id == patient.id, lifecycle.is_booking())
+    ).one()
+    return PatientRecord(patient=patient, upcoming=list(upcoming), past=list(past), past_total=past_total,
+                         no_shows=no_shows, late_cancellations=late)
+
+
+# ---------------------------------------------------------------------------------------------
+# Contact details, and registering at the desk
+
+
+def _contact(full_name, email, phone) -> dict:
+    """The contact details as stored, by the site's one rule for each (accounts); an empty email
+    is none, and then a phone number is required (the desk's only way to reach the patient)."""
+    contact = {"full_name": accounts.clean_name(full_name),
+               "email": accounts.normalize_email(email) if isinstance(email, str) and email.strip() else None,
+               "phone": accounts.clean_phone(phone)}
+    if contact["email"] is None and contact["phone"] is None:
+        raise InvalidInput(PHONE_NEEDED, field="phone")
+    return contact
+
+
+def _email_in_use(email, *, other_than=None) -> bool:
+    found = accounts.find_by_email(email) if email else None
+    return found is not None and found.id != other_than
+
+
+def register_at_desk(*, actor: User, full_name, email=None, phone=None, make_link, now: datetime) -> User:
+    """A patient account made by reception, with an email address or by phone only.
+
+    Nobody knows its password (a random one). With an email, the patient is sent a link to
+    choose their own (accounts.queue_set_password_email), in the transaction that creates the
+    account; without one, they cannot log in and are sent no email. make_link(token) -> the
+    absolute URL of the password page. Recorded in the audit trail."""
+    contact = _contact(full_name, email, phone)
+    actor_id = actor.id
+    taken = InvalidInput(EMAIL_TAKEN, field="email")
+    try:
+        with unit_of_work():
+            if _email_in_use(contact["email"]):
+                raise taken
+            user = User(role=PATIENT, created_at=now, updated_at=now, **contact)
+            user.set_password(secrets.token_urlsafe(24))
+            db.session.add(user)
+            db.session.flush()  # its id, for the link and the audit trail
+            if user.email:
+                accounts.queue_set_password_email(user, make_link=make_link, now=now)
+            db.session.add(AccessEvent(actor_id=actor_id, at=now, action="registered patient", patient_id=user.id))
+    except IntegrityError:  # the address registered by a concurrent request a moment ago
+        raise taken from None
+    return user
+
+
+AUDIT_DETAIL = 200  # AccessEvent.detail's length
+
+
+def update_contact(*, actor: User, patient_id, full_name, email, phone, now: datetime) -> dict:
+    """Change a patient's name, email (optional) and phone, by the rules of registration. Each
+    changed field is recorded in the audit trail with its value before and after (one event a
+    field). Returns {field: (before, after)} of what changed (empty: nothing did, nothing written).
+    Raises InvalidInput (nothing changes) or NotFound."""
+    contact = _contact(full_name, email, phone)
+    actor_id = actor.id
+    taken = InvalidInput(EMAIL_TAKEN, field="email")
+    try:
+        with unit_of_work():
+            patient = locked(User, patient_id) if valid_id(patient_id) else None
+            if patient is None or patient.role != PATIENT:
+                raise NotFound("Patient not found")
+            if _email_in_use(contact["email"], other_than=patient.id):
+                raise taken
+            changes = {name: (getattr(patient, name), value) for name, value in contact.items()
+                       if getattr(patient, name) != value}
+            for name, (before, after) in changes.items():
+                setattr(patient, name, after)
+                db.session.add(AccessEvent(actor_id=actor_id, at=now, patient_id=patient.id,
+                                           action=f"changed patient {name.replace('_', ' ')}",
+                                           detail=_before_after(before, after)))
+            if changes:
+                patient.updated_at = now
+    except IntegrityError:
+        raise taken from None
+    return changes
+
+
+def _before_after(before, after) -> str:
+    """"old → new" in at most AUDIT_DETAIL characters (each side shortened alike if need be)."""
+    sides = [value if value is not None else "(none)" for value in (before, after)]
+    room = (AUDIT_DETAIL - 3) // 2
+    if sum(map(len, sides)) + 3 > AUDIT_DETAIL:
+        sides = [side if len(side) <= room else side[:room - 1] + "…" for side in sides]
+    return f"{sides[0]} → {sides[1]}"

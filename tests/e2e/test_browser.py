@@ -180,6 +180,8 @@ def test_reception_runs_the_day_and_books_on_behalf(new_page, server):
     page.get_by_role("button", name="Show free times").click()
     look(page, "desk-book")
     page.get_by_role("button", name=re.compile(r"^Book 09:30, ")).click()
+    look(page, "desk-book-confirm")  # the confirmation step: "Book Ana Torres with … at 09:30?"
+    page.get_by_role("button", name=re.compile(r"^Book 09:30 on ")).click()
     page.get_by_text("Booked for Ana Torres").wait_for()
     look(page, "desk-appointment")
 

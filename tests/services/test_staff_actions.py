@@ -474,22 +474,26 @@ def test_patient_search_is_limited(app, make_user):
     assert [u.full_name for u in found] == sorted(u.full_name for u in found)
 
 
-def test_register_at_desk(app):
+def test_register_at_desk(app, make_user):
+    desk = make_user(role="reception")
     with app.app_context():
-        made = patients.register_at_desk(full_name="Nina Nueva", email=" Nina@Example.COM ", phone=" +56  9 8765 4321 ",
-                                         now=NOW)
+        actor, link = db.session.get(User, desk), "http://clinica.test/password-reset/{}".format
+        made = patients.register_at_desk(actor=actor, full_name="Nina Nueva", email=" Nina@Example.COM ",
+                                         phone=" +56  9 8765 4321 ", make_link=link, now=NOW)
         assert (made.email, made.phone, made.role) == ("nina@example.com", "+56 9 8765 4321", "patient")
         assert not made.check_password("") and not made.check_password("Nina Nueva")
-        with pytest.raises(InvalidInput, match="Email already exists") as caught:
-            patients.register_at_desk(full_name="Other", email="NINA@example.com", now=NOW)
+        with pytest.raises(InvalidInput, match="Another account already uses this email address") as caught:
+            patients.register_at_desk(actor=actor, full_name="Other", email="NINA@example.com", make_link=link,
+                                      now=NOW)
         assert caught.value.field == "email"
         db.session.rollback()
         for phone in ("call me", "+56 9 1234 5678 ext 2", "1" * 41):
             with pytest.raises(InvalidInput, match="A phone number has digits") as caught:
-                patients.register_at_desk(full_name="Other", email="other@example.com", phone=phone, now=NOW)
+                patients.register_at_desk(actor=actor, full_name="Other", email="other@example.com", phone=phone,
+                                          make_link=link, now=NOW)
             assert caught.value.field == "phone"
         db.session.rollback()
-        assert db.session.scalar(select(func.count(User.id))) == 1
+        assert db.session.scalar(select(func.count(User.id)).where(User.role == "patient")) == 1
 
 
 def test_get_patient_refuses_staff_and_missing_ids(app, ids):

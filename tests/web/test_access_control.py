@@ -270,7 +270,7 @@ def form_for(endpoint, data):
 def staff_requests(app, data):
     """(method, url, form) for every method of every /desk and /admin rule, with real ids."""
     values = {"appointment_id": data.ben_past, "doctor_id": data.doctor, "window_id": data.window,
-              "period_id": data.block, "user_id": data.reception, "token_id": data.token}
+              "period_id": data.block, "user_id": data.reception, "token_id": data.token, "patient_id": data.ben}
     found = []
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(("/desk", "/admin")):

@@ -43,6 +43,8 @@ ENDPOINTS = [
     ("GET", "/admin/closures/1"),
     ("POST", "/admin/closures/1/remove"),
     ("GET", "/admin/audit"),
+    ("GET", "/admin/reports"),
+    ("GET", "/admin/reports.csv"),
 ]
 
 
@@ -136,11 +138,12 @@ def test_index_links_to_every_section(client, admin):
     page = client.get("/admin/")
     assert page.status_code == 200
     assert "<h1>Admin</h1>" in page.text
-    for url in ["/admin/doctors", "/admin/staff", "/admin/tokens", "/admin/closures", "/admin/audit"]:
+    for url in ["/admin/doctors", "/admin/staff", "/admin/tokens", "/admin/closures", "/admin/audit", "/admin/reports"]:
         assert f'href="{url}"' in page.text
 
 
-@pytest.mark.parametrize("url", [url for method, url in ENDPOINTS if method == "GET" and url != "/admin/closures/1"])
+@pytest.mark.parametrize("url", [url for method, url in ENDPOINTS
+                                 if method == "GET" and url != "/admin/closures/1" and not url.endswith(".csv")])
 def test_pages_are_accessible_html(client, admin, make_doctor, url):
     make_doctor()
     page = client.get(url)

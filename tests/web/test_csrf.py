@@ -155,6 +155,7 @@ SENDERS = {
     "desk.book_submit": ("reception", {"patient_id": "{ana}", "doctor_id": "{doctor}", "date": MONDAY.isoformat(),
                                        "time": "12:00", "type": "consultation", "booking_key": "d" * 32}),
     "desk.create_patient": ("reception", {"full_name": "Walk In", "email": "walk-in@example.com"}),
+    "desk.edit_patient": ("reception", {"full_name": "Ana Torres", "email": "ana@example.com", "phone": "555 1234"}),
     "desk.add_window": ("doctor", {"weekday": "5", "start": "09:00", "end": "10:00"}),
     "desk.remove_window": ("doctor", {"back": "/desk/"}),
     "desk.add_block": ("doctor", {"start_date": MONDAY.isoformat(), "reason": "Away"}),
@@ -186,6 +187,7 @@ URL_VALUES = {  # (endpoint or "*", argument) -> the id in the clinic (as a form
     ("pages.waitlist_decline", "token"): "{decline_offer}",
     ("*", "token"): "{reset}",
     ("*", "entry_id"): "{entry}",
+    ("*", "patient_id"): "{ana}",
 }
 
 

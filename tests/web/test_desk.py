@@ -178,6 +178,10 @@ DESK_ROUTES = [
     ("POST", "/desk/book", {"patient_id": "{patient}", "doctor_id": "{doctor}", "date": MONDAY.isoformat(),
                             "time": "09:00", "type": "consultation", "booking_key": "k" * 24}),
     ("POST", "/desk/patients", {"full_name": "New Patient", "email": "new@example.com", "phone": ""}),
+    ("GET", "/desk/patients?q=Ana", None),
+    ("GET", "/desk/patients/{patient}", None),
+    ("GET", "/desk/patients/{patient}/edit", None),
+    ("POST", "/desk/patients/{patient}/edit", {"full_name": "Ana Torres", "email": "ana@example.com", "phone": "1"}),
     ("GET", "/desk/hours", None),
     ("GET", "/desk/doctors/{doctor}/hours", None),
     ("POST", "/desk/doctors/{doctor}/hours/windows", {"weekday": "5", "start": "09:00", "end": "10:00"}),
@@ -188,6 +192,7 @@ DESK_ROUTES = [
     ("POST", "/desk/blocks/{block}/delete", {"back": "/desk/"}),
     ("GET", "/desk/explain?doctor_id={doctor}&date=" + MONDAY.isoformat() + "&time=09:00", None),
     ("GET", "/desk/waitlist", None),
+    ("GET", "/desk/timeline?date=" + MONDAY.isoformat(), None),
     ("POST", "/desk/waitlist/offer", {"entry_id": "1", "doctor_id": "{doctor}", "date": MONDAY.isoformat(),
                                       "time": "11:00"}),
 ]
@@ -215,7 +220,7 @@ def snapshot(app):
 def test_the_role_table_lists_every_desk_route(app):
     """So that a new desk route cannot be added without being checked for roles below."""
     names = {"{past}": "<id:appointment_id>", "{future}": "<id:appointment_id>", "{doctor}": "<id:doctor_id>",
-             "{window}": "<id:window_id>", "{block}": "<id:period_id>"}
+             "{window}": "<id:window_id>", "{block}": "<id:period_id>", "{patient}": "<id:patient_id>"}
 
     def as_rule(url):
         for placeholder, converter in names.items():
@@ -731,10 +736,10 @@ def test_register_a_new_patient_at_the_desk(app, desk, make_doctor):
 
 
 @pytest.mark.parametrize("form, message", [
-    ({"email": "ANA@example.com"}, "Email already exists"),
+    ({"email": "ANA@example.com"}, "Another account already uses this email address"),
     ({"phone": "call me maybe"}, "A phone number has digits, spaces and + - ( ) only"),
     ({"email": "not-an-email"}, "Enter a valid email address"),
-    ({"full_name": ""}, "This field is required."),
+    ({"full_name": ""}, "Enter the patient&#39;s full name."),
 ])
 def test_registering_a_patient_refuses_bad_input(app, desk, patients, form, message):
     before = count(app, User)
@@ -752,6 +757,14 @@ def open_desk_booking(client, patient_id, doctor_id, day=MONDAY, type_name="cons
     return page
 
 
+def open_desk_confirmation(client, patient_id, doctor_id, time, day=MONDAY, type_name="consultation"):
+    """The confirmation step of a time chosen on the picker (its button sends ?time=)."""
+    page = client.get("/desk/book", query_string={"patient_id": patient_id, "doctor_id": doctor_id,
+                                                  "date": day.isoformat(), "type": type_name, "time": time})
+    assert page.status_code == 200, page.text
+    return page
+
+
 def desk_form(page, patient_id, doctor_id, time, day=MONDAY, type_name="consultation", notes=""):
     return {"patient_id": patient_id, "doctor_id": doctor_id, "date": day.isoformat(), "type": type_name,
             "booking_key": booking_key(page.text), "time": time, "notes": notes}
@@ -762,7 +775,10 @@ def test_book_a_slot_for_a_patient(app, desk, patients, make_doctor, sent_mail):
     page = open_desk_booking(desk.client, patients.ana, doctor_id)
     assert "Book for Ana Torres" in page.text
     assert desk_slot_times(page.text)[:3] == ["09:00", "09:15", "09:30"]
-    response = desk.client.post("/desk/book", data=desk_form(page, patients.ana, doctor_id, "09:30",
+    confirm = open_desk_confirmation(desk.client, patients.ana, doctor_id, "09:30")
+    assert f"Book Ana Torres with Dr. Laura Rossi on {MONDAY:%A %d %B %Y} at 09:30?" in text_of(confirm.text)
+    assert app_appointments(app) == []  # nothing booked before the confirmation
+    response = desk.client.post("/desk/book", data=desk_form(confirm, patients.ana, doctor_id, "09:30",
                                                              notes="Prefers mornings"))
     assert response.status_code == 303
     [booked] = app_appointments(app)
@@ -792,7 +808,7 @@ def app_appointments(app):
 def test_slot_taken_meanwhile_says_so_and_books_nothing(
         app, desk, patients, make_doctor, make_appointment, sent_mail):
     doctor_id = make_doctor()
-    page = open_desk_booking(desk.client, patients.ana, doctor_id)
+    page = open_desk_confirmation(desk.client, patients.ana, doctor_id, "10:15")
     make_appointment(doctor_id=doctor_id, patient_id=patients.ben, day=MONDAY, hhmm="10:00")  # someone was faster
     response = desk.client.post("/desk/book", data=desk_form(page, patients.ana, doctor_id, "10:15"))
     assert response.status_code == 303
@@ -806,7 +822,7 @@ def test_slot_taken_meanwhile_says_so_and_books_nothing(
 
 def test_double_submitted_desk_form_books_once(app, desk, patients, make_doctor, sent_mail):
     doctor_id = make_doctor()
-    page = open_desk_booking(desk.client, patients.ana, doctor_id)
+    page = open_desk_confirmation(desk.client, patients.ana, doctor_id, "11:00")
     form = desk_form(page, patients.ana, doctor_id, "11:00")
     first = desk.client.post("/desk/book", data=form)
     second = desk.client.post("/desk/book", data=form)
@@ -1328,12 +1344,18 @@ def test_a_typed_reason_survives_changing_the_day_on_the_reschedule_page(app, de
     visit = make_appointment(doctor_id=doctor_id, patient_id=make_user(full_name="Ana Torres"), day=MONDAY,
                              hhmm="09:00")
     tuesday = MONDAY + timedelta(days=1)
-    shown = desk.client.post(f"/desk/appointments/{visit}/reschedule",
-                             data={"show": "1", "doctor_id": doctor_id, "date": tuesday.isoformat(),
-                                   "reason": "Patient asked by phone"})
+    # The reason is a field of the picker's GET form: showing another day's times sends it along.
+    shown = desk.client.get(f"/desk/appointments/{visit}/reschedule",
+                            query_string={"doctor_id": doctor_id, "date": tuesday.isoformat(),
+                                          "reason": "Patient asked by phone"})
     assert shown.status_code == 200
     assert "Patient asked by phone</textarea>" in shown.text
-    assert f"New time with Dr. Laura Rossi on {tuesday:%A %d %B %Y}" in text_of(shown.text)
+    assert f"{tuesday:%A %d %B %Y} " in text_of(shown.text) and "with Dr. Laura Rossi" in text_of(shown.text)
+    assert "10:00" in desk_slot_times(shown.text)
+    confirm = desk.client.get(f"/desk/appointments/{visit}/reschedule",
+                              query_string={"doctor_id": doctor_id, "date": tuesday.isoformat(), "time": "10:00",
+                                            "reason": "Patient asked by phone"})
+    assert confirm.status_code == 200 and "Patient asked by phone</textarea>" in confirm.text
     assert get(app, Appointment, visit).starts_at == instant(MONDAY, "09:00") and history(app, visit) == []
     moved = desk.client.post(f"/desk/appointments/{visit}/reschedule",
                              data={"doctor_id": doctor_id, "date": tuesday.isoformat(), "time": "10:00",

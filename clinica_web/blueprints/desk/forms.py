@@ -12,11 +12,14 @@ except ImportError:  # WTForms < 3.3
 
 from clinica_web.services.lifecycle import STAFF_CANCEL_REASONS
 
+MAX_REASON = 500
+
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
 class ReasonForm(FlaskForm):
-    reason = TextAreaField("Reason", validators=[DataRequired("Give a reason."), Length(max=500)],
+    reason = TextAreaField("Reason", validators=[DataRequired("Give a reason."), Length(
+        max=MAX_REASON, message=f"A reason has at most {MAX_REASON} characters.")],
                            description="Kept in the appointment's history; never sent to the patient.")
 
 
@@ -31,14 +34,18 @@ class CancelForm(FlaskForm):
 
 
 class RescheduleForm(ReasonForm):
+    """The move's confirmation step posts the time chosen on the desk's picker, and the reason."""
+
     doctor_id = HiddenField()
     date = HiddenField()
+    time = HiddenField()
 
 
 class DeskBookingForm(FlaskForm):
     patient_id = HiddenField()
     doctor_id = HiddenField()
     date = HiddenField()
+    time = HiddenField()
     type = HiddenField()
     booking_key = HiddenField()
     notes = TextAreaField("Note for the doctor (optional)",
@@ -48,11 +55,20 @@ class DeskBookingForm(FlaskForm):
         self.booking_key.data = secrets.token_urlsafe(24)
 
 
-class PatientForm(FlaskForm):
-    full_name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)],
-                       description="Confirmations and calendar files are emailed here.")
-    phone = TelField("Phone (optional)", validators=[Optional(), Length(max=40)])
+class ContactForm(FlaskForm):
+    """A patient's contact details as the desk types them; the rules are the service's
+    (services/patients.py: the site's email and phone rules, a phone if there is no email)."""
+    full_name = StringField("Full name", validators=[DataRequired("Enter the patient's full name."),
+                                                     Length(max=120, message="A name has at most 120 characters.")])
+    email = EmailField("Email (optional)", validators=[Optional(), Length(max=254, message="Too long for an email.")],
+                       description="Confirmations and calendar files are emailed here. Without one, the patient "
+                                   "cannot log in and gets no email.")
+    phone = TelField("Phone", description="Required when there is no email address.",
+                     validators=[Optional(), Length(max=40, message="A phone number has at most 40 characters.")])
+
+
+class PatientForm(ContactForm):
+    """Registering a patient at the desk: with an email, they are sent a link to choose a password."""
 
 
 class DocumentationForm(FlaskForm):

@@ -1,8 +1,9 @@
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from clinica_web.blueprints.desk import bp
+from clinica_web.blueprints.desk import bp, picker
 from clinica_web.blueprints.desk.forms import (
+    MAX_REASON,
     WEEKDAYS,
     BlockForm,
     CancelForm,
@@ -33,11 +34,13 @@ from clinica_web.services import (
     patients,
     reminders,
     schedule,
+    slots,
     staff_actions,
     values,
     waitlist,
 )
-from clinica_web.services.errors import DomainError
+from clinica_web.services.errors import DomainError, InvalidInput
+from clinica_web.services.rules import refusal
 
 
 def _int_arg(name):
@@ -187,33 +190,70 @@ def cancel(appointment_id):
 @bp.route("/appointments/<id:appointment_id>/reschedule", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def reschedule(appointment_id):
-    """GET: pick a doctor and a day, see the free times; POST: move the appointment to one. One
-    form holds both, so the reason typed before changing the day ("show", posted) stays typed."""
+    """GET: the slot picker (see picker.py; any active doctor, the appointment's own time free),
+    and with a time chosen (?time=), "Move … from … to …?" with the reason; POST: move it.
+
+    The reason may be typed on the picker: it belongs to the picker's form and rides along in its
+    links (htmx sends it as typed), so it survives changing the doctor, the day or the month."""
     found = _appointment(appointment_id)
     now = clinic.now()
+    if request.method == "POST":
+        return _move(found, now=now)
+    form = RescheduleForm(formdata=request.args)
+    if len(form.reason.data or "") > MAX_REASON:  # said before it is carried any further
+        abort(400, f"A reason has at most {MAX_REASON} characters.")
+    doctor = picker.chosen_doctor(request.args.get("doctor_id"), found.doctor_id)
+    try:
+        kind = booking.find_type(found.appointment_type)
+    except DomainError as error:
+        abort(400, error.message)
+    chosen = picker.Picker("desk.reschedule", {"appointment_id": found.id}, {"reason": form.reason.data or None},
+                           doctor, kind, picker.chosen_day(clinic.to_local(found.starts_at).date()),
+                           found.duration_minutes, exclude_id=found.id, typed=("reason",))
+    context = dict(appointment=found, form=form, doctors=day_list.doctors_for_booking(), verb="Move to")
+    if not request.args.get("time"):
+        return picker.render(chosen, "desk/reschedule.html", now=now, **context)
+    minute = picker.chosen_minute()
+    try:
+        _doctor, start, _end = booking.check_bookable(
+            booking.Slot(doctor.id, chosen.day, minute, found.duration_minutes, kind), patient_id=found.patient_id,
+            now=now, exclude_id=found.id)
+    except DomainError as error:
+        return picker.render(chosen, "desk/reschedule.html", now=now, status=409, **context,
+                             notice=f"{slots.format_minute(minute)} cannot be booked: {error.message}. "
+                                    "Choose another time.")
+    form.doctor_id.data, form.date.data, form.time.data = doctor.id, chosen.day.isoformat(), slots.format_minute(minute)
+    return render_template("desk/confirm_reschedule.html", appointment=found, form=form, target=(doctor, start),
+                           back=chosen.url())
+
+
+def _move(found, *, now):
+    """POST: move the appointment (every rule checked again), or say why not on the confirmation page."""
     form = RescheduleForm()
-    showing = bool(request.form.get("show"))
-    if not showing and form.validate_on_submit():
+    if form.validate_on_submit():
         try:
             staff_actions.reschedule_local(actor=current_user, appointment=found, doctor_id=form.doctor_id.data,
-                                           date=form.date.data, time=request.form.get("time"),
-                                           reason=form.reason.data, now=now)
+                                           date=form.date.data, time=form.time.data, reason=form.reason.data,
+                                           now=now)
         except DomainError as error:
-            form.form_errors.append(error.message)
+            # (The service words an unknown doctor for the clinic API, by its field.)
+            form.form_errors.append(refusal("doctor_not_found").message if error.field == "provider_id"
+                                    else error.message)
         else:
             flash("The appointment is moved and the patient has been emailed the new time.", "success")
             return redirect(url_for("desk.appointment", appointment_id=found.id), code=303)
-    doctor_id = _int_arg("doctor_id") or found.doctor_id
-    doctor = availability.active_doctor(doctor_id) or abort(404)
+    doctor = availability.active_doctor(values.positive_number(form.doctor_id.data or "", values.MAX_ID))
     try:
-        day = booking.parse_date(request.values["date"]) if request.values.get("date") else (
-            clinic.to_local(found.starts_at).date())
-    except DomainError as error:
-        abort(400, error.message)
-    free = availability.free_slots(doctor, day, found.duration_minutes, now=now, exclude_id=found.id)
-    form.doctor_id.data, form.date.data = doctor.id, day.isoformat()
-    return render_template("desk/reschedule.html", appointment=found, form=form, doctor=doctor, day=day,
-                           free_minutes=free, doctors=day_list.doctors_for_booking()), 422 if form.errors else 200
+        day = booking.parse_date(form.date.data)
+        start = slots.local_instant(day, values.parse_time(form.time.data), clinic.tz())
+    except DomainError:
+        day = start = None
+    # Back to the picker with the reason as typed here, and the doctor and day where they are real.
+    back = url_for("desk.reschedule", appointment_id=found.id, reason=form.reason.data or None,
+                   doctor_id=doctor.id if doctor else None, date=day.isoformat() if day else None)
+    target = (doctor, start) if doctor and start else None
+    return render_template("desk/confirm_reschedule.html", appointment=found, form=form, target=target,
+                           back=back), 422
 
 
 @bp.route("/appointments/<id:appointment_id>/documentation", methods=["GET", "POST"])
@@ -253,7 +293,8 @@ def pending_documentation():
 @bp.route("/book", methods=["GET"])
 @roles_required(*DESK)
 def book():
-    """Step 1: find or register the patient. Step 2: doctor, visit type and day; then a time."""
+    """Step 1: find or register the patient. Step 2: the slot picker (doctor, visit type, day; see
+    picker.py). Step 3, a time chosen (?time=): "Book … ?", with the note, posted to book_submit."""
     patient_id = _int_arg("patient_id")
     if patient_id is None:
         query = request.args.get("q", "")
@@ -267,14 +308,31 @@ def book():
         abort(400, error.message)
     now = clinic.now()
     doctors = day_list.doctors_for_booking()
-    doctor = availability.active_doctor(_int_arg("doctor_id")) or (doctors[0] if doctors else abort(404))
-    day = _day_arg(now)
-    form = DeskBookingForm(data={"patient_id": patient.id, "doctor_id": doctor.id, "date": day.isoformat(),
-                                 "type": kind.name})
+    doctor = picker.chosen_doctor(request.args.get("doctor_id"), doctors[0].id if doctors else None)
+    chosen = picker.Picker("desk.book", {}, {"patient_id": patient.id, "type": kind.name}, doctor, kind,
+                           picker.chosen_day(clinic.local_today(now)), kind.default_duration)
+    if request.args.get("time"):
+        return _confirm_booking(patient, chosen, now=now, types=types, doctors=doctors)
+    return picker.render(chosen, "desk/book.html", now=now, patient=patient, doctors=doctors, types=types, verb="Book")
+
+
+def _confirm_booking(patient, chosen, *, now, **picker_context):
+    """The confirmation step; a time no longer free sends back to the day's free times, saying why."""
+    time = slots.format_minute(picker.chosen_minute())
+    try:
+        _slot, start = booking.preview(patient=patient, doctor_id=chosen.doctor.id, date=chosen.day.isoformat(),
+                                       time=time, appointment_type=chosen.kind.name, now=now)
+    except DomainError as error:
+        if isinstance(error, InvalidInput):
+            abort(400, error.message)
+        return picker.render(chosen, "desk/book.html", now=now, patient=patient, status=409, verb="Book",
+                             notice=f"{time} cannot be booked: {error.message}. Choose another time.",
+                             **picker_context)
+    form = DeskBookingForm(data={"patient_id": patient.id, "doctor_id": chosen.doctor.id,
+                                 "date": chosen.day.isoformat(), "type": chosen.kind.name, "time": time})
     form.fill_new_key()
-    return render_template("desk/book.html", patient=patient, doctors=doctors, doctor=doctor, kind=kind,
-                           types=types, day=day, form=form, chosen=request.args.get("time"),
-                           free_minutes=availability.free_slots(doctor, day, kind.default_duration, now=now))
+    return render_template("desk/confirm_book.html", patient=patient, picker=chosen, start=start, time=time,
+                           form=form)
 
 
 # What a desk booking carries from page to page while the patient is found or registered: the
@@ -296,7 +354,7 @@ def book_submit():
     try:
         patient = patients.get_patient(_int_arg("patient_id"))
         booked = booking.book(actor=current_user, patient=patient, doctor_id=form.doctor_id.data, date=form.date.data,
-                              time=request.form.get("time"), appointment_type=form.type.data or None,
+                              time=form.time.data, appointment_type=form.type.data or None,
                               notes=form.notes.data, booking_key=form.booking_key.data or None, now=clinic.now())
     except DomainError as error:
         flash(error.message, "error")
@@ -304,22 +362,6 @@ def book_submit():
                                 date=form.date.data, type=form.type.data), code=303)
     flash(f"Booked for {patient.full_name}; they have been emailed the details.", "success")
     return redirect(url_for("desk.appointment", appointment_id=booked.id), code=303)
-
-
-@bp.route("/patients", methods=["POST"])
-@roles_required(*DESK)
-def create_patient():
-    form = PatientForm()
-    if form.validate_on_submit():
-        try:
-            patient = patients.register_at_desk(full_name=form.full_name.data, email=form.email.data,
-                                                phone=form.phone.data, now=clinic.now())
-        except DomainError as error:
-            add_domain_error(form, error)
-        else:
-            flash(f"{patient.full_name} is registered. Now choose the appointment.", "success")
-            return redirect(url_for("desk.book", patient_id=patient.id, **_carried_slot()), code=303)
-    return render_template("desk/find_patient.html", query="", found=[], form=form, carried=_carried_slot()), 422
 
 
 # ---------------------------------------------------------------------------------------------
