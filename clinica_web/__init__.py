@@ -86,8 +86,9 @@ def register_errorhandlers(app):
 
 
 def register_template_helpers(app):
-    from clinica_web import templating
+    from clinica_web import i18n, templating
 
+    i18n.init_app(app)
     templating.init_app(app)
 
 

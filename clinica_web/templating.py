@@ -2,8 +2,9 @@
 from datetime import timedelta
 
 from flask import current_app, g
+from flask_babel import gettext
 
-from clinica_web import htmx, mail
+from clinica_web import htmx, i18n, mail
 from clinica_web.services import booking, clinic, lifecycle
 from clinica_web.services.slots import format_minute
 
@@ -13,7 +14,16 @@ def local_time(instant):
 
 
 def long_date(day):
-    return day.strftime("%A %d %B %Y")
+    return i18n.format_day(day, "long_date")
+
+
+def short_date(day):
+    return i18n.format_day(day, "short_date")
+
+
+def month_name(day):
+    """The month of a day with its year, as a heading: "December 2026", "diciembre de 2026"."""
+    return i18n.format_day(day, "month")
 
 
 def local_date(instant):
@@ -59,6 +69,8 @@ def init_app(app):
     app.add_template_filter(clinic.format_local, "local_datetime")
     app.add_template_filter(lambda period: clinic.format_period(period.starts_at, period.ends_at), "local_period")
     app.add_template_filter(long_date)
+    app.add_template_filter(short_date)
+    app.add_template_filter(month_name)
     app.add_template_filter(local_date)
     app.add_template_filter(days)
     app.add_template_filter(label)
@@ -71,4 +83,5 @@ def init_app(app):
 
     @app.context_processor
     def clinic_globals():
-        return {"clinic_name": current_app.config["CLINIC_NAME"], "clinic_time": clinic.zone_name()}
+        return {"clinic_name": current_app.config["CLINIC_NAME"],
+                "clinic_time": gettext("%(city)s time", city=clinic.zone_city())}

@@ -11,10 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from clinica_web import mail
+from clinica_web.i18n import LANGUAGES
 from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import PATIENT, ROLES, PasswordResetRequest, User
-from clinica_web.services import clinic, notifications, sessions
+from clinica_web.services import audit, clinic, notifications, sessions
 from clinica_web.services.errors import InvalidInput
 from clinica_web.services.values import one_line, valid_id
 
@@ -288,3 +289,15 @@ def reset_password(*, token, password, now: datetime) -> User:
         user.updated_at = now
         sessions.end_all(user, now=now)
     return user
+
+
+def set_language(*, actor: User, user: User, language, now: datetime) -> None:
+    """Save the language `user` reads pages and emails in ("en", "es"; None: no choice). Reception
+    choosing it for a patient is audited; people choosing their own are not."""
+    if language is not None and language not in LANGUAGES:
+        raise InvalidInput("Choose a language", field="language")
+    user_id = user.id
+    with unit_of_work():
+        locked(User, user_id).language = language
+    if actor.id != user_id:
+        audit.record(actor=actor, action="language", now=now, patient_id=user_id, detail=language or "none")
