@@ -11,9 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from clinica_web import mail
-from clinica_web.i18n import LANGUAGES
 from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
+from clinica_web.i18n import LANGUAGES
 from clinica_web.models import PATIENT, ROLES, PasswordResetRequest, User
 from clinica_web.services import audit, clinic, notifications, sessions
 from clinica_web.services.errors import InvalidInput
