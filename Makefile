@@ -29,10 +29,14 @@ COMPILED := $(CATALOGUES:.po=.mo)
 install: $(VENV)/.installed $(COMPILED)
 install-dev: $(VENV)/.installed-dev $(COMPILED)
 
+# The services' messages are found in their error classes' calls (clinica_web/services/errors.py).
+ERROR_KEYWORDS := -k DomainError -k InvalidInput -k NotFound -k NotAllowed -k SlotUnavailable -k SlotTaken \
+                  -k PatientBusy
 # After changing words in the code or templates: the catalogue template (messages.pot) and every
 # language's catalogue brought up to date; then translate what is new (README).
 translations: install
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -k N_ --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -k N_ $(ERROR_KEYWORDS) --ignore-dirs '.*' \
+	  --no-location --sort-output \
 	  -o clinica_web/translations/messages.pot .
 	$(BIN)/pybabel update -i clinica_web/translations/messages.pot -d clinica_web/translations --no-fuzzy-matching
 

@@ -12,7 +12,7 @@ from datetime import date, datetime
 
 from babel.dates import format_date, format_datetime
 from flask import current_app, has_request_context, request
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale, get_locale, gettext
 from flask_login import current_user
 
 # Language code -> its name in that language (the switcher shows each in its own language).
@@ -58,6 +58,29 @@ def for_recipient(user):
         yield
 
 
+def N_(message: str) -> str:
+    """Marks a message for `pybabel extract` (-k N_) where it is written, without translating it:
+    a default message in a class, a module constant; it is translated where it is shown."""
+    return message
+
+
+class Word(str):
+    """A value of a service message that is a word to translate in its turn (a status: "no show"):
+    as is in the English message, translated by `error_text`. Mark its msgid with N_ too."""
+
+
+def error_text(error) -> str:
+    """A service's DomainError in the current language: its message template translated, then
+    its values filled in (a Word value translated too). The JSON API keeps `error.message`, the
+    English text, whatever the request's language (DESIGN.md sections 6 and 10)."""
+    template = getattr(error, "template", None) or error.message
+    if not template:
+        return template  # gettext("") would be the catalogue's header
+    values = {name: gettext(value) if isinstance(value, Word) else value
+              for name, value in (getattr(error, "values", None) or {}).items()}
+    return gettext(template, **values) if values else gettext(template)
+
+
 def _pattern(name):
     return PATTERNS[language()][name]
 
@@ -78,6 +101,8 @@ def init_app(app):
     app.config.setdefault("DEFAULT_LOCALE", "en")
     app.config.setdefault("BABEL_DEFAULT_LOCALE", app.config["DEFAULT_LOCALE"])
     Babel(app, locale_selector=select_locale)
+    # {% trans %} blocks are looked up trimmed, as babel.cfg extracts them.
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
 
     @app.context_processor
     def language_globals():

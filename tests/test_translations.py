@@ -11,6 +11,9 @@ from babel.messages.pofile import read_po
 
 PROJECT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = PROJECT / "clinica_web" / "translations"
+# The services' messages are found in their error classes' calls (clinica_web/services/errors.py).
+ERROR_KEYWORDS = ["DomainError", "InvalidInput", "NotFound", "NotAllowed", "SlotUnavailable", "SlotTaken",
+                  "PatientBusy"]
 LANGUAGES = sorted(path.name for path in TRANSLATIONS.iterdir() if (path / "LC_MESSAGES" / "messages.po").exists())
 
 
@@ -19,10 +22,16 @@ def extracted(tmp_path_factory):
     """What the code and templates say today, extracted as the README's workflow does."""
     template = tmp_path_factory.mktemp("catalogue") / "messages.pot"
     pybabel = Path(sys.executable).parent / "pybabel"
-    subprocess.run([str(pybabel), "-q", "extract", "-F", "babel.cfg", "-k", "lazy_gettext", "-k", "_l", "-k", "N_",
+    keywords = ["lazy_gettext", "_l", "N_", *ERROR_KEYWORDS]
+    options = [option for name in keywords for option in ("-k", name)]
+    subprocess.run([str(pybabel), "-q", "extract", "-F", "babel.cfg", *options, "--ignore-dirs", ".*",
                     "-o", str(template), "."], cwd=PROJECT, check=True)
     with template.open("rb") as file:
         return read_po(file)
+
+
+def _tuple(value):
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _catalogue(language):
@@ -59,7 +68,7 @@ def test_translations_keep_the_placeholders(language):
 def test_the_compiled_catalogue_is_built_from_the_current_one(language):
     folder = TRANSLATIONS / language / "LC_MESSAGES"
     assert (folder / "messages.mo").exists(), "run make install (it compiles the catalogues)"
-    with (folder / "messages.mo").open("rb") as file:
-        compiled = {message.id: message.string for message in read_mo(file) if message.id}
+    with (folder / "messages.mo").open("rb") as file:  # a plural's id and forms are lists there, tuples in the .po
+        compiled = {_tuple(message.id): _tuple(message.string) for message in read_mo(file) if message.id}
     written = {message.id: message.string for message in _catalogue(language) if message.id and message.string}
     assert compiled == written, "the .mo is older than the .po: run make install"

@@ -165,14 +165,14 @@ def test_every_page_reads_in_spanish(app, clinic_in_spanish):
     clients = {}
     for who, email in emails.items():
         clients[who] = app.test_client()
-        clients[who].set_cookie("language", "es")
+        clients[who].set_cookie("language", "es", domain=app.config["SERVER_NAME"])
         if email:
             assert clients[who].post("/login", data={"email": email, "password": PASSWORD}).status_code == 303
     phrases = english_sentences()
     assert len(phrases) > 100  # the check means something
     problems = {}
     for endpoint, (who, url) in PAGES.items():
-        response = clients[who].get(url.format(**world))
+        response = clients[who].get(url.format(**world), follow_redirects=True)
         html = response.get_data(as_text=True)
         if response.status_code >= 500 or '<html lang="es">' not in html:
             problems[endpoint] = f"{response.status_code}, not a Spanish page"
@@ -181,4 +181,4 @@ def test_every_page_reads_in_spanish(app, clinic_in_spanish):
         left = sorted(phrase for phrase in phrases if phrase in text)
         if left:
             problems[endpoint] = left[:5]
-    assert problems == {}
+    assert problems == {}, "\n".join(f"{endpoint}: {left}" for endpoint, left in problems.items())
