@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 export FLASK_APP := wsgi
 
-.PHONY: run test test-clock lint install install-dev db clean bench
+.PHONY: run test test-clock lint install install-dev db clean bench translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,25 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+# The compiled catalogues (.mo) are built from the ones people edit (.po), never committed.
+CATALOGUES := $(wildcard clinica_web/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGUES:.po=.mo)
+%.mo: %.po $(VENV)/.installed
+	$(BIN)/pybabel compile -i $< -o $@ --statistics 2>&1 | tail -n 1
+
+install: $(VENV)/.installed $(COMPILED)
+install-dev: $(VENV)/.installed-dev $(COMPILED)
+
+# The services' messages are found in their error classes' calls (clinica_web/services/errors.py).
+ERROR_KEYWORDS := -k DomainError -k InvalidInput -k NotFound -k NotAllowed -k SlotUnavailable -k SlotTaken \
+                  -k PatientBusy
+# After changing words in the code or templates: the catalogue template (messages.pot) and every
+# language's catalogue brought up to date; then translate what is new (README).
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l -k N_ $(ERROR_KEYWORDS) --ignore-dirs '.*' \
+	  --no-location --sort-output \
+	  -o clinica_web/translations/messages.pot .
+	$(BIN)/pybabel update -i clinica_web/translations/messages.pot -d clinica_web/translations --no-fuzzy-matching
 
 # Create or upgrade the schema, then load the demo clinic if the database is empty.
 db: install

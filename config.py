@@ -48,6 +48,9 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
     CLINIC_NAME = os.environ.get("CLINIC_NAME", "Clinica")
+    # The language of pages for visitors whose browser asks for none we have, and of emails to
+    # patients who never chose one: "en" or "es".
+    DEFAULT_LOCALE = os.environ.get("DEFAULT_LOCALE", "en")
     CLINIC_TIMEZONE = os.environ.get("CLINIC_TIMEZONE", "America/Santiago")
     MIN_NOTICE_MINUTES = _env_int("MIN_NOTICE_MINUTES", 0)
     BOOKING_HORIZON_DAYS = _env_int("BOOKING_HORIZON_DAYS", 90)

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from flask import Flask
+from flask_babel import lazy_gettext
 from werkzeug.routing import IntegerConverter
 
 import config
@@ -52,7 +53,9 @@ def register_extensions(app):
     login_manager = extensions.login_manager
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please log in to continue."
+    # Lazy: said in the reader's language, and flashed as a plain string (str), not as a lazy one.
+    login_manager.login_message = lazy_gettext("Please log in to continue.")
+    login_manager.localize_callback = str
     login_manager.login_message_category = "info"
 
 
@@ -86,8 +89,9 @@ def register_errorhandlers(app):
 
 
 def register_template_helpers(app):
-    from clinica_web import templating
+    from clinica_web import i18n, templating
 
+    i18n.init_app(app)
     templating.init_app(app)
 
 

@@ -2,6 +2,7 @@
 from flask import render_template, request
 from flask_wtf import FlaskForm
 
+from clinica_web import i18n
 from clinica_web.security import is_local_path
 
 
@@ -18,9 +19,9 @@ def confirmation(question: str, *, verb: str, cancel_to: str, detail: str = ""):
 
 
 def add_domain_error(form, error):
-    """Show a service's DomainError next to its field, or above the form."""
+    """Show a service's DomainError next to its field, or above the form, in the reader's language."""
     field = getattr(form, error.field, None) if error.field else None
     if field is not None and hasattr(field, "errors"):
-        field.errors = list(field.errors) + [error.message]
+        field.errors = list(field.errors) + [i18n.error_text(error)]
     else:
-        form.form_errors.append(error.message)
+        form.form_errors.append(i18n.error_text(error))

@@ -1,8 +1,10 @@
 """Building and delivering emails.
 
-Messages are built from `templates/email/<name>.txt` and `.html`. Appointment emails carry an
-ICS calendar file (METHOD REQUEST for booked/rescheduled, CANCEL for cancelled) with a stable UID
-and the appointment's SEQUENCE, so calendar programs update one event instead of adding another.
+Messages are built from `templates/email/<name>.txt` and `.html`, in the recipient's language
+whoever triggered them (i18n.for_recipient: subject, both bodies and the calendar file; DESIGN.md
+section 19). Appointment emails carry an ICS calendar file (METHOD REQUEST for booked/rescheduled,
+CANCEL for cancelled) with a stable UID and the appointment's SEQUENCE, so calendar programs
+update one event instead of adding another.
 Nothing the patient wrote (notes), no documentation and no reason for visit goes into an email.
 
 Delivery: with MAIL_SERVER set, over SMTP through Flask-Mail with a timeout on every operation;
@@ -21,16 +23,22 @@ from urllib.parse import urlencode
 
 import flask_mail
 from flask import current_app, render_template, url_for
+from flask_babel import gettext
 from icalendar import Alarm, Calendar, Event, Timezone
 
+from clinica_web import i18n
+from clinica_web.i18n import N_
 from clinica_web.services import clinic, lifecycle
 
 ICS_METHODS = {"booked": "REQUEST", "rescheduled": "REQUEST", "cancelled": "CANCEL"}
+# Each subject whole, translated when the email is written: "…: Mon 07 Dec 10:30 with Dr. Laura Rossi".
 SUBJECTS = {
-    "booked": "Your appointment is booked",
-    "rescheduled": "Your appointment has been moved",
-    "cancelled": "Your appointment is cancelled",
+    "booked": N_("Your appointment is booked: %(when)s with %(doctor)s"),
+    "rescheduled": N_("Your appointment has been moved: %(when)s with %(doctor)s"),
+    "cancelled": N_("Your appointment is cancelled: %(when)s with %(doctor)s"),
 }
+REMINDER_SUBJECT = N_("Reminder: your appointment: %(when)s with %(doctor)s")
+OFFER_SUBJECT = N_("A time has freed up: %(when)s with %(doctor)s")
 
 
 def link_to(endpoint, **values) -> str:
@@ -42,72 +50,84 @@ def link_to(endpoint, **values) -> str:
 
 
 ACCOUNT_SUBJECTS = {
-    "welcome": "Welcome to {clinic}",
-    "account_exists": "You already have an account at {clinic}",
-    "password_reset": "Reset your {clinic} password",
-    "set_password": "Choose your {clinic} password",
+    "welcome": N_("Welcome to %(clinic)s"),
+    "account_exists": N_("You already have an account at %(clinic)s"),
+    "password_reset": N_("Reset your %(clinic)s password"),
+    "set_password": N_("Choose your %(clinic)s password"),
 }
 
 
 def account_email(kind: str, *, user, **context) -> dict:
     """Subject and bodies of an account email of `kind` (welcome, account_exists, password_reset,
-    set_password)."""
+    set_password), in `user`'s language."""
     clinic_name = current_app.config["CLINIC_NAME"]
     context = dict(context, user=user, clinic_name=clinic_name)
-    return dict(
-        subject=ACCOUNT_SUBJECTS[kind].format(clinic=clinic_name),
-        text_body=render_template(f"email/{kind}.txt", **context),
-        html_body=render_template(f"email/{kind}.html", **context),
-    )
+    with i18n.for_recipient(user):
+        return dict(
+            subject=gettext(ACCOUNT_SUBJECTS[kind], clinic=clinic_name),
+            text_body=render_template(f"email/{kind}.txt", **context),
+            html_body=render_template(f"email/{kind}.html", **context),
+        )
 
 
 def appointment_email(appointment, kind: str, *, previous_start=None) -> dict:
-    """Subject, bodies and ICS for an appointment email of `kind` (booked, cancelled, rescheduled).
+    """Subject, bodies and ICS for an appointment email of `kind` (booked, cancelled, rescheduled),
+    in the patient's language whoever made the change.
 
     Every one names the clinic, its address and phone, and links to the booking page; a moved
     booking's gives the old time too (`previous_start`), a cancellation says who cancelled."""
-    context = _appointment_context(appointment, kind, previous_when=clinic.format_local(previous_start)
-                                   if previous_start else None,
-                                   cancelled_by_patient=appointment.cancelled_by_id == appointment.patient_id)
-    return dict(
-        subject=_appointment_subject(SUBJECTS[kind], appointment),
-        text_body=render_template(f"email/appointment_{kind}.txt", **context),
-        html_body=render_template(f"email/appointment_{kind}.html", **context),
-        ics=appointment_ics(appointment, ICS_METHODS[kind]),
-        ics_method=ICS_METHODS[kind],
-    )
+    with i18n.for_recipient(appointment.patient):
+        context = _appointment_context(appointment, kind, previous_when=clinic.format_local(previous_start)
+                                       if previous_start else None,
+                                       cancelled_by_patient=appointment.cancelled_by_id == appointment.patient_id)
+        return dict(
+            subject=_appointment_subject(SUBJECTS[kind], appointment),
+            text_body=render_template(f"email/appointment_{kind}.txt", **context),
+            html_body=render_template(f"email/appointment_{kind}.html", **context),
+            ics=appointment_ics(appointment, ICS_METHODS[kind]),
+            ics_method=ICS_METHODS[kind],
+        )
 
 
 def reminder_email(appointment, action_links: dict, *, now) -> dict:
     """Subject and bodies of a reminder (services/reminders.py), with its Confirm, Reschedule and
     Cancel links; the patient's calendar already holds the event, so no ICS. Once online changes
-    have closed (the change cutoff), it says so and gives the phone first."""
+    have closed (the change cutoff), it says so and gives the phone first. In the patient's
+    language as it is when the reminder is written out (the worker, when it is due)."""
     cutoff = lifecycle.change_cutoff(appointment)
-    context = _appointment_context(appointment, "reminder", links=action_links, changes_open=now < cutoff,
-                                   change_cutoff=clinic.format_local(cutoff))
-    return dict(
-        subject=_appointment_subject("Reminder: your appointment", appointment),
-        text_body=render_template("email/appointment_reminder.txt", **context),
-        html_body=render_template("email/appointment_reminder.html", **context),
-    )
+    with i18n.for_recipient(appointment.patient):
+        context = _appointment_context(appointment, "reminder", links=action_links, changes_open=now < cutoff,
+                                       change_cutoff=clinic.format_local(cutoff))
+        return dict(
+            subject=_appointment_subject(REMINDER_SUBJECT, appointment),
+            text_body=render_template("email/appointment_reminder.txt", **context),
+            html_body=render_template("email/appointment_reminder.html", **context),
+        )
 
 
 def waitlist_offer_email(offer, doctor, patient, offer_links: dict) -> dict:
     """A freed time offered to a waitlist patient, held until the offer expires: "Book it" and
-    "No thanks" (services/waitlist.py)."""
-    context = dict(patient=patient, doctor=doctor, when=clinic.format_local(offer.starts_at),
-                   until=clinic.format_local(offer.expires_at), links=offer_links,
-                   clinic_name=current_app.config["CLINIC_NAME"], clinic_phone=current_app.config["CLINIC_PHONE"],
-                   minutes=int((offer.ends_at - offer.starts_at).total_seconds() // 60))
-    return dict(
-        subject=f"A time has freed up: {clinic.to_local(offer.starts_at):%a %d %b %H:%M} with {doctor.display_name}",
-        text_body=render_template("email/waitlist_offer.txt", **context),
-        html_body=render_template("email/waitlist_offer.html", **context),
-    )
+    "No thanks" (services/waitlist.py); in the patient's language."""
+    with i18n.for_recipient(patient):
+        context = dict(patient=patient, doctor=doctor, when=clinic.format_local(offer.starts_at),
+                       until=clinic.format_local(offer.expires_at), links=offer_links,
+                       clinic_name=current_app.config["CLINIC_NAME"], clinic_phone=current_app.config["CLINIC_PHONE"],
+                       minutes=int((offer.ends_at - offer.starts_at).total_seconds() // 60))
+        return dict(
+            subject=gettext(OFFER_SUBJECT, when=_subject_time(offer.starts_at), doctor=doctor.display_name),
+            text_body=render_template("email/waitlist_offer.txt", **context),
+            html_body=render_template("email/waitlist_offer.html", **context),
+        )
 
 
 def _appointment_subject(words, appointment):
-    return f"{words}: {clinic.to_local(appointment.starts_at):%a %d %b %H:%M} with {appointment.doctor.display_name}"
+    return gettext(words, when=_subject_time(appointment.starts_at), doctor=appointment.doctor.display_name)
+
+
+def _subject_time(instant):
+    """A start as subjects say it, in the current language: "Mon 07 Dec 10:30", "lun 7 dic 10:30"."""
+    local = clinic.to_local(instant)
+    return f"{i18n.format_day(local, 'short_day')} {local:%H:%M}"
 
 
 def _appointment_context(appointment, kind, **more):
@@ -118,7 +138,7 @@ def _appointment_context(appointment, kind, **more):
         doctor=appointment.doctor,
         patient=appointment.patient,
         when=clinic.format_local(appointment.starts_at),
-        day=clinic.to_local(appointment.starts_at).strftime("%A %d %B %Y"),
+        day=i18n.format_day(clinic.to_local(appointment.starts_at), "long_date"),
         clinic_name=config["CLINIC_NAME"],
         clinic_address=config["CLINIC_ADDRESS"],
         clinic_phone=config["CLINIC_PHONE"],
@@ -131,23 +151,30 @@ def booking_link(appointment) -> str:
     return link_to("pages.booking_detail", appointment_id=appointment.id)
 
 
+# What a calendar event of a visit is called and says (the ICS file, the Google Calendar link).
+EVENT_TITLE = N_("%(clinic)s: appointment with %(doctor)s")
+EVENT_LINK = N_("Your booking: %(link)s")
+
+
 def google_calendar_link(appointment) -> str:
-    """"Add to Google Calendar": Google's event template link, filled in (no account data sent)."""
+    """"Add to Google Calendar": Google's event template link, filled in (no account data sent), in
+    the page's language."""
     stamp = "%Y%m%dT%H%M%SZ"
     query = urlencode({
         "action": "TEMPLATE",
-        "text": f"{current_app.config['CLINIC_NAME']}: appointment with {appointment.doctor.display_name}",
+        "text": gettext(EVENT_TITLE, clinic=current_app.config["CLINIC_NAME"], doctor=appointment.doctor.display_name),
         "dates": f"{appointment.starts_at.astimezone(timezone.utc):{stamp}}/"
                  f"{appointment.ends_at.astimezone(timezone.utc):{stamp}}",
         "location": current_app.config["CLINIC_ADDRESS"],
-        "details": f"Your booking: {booking_link(appointment)}",
+        "details": gettext(EVENT_LINK, link=booking_link(appointment)),
     })
     return f"https://calendar.google.com/calendar/render?{query}"
 
 
 def appointment_ics(appointment, method: str) -> bytes:
     """The calendar file: the visit at the clinic's address, organised by the clinic, with the
-    booking's link and a reminder an hour before; METHOD REQUEST or CANCEL, the same UID always."""
+    booking's link and a reminder an hour before; METHOD REQUEST or CANCEL, the same UID always.
+    Its words in the current language (the email's recipient's, or the page's for a download)."""
     tz = clinic.tz()
     calendar = Calendar()
     calendar.add("prodid", "-//Clinica//Appointments//EN")
@@ -159,17 +186,19 @@ def appointment_ics(appointment, method: str) -> bytes:
     event.add("dtstamp", datetime.now(timezone.utc))
     event.add("dtstart", appointment.starts_at.astimezone(tz))
     event.add("dtend", appointment.ends_at.astimezone(tz))
-    event.add("summary", f"{current_app.config['CLINIC_NAME']}: appointment with {appointment.doctor.display_name}")
+    event.add("summary", gettext(EVENT_TITLE, clinic=current_app.config["CLINIC_NAME"],
+                                 doctor=appointment.doctor.display_name))
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     event.add("location", current_app.config["CLINIC_ADDRESS"])
-    event.add("description", f"Your booking: {booking_link(appointment)}\n"
-                             f"To change it, call {current_app.config['CLINIC_PHONE']}.")
+    event.add("description", gettext(EVENT_LINK, link=booking_link(appointment)) + "\n"
+              + gettext("To change it, call %(phone)s.", phone=current_app.config["CLINIC_PHONE"]))
     event.add("organizer", _sender_address(), parameters={"cn": current_app.config["CLINIC_NAME"]})
     event.add("attendee", f"mailto:{appointment.patient.email}", parameters={"cn": appointment.patient.full_name})
     if method != "CANCEL":
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
-        alarm.add("description", f"Appointment with {appointment.doctor.display_name} in one hour")
+        alarm.add("description", gettext("Appointment with %(doctor)s in one hour",
+                                         doctor=appointment.doctor.display_name))
         alarm.add("trigger", timedelta(hours=-1))
         event.add_component(alarm)
     # The VTIMEZONE the event's local times refer to comes first.

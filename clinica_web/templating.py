@@ -2,8 +2,10 @@
 from datetime import timedelta
 
 from flask import current_app, g
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 
-from clinica_web import htmx, mail
+from clinica_web import htmx, i18n, mail
 from clinica_web.services import booking, clinic, lifecycle
 from clinica_web.services.slots import format_minute
 
@@ -13,7 +15,16 @@ def local_time(instant):
 
 
 def long_date(day):
-    return day.strftime("%A %d %B %Y")
+    return i18n.format_day(day, "long_date")
+
+
+def short_date(day):
+    return i18n.format_day(day, "short_date")
+
+
+def month_name(day):
+    """The month of a day with its year, as a heading: "December 2026", "diciembre de 2026"."""
+    return i18n.format_day(day, "month")
 
 
 def local_date(instant):
@@ -21,9 +32,16 @@ def local_date(instant):
     return clinic.to_local(instant).date().isoformat()
 
 
+# The statuses as people read them, in the page's language ("no_show" -> "No show").
+LABELS = {"scheduled": _l("Scheduled"), "arrived": _l("Arrived"), "completed": _l("Completed"),
+          "no_show": _l("No show"), "cancelled": _l("Cancelled"), "held": _l("Held")}
+
+
 def label(name):
-    """A stored name as people read it: "no_show" -> "No show"."""
-    return str(name).replace("_", " ").capitalize()
+    """A stored name as people read it: "no_show" -> "No show" (a status translated; any other name
+    as it is stored, spaced and capitalised)."""
+    words = LABELS.get(name) if isinstance(name, str) else None
+    return str(words) if words is not None else str(name).replace("_", " ").capitalize()
 
 
 def visit_label(name):
@@ -33,25 +51,43 @@ def visit_label(name):
     return g.visit_labels.get(name) or label(name)
 
 
+# lifecycle.patient_status's words (English) as the patient reads them in the page's language.
+PATIENT_STATUS_WORDS = {"Scheduled": _l("Scheduled"), "Completed": _l("Completed"), "Missed": _l("Missed"),
+                        "Cancelled": _l("Cancelled"), "Held for you": _l("Held for you"), "Past": _l("Past")}
+
+
 def patient_status(appointment):
-    return lifecycle.patient_status(appointment, now=clinic.now())
+    """A booking's status as its patient reads it ("Scheduled", "Missed", "Past"...), translated."""
+    said = lifecycle.patient_status(appointment, now=clinic.now())
+    return str(PATIENT_STATUS_WORDS.get(said, said))
+
+
+def patient_status_key(appointment):
+    """The same status for the page's style (class="status-missed"): English in every language."""
+    return lifecycle.patient_status(appointment, now=clinic.now()).lower()
 
 
 def days(count):
     return timedelta(days=count)
 
 
-CHANGE_WORDS = {"booked": "Booked", "cancelled": "Cancelled", "rescheduled": "Moved", "status": "Status",
-                "status_undo": "Undid status", "documented": "Documentation written",
-                "documentation_edited": "Documentation changed", "confirmed": "Confirmed by the patient"}
+CHANGE_WORDS = {"booked": _l("Booked"), "cancelled": _l("Cancelled"), "rescheduled": _l("Moved"),
+                "status": _l("Status"), "status_undo": _l("Undid status"), "documented": _l("Documentation written"),
+                "documentation_edited": _l("Documentation changed"), "confirmed": _l("Confirmed by the patient")}
+
+
+def _change_value(value):
+    """A value of a change: a status in words ("no show"), else as it was recorded (a place and time)."""
+    words = LABELS.get(value)
+    return str(words).lower() if words is not None else value.replace("_", " ")
 
 
 def describe_change(change):
     """One line of an appointment's history, e.g. "Status: scheduled → arrived"."""
     words = CHANGE_WORDS.get(change.kind, change.kind)
     if change.from_value and change.to_value:
-        return f"{words}: {change.from_value.replace('_', ' ')} → {change.to_value.replace('_', ' ')}"
-    return f"{words}" + (f": {change.to_value.replace('_', ' ')}" if change.to_value else "")
+        return f"{words}: {_change_value(change.from_value)} → {_change_value(change.to_value)}"
+    return f"{words}" + (f": {_change_value(change.to_value)}" if change.to_value else "")
 
 
 def init_app(app):
@@ -59,16 +95,20 @@ def init_app(app):
     app.add_template_filter(clinic.format_local, "local_datetime")
     app.add_template_filter(lambda period: clinic.format_period(period.starts_at, period.ends_at), "local_period")
     app.add_template_filter(long_date)
+    app.add_template_filter(short_date)
+    app.add_template_filter(month_name)
     app.add_template_filter(local_date)
     app.add_template_filter(days)
     app.add_template_filter(label)
     app.add_template_filter(describe_change)
     app.add_template_filter(visit_label, "visit")
     app.add_template_filter(patient_status)
+    app.add_template_filter(patient_status_key)
     app.add_template_filter(format_minute, "hhmm")
     app.add_template_global(mail.link_to, "link_to")  # emails' links, on SITE_URL
     htmx.init_app(app)
 
     @app.context_processor
     def clinic_globals():
-        return {"clinic_name": current_app.config["CLINIC_NAME"], "clinic_time": clinic.zone_name()}
+        return {"clinic_name": current_app.config["CLINIC_NAME"],
+                "clinic_time": gettext("%(city)s time", city=clinic.zone_city())}

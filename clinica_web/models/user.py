@@ -32,6 +32,8 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     welcomed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the welcome link was used
     wants_reminders: Mapped[bool] = mapped_column(default=True, server_default=true())  # reception can turn off
+    # "en" or "es" (clinica_web/i18n.py); None: pages follow the browser, emails DEFAULT_LOCALE.
+    language: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

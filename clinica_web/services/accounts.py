@@ -13,8 +13,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from clinica_web import mail
 from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
+from clinica_web.i18n import LANGUAGES, N_
 from clinica_web.models import PATIENT, ROLES, PasswordResetRequest, User
-from clinica_web.services import clinic, notifications, sessions
+from clinica_web.services import audit, clinic, notifications, sessions
 from clinica_web.services.errors import InvalidInput
 from clinica_web.services.values import one_line, valid_id
 
@@ -46,8 +47,8 @@ def normalize_email(value) -> str:
 
 
 def clean_name(value) -> str:
-    return one_line(value, field="full_name", max_length=MAX_NAME, empty="Enter your full name",
-                    too_long=f"A name has at most {MAX_NAME} printable characters")
+    return one_line(value, field="full_name", max_length=MAX_NAME, empty=N_("Enter your full name"),
+                    too_long=N_("A name has at most %(limit)s printable characters"), limit=MAX_NAME)
 
 
 def clean_phone(value) -> str | None:
@@ -63,7 +64,8 @@ def clean_phone(value) -> str | None:
 
 def check_password_rules(password) -> str:
     if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise InvalidInput(f"A password has {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password")
+        raise InvalidInput("A password has %(shortest)s to %(longest)s characters", field="password",
+                           shortest=MIN_PASSWORD, longest=MAX_PASSWORD)
     return password
 
 
@@ -78,7 +80,7 @@ def create_user(*, email, password, full_name, role=PATIENT, phone=None, now: da
     phone = clean_phone(phone)
     check_password_rules(password)
     if role not in ROLES:
-        raise InvalidInput(f"Role must be one of {', '.join(ROLES)}", field="role")
+        raise InvalidInput("Role must be one of %(roles)s", field="role", roles=", ".join(ROLES))
     taken = InvalidInput("Email already exists", field="email")
     try:
         with unit_of_work():
@@ -307,3 +309,15 @@ def reset_password(*, token, password, now: datetime) -> User:
         user.updated_at = now
         sessions.end_all(user, now=now)
     return user
+
+
+def set_language(*, actor: User, user: User, language, now: datetime) -> None:
+    """Save the language `user` reads pages and emails in ("en", "es"; None: no choice). Reception
+    choosing it for a patient is audited; people choosing their own are not."""
+    if language is not None and language not in LANGUAGES:
+        raise InvalidInput("Choose a language", field="language")
+    user_id = user.id
+    with unit_of_work():
+        locked(User, user_id).language = language
+    if actor.id != user_id:
+        audit.record(actor=actor, action="language", now=now, patient_id=user_id, detail=language or "none")

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
+from clinica_web.i18n import N_
 from clinica_web.models import CANCELLED, HELD, PATIENT, SCHEDULED, Appointment, AppointmentType, Doctor, User
 from clinica_web.services import availability, clinic, history, lifecycle, slots, values
 from clinica_web.services.errors import DomainError, InvalidInput, NotAllowed, NotFound, SlotUnavailable
@@ -22,7 +23,10 @@ from clinica_web.services.values import parse_date, parse_duration, parse_time, 
 MAX_NOTES = 2000
 MAX_BOOKING_KEY = 64  # the column's length: the forms make 32-character keys
 DEFAULT_TYPE = "consultation"
-NOT_YOURS_MESSAGE = "Booking not found or unauthorized"
+NOT_YOURS_MESSAGE = N_("Booking not found or unauthorized")
+# What a patient reads when a booking is no longer theirs to change (check_patient_may_change's `doing`).
+NOT_UPCOMING = {"changed": N_("Only upcoming scheduled bookings can be changed"),
+                "cancelled": N_("Only upcoming scheduled bookings can be cancelled")}
 
 
 @dataclass(frozen=True)
@@ -171,7 +175,7 @@ def _book(*, actor, patient, doctor_id, date, time, duration, appointment_type, 
     doctor, start, end = check_bookable(slot, patient_id=patient.id, now=now)
     notes = (notes or "").strip()
     if len(notes) > MAX_NOTES:
-        raise InvalidInput(f"A note has at most {MAX_NOTES} characters", field="notes")
+        raise InvalidInput("A note has at most %(limit)s characters", field="notes", limit=MAX_NOTES)
     appointment = Appointment(
         patient=patient,
         doctor=doctor,
@@ -244,7 +248,7 @@ def check_patient_may_change(appointment: Appointment, *, now: datetime, doing: 
     it is not an upcoming scheduled visit, or the change cutoff has passed."""
     refused = lifecycle.patient_change_refusal(appointment, now=now)
     if refused == "not_upcoming":
-        raise InvalidInput(f"Only upcoming scheduled bookings can be {doing}")
+        raise InvalidInput(NOT_UPCOMING[doing])
     if refused:
         raise refusal(refused)
 
@@ -261,8 +265,8 @@ def reschedule_by_patient(*, patient: User, appointment_id, date, time, doctor_i
                           appointment_type=appointment.appointment_type)
         doctor, start, end = check_bookable(slot, patient_id=patient.id, now=now, exclude_id=appointment.id)
         if doctor.specialty != appointment.doctor.specialty:
-            raise InvalidInput(f"Choose a doctor of the same specialty ({appointment.doctor.specialty})",
-                               field="doctor_id")
+            raise InvalidInput("Choose a doctor of the same specialty (%(specialty)s)", field="doctor_id",
+                               specialty=appointment.doctor.specialty)
         return move(appointment, doctor, start, end, actor=patient, reason=None, now=now)
 
 
@@ -293,7 +297,7 @@ def cancel_reason(reason, note, choices: dict) -> tuple[str, str | None]:
     """(reason code, note) checked against `choices` (lifecycle's lists); no reason is "other"."""
     reason = reason or "other"
     if not isinstance(reason, str) or reason not in choices:
-        raise InvalidInput(f"Choose a reason: {', '.join(choices)}", field="reason")
+        raise InvalidInput("Choose a reason: %(reasons)s", field="reason", reasons=", ".join(choices))
     note = note.strip() if isinstance(note, str) else note
     if note is not None and not isinstance(note, str) or note and len(note) > 500:
         raise InvalidInput("A note has at most 500 characters", field="note")

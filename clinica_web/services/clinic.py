@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
+from clinica_web import i18n
 from clinica_web.services import slots
 from clinica_web.services.slots import Policy
 
@@ -45,14 +46,19 @@ def to_local(instant: datetime) -> datetime:
 def zone_name() -> str:
     """The clinic's time zone as people say it: "Santiago time" for America/Santiago (whose
     abbreviation is only "-03"). Pages and emails name it once; times are shown plainly."""
-    return current_app.config["CLINIC_TIMEZONE"].rsplit("/", 1)[-1].replace("_", " ") + " time"
+    return f"{zone_city()} time"
+
+
+def zone_city() -> str:
+    """The place the clinic's time zone is named after: "Santiago" for America/Santiago."""
+    return current_app.config["CLINIC_TIMEZONE"].rsplit("/", 1)[-1].replace("_", " ")
 
 
 def format_local(instant: datetime) -> str:
     """'Mon 23 Nov 2026, 09:30': clinic-local time. In the hour repeated when clocks go back, the
     offset tells the two 23:30s apart: 'Sat 04 Apr 2026, 23:30 (UTC-04)'."""
     local = to_local(instant)
-    text = local.strftime("%a %d %b %Y, %H:%M")
+    text = f"{i18n.format_day(local, 'short_date')}, {local:%H:%M}"
     if local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset():
         hours, minutes = divmod(abs(int(local.utcoffset().total_seconds())) // 60, 60)
         sign = "-" if local.utcoffset() < timedelta(0) else "+"
@@ -66,8 +72,8 @@ def format_period(start: datetime, end: datetime) -> str:
     first_day, last_day = local_today(start), local_today(end - timedelta(minutes=1))
     if start == local_day_span(first_day)[0] and end == local_day_span(last_day)[1]:
         if first_day == last_day:
-            return first_day.strftime("%a %d %b %Y")
-        return f"{first_day:%a %d %b %Y} – {last_day:%a %d %b %Y}"
+            return i18n.format_day(first_day, "short_date")
+        return f"{i18n.format_day(first_day, 'short_date')} – {i18n.format_day(last_day, 'short_date')}"
     if first_day == local_today(end):
         return f"{format_local(start)}–{to_local(end):%H:%M}"
     return f"{format_local(start)} – {format_local(end)}"

@@ -74,7 +74,8 @@ def write(*, actor: User, appointment: Appointment, text, now: datetime) -> Appo
         if not text:
             raise InvalidInput("Write the documentation first", field="text")
         if len(text) > MAX_DOCUMENTATION:
-            raise InvalidInput(f"Documentation has at most {MAX_DOCUMENTATION} characters", field="text")
+            raise InvalidInput("Documentation has at most %(limit)s characters", field="text",
+                               limit=MAX_DOCUMENTATION)
         if text == appointment.documentation:
             return appointment  # nothing changed: no history row
         kind = history.DOCUMENTED if appointment.documentation is None else history.DOCUMENTATION_EDITED

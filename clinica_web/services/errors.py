@@ -1,15 +1,24 @@
-"""Domain errors: a stable `code` for programs and a human `message` shown as is.
+"""Domain errors: a stable `code` for programs and a human `message` in English.
 
 Each blueprint maps them to its own format (form errors, `{"error": ...}`, `{"errors": ...}`).
+The JSON APIs answer with `message`, English whatever the request's language (a contract); pages
+show `i18n.error_text(error)`, the same message in the reader's language. So a message with values
+in it is a template with named placeholders, and the values apart:
+`InvalidInput("A note has at most %(limit)s characters", limit=2000)`: `message` is the English
+text filled in, `template` and `values` the parts. `pybabel extract` finds the messages written in
+these calls (-k InvalidInput ...; the Makefile's `translations`), and N_ marks the others.
 """
+from clinica_web.i18n import N_
 
 
 class DomainError(Exception):
     code = "domain_error"
 
-    def __init__(self, message, *, field=None):
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message, *, field=None, **values):
+        self.template = message
+        self.values = values
+        self.message = message % values if values else message
+        super().__init__(self.message)
         self.field = field  # the form or API field the error belongs to, where there is one
 
 
@@ -36,8 +45,8 @@ class SlotTaken(SlotUnavailable):
 
     code = "slot_taken"
 
-    def __init__(self, message="Time slot overlaps with another booking", *, field="time"):
-        super().__init__(message, field=field)
+    def __init__(self, message=N_("Time slot overlaps with another booking"), *, field="time", **values):
+        super().__init__(message, field=field, **values)
 
 
 class PatientBusy(SlotUnavailable):
@@ -45,8 +54,8 @@ class PatientBusy(SlotUnavailable):
 
     code = "patient_busy"
 
-    def __init__(self, message="You already have a booking at this time", *, field="time"):
-        super().__init__(message, field=field)
+    def __init__(self, message=N_("You already have a booking at this time"), *, field="time", **values):
+        super().__init__(message, field=field, **values)
 
 
 class FieldErrors(DomainError):

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import and_
 
+from clinica_web.i18n import N_, Word
 from clinica_web.models.appointment import (
     ARRIVED,
     CANCELLED,
@@ -21,6 +22,7 @@ from clinica_web.models.appointment import (
     Appointment,
 )
 from clinica_web.services import clinic
+from clinica_web.services.errors import InvalidInput
 
 # A cancelled visit gives its time back; every other status keeps it (a finished visit happened
 # then, a missed one was kept free for the patient).
@@ -61,17 +63,28 @@ def end_of_local_day(instant: datetime) -> datetime:
     return clinic.local_day_span(clinic.local_today(instant))[1]
 
 
-def step_refusal(status: str, starts_at: datetime, to_status, *, now: datetime) -> str | None:
-    """Why the desk cannot set `to_status` now (a message for staff), or None if it can."""
+# The statuses as the desk's messages name them ("no show"), translated where they are shown.
+STATUS_WORDS = {SCHEDULED: N_("scheduled"), ARRIVED: N_("arrived"), COMPLETED: N_("completed"),
+                NO_SHOW: N_("no show"), CANCELLED: N_("cancelled"), HELD: N_("held")}
+
+
+def _status_word(status) -> str:
+    """A status as step_refusal's message names it: a Word to translate if it is one, else as sent."""
+    return Word(STATUS_WORDS[status]) if status in STATUS_WORDS else label(str(status))
+
+
+def step_refusal(status: str, starts_at: datetime, to_status, *, now: datetime) -> InvalidInput | None:
+    """Why the desk cannot set `to_status` now (the error to raise, a message for staff), or None if it can."""
     if to_status not in STEPS.get(status, ()):
-        return f"An appointment that is {label(status)} cannot become {label(str(to_status))}"
+        return InvalidInput("An appointment that is %(status)s cannot become %(to_status)s",
+                            status=_status_word(status), to_status=_status_word(to_status))
     if to_status in allowed_steps(status, starts_at, now=now):
         return None
     if end_of_local_day(now) <= starts_at:
-        return "This visit is on a later day: its status changes on the day"
+        return InvalidInput("This visit is on a later day: its status changes on the day")
     if now < starts_at:
-        return "Arrival and no-show can be marked from 15 minutes before the visit"
-    return "Arrival and no-show can be marked only on the day of the visit"
+        return InvalidInput("Arrival and no-show can be marked from 15 minutes before the visit")
+    return InvalidInput("Arrival and no-show can be marked only on the day of the visit")
 
 
 def allowed_steps(status: str, starts_at: datetime, *, now: datetime, day_ends=None) -> tuple[str, ...]:
@@ -92,18 +105,18 @@ def allowed_steps(status: str, starts_at: datetime, *, now: datetime, day_ends=N
 def staff_cancel_refusal(appointment: Appointment) -> str | None:
     """Staff cancel a scheduled or arrived visit, never one completed or documented."""
     if appointment.status not in (SCHEDULED, ARRIVED):
-        return "Only scheduled or arrived appointments can be cancelled"
+        return N_("Only scheduled or arrived appointments can be cancelled")
     if appointment.documentation is not None:
-        return "A documented visit cannot be cancelled"
+        return N_("A documented visit cannot be cancelled")
     return None
 
 
 def reschedule_refusal(appointment: Appointment) -> str | None:
     """Only a scheduled visit that is not documented can move (staff; patients add the cutoff)."""
     if appointment.status != SCHEDULED:
-        return "Only scheduled appointments can be rescheduled"
+        return N_("Only scheduled appointments can be rescheduled")
     if appointment.documentation is not None:
-        return "A documented visit cannot be rescheduled"
+        return N_("A documented visit cannot be rescheduled")
     return None
 
 

@@ -17,10 +17,11 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 
 from clinica_web.extensions import db
+from clinica_web.i18n import N_
 from clinica_web.models import UsedLink
 from clinica_web.services.errors import InvalidInput
 
-DEAD = "This link no longer works: it has been used, has expired, or the visit has changed since it was sent."
+DEAD = N_("This link no longer works: it has been used, has expired, or the visit has changed since it was sent.")
 
 
 @dataclass(frozen=True)

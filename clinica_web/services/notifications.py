@@ -1,5 +1,7 @@
 """The outbox: emails are written in the transaction of the change they report, and sent by the
-worker (`flask --app wsgi worker`, clinica_web/worker.py) within seconds.
+worker (`flask --app wsgi worker`, clinica_web/worker.py) within seconds. Each is written in its
+recipient's language whoever made the change (mail.py, i18n.for_recipient): when it is queued, or
+for a reminder when it is due (reminders.write_out).
 
 The web process never talks to the mail server, so a slow or dead one slows no page. What fails
 to send (SMTP down, a timeout) stays in the outbox and is retried with backoff. A send never fails

@@ -61,8 +61,8 @@ def add_window(*, actor: User, doctor_id, weekday, start, end) -> WeeklyHours:
         for other_start, other_end in weekly_windows(doctor).get(weekday, []):
             if other_start < end_minute and start_minute < other_end:
                 raise InvalidInput(
-                    f"Overlaps the window {slots.format_minute(other_start)}–{slots.format_minute(other_end)}",
-                    field="start",
+                    "Overlaps the window %(start)s–%(end)s", start=slots.format_minute(other_start),
+                    end=slots.format_minute(other_end), field="start",
                 )
         window = WeeklyHours(doctor_id=doctor.id, weekday=weekday, start_minute=start_minute, end_minute=end_minute)
         db.session.add(window)

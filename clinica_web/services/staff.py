@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from clinica_web.database import unit_of_work
 from clinica_web.extensions import db
+from clinica_web.i18n import N_
 from clinica_web.models import (
     ADMIN,
     DOCTOR,
@@ -36,9 +37,18 @@ def _require_admin(actor: User) -> None:
         raise NotAllowed("Only admins can manage doctors, staff accounts and API tokens")
 
 
+# What each text an admin types is called in its messages (empty, too long), each a whole sentence.
+TEXT_MESSAGES = {
+    "doctor's name": (N_("Enter the doctor's name"),
+                      N_("The doctor's name has at most %(limit)s printable characters")),
+    "specialty": (N_("Enter the specialty"), N_("The specialty has at most %(limit)s printable characters")),
+    "token name": (N_("Enter the token name"), N_("The token name has at most %(limit)s printable characters")),
+}
+
+
 def _clean_text(value, *, field, label, max_length) -> str:
-    return one_line(value, field=field, max_length=max_length, empty=f"Enter the {label}",
-                    too_long=f"The {label} has at most {max_length} printable characters")
+    empty, too_long = TEXT_MESSAGES[label]
+    return one_line(value, field=field, max_length=max_length, empty=empty, too_long=too_long, limit=max_length)
 
 
 # ---------------------------------------------------------------------------------------------

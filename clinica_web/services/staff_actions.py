@@ -75,7 +75,7 @@ def change_status(*, actor: User, appointment: Appointment, to_status, now: date
         appointment = appointments.locked_for_staff(actor, appointment.id)
         refused = lifecycle.step_refusal(appointment.status, appointment.starts_at, to_status, now=now)
         if refused is not None:
-            raise InvalidInput(refused)
+            raise refused
         _set_status(appointment, to_status, actor=actor, kind=history.STATUS, now=now)
     return appointment
 

@@ -3,6 +3,7 @@ import re
 import unicodedata
 from datetime import date
 
+from clinica_web.i18n import N_
 from clinica_web.models.appointment import MAX_DURATION
 from clinica_web.services.errors import InvalidInput
 from clinica_web.services.rules import refusal
@@ -60,7 +61,8 @@ def parse_date(value, *, bounded=True) -> date:
     except ValueError:
         raise refusal("invalid_date") from None
     if bounded and not in_range(day):
-        raise InvalidInput(f"Choose a date from {FIRST_DATE} to {LAST_DATE}", field="date")
+        raise InvalidInput("Choose a date from %(first)s to %(last)s", field="date", first=FIRST_DATE,
+                           last=LAST_DATE)
     return day
 
 
@@ -69,7 +71,7 @@ def in_range(day: date) -> bool:
 
 
 _MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
-INVALID_MONTH = "Invalid month format (YYYY-MM)"
+INVALID_MONTH = N_("Invalid month format (YYYY-MM)")
 
 
 def parse_month(value) -> tuple[int, int]:
@@ -102,13 +104,14 @@ def contains_pattern(text: str) -> str:
     return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def one_line(value, *, field: str, max_length: int, empty: str, too_long: str) -> str:
-    """One line of printable text, whitespace folded; InvalidInput(`empty` or `too_long`) otherwise.
-    Line breaks, tabs and other control characters are refused, not folded into spaces."""
+def one_line(value, *, field: str, max_length: int, empty: str, too_long: str, **values) -> str:
+    """One line of printable text, whitespace folded; InvalidInput(`empty` or `too_long`, with
+    `values` for their placeholders) otherwise. Line breaks, tabs and other control characters are
+    refused, not folded into spaces."""
     text = " ".join(value.split()) if isinstance(value, str) else ""
     if not text:
-        raise InvalidInput(empty, field=field)
+        raise InvalidInput(empty, field=field, **values)
     controls = any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in value)
     if len(text) > max_length or not text.isprintable() or controls:
-        raise InvalidInput(too_long, field=field)
+        raise InvalidInput(too_long, field=field, **values)
     return text

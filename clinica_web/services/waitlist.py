@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from clinica_web import mail
 from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
+from clinica_web.i18n import N_
 from clinica_web.models import (
     HELD,
     PATIENT,
@@ -48,7 +49,7 @@ from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound
 MAX_ACTIVE = 3
 MAX_RANGE_DAYS = 60
 PARTS_OF_DAY = {MORNING: "Morning (before 13:00)", AFTERNOON: "Afternoon (from 13:00)", ANY_TIME: "Any time"}
-NOT_YOURS = "Waitlist entry not found"
+NOT_YOURS = N_("Waitlist entry not found")
 
 
 def join(*, patient: User, doctor_id=None, specialty=None, appointment_type=None, from_date, to_date,
@@ -62,13 +63,14 @@ def join(*, patient: User, doctor_id=None, specialty=None, appointment_type=None
     kind = booking.find_type(appointment_type or None)
     first, last = _days(from_date, to_date, now=now)
     if not isinstance(part_of_day, str) or part_of_day not in PARTS_OF_DAY:  # a list or object: unhashable
-        raise InvalidInput(f"Choose a part of the day: {', '.join(PARTS_OF_DAY)}", field="part_of_day")
+        raise InvalidInput("Choose a part of the day: %(parts)s", field="part_of_day",
+                           parts=", ".join(PARTS_OF_DAY))
     with unit_of_work():
         locked(User, patient.id)  # one join at a time per patient: the count below stays true
         waiting = db.session.scalar(select(func.count(WaitlistEntry.id)).where(
             WaitlistEntry.patient_id == patient.id, WaitlistEntry.status == ACTIVE))
         if waiting >= MAX_ACTIVE:
-            raise InvalidInput(f"You can wait for at most {MAX_ACTIVE} things at once: leave one first")
+            raise InvalidInput("You can wait for at most %(limit)s things at once: leave one first", limit=MAX_ACTIVE)
         entry = WaitlistEntry(patient_id=patient.id, doctor_id=doctor.id if doctor else None,
                               specialty=None if doctor else specialty, appointment_type=kind.name,
                               from_date=first, to_date=last, part_of_day=part_of_day, status=ACTIVE, created_at=now)
@@ -99,7 +101,7 @@ def _days(from_date, to_date, *, now) -> tuple[date, date]:
     if last < first:
         raise InvalidInput("The last day comes before the first", field="to_date")
     if (last - first).days + 1 > MAX_RANGE_DAYS:
-        raise InvalidInput(f"Choose at most {MAX_RANGE_DAYS} days", field="to_date")
+        raise InvalidInput("Choose at most %(limit)s days", field="to_date", limit=MAX_RANGE_DAYS)
     if last > today + timedelta(days=clinic.policy().horizon_days):
         raise InvalidInput("The last day is beyond the booking horizon", field="to_date")
     return first, last
@@ -143,7 +145,7 @@ def covers(entry: WaitlistEntry, day: date, minute: int) -> bool:
 # Freed time, offers and holds
 
 ACCEPT, DECLINE = "waitlist_accept", "waitlist_decline"
-OFFER_EXPIRED = "Offer expired"
+OFFER_EXPIRED = N_("Offer expired")
 
 
 def time_freed(doctor_id, starts_at: datetime, ends_at: datetime, *, now: datetime) -> None:
@@ -296,7 +298,7 @@ def _release(offer, status, *, now):
 # ---------------------------------------------------------------------------------------------
 # The desk: each doctor's queue and open offers, and a time offered by hand
 
-TAKEN_JUST_NOW = "This time was just taken"
+TAKEN_JUST_NOW = N_("This time was just taken")
 
 
 def desk_waitlist(doctors: list[Doctor], *, now: datetime):
@@ -371,7 +373,11 @@ def _entry_to_offer(entry_id, doctor: Doctor, *, now) -> WaitlistEntry:
     if entry.status != ACTIVE:
         raise InvalidInput("This patient is no longer on the waitlist")
     if entry.doctor_id != doctor.id and entry.specialty != doctor.specialty:
-        raise InvalidInput(f"This patient waits for {describe(entry)}, not {doctor.display_name}")
+        if entry.doctor_id:  # as describe(entry) says it, in a whole sentence each
+            raise InvalidInput("This patient waits for %(wanted)s, not %(doctor)s", wanted=entry.doctor.display_name,
+                               doctor=doctor.display_name)
+        raise InvalidInput("This patient waits for any doctor of %(specialty)s, not %(doctor)s",
+                           specialty=entry.specialty, doctor=doctor.display_name)
     open_offer = select(WaitlistOffer.id).where(WaitlistOffer.entry_id == entry.id, WaitlistOffer.status == OPEN,
                                                 WaitlistOffer.expires_at > now)
     if db.session.scalar(open_offer.limit(1)) is not None:

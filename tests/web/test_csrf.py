@@ -144,6 +144,8 @@ SENDERS = {
     "pages.leave_waitlist": ("patient", {}),
     "pages.waitlist_offer": ("anonymous", {}),
     "pages.waitlist_decline": ("anonymous", {}),
+    "pages.choose_language": ("anonymous", {"language": "es"}),
+    "pages.account": ("patient", {"language": "es"}),
     "pages.confirm_reschedule": ("patient", {"doctor_id": "{doctor}", "date": MONDAY.isoformat(), "time": "11:30"}),
     "desk.set_status": ("reception", {"to": ARRIVED}),
     "desk.undo": ("reception", {}),

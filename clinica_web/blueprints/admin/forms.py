@@ -1,5 +1,6 @@
 """Admin forms. They check presence and shape; the services in services/staff.py and
 services/schedule.py have the last word (and say why, next to the field)."""
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
@@ -16,69 +17,86 @@ from clinica_web.services.staff import MAX_SPECIALTY, MAX_TOKEN_NAME
 
 DATE = r"^\d{4}-\d{2}-\d{2}$"
 TIME = r"^\d{2}:\d{2}$"
+ROLES = ("reception", "admin")  # the accounts made on the staff page (doctors' with their doctor)
+# A stored role as a word of the reader's language, lower case as in a sentence ("reception",
+# "recepción"); capitalized where it stands alone.
+ROLE_NAMES = {"patient": _l("patient"), "doctor": _l("doctor"), "reception": _l("reception"), "admin": _l("admin")}
+
+
+def role_name(role: str) -> str:
+    return str(ROLE_NAMES.get(role, role))
 
 
 def _password_field(label):
     return PasswordField(
-        label, validators=[DataRequired("Enter a password."), Length(min=MIN_PASSWORD, max=MAX_PASSWORD)],
-        description=f"At least {MIN_PASSWORD} characters. Give it to them privately; they can change it "
-                    "with “Forgot your password?”.",
+        label, validators=[DataRequired(_l("Enter a password.")), Length(min=MIN_PASSWORD, max=MAX_PASSWORD)],
+        description=_l("At least %(num)d characters. Give it to them privately; they can change it "
+                       "with “Forgot your password?”.", num=MIN_PASSWORD),
     )
 
 
 class DoctorForm(FlaskForm):
     display_name = StringField(
-        "Name shown to patients", validators=[DataRequired("Enter the doctor's name."), Length(max=MAX_NAME)],
-        description="For example “Dr. Laura Rossi”.",
+        _l("Name shown to patients"),
+        validators=[DataRequired(_l("Enter the doctor's name.")), Length(max=MAX_NAME)],
+        description=_l("For example “Dr. Laura Rossi”."),
     )
-    specialty = StringField("Specialty", validators=[DataRequired("Enter the specialty."), Length(max=MAX_SPECIALTY)])
-    email = EmailField("Login email", validators=[DataRequired("Enter an email address."), Length(max=254)])
-    password = _password_field("Initial password")
+    specialty = StringField(_l("Specialty"),
+                            validators=[DataRequired(_l("Enter the specialty.")), Length(max=MAX_SPECIALTY)])
+    email = EmailField(_l("Login email"), validators=[DataRequired(_l("Enter an email address.")), Length(max=254)])
+    password = _password_field(_l("Initial password"))
 
 
 class AccountForm(FlaskForm):
-    full_name = StringField("Full name", validators=[DataRequired("Enter the full name."), Length(max=MAX_NAME)])
-    email = EmailField("Email", validators=[DataRequired("Enter an email address."), Length(max=254)])
+    full_name = StringField(_l("Full name"),
+                            validators=[DataRequired(_l("Enter the full name.")), Length(max=MAX_NAME)])
+    email = EmailField(_l("Email"), validators=[DataRequired(_l("Enter an email address.")), Length(max=254)])
     role = SelectField(
-        "Role", choices=[SelectChoice("reception", "Reception"), SelectChoice("admin", "Admin")],
-        description="Doctors' accounts are created with the doctor, on the doctors page.",
+        _l("Role"), choices=[SelectChoice(role, role.capitalize()) for role in ROLES],
+        description=_l("Doctors' accounts are created with the doctor, on the doctors page."),
     )
-    password = _password_field("Initial password")
+    password = _password_field(_l("Initial password"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The roles' names in the reader's language ("Reception", "Recepción"), as plain text.
+        self.role.choices = [SelectChoice(role, role_name(role).capitalize()) for role in ROLES]
 
 
 class TokenForm(FlaskForm):
     email = EmailField(
-        "Staff account email", validators=[DataRequired("Enter the email of a staff account."), Length(max=254)],
-        description="The token acts as this account (doctor, reception or admin).",
+        _l("Staff account email"),
+        validators=[DataRequired(_l("Enter the email of a staff account.")), Length(max=254)],
+        description=_l("The token acts as this account (doctor, reception or admin)."),
     )
     name = StringField(
-        "Token name", validators=[DataRequired("Name the token."), Length(max=MAX_TOKEN_NAME)],
-        description="What it is for, e.g. “Billing export”, so you know which one to revoke.",
+        _l("Token name"), validators=[DataRequired(_l("Name the token.")), Length(max=MAX_TOKEN_NAME)],
+        description=_l("What it is for, e.g. “Billing export”, so you know which one to revoke."),
     )
 
 
 class ClosureForm(FlaskForm):
     start_date = StringField(
-        "First day", widget=DateInput(),
-        validators=[DataRequired("Enter the first day."), Regexp(DATE, message="Use a date as YYYY-MM-DD.")],
+        _l("First day"), widget=DateInput(),
+        validators=[DataRequired(_l("Enter the first day.")), Regexp(DATE, message=_l("Use a date as YYYY-MM-DD."))],
     )
     end_date = StringField(
-        "Last day (optional)", widget=DateInput(),
-        validators=[Optional(), Regexp(DATE, message="Use a date as YYYY-MM-DD.")],
-        description="Leave it empty to close a single day.",
+        _l("Last day (optional)"), widget=DateInput(),
+        validators=[Optional(), Regexp(DATE, message=_l("Use a date as YYYY-MM-DD."))],
+        description=_l("Leave it empty to close a single day."),
     )
     start_time = StringField(
-        "Closed from (optional)", widget=TimeInput(),
-        validators=[Optional(), Regexp(TIME, message="Use a time as HH:MM (24-hour).")],
-        description="On the first day; empty means from opening. Quarter hours only.",
+        _l("Closed from (optional)"), widget=TimeInput(),
+        validators=[Optional(), Regexp(TIME, message=_l("Use a time as HH:MM (24-hour)."))],
+        description=_l("On the first day; empty means from opening. Quarter hours only."),
     )
     end_time = StringField(
-        "Closed until (optional)", widget=TimeInput(),
-        validators=[Optional(), Regexp(TIME, message="Use a time as HH:MM (24-hour).")],
-        description="On the last day; empty means until the end of the day. Quarter hours only.",
+        _l("Closed until (optional)"), widget=TimeInput(),
+        validators=[Optional(), Regexp(TIME, message=_l("Use a time as HH:MM (24-hour)."))],
+        description=_l("On the last day; empty means until the end of the day. Quarter hours only."),
     )
     reason = StringField(
-        "Reason", validators=[Optional(), Length(max=200)], description="For example “Public holiday”.",
+        _l("Reason"), validators=[Optional(), Length(max=200)], description=_l("For example “Public holiday”."),
     )
 
 
@@ -88,5 +106,5 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    patient = StringField("Patient (name or email)", validators=[Optional(), Length(max=100)])
-    staff = StringField("Staff member (name or email)", validators=[Optional(), Length(max=100)])
+    patient = StringField(_l("Patient (name or email)"), validators=[Optional(), Length(max=100)])
+    staff = StringField(_l("Staff member (name or email)"), validators=[Optional(), Length(max=100)])

@@ -1,23 +1,59 @@
 """Admin pages: thin views over services/staff.py, services/tokens.py, services/availability.py
 and services/audit.py. Every page is for admins only."""
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from clinica_web.blueprints.admin import bp
-from clinica_web.blueprints.admin.forms import AccountForm, AuditFilterForm, ClosureForm, DoctorForm, TokenForm
+from clinica_web.blueprints.admin.forms import (
+    AccountForm,
+    AuditFilterForm,
+    ClosureForm,
+    DoctorForm,
+    TokenForm,
+    role_name,
+)
 from clinica_web.blueprints.roles import roles_required
 from clinica_web.forms import EmptyForm, add_domain_error, confirmation
+from clinica_web.i18n import N_, error_text
 from clinica_web.models import ADMIN
 from clinica_web.services import audit, availability, clinic, schedule, staff, tokens
 from clinica_web.services.errors import DomainError, NotAllowed, NotFound
 
-EXPIRED = "This form has expired. Please reload the page and try again."
+EXPIRED = N_("This form has expired. Please reload the page and try again.")  # the error page translates it
+
+# The audit trail's actions as stored (services/audit.py's callers) -> as the reader says them;
+# an action not listed is shown as stored.
+AUDIT_ACTIONS = {
+    "viewed appointment": _l("viewed appointment"),
+    "viewed day list": _l("viewed day list"),
+    "exported day list": _l("exported day list"),
+    "opened documentation": _l("opened documentation"),
+    "viewed waitlist": _l("viewed waitlist"),
+    "offered waitlist time": _l("offered waitlist time"),
+    "language": _l("language"),
+    "reminders_on": _l("reminders_on"),
+    "reminders_off": _l("reminders_off"),
+}
 
 
 @bp.before_request
 @roles_required(ADMIN)
 def require_admin():
     """Every admin page, including ones added later: log in first, then admins only (else 403)."""
+
+
+@bp.app_template_filter("role_name")
+def role_name_filter(role):
+    """A stored role in the reader's language, lower case: "reception", "recepción"."""
+    return role_name(role)
+
+
+@bp.app_template_filter("audit_action")
+def audit_action(action):
+    """An audit event's action in the reader's language."""
+    return str(AUDIT_ACTIONS.get(action, action))
 
 
 def _found(get):
@@ -71,8 +107,8 @@ def doctors():
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            flash(f"{doctor.display_name} is added and can log in as {doctor.user.email}. "
-                  "Set their weekly hours so patients can book.", "success")
+            flash(_("%(name)s is added and can log in as %(email)s. Set their weekly hours so patients can book.",
+                    name=doctor.display_name, email=doctor.user.email), "success")
             return redirect(url_for("admin.doctors"), code=303)
     return _doctors_page(form, 422 if form.errors else 200)
 
@@ -83,25 +119,26 @@ def doctor_active(doctor_id, action):
     if request.method == "GET":
         doctor = _found(lambda: staff.doctor(doctor_id))
         if action == "activate":
-            return confirmation(f"Show {doctor.display_name} to patients again?", verb="Show",
+            return confirmation(_("Show %(name)s to patients again?", name=doctor.display_name), verb=_("Show"),
                                 cancel_to=url_for("admin.doctors"))
-        return confirmation(f"Hide {doctor.display_name} from patients?", verb="Hide",
+        return confirmation(_("Hide %(name)s from patients?", name=doctor.display_name), verb=_("Hide"),
                             cancel_to=url_for("admin.doctors"),
-                            detail="Patients can no longer find or book them. Their bookings stay: the desk should "
-                                   "move or cancel them. They can still log in.")
+                            detail=_("Patients can no longer find or book them. Their bookings stay: the desk should "
+                                     "move or cancel them. They can still log in."))
     _check_button()
     try:
         doctor, upcoming = staff.set_doctor_active(
             actor=current_user, doctor_id=doctor_id, active=action == "activate", now=clinic.now(),
         )
     except DomainError as error:
-        return _doctors_page(DoctorForm(formdata=None), _status(error), error.message)
+        return _doctors_page(DoctorForm(formdata=None), _status(error), error_text(error))
     if doctor.active:
-        flash(f"{doctor.display_name} is shown to patients again.", "success")
+        flash(_("%(name)s is shown to patients again.", name=doctor.display_name), "success")
+    elif upcoming:
+        flash(_("%(name)s is hidden from patients and cannot be booked. Upcoming bookings with them: %(num)d; "
+                "the desk should move or cancel them.", name=doctor.display_name, num=len(upcoming)), "success")
     else:
-        kept = f" Upcoming bookings with them: {len(upcoming)}; the desk should move or cancel them."
-        flash(f"{doctor.display_name} is hidden from patients and cannot be booked.{kept if upcoming else ''}",
-              "success")
+        flash(_("%(name)s is hidden from patients and cannot be booked.", name=doctor.display_name), "success")
     return redirect(url_for("admin.doctors"), code=303)
 
 
@@ -128,7 +165,11 @@ def staff_accounts():
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            flash(f"The {user.role} account of {user.full_name} ({user.email}) is created.", "success")
+            created = (_("The admin account of %(name)s (%(email)s) is created.", name=user.full_name, email=user.email)
+                       if user.role == ADMIN else
+                       _("The reception account of %(name)s (%(email)s) is created.", name=user.full_name,
+                         email=user.email))
+            flash(created, "success")
             return redirect(url_for("admin.staff_accounts"), code=303)
     return _staff_page(form, 422 if form.errors else 200)
 
@@ -139,21 +180,22 @@ def account_active(user_id, action):
     if request.method == "GET":
         user = _found(lambda: staff.staff_account(user_id))
         if action == "reactivate":
-            return confirmation(f"Let {user.full_name} ({user.email}) log in again?", verb="Reactivate",
-                                cancel_to=url_for("admin.staff_accounts"))
-        return confirmation(f"Deactivate {user.full_name} ({user.email})?", verb="Deactivate",
-                            cancel_to=url_for("admin.staff_accounts"),
-                            detail="They are logged out everywhere and can no longer log in; their API tokens stop "
-                                   "working.")
+            return confirmation(_("Let %(name)s (%(email)s) log in again?", name=user.full_name, email=user.email),
+                                verb=_("Reactivate"), cancel_to=url_for("admin.staff_accounts"))
+        return confirmation(_("Deactivate %(name)s (%(email)s)?", name=user.full_name, email=user.email),
+                            verb=_("Deactivate"), cancel_to=url_for("admin.staff_accounts"),
+                            detail=_("They are logged out everywhere and can no longer log in; their API tokens stop "
+                                     "working."))
     _check_button()
     try:
         user = staff.set_active(actor=current_user, user_id=user_id, active=action == "reactivate", now=clinic.now())
     except DomainError as error:
-        return _staff_page(AccountForm(formdata=None), _status(error), error.message)
+        return _staff_page(AccountForm(formdata=None), _status(error), error_text(error))
     if user.active:
-        flash(f"{user.full_name} ({user.email}) can log in again.", "success")
+        flash(_("%(name)s (%(email)s) can log in again.", name=user.full_name, email=user.email), "success")
     else:
-        flash(f"{user.full_name} ({user.email}) can no longer log in or use API tokens.", "success")
+        flash(_("%(name)s (%(email)s) can no longer log in or use API tokens.", name=user.full_name,
+                email=user.email), "success")
     return redirect(url_for("admin.staff_accounts"), code=303)
 
 
@@ -192,15 +234,16 @@ def api_tokens():
 def revoke_token(token_id):
     if request.method == "GET":
         token = _found(lambda: staff.api_token(token_id))
-        return confirmation(f"Revoke the token “{token.name}” of {token.user.email}?", verb="Revoke",
-                            cancel_to=url_for("admin.api_tokens"),
-                            detail="Programs that use it stop working at once. This cannot be undone.")
+        return confirmation(_("Revoke the token “%(name)s” of %(email)s?", name=token.name, email=token.user.email),
+                            verb=_("Revoke"), cancel_to=url_for("admin.api_tokens"),
+                            detail=_("Programs that use it stop working at once. This cannot be undone."))
     _check_button()
     try:
         token = staff.revoke_token(actor=current_user, token_id=token_id, now=clinic.now())
     except DomainError as error:
-        return _tokens_page(TokenForm(formdata=None), _status(error), error.message)
-    flash(f"The token “{token.name}” of {token.user.email} is revoked: it no longer works.", "success")
+        return _tokens_page(TokenForm(formdata=None), _status(error), error_text(error))
+    flash(_("The token “%(name)s” of %(email)s is revoked: it no longer works.", name=token.name,
+            email=token.user.email), "success")
     return redirect(url_for("admin.api_tokens"), code=303)
 
 
@@ -227,8 +270,11 @@ def closures():
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            found = f" Bookings already made in that time: {len(affected)}; move or cancel them." if affected else ""
-            flash(f"The clinic is closed for that time; no new bookings can be made in it.{found}", "success")
+            if affected:
+                flash(_("The clinic is closed for that time; no new bookings can be made in it. Bookings already "
+                        "made in that time: %(num)d; move or cancel them.", num=len(affected)), "success")
+            else:
+                flash(_("The clinic is closed for that time; no new bookings can be made in it."), "success")
             return redirect(url_for("admin.closure", period_id=period.id), code=303)
     return _closures_page(form, 422 if form.errors else 200)
 
@@ -251,15 +297,16 @@ def closure(period_id):
 def remove_closure(period_id):
     if request.method == "GET":
         period = _found(lambda: staff.clinic_closure(period_id))
-        return confirmation(f"Reopen the clinic: {clinic.format_period(period.starts_at, period.ends_at)}?",
-                            verb="Remove the closure", cancel_to=url_for("admin.closures"),
-                            detail="Patients can book those times again.")
+        when = clinic.format_period(period.starts_at, period.ends_at)
+        return confirmation(_("Reopen the clinic: %(when)s?", when=when),
+                            verb=_("Remove the closure"), cancel_to=url_for("admin.closures"),
+                            detail=_("Patients can book those times again."))
     _check_button()
     try:
         staff.remove_closure(actor=current_user, period_id=period_id)
     except DomainError as error:
-        return _closures_page(ClosureForm(formdata=None), _status(error), error.message)
-    flash("The closure is removed; those times can be booked again.", "success")
+        return _closures_page(ClosureForm(formdata=None), _status(error), error_text(error))
+    flash(_("The closure is removed; those times can be booked again."), "success")
     return redirect(url_for("admin.closures"), code=303)
 
 

@@ -1,6 +1,7 @@
 from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from clinica_web import mail
@@ -79,10 +80,10 @@ def welcome(token):
     """The link in the welcome email: signs the new patient in and carries on where they were."""
     user = accounts.use_welcome_link(token, now=clinic.now())
     if user is None:
-        flash("This link has expired. Please log in with your email and password.", "info")
+        flash(_("This link has expired. Please log in with your email and password."), "info")
         return redirect(url_for("auth.login"))
     _sign_in(user)
-    flash("Welcome! Your account is ready.", "success")
+    flash(_("Welcome! Your account is ready."), "success")
     return redirect(_safe_next())
 
 
@@ -97,7 +98,7 @@ def login():
         try:
             user = accounts.authenticate(email=form.email.data, password=form.password.data, now=clinic.now())
         except DomainError:
-            form.form_errors.append("Wrong email or password (or the account is locked for a few minutes).")
+            form.form_errors.append(_("Wrong email or password (or the account is locked for a few minutes)."))
         else:
             _sign_in(user)
             return redirect(_safe_next(home_endpoint(user)), code=303)
@@ -109,7 +110,7 @@ def login():
 def logout():
     if EmptyForm().validate_on_submit():
         _sign_out()
-        flash("You are logged out.", "info")
+        flash(_("You are logged out."), "info")
     return redirect(url_for("pages.home"), code=303)
 
 
@@ -120,7 +121,7 @@ def password_reset_request():
     if form.validate_on_submit():
         accounts.request_password_reset(email=form.email.data, now=clinic.now())
         # The same answer whether or not the account exists.
-        flash("If an account uses that address, we have emailed it a link to choose a new password.", "info")
+        flash(_("If an account uses that address, we have emailed it a link to choose a new password."), "info")
         return redirect(url_for("auth.login"), code=303)
     return render_template("auth/password_reset_request.html", form=form), 422 if form.errors else 200
 
@@ -137,6 +138,6 @@ def password_reset(token):
             add_domain_error(form, error)
         else:
             _sign_out()
-            flash("Your password is changed. Please log in with the new one.", "success")
+            flash(_("Your password is changed. Please log in with the new one."), "success")
             return redirect(url_for("auth.login"), code=303)
     return render_template("auth/password_reset.html", form=form), 422 if form.errors else 200

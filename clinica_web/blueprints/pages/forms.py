@@ -1,5 +1,6 @@
 import secrets
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, RadioField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
@@ -14,15 +15,31 @@ except ImportError:  # WTForms < 3.3
         return value, label
 
 MAX_NOTES = 2000
+NOTE_HINT = _l("Only the clinic sees this; it is never put in emails.")
+
+# The services' English labels (lifecycle.PATIENT_CANCEL_REASONS, waitlist.PARTS_OF_DAY) in the
+# page's language; a label missing here is shown as the service writes it.
+CANCEL_REASON_WORDS = {"Feeling better": _l("Feeling better"), "Cannot attend": _l("Cannot attend"),
+                       "Booked by mistake": _l("Booked by mistake"), "Found another time": _l("Found another time"),
+                       "Other": _l("Other")}
+PART_OF_DAY_WORDS = {"Morning (before 13:00)": _l("Morning (before 13:00)"),
+                     "Afternoon (from 13:00)": _l("Afternoon (from 13:00)"), "Any time": _l("Any time")}
+
+
+def parts_of_day() -> dict:
+    """{part of the day: its name in the page's language}, e.g. {"morning": "Morning (before 13:00)"}."""
+    return {code: str(PART_OF_DAY_WORDS.get(label, label)) for code, label in PARTS_OF_DAY.items()}
 
 
 class CancelForm(FlaskForm):
     """A patient cancels with a reason (lifecycle.PATIENT_CANCEL_REASONS) and an optional note."""
 
-    reason = RadioField("Why are you cancelling?", default="other", validators=[DataRequired("Choose a reason.")],
-                        choices=[SelectChoice(code, label) for code, label in PATIENT_CANCEL_REASONS.items()])
-    note = TextAreaField("Anything else? (optional)", validators=[Optional(), Length(max=500)],
-                         description="Only the clinic sees this; it is never put in emails.")
+    reason = RadioField(_l("Why are you cancelling?"), default="other",
+                        validators=[DataRequired(_l("Choose a reason."))],
+                        choices=[SelectChoice(code, CANCEL_REASON_WORDS.get(label, label))
+                                 for code, label in PATIENT_CANCEL_REASONS.items()])
+    note = TextAreaField(_l("Anything else? (optional)"), validators=[Optional(), Length(max=500)],
+                         description=NOTE_HINT)
 
 
 class BookingForm(FlaskForm):
@@ -33,9 +50,9 @@ class BookingForm(FlaskForm):
     type = HiddenField()
     booking_key = HiddenField()
     notes = TextAreaField(
-        "Anything the doctor should know? (optional)",
-        validators=[Length(max=MAX_NOTES, message=f"A note has at most {MAX_NOTES} characters.")],
-        description="Only the clinic sees this; it is never put in emails.",
+        _l("Anything the doctor should know? (optional)"),
+        validators=[Length(max=MAX_NOTES, message=_l("A note has at most %(limit)s characters.", limit=MAX_NOTES))],
+        description=NOTE_HINT,
     )
 
     def fill_new_key(self):
@@ -48,10 +65,11 @@ class WaitlistForm(FlaskForm):
     choices filled by the view), a visit type, the days and the part of the day. The service checks
     every rule again."""
 
-    target = SelectField("Who", validators=[DataRequired("Choose a doctor or a specialty.")])
-    type = SelectField("Visit type", validators=[DataRequired("Choose a visit type.")])
-    from_date = DateField("From", validators=[DataRequired("Choose the first day.")])
-    to_date = DateField("To", validators=[DataRequired("Choose the last day.")],
-                        description="At most 60 days.")
-    part_of_day = RadioField("When in the day", default="any",
-                             choices=[SelectChoice(code, label) for code, label in PARTS_OF_DAY.items()])
+    target = SelectField(_l("Who"), validators=[DataRequired(_l("Choose a doctor or a specialty."))])
+    type = SelectField(_l("Visit type"), validators=[DataRequired(_l("Choose a visit type."))])
+    from_date = DateField(_l("From"), validators=[DataRequired(_l("Choose the first day."))])
+    to_date = DateField(_l("To"), validators=[DataRequired(_l("Choose the last day."))],
+                        description=_l("At most 60 days."))
+    part_of_day = RadioField(_l("When in the day"), default="any",
+                             choices=[SelectChoice(code, PART_OF_DAY_WORDS.get(label, label))
+                                      for code, label in PARTS_OF_DAY.items()])

@@ -5,7 +5,9 @@ A GET never changes anything: mail scanners fetch every link in a message, and m
 a visit for the patient. Confirm's GET shows one button; its POST confirms.
 """
 from flask import abort, redirect, render_template, url_for
+from flask_babel import gettext as _
 
+from clinica_web import i18n
 from clinica_web.blueprints.pages import bp
 from clinica_web.forms import EmptyForm
 from clinica_web.services import clinic, reminders
@@ -18,14 +20,14 @@ def reminder_confirm(token):
     try:
         if form.is_submitted():
             if not form.validate():
-                abort(400, "This form has expired. Please open the link in the email again.")
+                abort(400, _("This form has expired. Please open the link in the email again."))
             visit = reminders.confirm_by_link(token, now=now)
             return render_template("pages/visit_confirmed.html", visit=visit)
         visit = reminders.visit_of_link(token, reminders.CONFIRM, now=now)
     except DomainError as error:
         if (confirmed := reminders.confirmed_by_this_link(token, now=now)) is not None:
             return render_template("pages/visit_confirmed.html", visit=confirmed)  # a second click
-        return _dead_link(error.message)
+        return _dead_link(i18n.error_text(error))
     return render_template("pages/confirm_visit.html", visit=visit, form=form)
 
 
@@ -43,7 +45,7 @@ def _to_the_patients_page(token, action, endpoint):
     try:
         visit = reminders.visit_of_link(token, action, now=clinic.now())
     except DomainError as error:
-        return _dead_link(error.message)
+        return _dead_link(i18n.error_text(error))
     return redirect(url_for(endpoint, appointment_id=visit.id), code=303)
 
 

@@ -2,9 +2,10 @@ from datetime import date, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from clinica_web import mail
+from clinica_web import i18n, mail
 from clinica_web.blueprints.pages import bp
 from clinica_web.blueprints.pages.forms import BookingForm, CancelForm
 from clinica_web.blueprints.roles import DESK, home_endpoint
@@ -43,7 +44,7 @@ def _slot_context(doctor_id):
         kind = booking.find_type(request.args.get("type") or None, types)
         day = booking.parse_date(request.args["date"]) if request.args.get("date") else None
     except DomainError as error:
-        abort(400, error.message)
+        abort(400, i18n.error_text(error))
     day = (day or availability.first_day_with_free_slot(doctor, kind.default_duration, now=now)
            or clinic.local_today(now))
     today = clinic.local_today(now)
@@ -83,7 +84,7 @@ def calendar(doctor_id):
         kind = booking.find_type(request.args.get("type") or None)
         first = date(*values.parse_month(request.args["month"]), 1) if request.args.get("month") else None
     except DomainError as error:
-        abort(400, error.message)
+        abort(400, i18n.error_text(error))
     return render_page_or_partial("pages/calendar.html", "pages/_calendar.html",
                                   **_month_context(doctor, kind, first or clinic.local_today(now).replace(day=1),
                                                    now=now))
@@ -109,7 +110,7 @@ def find():
     try:
         kind = booking.find_type(request.args.get("type") or None, types)
     except DomainError as error:
-        abort(400, error.message)
+        abort(400, i18n.error_text(error))
     times = finder.earliest(doctors := finder.active_doctors(specialty=specialty or None), kind.default_duration,
                             now=now, limit=3 * len(doctors), per_doctor=3)
     by_doctor = {}
@@ -161,7 +162,7 @@ def _staff_to_the_desk(doctor_id):
     if current_user.role in DESK:
         carried = {name: request.values.get(name) for name in ("date", "time", "type") if request.values.get(name)}
         return redirect(url_for("desk.book", doctor_id=doctor_id, **carried), code=303)
-    flash("Reception books appointments for patients.", "info")
+    flash(_("Reception books appointments for patients."), "info")
     return redirect(url_for("desk.day"), code=303)
 
 
@@ -184,7 +185,7 @@ def book(doctor_id):
             except DomainError as error:
                 status = _show_booking_error(form, error)
             else:
-                flash("Your appointment is booked. We have emailed you the details.", "success")
+                flash(_("Your appointment is booked. We have emailed you the details."), "success")
                 return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
         else:
             status = 422
@@ -216,9 +217,9 @@ def _preview(doctor_id, form):
 
 def _show_booking_error(form, error):
     """Put a booking error above the form (an alert: screen readers announce it); the status."""
-    form.form_errors.append(error.message)
+    form.form_errors.append(i18n.error_text(error))
     if isinstance(error, SlotTaken):
-        form.form_errors.append("That time was just taken by someone else. Please choose another time below.")
+        form.form_errors.append(_("That time was just taken by someone else. Please choose another time below."))
         return 409
     return 422
 
@@ -268,7 +269,7 @@ def reschedule_booking(appointment_id):
         day = booking.parse_date(request.args["date"]) if request.args.get("date") else clinic.to_local(
             appointment.starts_at).date()
     except DomainError as error:
-        abort(400, error.message)
+        abort(400, i18n.error_text(error))
     offer = availability.day_offer(availability.active_doctor(doctor.id) or abort(404), day,
                                    appointment.duration_minutes, now=now, exclude_id=appointment.id)
     today = clinic.local_today(now)
@@ -289,13 +290,13 @@ def confirm_reschedule(appointment_id):
     error = None
     if request.method == "POST":
         if not EmptyForm().validate_on_submit():
-            abort(400, "This form has expired. Please reload the page and try again.")
+            abort(400, _("This form has expired. Please reload the page and try again."))
         try:
             booking.reschedule_by_patient(patient=current_user, appointment_id=appointment.id, now=now, **chosen)
         except DomainError as refusal:
-            error = refusal.message
+            error = i18n.error_text(refusal)
         else:
-            flash("Your appointment is moved. We have emailed you the new time.", "success")
+            flash(_("Your appointment is moved. We have emailed you the new time."), "success")
             return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
     target = _target(appointment, chosen) if error is None else None
     return render_template("pages/confirm_reschedule.html", appointment=appointment, chosen=chosen, target=target,
@@ -310,7 +311,7 @@ def _target(appointment, chosen):
     except DomainError:
         start = None
     if doctor is None or start is None or doctor.specialty != appointment.doctor.specialty:
-        abort(400, "Choose a time from the list.")
+        abort(400, _("Choose a time from the list."))
     return doctor, start
 
 
@@ -319,7 +320,7 @@ def _change_refused(appointment, now, doing="changed"):
     try:
         booking.check_patient_may_change(appointment, now=now, doing=doing)
     except DomainError as error:
-        flash(error.message, "error")
+        flash(i18n.error_text(error), "error")
         return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
     return None
 
@@ -347,15 +348,15 @@ def cancel_booking(appointment_id):
     if request.method == "POST":
         if not form.validate_on_submit():
             if "csrf_token" in form.errors:
-                abort(400, "This form has expired. Please reload the page and try again.")
+                abort(400, _("This form has expired. Please reload the page and try again."))
             return render_template("pages/cancel.html", appointment=appointment, form=form), 422
         try:
             booking.cancel_by_patient(patient=current_user, appointment_id=appointment.id, reason=form.reason.data,
                                       note=form.note.data, now=clinic.now())
         except DomainError as error:
-            flash(error.message, "error")
+            flash(i18n.error_text(error), "error")
         else:
-            flash("Your appointment is cancelled. We have emailed you a confirmation.", "success")
+            flash(_("Your appointment is cancelled. We have emailed you a confirmation."), "success")
         return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
     if (refused := _change_refused(appointment, clinic.now(), doing="cancelled")) is not None:
         return refused

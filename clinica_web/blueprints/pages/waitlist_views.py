@@ -3,10 +3,12 @@ day's link) and leaving."""
 from datetime import timedelta
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from clinica_web import i18n
 from clinica_web.blueprints.pages import bp
-from clinica_web.blueprints.pages.forms import SelectChoice, WaitlistForm
+from clinica_web.blueprints.pages.forms import SelectChoice, WaitlistForm, parts_of_day
 from clinica_web.forms import EmptyForm, add_domain_error
 from clinica_web.models import PATIENT
 from clinica_web.services import availability, booking, clinic, directory, values
@@ -23,7 +25,7 @@ def waitlist():
     now = clinic.now()
     form = WaitlistForm(request.form if request.method == "POST" else None)
     doctors, types = directory.doctors(), booking.appointment_types()
-    form.target.choices = [SelectChoice(f"specialty:{name}", f"Any doctor of {name}")
+    form.target.choices = [SelectChoice(f"specialty:{name}", _("Any doctor of %(specialty)s", specialty=name))
                            for name in directory.specialties()] + [
         SelectChoice(f"doctor:{doctor.id}", f"{doctor.display_name} ({doctor.specialty})") for doctor in doctors]
     form.type.choices = [SelectChoice(t.name, f"{t.label} ({t.default_duration} min)") for t in types]
@@ -31,7 +33,7 @@ def waitlist():
     if request.method == "GET":
         _prefill_waitlist_form(form, now)
     elif form.validate_on_submit():
-        kind, _, target = form.target.data.partition(":")
+        kind, _colon, target = form.target.data.partition(":")
         try:
             waitlist_service.join(patient=current_user, doctor_id=target if kind == "doctor" else None,
                                   specialty=target if kind == "specialty" else None, appointment_type=form.type.data,
@@ -41,13 +43,18 @@ def waitlist():
             add_domain_error(form, error)
             status = 422
         else:
-            flash("You are on the waitlist. We will email you when a time frees up.", "success")
+            flash(_("You are on the waitlist. We will email you when a time frees up."), "success")
             return redirect(url_for("pages.waitlist"), code=303)
     else:
         status = 422
     return render_template("pages/waitlist.html", form=form, entries=waitlist_service.entries_of(current_user, now=now),
-                           describe=waitlist_service.describe, parts=waitlist_service.PARTS_OF_DAY,
+                           describe=_describe, parts=parts_of_day(),
                            labels=booking.visit_labels(), leave_form=EmptyForm()), status
+
+
+def _describe(entry):
+    """What an entry waits for, as waitlist.describe says it, in the page's language."""
+    return entry.doctor.display_name if entry.doctor_id else _("any doctor of %(specialty)s", specialty=entry.specialty)
 
 
 def _prefill_waitlist_form(form, now):
@@ -69,12 +76,12 @@ def _prefill_waitlist_form(form, now):
 @login_required
 def leave_waitlist(entry_id):
     if not EmptyForm().validate_on_submit():
-        abort(400, "This form has expired. Please reload the page and try again.")
+        abort(400, _("This form has expired. Please reload the page and try again."))
     try:
         waitlist_service.leave(patient=current_user, entry_id=entry_id, now=clinic.now())
     except DomainError:
         abort(404)
-    flash("You have left that waitlist.", "success")
+    flash(_("You have left that waitlist."), "success")
     return redirect(url_for("pages.waitlist"), code=303)
 
 
@@ -98,15 +105,15 @@ def _answer_offer(token, action, act, *, done):
     try:
         if form.is_submitted():
             if not form.validate():
-                abort(400, "This form has expired. Please open the link in the email again.")
+                abort(400, _("This form has expired. Please open the link in the email again."))
             return render_template(done, result=act())
         offer = waitlist_service.offer_of_link(token, action, now=clinic.now())
     except DomainError as error:
-        return render_template("pages/dead_link.html", message=_offer_gone(error.message)), 410
+        return render_template("pages/dead_link.html", message=_offer_gone(error)), 410
     return render_template("pages/waitlist_offer.html", offer=offer, form=form,
                            accepting=action == waitlist_service.ACCEPT)
 
 
-def _offer_gone(message):
-    return "This offer has expired or has been answered: the time may have gone to the next patient waiting." \
-        if message == waitlist_service.OFFER_EXPIRED else message
+def _offer_gone(error):
+    return _("This offer has expired or has been answered: the time may have gone to the next patient waiting.") \
+        if error.message == waitlist_service.OFFER_EXPIRED else i18n.error_text(error)

@@ -1,0 +1,109 @@
+"""Languages: which one a page or an email is written in, and dates as people of that language read them.
+
+Pages are in the reader's language: a logged-in user's saved one, else the one chosen with the
+footer's switcher (a cookie), else the browser's Accept-Language, else DEFAULT_LOCALE. Emails are
+in their recipient's language whoever triggered them (`for_recipient`). The JSON API is English
+whatever the request says: its messages are a contract (DESIGN.md sections 6 and 10).
+
+Catalogues live in clinica_web/translations (README: "Adding a language").
+"""
+from contextlib import contextmanager
+from datetime import date, datetime
+
+from babel.dates import format_date, format_datetime
+from flask import current_app, has_request_context, request
+from flask_babel import force_locale, get_locale, gettext
+from flask_login import current_user
+
+# Language code -> its name in that language (the switcher shows each in its own language).
+LANGUAGES = {"en": "English", "es": "Español"}
+COOKIE = "language"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+
+# Dates and times in each language: English keeps the shapes the product always had
+# ("Monday 07 December 2026", "Mon 07 Dec 2026, 09:30"); Spanish reads "lunes 7 de diciembre de 2026".
+PATTERNS = {
+    "en": {"long_date": "EEEE dd MMMM yyyy", "short_date": "EEE dd MMM yyyy", "short_day": "EEE dd MMM",
+           "month": "MMMM yyyy", "weekday_time": "EEE HH:mm"},
+    "es": {"long_date": "EEEE d 'de' MMMM 'de' yyyy", "short_date": "EEE d MMM yyyy", "short_day": "EEE d MMM",
+           "month": "LLLL 'de' yyyy", "weekday_time": "EEE HH:mm"},
+}
+
+
+def select_locale() -> str:
+    """Flask-Babel's locale selector (once per request)."""
+    default = current_app.config["DEFAULT_LOCALE"]
+    if not has_request_context() or (request.blueprint or "").startswith("api"):
+        return default
+    saved = getattr(current_user, "language", None) if current_user else None
+    if saved in LANGUAGES:
+        return saved
+    chosen = request.cookies.get(COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(LANGUAGES) or default
+
+
+def language() -> str:
+    """The language being written in: the page's, or the email recipient's inside `for_recipient`."""
+    locale = get_locale()
+    return locale.language if locale is not None and locale.language in LANGUAGES else "en"
+
+
+@contextmanager
+def for_recipient(user):
+    """Render what is inside in `user`'s language (their saved one, else the clinic's default)."""
+    chosen = getattr(user, "language", None)
+    with force_locale(chosen if chosen in LANGUAGES else current_app.config["DEFAULT_LOCALE"]):
+        yield
+
+
+def N_(message: str) -> str:
+    """Marks a message for `pybabel extract` (-k N_) where it is written, without translating it:
+    a default message in a class, a module constant; it is translated where it is shown."""
+    return message
+
+
+class Word(str):
+    """A value of a service message that is a word to translate in its turn (a status: "no show"):
+    as is in the English message, translated by `error_text`. Mark its msgid with N_ too."""
+
+
+def error_text(error) -> str:
+    """A service's DomainError in the current language: its message template translated, then
+    its values filled in (a Word value translated too). The JSON API keeps `error.message`, the
+    English text, whatever the request's language (DESIGN.md sections 6 and 10)."""
+    template = getattr(error, "template", None) or error.message
+    if not template:
+        return template  # gettext("") would be the catalogue's header
+    values = {name: gettext(value) if isinstance(value, Word) else value
+              for name, value in (getattr(error, "values", None) or {}).items()}
+    return gettext(template, **values) if values else gettext(template)
+
+
+def _pattern(name):
+    return PATTERNS[language()][name]
+
+
+def format_day(day: date, style: str = "long_date") -> str:
+    """A date in the current language: style long_date, short_date, short_day or month."""
+    return format_date(day, _pattern(style), locale=language())
+
+
+def format_local_time(local: datetime, style: str) -> str:
+    """A clinic-local wall-clock time (naive or aware; shown as it is) in the current language."""
+    return format_datetime(local.replace(tzinfo=None), _pattern(style), locale=language())
+
+
+def init_app(app):
+    from flask_babel import Babel
+
+    app.config.setdefault("DEFAULT_LOCALE", "en")
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", app.config["DEFAULT_LOCALE"])
+    Babel(app, locale_selector=select_locale)
+    # {% trans %} blocks are looked up trimmed, as babel.cfg extracts them.
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+
+    @app.context_processor
+    def language_globals():
+        return {"current_language": language(), "languages": LANGUAGES}
