@@ -119,6 +119,9 @@ def endpoints(facts, jwt):
     return {
         "slot list page": ("GET", f"/doctors/{facts['busy_doctor_id']}?date={day}", {}),
         "slot list partial": ("GET", f"/doctors/{facts['busy_doctor_id']}/slots?date={day}", {"HX-Request": "true"}),
+        # The same in Spanish (DESIGN.md section 19: within 5% of the English one).
+        "slot list partial (Spanish)": ("GET", f"/doctors/{facts['busy_doctor_id']}/slots?date={day}",
+                                        {"HX-Request": "true", "Accept-Language": "es"}),
         "available-slots API": ("GET", f"/v1/bookings/available-slots?doctor_id={doctor}&date={day}", bearer),
         "day list (busy day)": ("GET", f"/desk/?date={busy}", "desk-session"),
         # The same day as a grid: 50 doctors' columns (20 of them with 25 visits) of quarter hours.

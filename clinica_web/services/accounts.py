@@ -94,13 +94,14 @@ def create_user(*, email, password, full_name, role=PATIENT, phone=None, now: da
     return user
 
 
-def register_patient(*, email, password, full_name, phone=None, make_link, now: datetime) -> None:
+def register_patient(*, email, password, full_name, phone=None, language=None, make_link, now: datetime) -> None:
     """Registration on the website, without telling anyone whether the email is already in use.
 
     A new address gets its account and a welcome email with a sign-in link; an address that
     already has an account gets an email saying so (with links to log in or reset the password)
     and nothing else changes. The caller shows the same "check your email" page either way.
-    make_link(token) -> absolute URL of the welcome link (the view knows its URLs).
+    make_link(token) -> absolute URL of the welcome link (the view knows its URLs). `language`: the
+    one the form was read in, saved for the new account (its welcome email is in it already).
     """
     email = normalize_email(email)
     full_name = clean_name(full_name)
@@ -109,18 +110,20 @@ def register_patient(*, email, password, full_name, phone=None, make_link, now: 
     try:
         with unit_of_work():
             _register_or_tell_the_owner(email=email, password=password, full_name=full_name, phone=phone,
-                                        make_link=make_link, now=now)
+                                        language=language if language in LANGUAGES else None, make_link=make_link,
+                                        now=now)
     except IntegrityError:  # the same address registered by a concurrent request: nothing to add
         return
 
 
-def _register_or_tell_the_owner(*, email, password, full_name, phone, make_link, now):
+def _register_or_tell_the_owner(*, email, password, full_name, phone, language, make_link, now):
     existing = find_by_email(email)
     if existing is not None:
         generate_password_hash(password)  # the same work as a new account, so timing tells nothing
         message = mail.account_email("account_exists", user=existing)
     else:
-        user = User(email=email, full_name=full_name, role=PATIENT, phone=phone, created_at=now, updated_at=now)
+        user = User(email=email, full_name=full_name, role=PATIENT, phone=phone, language=language, created_at=now,
+                    updated_at=now)
         user.set_password(password)
         db.session.add(user)
         db.session.flush()  # the new id, for the link (a concurrent registration may refuse it here)

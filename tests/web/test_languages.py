@@ -3,9 +3,10 @@ switcher's cookie, else Accept-Language, else DEFAULT_LOCALE; the API stays Engl
 import re
 
 import pytest
+from sqlalchemy import select
 
 from clinica_web.extensions import db
-from clinica_web.models import AccessEvent, User
+from clinica_web.models import AccessEvent, OutboxEmail, User
 
 SPANISH = {"Accept-Language": "es-CL,es;q=0.9,en;q=0.5"}
 
@@ -89,3 +90,14 @@ def test_dates_read_as_people_of_the_language_write_them(client, make_doctor):
     spanish = client.get(f"/doctors/{doctor_id}/calendar?month=2027-03", headers=SPANISH).get_data(as_text=True)
     assert "March 2027" in english
     assert "marzo de 2027" in spanish and "March" not in spanish
+
+
+def test_registering_on_a_spanish_page_saves_spanish_and_welcomes_in_it(app, client):
+    response = client.post("/register", headers=SPANISH, data={
+        "full_name": "Rosa Díaz", "email": "rosa@example.com", "password": "a-long-password-1",
+        "confirm": "a-long-password-1"})
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.scalars(select(User.language).where(User.email == "rosa@example.com")).one() == "es"
+        welcome = db.session.scalars(select(OutboxEmail).where(OutboxEmail.recipient == "rosa@example.com")).one()
+        assert welcome.subject == "Te damos la bienvenida a Clinica"

@@ -4,7 +4,7 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from clinica_web import mail
+from clinica_web import i18n, mail
 from clinica_web.blueprints.auth import bp
 from clinica_web.blueprints.auth.forms import LoginForm, RegisterForm, ResetPasswordForm, ResetRequestForm
 from clinica_web.blueprints.roles import home_endpoint
@@ -60,7 +60,7 @@ def register():
         try:
             accounts.register_patient(
                 email=form.email.data, password=form.password.data, full_name=form.full_name.data,
-                phone=form.phone.data, now=clinic.now(),
+                phone=form.phone.data, language=i18n.language(), now=clinic.now(),
                 make_link=lambda token: mail.link_to("auth.welcome", token=token, next=next_page),
             )
         except DomainError as error:
