@@ -1,6 +1,7 @@
 """Template filters and globals: clinic-local times, labels, roles."""
 from datetime import timedelta
 
+from babel.dates import get_day_names
 from flask import current_app, g
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
@@ -20,6 +21,16 @@ def long_date(day):
 
 def short_date(day):
     return i18n.format_day(day, "short_date")
+
+
+def short_day(day):
+    """A day without its year: "Mon 07 Dec", "lun 7 dic"."""
+    return i18n.format_day(day, "short_day")
+
+
+def weekday_name(weekday):
+    """A weekday by its number (0 is Monday) in the page's language: "Monday", "lunes"."""
+    return get_day_names("wide", locale=i18n.language())[weekday]
 
 
 def month_name(day):
@@ -97,6 +108,8 @@ def init_app(app):
     app.add_template_filter(long_date)
     app.add_template_filter(short_date)
     app.add_template_filter(month_name)
+    app.add_template_filter(short_day)
+    app.add_template_filter(weekday_name)
     app.add_template_filter(local_date)
     app.add_template_filter(days)
     app.add_template_filter(label)

@@ -9,7 +9,8 @@ import shutil
 
 from bench import data, reminders, run
 
-ENDPOINTS = {"slot list page", "slot list partial", "available-slots API", "day list (busy day)", "timeline (busy day)",
+ENDPOINTS = {"slot list page", "slot list partial", "slot list partial (Spanish)", "available-slots API",
+             "day list (busy day)", "timeline (busy day)",
              "in_date_range (a month of one doctor)", "pending_documentation", "booking POST (API)",
              "booking POST (web)", "month view partial", "calendar API (a month)", "next-available API (50 doctors)",
              "find page (50 doctors)"}

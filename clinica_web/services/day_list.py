@@ -13,7 +13,9 @@ from typing import NamedTuple
 
 from sqlalchemy import or_, select
 
+from clinica_web import i18n
 from clinica_web.extensions import db
+from clinica_web.i18n import N_
 from clinica_web.models import (
     CANCELLED,
     DOCTOR,
@@ -47,7 +49,8 @@ def reminder_note(state, *, wants_reminders: bool, visit_day: date, zone) -> Rem
     if state is None:
         return None
     local = state.at.astimezone(zone) if state.at else None
-    at = "" if local is None else local.strftime("%H:%M" if local.date() == visit_day else "%a %H:%M")
+    at = ("" if local is None else local.strftime("%H:%M") if local.date() == visit_day
+          else i18n.format_local_time(local, "weekday_time"))
     return ReminderNote(state.status, at)
 
 
@@ -203,20 +206,24 @@ def _clash(row: Row, periods: list[BlockedPeriod]) -> BlockedPeriod | None:
                  and p.starts_at < ends_at and row.starts_at < p.ends_at), None)
 
 
-CSV_COLUMNS = ["Date", "Time", "Doctor", "Patient", "Phone", "Email", "Visit", "Minutes", "Status", "Cancellation"]
-STATUS_WORDS = {"scheduled": "Scheduled", "arrived": "Arrived", "completed": "Completed", "no_show": "No-show",
-                "cancelled": "Cancelled"}
+# The header row and the statuses, in English here; as_csv's `translate` (the reader's gettext) words them.
+CSV_COLUMNS = [N_("Date"), N_("Time"), N_("Doctor"), N_("Patient"), N_("Phone"), N_("Email"), N_("Visit"),
+               N_("Minutes"), N_("Status"), N_("Cancellation")]
+STATUS_WORDS = {"scheduled": N_("Scheduled"), "arrived": N_("Arrived"), "completed": N_("Completed"),
+                "no_show": N_("No-show"), "cancelled": N_("Cancelled")}
 
 
-def as_csv(listing: DayList) -> str:
-    """The day as CSV. Cells that a spreadsheet would run as a formula are quoted with a leading '."""
+def as_csv(listing: DayList, translate=lambda words: words) -> str:
+    """The day as CSV, its header row and statuses worded by `translate` (gettext: the reader's
+    language). Cells that a spreadsheet would run as a formula are quoted with a leading '."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([translate(column) for column in CSV_COLUMNS])
     for row in listing.rows:
         writer.writerow([_cell(value) for value in (
             listing.day.isoformat(), row.time, row.doctor.display_name, row.patient_name, row.patient_phone or "",
-            row.patient_email or "", row.visit_label, row.duration_minutes, STATUS_WORDS.get(row.status, row.status),
+            row.patient_email or "", row.visit_label, row.duration_minutes,
+            translate(STATUS_WORDS[row.status]) if row.status in STATUS_WORDS else row.status,
             row.cancellation,
         )])
     return out.getvalue()

@@ -10,18 +10,35 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from clinica_web.extensions import db
+from clinica_web.i18n import N_, Word
 from clinica_web.models import Appointment, BlockedPeriod
 from clinica_web.services import availability, clinic, slots
 from clinica_web.services.rules import RULES
 
-WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# A weekday in the plural, as the details say it ("does not work on Mondays"); translated on the desk's page.
+WEEKDAYS = (N_("Mondays"), N_("Tuesdays"), N_("Wednesdays"), N_("Thursdays"), N_("Fridays"), N_("Saturdays"),
+            N_("Sundays"))
+
+
+class Detail(str):
+    """A reason's detail: the English text (the clinic API's), with its template and values, so
+    that the desk's page says it in the reader's language (i18n.error_text, as a service error)."""
+
+    def __new__(cls, template, **values):
+        self = super().__new__(cls, template % values if values else template)
+        self.template, self.values = template, values
+        return self
+
+    @property
+    def message(self) -> str:
+        return str(self)
 
 
 @dataclass(frozen=True)
 class Reason:
     code: str
     message: str  # the booking API's message for the rule
-    detail: str  # what stands in the way, for staff
+    detail: str  # what stands in the way, for staff (a Detail)
 
 
 @dataclass(frozen=True)
@@ -45,7 +62,7 @@ def explain(*, doctor_id: int, day: date, minute: int, duration: int, now: datet
     """Every rule that stops [minute, minute + duration) on the doctor's local `day`."""
     doctor = availability.active_doctor(doctor_id)
     if doctor is None:
-        return Explanation(False, [_reason("doctor_not_found", "No active doctor has this id")])
+        return Explanation(False, [_reason("doctor_not_found", Detail(N_("No active doctor has this id")))])
     stopped = availability.rules_stopping(doctor, day, minute, duration, now=now, every=True)
     if off_grid and not any(code == "off_grid" for code, _busy in stopped):
         stopped.append(("off_grid", None))
@@ -75,31 +92,38 @@ def _rows_in_the_way(busy: list[slots.Busy]) -> dict:
     return rows
 
 
-def _detail(code, busy, rows, *, doctor, day, minute, now) -> str:
+def _detail(code, busy, rows, *, doctor, day, minute, now) -> "Detail":
     tz, policy = clinic.tz(), clinic.policy()
     if code == "doctor_not_found":
-        return "No active doctor has this id"
+        return Detail(N_("No active doctor has this id"))
     if code == "too_soon":
         earliest = now + timedelta(minutes=policy.min_notice_minutes)
-        return f"Times can be booked from {clinic.format_local(earliest)} on"
+        return Detail(N_("Times can be booked from %(when)s on"), when=clinic.format_local(earliest))
     if code == "beyond_horizon":
         last = clinic.local_today(now) + timedelta(days=policy.horizon_days)
-        return f"Bookings open {policy.horizon_days} days ahead: up to {last.isoformat()}"
+        return Detail(N_("Bookings open %(days)s days ahead: up to %(last)s"), days=policy.horizon_days,
+                      last=last.isoformat())
     if code == "not_working_day":
-        return f"{doctor.display_name} does not work on {WEEKDAYS[day.weekday()]}s"
+        return Detail(N_("%(doctor)s does not work on %(weekdays)s"), doctor=doctor.display_name,
+                      weekdays=Word(WEEKDAYS[day.weekday()]))
     if code == "outside_hours":
         hours = ", ".join(f"{slots.format_minute(start)}–{slots.format_minute(end)}"
                           for start, end in availability.weekly_windows(doctor).get(day.weekday(), []))
-        return f"{doctor.display_name}'s hours on {WEEKDAYS[day.weekday()]}s: {hours}"
+        return Detail(N_("%(doctor)s's hours on %(weekdays)s: %(hours)s"), doctor=doctor.display_name,
+                      weekdays=Word(WEEKDAYS[day.weekday()]), hours=hours)
     if code == "off_grid":
         if slots.local_instant(day, minute, tz) is None:
-            return "This local time does not exist: the clocks skip it (daylight saving)"
-        return "Visits start on the quarter hour (:00, :15, :30, :45)"
+            return Detail(N_("This local time does not exist: the clocks skip it (daylight saving)"))
+        return Detail(N_("Visits start on the quarter hour (:00, :15, :30, :45)"))
     if code in (slots.BLOCKED, slots.CLOSED):
         period = rows.get(("period", busy.ref))
-        who = "The clinic is closed" if code == slots.CLOSED else f"{doctor.display_name} is away"
+        when = clinic.format_period(busy.start, busy.end)
         reason = f": {period.reason}" if period is not None and period.reason else ""
-        return f"{who} {clinic.format_period(busy.start, busy.end)}{reason}"
+        if code == slots.CLOSED:
+            return Detail(N_("The clinic is closed %(period)s%(reason)s"), period=when, reason=reason)
+        return Detail(N_("%(doctor)s is away %(period)s%(reason)s"), doctor=doctor.display_name, period=when,
+                      reason=reason)
     appointment = rows.get(("appointment", busy.ref))
-    patient = appointment.patient.full_name if appointment is not None else "a patient"
-    return f"Appointment {busy.ref} of {patient}, {clinic.format_period(busy.start, busy.end)}"
+    patient = appointment.patient.full_name if appointment is not None else Word(N_("a patient"))
+    return Detail(N_("Appointment %(id)s of %(patient)s, %(period)s"), id=busy.ref, patient=patient,
+                  period=clinic.format_period(busy.start, busy.end))

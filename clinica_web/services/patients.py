@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
+from clinica_web.i18n import LANGUAGES
 from clinica_web.models import NO_SHOW, PATIENT, AccessEvent, Appointment, User
 from clinica_web.services import accounts, lifecycle
 from clinica_web.services.errors import InvalidInput, NotFound
@@ -144,12 +145,20 @@ def register_at_desk(*, actor: User, full_name, email=None, phone=None, make_lin
 AUDIT_DETAIL = 200  # AccessEvent.detail's length
 
 
-def update_contact(*, actor: User, patient_id, full_name, email, phone, now: datetime) -> dict:
-    """Change a patient's name, email (optional) and phone, by the rules of registration. Each
+KEEP = object()  # update_contact(language=KEEP): the patient's language stays as it is
+
+
+def update_contact(*, actor: User, patient_id, full_name, email, phone, language=KEEP, now: datetime) -> dict:
+    """Change a patient's name, email (optional), phone and language (None: the clinic's default),
+    by the rules of registration. Each
     changed field is recorded in the audit trail with its value before and after (one event a
     field). Returns {field: (before, after)} of what changed (empty: nothing did, nothing written).
     Raises InvalidInput (nothing changes) or NotFound."""
     contact = _contact(full_name, email, phone)
+    if language is not KEEP:
+        contact["language"] = _language(language)
+    if language is not KEEP:
+        contact["language"] = _language(language)
     actor_id = actor.id
     taken = InvalidInput(EMAIL_TAKEN, field="email")
     try:
@@ -171,6 +180,12 @@ def update_contact(*, actor: User, patient_id, full_name, email, phone, now: dat
     except IntegrityError:
         raise taken from None
     return changes
+
+
+def _language(value):
+    if value not in (None, *LANGUAGES):
+        raise InvalidInput("Choose a language", field="language")
+    return value
 
 
 def _before_after(before, after) -> str:

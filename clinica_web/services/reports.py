@@ -17,9 +17,14 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from babel.dates import format_date
+from babel.numbers import get_decimal_symbol
+from flask_babel import gettext
 from sqlalchemy import and_, or_, select
 
+from clinica_web import i18n
 from clinica_web.extensions import db
+from clinica_web.i18n import N_
 from clinica_web.models import Appointment, BlockedPeriod, Doctor
 from clinica_web.models.appointment import ARRIVED, COMPLETED, HELD, NO_SHOW
 from clinica_web.services import availability, clinic, lifecycle, slots, values
@@ -30,7 +35,9 @@ DEFAULT_PAST_WEEKS = 4  # shown before the current week when no dates are given
 # Visits that hold their time: a slot held for a waitlist offer is not a visit (yet).
 VISITS = tuple(status for status in lifecycle.HOLDS_TIME if status != HELD)
 DUE = (ARRIVED, COMPLETED, NO_SHOW)  # the patient was expected, and the desk said what happened
-WHOLE_CLINIC = "Whole clinic"
+# The total's name, translated where it is shown (a table's row, the CSV, a chart's key); in a sentence.
+WHOLE_CLINIC = N_("Whole clinic")
+WHOLE_CLINIC_IN_SENTENCE = N_("whole clinic")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -46,7 +53,7 @@ def period(first: str | None, last: str | None, *, now: datetime) -> tuple[date,
     if first_day > last_day:
         raise InvalidInput("The first day must not be after the last day", field="from")
     if (last_day - first_day).days >= MAX_DAYS:
-        raise InvalidInput(f"Choose at most {MAX_DAYS} days", field="to")
+        raise InvalidInput("Choose at most %(days)s days", field="to", days=MAX_DAYS)
     return first_day, last_day
 
 
@@ -54,7 +61,7 @@ def _date(text, name) -> date:
     try:
         return values.parse_date(text)
     except DomainError as error:
-        raise InvalidInput(error.message, field=name) from None
+        raise InvalidInput(error.template, field=name, **error.values) from None
 
 
 def doctor_filter(text: str | None) -> int | None:
@@ -125,13 +132,20 @@ class Week:
     @property
     def label(self) -> str:
         """'3–9 Nov', '29 Dec – 4 Jan'."""
+        if self.first == self.last:
+            return _short(self.first)
         if self.first.month == self.last.month:
-            return f"{self.first.day}–{self.last.day} {self.last:%b}" if self.first != self.last else _short(self.first)
+            return f"{self.first.day}–{self.last.day} {_month(self.last)}"
         return f"{_short(self.first)} – {_short(self.last)}"
 
 
 def _short(day: date) -> str:
-    return f"{day.day} {day:%b}"
+    """'7 Dec' ('7 dic'), in the page's language."""
+    return format_date(day, "d MMM", locale=i18n.language())
+
+
+def _month(day: date) -> str:
+    return format_date(day, "MMM", locale=i18n.language())
 
 
 @dataclass
@@ -152,17 +166,17 @@ class Report:
         """(name, measures, is the total) of each doctor's week, then of the whole clinic's: not
         when the report is of one doctor, whose row it would repeat."""
         rows = [(doctor.display_name, self.measures(doctor.id, week), False) for doctor in self.doctors]
-        return rows if self.doctor_id else rows + [(WHOLE_CLINIC, self.totals[week.monday], True)]
+        return rows if self.doctor_id else rows + [(gettext(WHOLE_CLINIC), self.totals[week.monday], True)]
 
     @property
     def total_label(self) -> str:
         """What the total row is of: the whole clinic, or the one doctor asked for."""
-        return self.doctors[0].display_name if self.doctor_id else WHOLE_CLINIC
+        return self.doctors[0].display_name if self.doctor_id else gettext(WHOLE_CLINIC)
 
     @property
     def scope(self) -> str:
         """The same, inside a sentence."""
-        return self.doctors[0].display_name if self.doctor_id else WHOLE_CLINIC.lower()
+        return self.doctors[0].display_name if self.doctor_id else gettext(WHOLE_CLINIC_IN_SENTENCE)
 
 
 def weekly_report(*, first: date, last: date, doctor_id: int | None = None) -> Report:
@@ -311,8 +325,14 @@ def _count(visit, measures: dict[date, Measures], open_time: _OpenTime, start, e
 NONE = "—"  # a rate of nothing: no open time, no visit due, no visit
 
 
+def _decimal(value: float) -> str:
+    """One decimal, with the page's language's decimal mark: '12.5', '12,5'."""
+    text = f"{value:.1f}"
+    return text if i18n.language() == "en" else text.replace(".", get_decimal_symbol(i18n.language()))
+
+
 def percent(rate: float | None) -> str:
-    return NONE if rate is None else f"{rate * 100:.1f}%"
+    return NONE if rate is None else f"{_decimal(rate * 100)}%"
 
 
 def duration(minutes: int) -> str:
@@ -327,15 +347,19 @@ def lead_time(hours: float | None) -> str:
     """In days with one decimal, or in hours under a day."""
     if hours is None:
         return NONE
-    return f"{hours:.1f} hours" if hours < 24 else f"{hours / 24:.1f} days"
+    if hours < 24:
+        return gettext("%(num)s hours", num=_decimal(hours))
+    return gettext("%(num)s days", num=_decimal(hours / 24))
 
 
 def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
-CSV_COLUMNS = ["Doctor", "Week start", "Week end", "Open minutes", "Booked minutes", "Utilisation %", "Visits due",
-               "No-shows", "No-show rate %", "Late cancellations", "Median lead time (hours)"]
+# The header row, in the reader's language (translated when written).
+CSV_COLUMNS = [N_("Doctor"), N_("Week start"), N_("Week end"), N_("Open minutes"), N_("Booked minutes"),
+               N_("Utilisation %"), N_("Visits due"), N_("No-shows"), N_("No-show rate %"), N_("Late cancellations"),
+               N_("Median lead time (hours)")]
 
 
 def as_csv(report: Report) -> str:
@@ -344,7 +368,7 @@ def as_csv(report: Report) -> str:
     quoted with a leading ', as in the day list's CSV (day_list.as_csv)."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([gettext(column) for column in CSV_COLUMNS])
     for week, (name, measures, _total) in ((week, row) for week in report.weeks for row in report.rows(week)):
         writer.writerow([_cell(name), week.first.isoformat(), week.last.isoformat(), measures.open_minutes,
                          measures.booked_minutes, _number(_hundredths(measures.utilisation)), measures.visits_due,
@@ -429,8 +453,9 @@ def _line(name, style, rates, count, top) -> Line:
     return Line(name, style, " ".join(path), points)
 
 
-def _range_words(report: Report) -> str:
-    return f"the weeks from {report.weeks[0].first:%d %b %Y} to {report.weeks[-1].last:%d %b %Y}"
+def _long(day: date) -> str:
+    """'07 Dec 2026' ('07 dic 2026')."""
+    return format_date(day, "dd MMM yyyy", locale=i18n.language())
 
 
 NICE_TOPS = (0.1, 0.2, 0.4, 0.6, 0.8, 1.0)  # the scale's top: its half is a round number too
@@ -455,13 +480,16 @@ def utilisation_chart(report: Report) -> Chart:
     top = _top([*totals, *(rate for _name, each in rates for rate in each)])
     lines = [_line(name, index, each, count, top) for index, (name, each) in enumerate(rates)]
     if report.doctor_id is None:
-        lines.append(_line(WHOLE_CLINIC, None, totals, count, top))
-    said = [f"{report.total_label}: {percent(rate)} in the week of {_short(week.first)}"
+        lines.append(_line(gettext(WHOLE_CLINIC), None, totals, count, top))
+    said = [gettext("%(who)s: %(rate)s in the week of %(week)s", who=report.total_label, rate=percent(rate),
+                    week=_short(week.first))
             for week, rate in ((report.weeks[0], totals[0]), (report.weeks[-1], totals[-1]))]
     return Chart(
-        id="utilisation-chart", title=f"Utilisation per week, {report.scope}",
-        description=(f"Booked minutes of open minutes, per doctor, over {_range_words(report)}. "
-                     + "; ".join(said[:1] if count == 1 else said) + ". The table after the chart lists every value."),
+        id="utilisation-chart", title=gettext("Utilisation per week, %(scope)s", scope=report.scope),
+        description=gettext("Booked minutes of open minutes, per doctor, over the weeks from %(first)s to %(last)s. "
+                            "%(values)s. The table after the chart lists every value.",
+                            first=_long(report.weeks[0].first), last=_long(report.weeks[-1].last),
+                            values="; ".join(said[:1] if count == 1 else said)),
         y_ticks=_y_ticks(top), x_ticks=_x_ticks(report.weeks), lines=lines,
     )
 
@@ -481,8 +509,10 @@ def no_show_chart(report: Report) -> Chart:
     due = sum(report.totals[week.monday].visits_due for week in report.weeks)
     missed = sum(report.totals[week.monday].no_shows for week in report.weeks)
     return Chart(
-        id="no-show-chart", title=f"No-show rate per week, {report.scope}",
-        description=(f"No-shows of the visits that were due, over {_range_words(report)}: {missed} of {due} in all. "
-                     "A dash marks a week with no visit due. The table after the chart lists every value."),
+        id="no-show-chart", title=gettext("No-show rate per week, %(scope)s", scope=report.scope),
+        description=gettext("No-shows of the visits that were due, over the weeks from %(first)s to %(last)s: "
+                            "%(missed)s of %(due)s in all. A dash marks a week with no visit due. The table after "
+                            "the chart lists every value.", first=_long(report.weeks[0].first),
+                            last=_long(report.weeks[-1].last), missed=missed, due=due),
         y_ticks=_y_ticks(top), x_ticks=_x_ticks(report.weeks), bars=bars,
     )

@@ -419,3 +419,22 @@ def test_nobody_logs_in_to_an_account_without_an_email(app, desk, client, auth):
         response = auth.login(email, PASSWORD)
         assert response.status_code == 422
     assert client.post("/password-reset", data={"email": "None"}).status_code == 303
+
+
+def test_reception_chooses_the_language_a_patient_is_written_to_in(app, desk, people, make_doctor):
+    ana, doctor = people["ana"], make_doctor()
+    details = {"full_name": "Ana Torres", "email": "ana.torres@example.com", "phone": "+56 9 8765 4321"}
+    assert desk.client.post(f"/desk/patients/{ana}/edit", data={**details, "language": "fr"}).status_code == 422
+    response = desk.client.post(f"/desk/patients/{ana}/edit", data={**details, "language": "es"})
+    assert response.status_code == 303
+    assert events(app, ana) == [("changed patient language", "(none) → es")]
+    assert "Español" in desk.client.get(f"/desk/patients/{ana}").text
+    # The desk works in English; the patient's booking email is in Spanish.
+    booked = desk.client.post("/desk/book", data={
+        "patient_id": ana, "doctor_id": doctor, "date": MONDAY.isoformat(), "time": "09:00",
+        "type": "consultation", "booking_key": "l" * 24})
+    assert booked.status_code == 303 and "Booked for Ana Torres" in desk.client.get(booked.headers["Location"]).text
+    with app.app_context():
+        subject = db.session.scalars(select(OutboxEmail.subject).where(
+            OutboxEmail.recipient == "ana.torres@example.com", OutboxEmail.kind != "reminder")).one()
+    assert subject.startswith("Tu cita está reservada: ")

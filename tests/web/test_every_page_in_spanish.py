@@ -61,6 +61,10 @@ PAGES = {
     "desk.remove_block": ("admin", "/desk/blocks/{block}/delete"),
     "desk.pending_documentation": ("doctor", "/desk/pending-documentation"),
     "desk.waitlist": ("reception", "/desk/waitlist"),
+    "desk.timeline": ("reception", "/desk/timeline?date=" + MONDAY.isoformat()),
+    "desk.patients": ("reception", "/desk/patients?q=Ana"),
+    "desk.patient": ("reception", "/desk/patients/{patient}"),
+    "desk.edit_patient": ("reception", "/desk/patients/{patient}/edit"),
     "admin.index": ("admin", "/admin/"),
     "admin.audit_trail": ("admin", "/admin/audit"),
     "admin.closures": ("admin", "/admin/closures"),
@@ -72,10 +76,12 @@ PAGES = {
     "admin.account_active": ("admin", "/admin/staff/{reception}/deactivate"),
     "admin.api_tokens": ("admin", "/admin/tokens"),
     "admin.revoke_token": ("admin", "/admin/tokens/{token}/revoke"),
+    "admin.report": ("admin", "/admin/reports?from=" + LAST_MONDAY.isoformat() + "&to="
+                     + (MONDAY + timedelta(days=6)).isoformat()),
 }
 # Not pages: files, and the one page whose words are the patient's (the CSV's header is checked
 # in its own test).
-NOT_PAGES = {"favicon", "static", "pages.booking_calendar", "desk.day_csv"}
+NOT_PAGES = {"favicon", "static", "pages.booking_calendar", "desk.day_csv", "admin.report_csv"}
 
 
 @pytest.fixture

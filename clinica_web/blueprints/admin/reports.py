@@ -2,6 +2,7 @@
 Admins only, as every admin page (views.require_admin)."""
 from flask import Response, abort, render_template, request
 
+from clinica_web import i18n
 from clinica_web.blueprints.admin import bp
 from clinica_web.blueprints.roles import roles_required
 from clinica_web.models import ADMIN
@@ -26,8 +27,8 @@ def report():
         found = _asked_report()
     except DomainError as error:
         # The form again, as it was filled in, with what to fix: nothing else is shown.
-        return render_template("admin/reports.html", report=None, error=error, asked=request.args,
-                               doctors=reports.doctor_choices(), **FORMATS), 400
+        return render_template("admin/reports.html", report=None, error=error, error_message=i18n.error_text(error),
+                               asked=request.args, doctors=reports.doctor_choices(), **FORMATS), 400
     return render_template("admin/reports.html", report=found, error=None, asked=request.args, doctors=found.choices,
                            utilisation=reports.utilisation_chart(found), no_shows=reports.no_show_chart(found),
                            **FORMATS)
@@ -39,7 +40,7 @@ def report_csv():
     try:
         found = _asked_report()
     except DomainError as error:
-        abort(400, error.message)
+        abort(400, i18n.error_text(error))
     filename = f"clinica-report-{found.first.isoformat()}-{found.last.isoformat()}.csv"
     return Response(reports.as_csv(found), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,11 +1,12 @@
 """The desk's patients (DESIGN.md section 20): search as you type, a patient's page, their contact
 details, and registering a patient at the desk (with an email address or by phone only)."""
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from clinica_web import mail
 from clinica_web.blueprints.desk import bp
-from clinica_web.blueprints.desk.forms import ContactForm, PatientForm
+from clinica_web.blueprints.desk.forms import EditContactForm, PatientForm
 from clinica_web.blueprints.desk.views import _carried_slot
 from clinica_web.blueprints.roles import DESK, STAFF, roles_required
 from clinica_web.forms import add_domain_error
@@ -61,15 +62,16 @@ def patient(patient_id):
 @roles_required(*DESK)
 def edit_patient(patient_id):
     found = _patient(patient_id)
-    form = ContactForm(obj=found) if request.method == "GET" else ContactForm()
+    form = EditContactForm(obj=found) if request.method == "GET" else EditContactForm()
     if form.validate_on_submit():
         try:
             changed = patients.update_contact(actor=current_user, patient_id=found.id, full_name=form.full_name.data,
-                                              email=form.email.data, phone=form.phone.data, now=clinic.now())
+                                              email=form.email.data, phone=form.phone.data,
+                                              language=form.language.data or None, now=clinic.now())
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            flash("The contact details are saved." if changed else "Nothing was changed.", "success")
+            flash(_("The contact details are saved.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for("desk.patient", patient_id=patient_id), code=303)
     return render_template("desk/patient_edit.html", patient=found, form=form), 422 if form.errors else 200
 
@@ -87,8 +89,9 @@ def create_patient():
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            told = ("They have been emailed a link to choose a password." if patient.email else
-                    "Without an email address they cannot log in and get no email: tell them the details.")
-            flash(f"{patient.full_name} is registered. {told} Now choose the appointment.", "success")
+            flash(_("%(patient)s is registered. They have been emailed a link to choose a password. Now choose the "
+                    "appointment.", patient=patient.full_name) if patient.email else
+                  _("%(patient)s is registered. Without an email address they cannot log in and get no email: tell "
+                    "them the details. Now choose the appointment.", patient=patient.full_name), "success")
             return redirect(url_for("desk.book", patient_id=patient.id, **_carried_slot()), code=303)
     return render_template("desk/find_patient.html", query="", found=[], form=form, carried=_carried_slot()), 422

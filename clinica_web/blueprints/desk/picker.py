@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import abort, render_template, request, url_for
 
+from clinica_web import i18n
 from clinica_web.htmx import is_htmx
 from clinica_web.models import AppointmentType, Doctor
 from clinica_web.services import availability, booking, clinic, finder, values
@@ -79,7 +80,7 @@ def chosen_doctor(doctor_id_text, default_id) -> Doctor:
     else:
         doctor = availability.active_doctor(values.positive_number(doctor_id_text, values.MAX_ID))
     if doctor is None:
-        abort(400, refusal("doctor_not_found").message)
+        abort(400, i18n.error_text(refusal("doctor_not_found")))
     return doctor
 
 
@@ -87,7 +88,7 @@ def chosen_day(default: date) -> date:
     try:
         return booking.parse_date(request.args["date"]) if request.args.get("date") else default
     except DomainError as error:
-        abort(400, error.message)
+        abort(400, i18n.error_text(error))
 
 
 def chosen_minute() -> int:
@@ -95,7 +96,7 @@ def chosen_minute() -> int:
     try:
         return values.parse_time(request.args.get("time"))
     except DomainError as error:
-        abort(400, error.message)
+        abort(400, i18n.error_text(error))
 
 
 def render(picker: Picker, page: str, *, now, notice=None, status=200, **context):
@@ -105,7 +106,7 @@ def render(picker: Picker, page: str, *, now, notice=None, status=200, **context
     try:
         first = date(*values.parse_month(asked_month), 1) if asked_month else picker.day.replace(day=1)
     except DomainError as error:
-        abort(400, error.message)
+        abort(400, i18n.error_text(error))
     if is_htmx() and asked_month:
         return render_template("desk/_desk_month.html", picker=picker, **_month(picker, first, now=now))
     context = dict(context, picker=picker, doctor=picker.doctor, kind=picker.kind, day=picker.day, notice=notice,

@@ -1,6 +1,8 @@
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
+from clinica_web import i18n
 from clinica_web.blueprints.desk import bp, picker
 from clinica_web.blueprints.desk.forms import (
     MAX_REASON,
@@ -12,6 +14,7 @@ from clinica_web.blueprints.desk.forms import (
     PatientForm,
     RescheduleForm,
     WindowForm,
+    staff_cancel_reasons,
 )
 from clinica_web.blueprints.roles import DESK, STAFF, roles_required
 from clinica_web.forms import EmptyForm, add_domain_error, confirmation
@@ -51,7 +54,7 @@ def _day_arg(now):
     try:
         return booking.parse_date(request.args["date"]) if request.args.get("date") else clinic.local_today(now)
     except DomainError as error:
-        abort(400, error.message)
+        abort(400, i18n.error_text(error))
 
 
 def _appointment(appointment_id):
@@ -87,7 +90,7 @@ def day_csv():
     audit.record(actor=current_user, action="exported day list", detail=day.isoformat(), now=now)  # first, as above
     listing = day_list.day_list(current_user, day=day, doctor_id=_int_arg("doctor_id"), now=now)
     filename = f"clinica-{listing.day.isoformat()}.csv"
-    return Response(day_list.as_csv(listing), mimetype="text/csv",
+    return Response(day_list.as_csv(listing, translate=_), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
@@ -114,7 +117,7 @@ def set_status(appointment_id):
             staff_actions.change_status(actor=current_user, appointment=appointment, to_status=request.form.get("to"),
                                         now=clinic.now())
         except DomainError as error:
-            flash(error.message, "error")
+            flash(i18n.error_text(error), "error")
     return _back_to_day(appointment)
 
 
@@ -126,7 +129,7 @@ def undo(appointment_id):
         try:
             staff_actions.undo_last_change(actor=current_user, appointment=appointment, now=clinic.now())
         except DomainError as error:
-            flash(error.message, "error")
+            flash(i18n.error_text(error), "error")
     return _back_to_day(appointment)
 
 
@@ -146,7 +149,7 @@ def appointment(appointment_id):
                            next_statuses=lifecycle.allowed_steps(found.status, found.starts_at, now=now),
                            can_cancel=lifecycle.staff_cancel_refusal(found) is None,
                            can_reschedule=lifecycle.reschedule_refusal(found) is None,
-                           clash=availability.clash_of(found), cancel_reasons=lifecycle.STAFF_CANCEL_REASONS,
+                           clash=availability.clash_of(found), cancel_reasons=staff_cancel_reasons(),
                            can_document=documentation.can_write(current_user, found, now=now),
                            can_read_documentation=documentation.may_read(current_user), form=EmptyForm(),
                            reminder=day_list.reminder_of(found), can_set_reminders=current_user.role in DESK)
@@ -165,8 +168,9 @@ def set_reminders(appointment_id):
         abort(400)
     patient, name = found.patient, found.patient.full_name  # (read before the change's commit expires them)
     reminders.set_wanted(actor=current_user, patient=patient, wanted=wanted, now=clinic.now())
-    flash(f"Reminder emails are on for {name}: their upcoming visits will be reminded." if wanted else
-          f"Reminder emails are off for {name}: none will be sent until they are turned on again.", "success")
+    flash(_("Reminder emails are on for %(name)s: their upcoming visits will be reminded.", name=name) if wanted else
+          _("Reminder emails are off for %(name)s: none will be sent until they are turned on again.", name=name),
+          "success")
     return redirect(url_for("desk.appointment", appointment_id=found.id), code=303)
 
 
@@ -182,7 +186,7 @@ def cancel(appointment_id):
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            flash("The appointment is cancelled and the patient has been emailed.", "success")
+            flash(_("The appointment is cancelled and the patient has been emailed."), "success")
             return redirect(url_for("desk.appointment", appointment_id=found.id), code=303)
     return render_template("desk/cancel.html", appointment=found, form=form), 422 if form.errors else 200
 
@@ -201,12 +205,12 @@ def reschedule(appointment_id):
         return _move(found, now=now)
     form = RescheduleForm(formdata=request.args)
     if len(form.reason.data or "") > MAX_REASON:  # said before it is carried any further
-        abort(400, f"A reason has at most {MAX_REASON} characters.")
+        abort(400, _("A reason has at most %(limit)s characters.", limit=MAX_REASON))
     doctor = picker.chosen_doctor(request.args.get("doctor_id"), found.doctor_id)
     try:
         kind = booking.find_type(found.appointment_type)
     except DomainError as error:
-        abort(400, error.message)
+        abort(400, i18n.error_text(error))
     chosen = picker.Picker("desk.reschedule", {"appointment_id": found.id}, {"reason": form.reason.data or None},
                            doctor, kind, picker.chosen_day(clinic.to_local(found.starts_at).date()),
                            found.duration_minutes, exclude_id=found.id, typed=("reason",))
@@ -220,8 +224,8 @@ def reschedule(appointment_id):
             now=now, exclude_id=found.id)
     except DomainError as error:
         return picker.render(chosen, "desk/reschedule.html", now=now, status=409, **context,
-                             notice=f"{slots.format_minute(minute)} cannot be booked: {error.message}. "
-                                    "Choose another time.")
+                             notice=_("%(time)s cannot be booked: %(reason)s. Choose another time.",
+                                      time=slots.format_minute(minute), reason=i18n.error_text(error)))
     form.doctor_id.data, form.date.data, form.time.data = doctor.id, chosen.day.isoformat(), slots.format_minute(minute)
     return render_template("desk/confirm_reschedule.html", appointment=found, form=form, target=(doctor, start),
                            back=chosen.url())
@@ -237,10 +241,10 @@ def _move(found, *, now):
                                            now=now)
         except DomainError as error:
             # (The service words an unknown doctor for the clinic API, by its field.)
-            form.form_errors.append(refusal("doctor_not_found").message if error.field == "provider_id"
-                                    else error.message)
+            form.form_errors.append(i18n.error_text(refusal("doctor_not_found") if error.field == "provider_id"
+                                                    else error))
         else:
-            flash("The appointment is moved and the patient has been emailed the new time.", "success")
+            flash(_("The appointment is moved and the patient has been emailed the new time."), "success")
             return redirect(url_for("desk.appointment", appointment_id=found.id), code=303)
     doctor = availability.active_doctor(values.positive_number(form.doctor_id.data or "", values.MAX_ID))
     try:
@@ -271,7 +275,7 @@ def document(appointment_id):
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            flash("Documentation saved.", "success")
+            flash(_("Documentation saved."), "success")
             return redirect(url_for("desk.pending_documentation"), code=303)
     return render_template("desk/documentation.html", appointment=found, form=form,
                            earlier=documentation.earlier_visits(found)), 422 if form.errors else 200
@@ -305,7 +309,7 @@ def book():
         patient = patients.get_patient(patient_id)
         kind = booking.find_type(request.args.get("type") or None, types)
     except DomainError as error:
-        abort(400, error.message)
+        abort(400, i18n.error_text(error))
     now = clinic.now()
     doctors = day_list.doctors_for_booking()
     doctor = picker.chosen_doctor(request.args.get("doctor_id"), doctors[0].id if doctors else None)
@@ -324,9 +328,10 @@ def _confirm_booking(patient, chosen, *, now, **picker_context):
                                        time=time, appointment_type=chosen.kind.name, now=now)
     except DomainError as error:
         if isinstance(error, InvalidInput):
-            abort(400, error.message)
+            abort(400, i18n.error_text(error))
         return picker.render(chosen, "desk/book.html", now=now, patient=patient, status=409, verb="Book",
-                             notice=f"{time} cannot be booked: {error.message}. Choose another time.",
+                             notice=_("%(time)s cannot be booked: %(reason)s. Choose another time.", time=time,
+                                      reason=i18n.error_text(error)),
                              **picker_context)
     form = DeskBookingForm(data={"patient_id": patient.id, "doctor_id": chosen.doctor.id,
                                  "date": chosen.day.isoformat(), "type": chosen.kind.name, "time": time})
@@ -350,17 +355,17 @@ def book_submit():
     form = DeskBookingForm()
     if not form.validate_on_submit():
         # The note is the one field typed on this step (the rest are hidden): say what is wrong with it.
-        abort(400, form.notes.errors[0] if form.notes.errors else "This form is incomplete. Please start again.")
+        abort(400, form.notes.errors[0] if form.notes.errors else _("This form is incomplete. Please start again."))
     try:
         patient = patients.get_patient(_int_arg("patient_id"))
         booked = booking.book(actor=current_user, patient=patient, doctor_id=form.doctor_id.data, date=form.date.data,
                               time=form.time.data, appointment_type=form.type.data or None,
                               notes=form.notes.data, booking_key=form.booking_key.data or None, now=clinic.now())
     except DomainError as error:
-        flash(error.message, "error")
+        flash(i18n.error_text(error), "error")
         return redirect(url_for("desk.book", patient_id=_int_arg("patient_id"), doctor_id=form.doctor_id.data,
                                 date=form.date.data, type=form.type.data), code=303)
-    flash(f"Booked for {patient.full_name}; they have been emailed the details.", "success")
+    flash(_("Booked for %(patient)s; they have been emailed the details.", patient=patient.full_name), "success")
     return redirect(url_for("desk.appointment", appointment_id=booked.id), code=303)
 
 
@@ -407,7 +412,7 @@ def add_window(doctor_id):
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            flash("Working hours added.", "success")
+            flash(_("Working hours added."), "success")
             return redirect(url_for("desk.hours", doctor_id=doctor_id), code=303)
     return _guarded(lambda: _hours_page(doctor_id, window_form=form, status=422))
 
@@ -434,8 +439,8 @@ def add_block(doctor_id):
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            flash("Time blocked." + (" These bookings are inside it: move or cancel them." if affected else ""),
-                  "success")
+            flash(_("Time blocked. These bookings are inside it: move or cancel them.") if affected
+                  else _("Time blocked."), "success")
             # Redirect (a reload must not block the time twice); the page lists the bookings inside.
             return redirect(url_for("desk.hours", doctor_id=doctor_id, block=period.id), code=303)
     return _guarded(lambda: _hours_page(doctor_id, block_form=form, status=422))
@@ -450,15 +455,17 @@ def remove_block(period_id):
 
 
 def _confirm_window_removal(window):
-    return confirmation(f"Remove {WEEKDAYS[window.weekday]} {window.start_hhmm}–{window.end_hhmm} from "
-                        f"{window.doctor.display_name}'s hours?", verb="Remove these hours",
+    return confirmation(_("Remove %(weekday)s %(start)s–%(end)s from %(doctor)s's hours?",
+                          weekday=WEEKDAYS[window.weekday], start=window.start_hhmm, end=window.end_hhmm,
+                          doctor=window.doctor.display_name), verb=_("Remove these hours"),
                         cancel_to=url_for("desk.hours", doctor_id=window.doctor_id),
-                        detail="Patients can no longer book these times; bookings already made stay.")
+                        detail=_("Patients can no longer book these times; bookings already made stay."))
 
 
 def _confirm_period_removal(period):
-    return confirmation(f"Remove the time off {clinic.format_period(period.starts_at, period.ends_at)}?",
-                        verb="Remove the time off", detail="Patients can book those times again.",
+    said = clinic.format_period(period.starts_at, period.ends_at)
+    return confirmation(_("Remove the time off %(period)s?", period=said),
+                        verb=_("Remove the time off"), detail=_("Patients can book those times again."),
                         cancel_to=url_for("desk.hours", doctor_id=period.doctor_id) if period.doctor_id
                         else url_for("desk.day"))
 
@@ -467,7 +474,7 @@ def _remove(remove, **ids):
     if not EmptyForm().validate_on_submit():
         abort(400)
     remove(actor=current_user, **ids)
-    flash("Removed.", "success")
+    flash(_("Removed."), "success")
     back = request.form.get("back")
     return redirect(back if is_local_path(back) else url_for("desk.day"), code=303)
 
@@ -499,11 +506,17 @@ def explain():
             explanation = explainer.explain(doctor_id=_int_arg("doctor_id"), day=day, minute=values.parse_time(asked),
                                             duration=kind.default_duration, now=now)
     except DomainError as error:
-        problem = error.message
+        problem = i18n.error_text(error)
     status = 400 if problem else 200
     return render_template("desk/explain.html", doctors=day_list.doctors_for_booking(), doctor_id=_int_arg("doctor_id"),
                            types=types, kind=kind, day=day, time=asked or "", explanation=explanation,
+                           reasons=[_reason_shown(reason) for reason in explanation.reasons] if explanation else [],
                            problem=problem), status
+
+
+def _reason_shown(reason):
+    """One of the explainer's reasons in the page's language (the clinic API keeps its English)."""
+    return explainer.Reason(reason.code, _(reason.message), i18n.error_text(reason.detail))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,9 +553,9 @@ def offer_by_hand():
                                        doctor_id=form.get("doctor_id"), date=form.get("date"),
                                        time=form.get("time", "").strip(), now=clinic.now())
     except DomainError as error:
-        flash(error.message, "error")
+        flash(i18n.error_text(error), "error")
     else:
-        flash(f"{offer.entry.patient.full_name} is offered {clinic.format_local(offer.starts_at)} with "
-              f"{offer.doctor.display_name} and has been emailed; the time is held for them until "
-              f"{clinic.to_local(offer.expires_at):%H:%M}.", "success")
+        flash(_("%(patient)s is offered %(when)s with %(doctor)s and has been emailed; the time is held for them "
+                "until %(until)s.", patient=offer.entry.patient.full_name, when=clinic.format_local(offer.starts_at),
+                doctor=offer.doctor.display_name, until=f"{clinic.to_local(offer.expires_at):%H:%M}"), "success")
     return redirect(url_for("desk.waitlist", doctor_id=_int_arg("showing")), code=303)
