@@ -29,6 +29,7 @@ from clinica_web.models import (
 )
 from clinica_web.services import clinic, history, lifecycle, reminders
 from clinica_web.services.appointments import visible_to
+from clinica_web.services.values import csv_cell
 
 
 class ReminderNote(NamedTuple):
@@ -220,15 +221,10 @@ def as_csv(listing: DayList, translate=lambda words: words) -> str:
     writer = csv.writer(out)
     writer.writerow([translate(column) for column in CSV_COLUMNS])
     for row in listing.rows:
-        writer.writerow([_cell(value) for value in (
+        writer.writerow([csv_cell(value) for value in (
             listing.day.isoformat(), row.time, row.doctor.display_name, row.patient_name, row.patient_phone or "",
             row.patient_email or "", row.visit_label, row.duration_minutes,
             translate(STATUS_WORDS[row.status]) if row.status in STATUS_WORDS else row.status,
             row.cancellation,
         )])
     return out.getvalue()
-
-
-def _cell(value):
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

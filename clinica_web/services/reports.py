@@ -370,7 +370,7 @@ def as_csv(report: Report) -> str:
     writer = csv.writer(out)
     writer.writerow([gettext(column) for column in CSV_COLUMNS])
     for week, (name, measures, _total) in ((week, row) for week in report.weeks for row in report.rows(week)):
-        writer.writerow([_cell(name), week.first.isoformat(), week.last.isoformat(), measures.open_minutes,
+        writer.writerow([values.csv_cell(name), week.first.isoformat(), week.last.isoformat(), measures.open_minutes,
                          measures.booked_minutes, _number(_hundredths(measures.utilisation)), measures.visits_due,
                          measures.no_shows, _number(_hundredths(measures.no_show_rate)),
                          measures.late_cancellations, _number(measures.median_lead_hours)])
@@ -379,10 +379,6 @@ def as_csv(report: Report) -> str:
 
 def _hundredths(rate):
     return None if rate is None else rate * 100
-
-
-def _cell(text: str) -> str:
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 # ---------------------------------------------------------------------------------------------

@@ -115,3 +115,10 @@ def one_line(value, *, field: str, max_length: int, empty: str, too_long: str, *
     if len(text) > max_length or not text.isprintable() or controls:
         raise InvalidInput(too_long, field=field, **values)
     return text
+
+
+def csv_cell(value) -> str:
+    """A value as a CSV cell that spreadsheets show as text: one starting like a formula ("=", "+",
+    "-", "@", a tab or a return) gets a leading apostrophe (CSV injection)."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
