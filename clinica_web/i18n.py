@@ -12,8 +12,10 @@ from datetime import date, datetime
 
 from babel.dates import format_date, format_datetime
 from flask import current_app, has_request_context, request
-from flask_babel import force_locale, get_locale, gettext
+from flask_babel import force_locale, get_locale, get_translations, gettext
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 # Language code -> its name in that language (the switcher shows each in its own language).
 LANGUAGES = {"en": "English", "es": "Español"}
@@ -95,6 +97,27 @@ def format_local_time(local: datetime, style: str) -> str:
     return format_datetime(local.replace(tzinfo=None), _pattern(style), locale=language())
 
 
+def template_gettext() -> dict:
+    """`_`, `gettext` and `ngettext` for one template render, bound to the catalogue of the
+    language it is written in. They do what Flask-Babel's do (Jinja's "newstyle": the result is
+    escaped markup, always %-formatted), but Flask-Babel's look the locale and the catalogue up
+    again on every call, and a busy day's timeline makes 1 500 of them."""
+    translations = get_translations()
+
+    @pass_context
+    def gettext_(context, string, **variables):
+        text = translations.ugettext(string)
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables
+
+    @pass_context
+    def ngettext_(context, singular, plural, number, **variables):
+        variables.setdefault("num", number)
+        text = translations.ungettext(singular, plural, number)
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables
+
+    return {"_": gettext_, "gettext": gettext_, "ngettext": ngettext_}
+
+
 def init_app(app):
     from flask_babel import Babel
 
@@ -106,4 +129,4 @@ def init_app(app):
 
     @app.context_processor
     def language_globals():
-        return {"current_language": language(), "languages": LANGUAGES}
+        return {"current_language": language(), "languages": LANGUAGES, **template_gettext()}

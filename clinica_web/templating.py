@@ -5,8 +5,10 @@ from babel.dates import get_day_names
 from flask import current_app, g
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from jinja2 import pass_context
 
 from clinica_web import htmx, i18n, mail
+from clinica_web.i18n import N_
 from clinica_web.services import booking, clinic, lifecycle
 from clinica_web.services.slots import format_minute
 
@@ -43,23 +45,28 @@ def local_date(instant):
     return clinic.to_local(instant).date().isoformat()
 
 
-# The statuses as people read them, in the page's language ("no_show" -> "No show").
-LABELS = {"scheduled": _l("Scheduled"), "arrived": _l("Arrived"), "completed": _l("Completed"),
-          "no_show": _l("No show"), "cancelled": _l("Cancelled"), "held": _l("Held")}
+# The statuses as people read them, translated where shown ("no_show" -> "No show").
+LABELS = {"scheduled": N_("Scheduled"), "arrived": N_("Arrived"), "completed": N_("Completed"),
+          "no_show": N_("No show"), "cancelled": N_("Cancelled"), "held": N_("Held")}
 
 
-def label(name):
-    """A stored name as people read it: "no_show" -> "No show" (a status translated; any other name
-    as it is stored, spaced and capitalised)."""
+@pass_context
+def label(context, name):
+    """A stored name as people read it: "no_show" -> "No show" (a status translated by the
+    template's own gettext, i18n.template_gettext: a busy day shows 500; any other name as it is
+    stored, spaced and capitalised)."""
     words = LABELS.get(name) if isinstance(name, str) else None
-    return str(words) if words is not None else str(name).replace("_", " ").capitalize()
+    if words is None:
+        return str(name).replace("_", " ").capitalize()
+    return str(context.call(context.resolve("gettext"), words))
 
 
-def visit_label(name):
+@pass_context
+def visit_label(context, name):
     """A visit type as the clinic names it ("Follow-up"): read once per request."""
     if "visit_labels" not in g:
         g.visit_labels = booking.visit_labels()
-    return g.visit_labels.get(name) or label(name)
+    return g.visit_labels.get(name) or label(context, name)
 
 
 # lifecycle.patient_status's words (English) as the patient reads them in the page's language.

@@ -179,20 +179,26 @@ def classify_day(day: date, windows, busy, duration: int, *, now: datetime) -> D
     return DayOffer([], "full")
 
 
-def busy_by_doctor(doctor_ids, start, end) -> dict[int, list[slots.Busy]]:
+def busy_by_doctor(doctor_ids, start, end, *, bookings=True) -> dict[int, list[slots.Busy]]:
     """busy_intervals() for several doctors at once, in one query: {doctor_id: [Busy]} (clinic
-    closures under every doctor)."""
+    closures under every doctor). With bookings=False only time off and closures, for a caller
+    that reads the bookings itself (the timeline)."""
     doctor_ids = list(doctor_ids)
-    rows = db.session.execute(union_all(
-        select(Appointment.doctor_id, Appointment.starts_at, Appointment.ends_at, literal(slots.BOOKED),
-               Appointment.id)
-        .where(Appointment.doctor_id.in_(doctor_ids), lifecycle.holds_time(), Appointment.overlapping(start, end)),
+    periods = (
         select(BlockedPeriod.doctor_id, BlockedPeriod.starts_at, BlockedPeriod.ends_at,
                case((BlockedPeriod.doctor_id.is_(None), literal(slots.CLOSED)), else_=literal(slots.BLOCKED)),
                BlockedPeriod.id)
         .where(or_(BlockedPeriod.doctor_id.in_(doctor_ids), BlockedPeriod.doctor_id.is_(None)),
-               BlockedPeriod.starts_at < end, BlockedPeriod.ends_at > start),
-    ))
+               BlockedPeriod.starts_at < end, BlockedPeriod.ends_at > start)
+    )
+    if bookings:
+        periods = union_all(
+            select(Appointment.doctor_id, Appointment.starts_at, Appointment.ends_at, literal(slots.BOOKED),
+                   Appointment.id)
+            .where(Appointment.doctor_id.in_(doctor_ids), lifecycle.holds_time(),
+                   Appointment.overlapping(start, end)),
+            periods)
+    rows = db.session.execute(periods)
     found = {doctor_id: [] for doctor_id in doctor_ids}
     for doctor_id, *busy in rows:
         for owner in doctor_ids if doctor_id is None else [doctor_id]:

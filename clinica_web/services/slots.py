@@ -110,17 +110,29 @@ class Day:
         self._busy_minutes = [(epoch_minutes(item.start), epoch_minutes(item.end), item) for item in self.busy]
         self._busy_spans = [(start, end) for start, end, _item in self._busy_minutes]
         self._spans = None
+        self._midnight = _steady_midnight(day, tz) if not self.closed_all_day else None
 
     @property
     def spans(self) -> list[tuple[int, int]]:
         if self._spans is None:
-            self._spans = [window_span(self.day, window, self.tz) for window in self.windows]
+            if self._midnight is not None:
+                self._spans = [(self._midnight + start, self._midnight + end) for start, end in self.windows]
+            else:
+                self._spans = [window_span(self.day, window, self.tz) for window in self.windows]
         return self._spans
 
     @property
     def closed_all_day(self) -> bool:
         """Whether no time of this day can be offered, whatever its minute (no need to try each)."""
         return self.past or self.beyond or not self.windows
+
+    def _start(self, minute: int) -> tuple[bool, int]:
+        """(whether local `minute` exists that day, its epoch minute). A local time skipped by a
+        daylight-saving change has no instant: it is measured from the gap's end."""
+        if self._midnight is not None and 0 <= minute < 1440:
+            return True, self._midnight + minute
+        instant = local_instant(self.day, minute, self.tz)
+        return instant is not None, epoch_minutes(instant or local_instant(self.day, minute + 60, self.tz))
 
     def stops(self, minute: int, duration: int, *, every=False) -> list[tuple[str, Busy | None]]:
         """The rules that stop [minute, minute + duration) as (code, the Busy in the way or None):
@@ -134,9 +146,7 @@ class Day:
         if self.past and stopped("too_soon") or self.beyond and stopped("beyond_horizon"):
             return found
         try:
-            instant = local_instant(self.day, minute, self.tz)
-            # A local time skipped by a daylight-saving change has no instant: measure from the gap's end.
-            start = epoch_minutes(instant or local_instant(self.day, minute + 60, self.tz))
+            exists, start = self._start(minute)
             spans = self.spans
         except OverflowError:  # year 1 or 9999: no instant to compare, and past or beyond already said so
             return found
@@ -144,7 +154,7 @@ class Day:
         if (not self.past and start <= self.earliest and stopped("too_soon")
                 or not self.windows and stopped("not_working_day")
                 or self.windows and not inside_a_window(start, end, spans) and stopped("outside_hours")
-                or (instant is None or minute % STEP_MINUTES) and stopped("off_grid")):
+                or (not exists or minute % STEP_MINUTES) and stopped("off_grid")):
             return found
         if not every and not overlaps_any(start, end, self._busy_spans):
             return found  # the common case, a free time: no need to ask which rule
@@ -170,13 +180,51 @@ def free_slots(
     calendar = Day(day=day, windows=windows, busy=busy, now=now, tz=tz, policy=policy)
     if calendar.closed_all_day:
         return []
-    starts = set()
-    for window_start, window_end in windows:
-        first = -(-window_start // STEP_MINUTES) * STEP_MINUTES
-        for minute in range(first, min(window_end, 1440), STEP_MINUTES):
-            if not calendar.stops(minute, duration):
-                starts.add(minute)
-    return sorted(starts)
+    candidates = sorted({minute for window_start, window_end in windows
+                         for minute in range(-(-window_start // STEP_MINUTES) * STEP_MINUTES,
+                                             min(window_end, 1440), STEP_MINUTES)})
+    if calendar._midnight is None:  # a daylight-saving day: ask each time
+        return [minute for minute in candidates if not calendar.stops(minute, duration)]
+    # Any other day is 1440 minutes at one UTC offset: a local minute is midnight's epoch minute
+    # plus itself, and the same rules as Day.stops are a sweep over the busy time, merged and in
+    # order (a busy day's timeline asks this of 50 doctors at once).
+    midnight, earliest = calendar._midnight, calendar.earliest
+    busy, starts, ahead = _merged(calendar._busy_spans), [], 0
+    for minute in candidates:
+        start, end = midnight + minute, midnight + minute + duration
+        if start <= earliest or not any(open_at <= minute and minute + duration <= close_at
+                                        for open_at, close_at in windows):
+            continue
+        while ahead < len(busy) and busy[ahead][1] <= start:
+            ahead += 1
+        if ahead == len(busy) or end <= busy[ahead][0]:
+            starts.append(minute)
+    return starts
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Intervals as disjoint ones in order (touching ones joined)."""
+    merged = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _steady_midnight(day: date, tz: ZoneInfo) -> int | None:
+    """The epoch minute of `day`'s local midnight when the whole day runs at one UTC offset (1440
+    minutes from midnight to midnight, the same offset at both), else None: a daylight-saving day,
+    whose times go through local_instant one by one. (No zone changes its offset twice in a day.)"""
+    try:
+        start, end = (datetime.combine(day + timedelta(days=n), time(0), tzinfo=tz) for n in (0, 1))
+        if start.utcoffset() != end.utcoffset():
+            return None
+        midnight = epoch_minutes(start.astimezone(timezone.utc))
+    except OverflowError:  # year 1 or 9999
+        return None
+    return midnight if epoch_minutes(end.astimezone(timezone.utc)) - midnight == 1440 else None
 
 
 def format_minute(minute: int) -> str:

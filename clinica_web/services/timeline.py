@@ -3,8 +3,8 @@ doctor and a row per quarter hour, holding the visits, the time off and clinic c
 times to book and, today, "now" and each doctor's walk-in time.
 
 A fixed number of queries whatever the day holds: the doctors, their hours that weekday, the
-visits (patient and visit type joined in), the slot engine's busy time of every doctor at once
-(availability.busy_by_doctor: visits, time off, closures), the reasons of those periods, and the
+time off and closures of every doctor at once (availability.busy_by_doctor), their reasons, the
+visits (patient and visit type joined in; with the periods, the slot engine's busy time) and the
 default visit type. The free times are the slot engine's (availability.free_minutes): the
 timeline offers exactly what booking that time would accept.
 """
@@ -40,7 +40,7 @@ class Period:
         return self.rule == slots.CLOSED
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Visit:
     id: int
     status: str  # scheduled, arrived, completed, no_show or held (a time held for a waitlist offer)
@@ -57,7 +57,7 @@ class Visit:
         return self.status == HELD
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Booked:
     """A visit as read, before its clash is known."""
     visit: Visit
@@ -113,9 +113,9 @@ def timeline(actor: User, *, day: date, doctor_id=None, now: datetime) -> Timeli
     ids = [doctor.id for doctor in doctors_shown]
     start, end = clinic.local_day_span(day)
     windows = _windows(ids, day.weekday())
-    visits = _visits(ids, start, end, now=now)
-    busy = availability.busy_by_doctor(ids, start, end)
+    busy = availability.busy_by_doctor(ids, start, end, bookings=False)
     periods = _periods(busy)
+    visits = _visits(ids, start, end, now=now, busy=busy)
     kind = _default_type()
     duration = kind.default_duration if kind else availability.DEFAULT_DURATION
     today = clinic.local_today(now) == day
@@ -148,28 +148,33 @@ def _windows(doctor_ids, weekday) -> dict[int, list[tuple[int, int]]]:
     return found
 
 
-def _visits(doctor_ids, start, end, *, now) -> dict[int, list[_Booked]]:
+def _visits(doctor_ids, start, end, *, now, busy) -> dict[int, list[_Booked]]:
     """{doctor id: [visit]}: the visits starting that day that hold their time (cancelled ones
-    gave it back and are not shown; a time held for a waitlist offer is), in start order."""
+    gave it back and are not shown; a time held for a waitlist offer is), in start order. Their
+    time, and that of any visit running into the day from the day before, is added to `busy` (the
+    slot engine's busy time, as availability.busy_by_doctor reads it)."""
     query = (
         select(Appointment.id, Appointment.doctor_id, Appointment.starts_at, Appointment.duration_minutes,
                Appointment.status, Appointment.appointment_type, Appointment.confirmed_at, User.full_name,
                AppointmentType.label)
         .join(User, User.id == Appointment.patient_id)
         .outerjoin(AppointmentType, AppointmentType.name == Appointment.appointment_type)
-        .where(Appointment.doctor_id.in_(doctor_ids), Appointment.starts_at >= start, Appointment.starts_at < end,
-               lifecycle.holds_time())
+        .where(Appointment.doctor_id.in_(doctor_ids), Appointment.overlapping(start, end), lifecycle.holds_time())
         .order_by(Appointment.starts_at, Appointment.id)
     )
-    found = {}
+    found, tz = {}, clinic.tz()
     for (appointment_id, doctor_id, starts_at, minutes, status, visit_type, confirmed_at, name,
          label) in db.session.execute(query):
-        minute = _local_minute(starts_at)
+        ends_at = starts_at + timedelta(minutes=minutes)
+        busy[doctor_id].append(slots.Busy(starts_at, ends_at, slots.BOOKED, appointment_id))
+        if starts_at < start:
+            continue  # yesterday's visit: it only holds time
+        minute = _local_minute(starts_at, tz)
         visit = Visit(id=appointment_id, status=status, patient_name=name,
                       visit_label=label or visit_type.replace("_", " ").capitalize(), start=minute,
                       end=min(minute + minutes, DAY_MINUTES), confirmed=confirmed_at is not None,
                       late=status == SCHEDULED and starts_at < now, clash=None)
-        found.setdefault(doctor_id, []).append(_Booked(visit, starts_at, starts_at + timedelta(minutes=minutes)))
+        found.setdefault(doctor_id, []).append(_Booked(visit, starts_at, ends_at))
     return found
 
 
@@ -199,8 +204,8 @@ def _default_type() -> AppointmentType | None:
         return None
 
 
-def _local_minute(instant: datetime) -> int:
-    local = clinic.to_local(instant)
+def _local_minute(instant: datetime, tz=None) -> int:
+    local = instant.astimezone(tz or clinic.tz())
     return local.hour * 60 + local.minute
 
 
@@ -221,6 +226,8 @@ def _cells(first, last, visits, periods, windows, free, day) -> list[Cell]:
     spans = [(period, *_period_minutes(period, day)) for period in periods]
 
     def period_at(minute):
+        if not spans:  # most columns
+            return None, 0
         return next(((p, end) for p, start, end in spans if start < minute + STEP and minute < end), (None, 0))
 
     def working(minute):

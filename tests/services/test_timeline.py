@@ -191,6 +191,21 @@ def test_the_free_times_are_the_slot_engines_for_the_default_visit_type(
     assert cells_of(found, "Dr. Laura Rossi")[hhmm("09:00")].kind == timeline.OPEN  # past: not offered
 
 
+def test_a_visit_from_the_day_before_holds_its_time_without_a_block_of_its_own(
+        app, make_doctor, make_appointment, patient, desk_user):
+    """The timeline reads the visits once, and their time is the slot engine's busy time: one that
+    started yesterday at 23:30 still holds 00:00-00:30 of a doctor working from midnight."""
+    doctor = make_doctor(name="Dr. Night Shift", weekdays=range(7), windows=(("00:00", "02:00"),))
+    make_appointment(doctor_id=doctor, patient_id=patient, day=DAY - timedelta(days=1), hhmm="23:30", duration=60)
+    found = grid(app, desk_user)
+    cells = cells_of(found, "Dr. Night Shift")
+    free = [minute for minute, cell in cells.items() if cell.kind == timeline.FREE]
+    with app.app_context():
+        engine = availability.free_slots(availability.active_doctor(doctor), DAY, 30, now=instant(BEFORE, "12:00"))
+    assert free == engine == [hhmm("00:30"), hhmm("00:45"), hhmm("01:00"), hhmm("01:15"), hhmm("01:30")]
+    assert cells[0].kind == timeline.OPEN and not [cell for cell in cells.values() if cell.kind == timeline.VISITS]
+
+
 def test_now_is_marked_only_on_today(app, make_doctor, desk_user):
     make_doctor(name="Dr. Laura Rossi")
     today = grid(app, desk_user, at=instant(DAY, "10:07"))

@@ -1,6 +1,10 @@
 """The desk's timeline (DESIGN.md section 20): the day as a grid of doctors and quarter hours."""
-from flask import abort
+from dataclasses import dataclass
+
+from flask import abort, url_for
+from flask_babel import gettext
 from flask_login import current_user
+from markupsafe import Markup
 
 from clinica_web.blueprints.desk import bp
 from clinica_web.blueprints.desk.views import _day_arg, _int_arg
@@ -9,6 +13,21 @@ from clinica_web.htmx import is_htmx, render_page_or_partial
 from clinica_web.services import audit, clinic
 from clinica_web.services import timeline as timelines
 from clinica_web.services.errors import NotFound
+
+# Stands for the time in a label translated once per column, then cut in two around it.
+_TIME = "\x00"
+
+
+@dataclass(frozen=True)
+class BookLinks:
+    """What a column's links to book its free times are made of, built once per doctor: a busy
+    day has over a thousand free times, and building each link and label whole (url_for, gettext)
+    cost twice as much as the rest of the page. The template writes href + time, and the label's
+    words before and after the time (in the page's language, in the order it puts them)."""
+    doctor_id: int
+    href: str
+    before: Markup
+    after: Markup
 
 
 @bp.route("/timeline")
@@ -25,5 +44,20 @@ def timeline():
         grid = timelines.timeline(current_user, day=day, doctor_id=_int_arg("doctor_id"), now=now)
     except NotFound:
         abort(404)
+    can_book = current_user.role in DESK
     return render_page_or_partial("desk/timeline.html", "desk/_timeline.html", timeline=grid,
-                                  today=clinic.local_today(now), can_book=current_user.role in DESK)
+                                  today=clinic.local_today(now), can_book=can_book,
+                                  book_links=_book_links(grid) if can_book else None)
+
+
+def _book_links(grid) -> list[BookLinks]:
+    """A column's BookLinks, in the order of the columns."""
+    visit_type = grid.visit_type.name if grid.visit_type else ""
+    found = []
+    for column in grid.columns:
+        href = url_for("desk.book", doctor_id=column.doctor.id, date=grid.day.isoformat(), type=visit_type) + "&time="
+        label = Markup(gettext('Book %(time)s<span class="visually-hidden"> with %(doctor)s</span>')) % {
+            "time": _TIME, "doctor": column.doctor.display_name}
+        before, after = label.split(_TIME)
+        found.append(BookLinks(column.doctor.id, href, Markup(before), Markup(after)))
+    return found
