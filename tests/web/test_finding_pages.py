@@ -46,6 +46,9 @@ def test_the_month_view_marks_every_day_and_links_the_open_ones(client, make_doc
     assert cells[11] == ("full", "Thursday 11 March 2027: fully booked")
     assert cells[13] == ("day-off", "Saturday 13 March 2027: no hours")
     assert cells[15] == ("closed", "Monday 15 March 2027: clinic closed: Clinic holiday")
+    # The cell shows "Closed"; the reason is written under the month for everyone, not only read out.
+    notes = re.search(r'<ul class="month-notes">(.*?)</ul>', page.text, re.S)[1]
+    assert re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", notes)).strip() == "Clinic closed: Clinic holiday (Mon 15 Mar)"
     assert cells[16] == ("open", "Tuesday 16 March 2027: 3 free times")
     assert f'href="/doctors/{doctor_id}?date=2027-03-16&amp;type=consultation"' in page.text
     assert f'hx-get="/doctors/{doctor_id}/slots?date=2027-03-16&amp;type=consultation"' in page.text
@@ -114,6 +117,12 @@ def test_a_day_without_free_time_links_to_the_next_one_and_to_other_doctors(
     assert "Dr. Skin" not in page  # another specialty
     sunday = client.get(f"/doctors/{rossi}/slots?date=2027-03-14", headers=HTMX).text
     assert "does not see patients on this day" in sunday and "date=2027-03-15&amp;time=09:00" in sunday
+    # A past day and a day beyond the horizon (8 June) lead to the earliest time from today on.
+    for gone in ("2027-03-09", "2027-06-30"):
+        page = client.get(f"/doctors/{rossi}/slots?date={gone}", headers=HTMX).text
+        assert ("This day has passed." if gone < "2027-03-10" else "beyond the booking horizon") in page
+        assert "Next free time with Dr. Laura Rossi:" in page and "date=2027-03-12&amp;time=09:00" in page
+        assert f'href="/doctors/{other}/book?date=2027-03-10&amp;time=14:00&amp;type=consultation"' in page  # today
 
 
 def test_find_lists_each_doctors_earliest_times_earliest_first(client, make_doctor):

@@ -65,14 +65,19 @@ def _slot_context(doctor_id):
 
 
 def _ways_on(doctor, day, offer, duration, *, now):
-    """No dead ends: on a day with no free time (that is not past or beyond the horizon), the
-    doctor's next free time and the earliest of the other doctors of the same specialty."""
-    if offer.free_minutes or offer.why_none in ("past", "beyond_horizon"):
+    """No dead ends: on a day with no free time, the doctor's next free time after it and the
+    earliest of the other doctors of the same specialty from it; for a past day, or one beyond the
+    horizon, both from today."""
+    if offer.free_minutes:
         return dict(next_time=None, other_times=[])
-    [mine] = finder.earliest([doctor], duration, now=now, start_day=day + timedelta(days=1), limit=1) or [None]
+    if offer.why_none in ("past", "beyond_horizon"):
+        mine_from = others_from = clinic.local_today(now)
+    else:
+        mine_from, others_from = day + timedelta(days=1), day
+    [mine] = finder.earliest([doctor], duration, now=now, start_day=mine_from, limit=1) or [None]
     others = [d for d in finder.active_doctors(specialty=doctor.specialty) if d.id != doctor.id]
-    return dict(next_time=mine, other_times=finder.earliest(others, duration, now=now, start_day=day, limit=3,
-                                                            per_doctor=1))
+    return dict(next_time=mine, other_times=finder.earliest(others, duration, now=now, start_day=others_from,
+                                                            limit=3, per_doctor=1))
 
 
 @bp.route("/doctors/<id:doctor_id>/calendar")
