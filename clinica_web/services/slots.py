@@ -186,8 +186,9 @@ def free_slots(
     if calendar._midnight is None:  # a daylight-saving day: ask each time
         return [minute for minute in candidates if not calendar.stops(minute, duration)]
     # Any other day is 1440 minutes at one UTC offset: a local minute is midnight's epoch minute
-    # plus itself, and the same rules as Day.stops are a sweep over the busy time, merged and in
-    # order (a busy day's timeline asks this of 50 doctors at once).
+    # plus itself, and the rules of Day.stops are a sweep over the busy time, merged and in order
+    # (a busy day's timeline asks this of 50 doctors at once). tests/unit/test_slots.py checks
+    # that the sweep lets through exactly the times Day.stops does: change them together.
     midnight, earliest = calendar._midnight, calendar.earliest
     busy, starts, ahead = _merged(calendar._busy_spans), [], 0
     for minute in candidates:

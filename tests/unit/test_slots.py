@@ -600,6 +600,20 @@ def test_free_slots_match_brute_force_oracle(case):
     assert got == oracle(case.day, case.windows, case.busy, case.duration, case.now, case.tz, case.policy)
 
 
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(case=cases())
+def test_free_slots_are_the_times_day_stops_lets_through(case):
+    """free_slots sweeps a day at one UTC offset instead of asking Day.stops each time (a busy
+    timeline asks for 50 doctors): the sweep is the same rules as the booking check and the
+    explainer, time by time."""
+    calendar = slots.Day(day=case.day, windows=case.windows, busy=case.busy, now=case.now, tz=case.tz,
+                         policy=case.policy)
+    grid = sorted({minute for start, end in case.windows for minute in range(-(-start // 15) * 15, min(end, 1440), 15)})
+    expected = [] if calendar.closed_all_day else [m for m in grid if not calendar.stops(m, case.duration)]
+    assert slots.free_slots(day=case.day, windows=case.windows, busy=case.busy, duration=case.duration,
+                            now=case.now, tz=case.tz, policy=case.policy) == expected
+
+
 def test_oracle_agrees_with_hand_computed_cases():
     """The oracle itself reproduces a few answers worked out by hand above."""
     long = long_before(FALL_SAT)
