@@ -3,12 +3,14 @@ specialty, over a range of days and a part of the day.
 
 When time frees up (a cancel or a move: history.record; a blocked period removed or hours added:
 schedule.py), a FreedTime row is written in that change's transaction. The worker offers it
-(`offer_freed_time`): the earliest fitting slot goes to the earliest matching entry, in joining
-order, and is **held** for it: an appointment row with status "held", which the database's
-overlap guards count like any booking (lifecycle: every status but cancelled holds time), so
-nobody else can book it meanwhile. The patient gets an email with single-use "Book it" and "No
-thanks" links. Accepting turns the held row into a booking; declining, or the hold expiring
-(`expire_offers`, the worker), releases it and frees the time again for the next entry.
+(`offer_freed_time`) to the matching entries in joining order: each is offered the earliest slot
+of the freed time still free that fits it, until the slots or the entries run out (one open offer
+per slot, at most one per entry). An offered slot is **held**: an appointment row with status
+"held", which the database's overlap guards count like any booking (lifecycle: every status but
+cancelled holds time), so nobody else, nor the next entry, can have it meanwhile. The patient gets
+an email with single-use "Book it" and "No thanks" links. Accepting turns the held row into a
+booking; declining, or the hold expiring (`expire_offers`, the worker), releases it and frees the
+time again for the next entry.
 """
 from datetime import date, datetime, timedelta
 
@@ -170,24 +172,56 @@ def offer_freed_time(*, now: datetime, limit: int = 20) -> int:
 
 
 def _offer(item: FreedTime, *, now) -> int:
+    """Offer one freed time to the entries waiting for it, in joining order, each the earliest slot
+    of it still free that fits them (a hold is busy time for the entries after it), until the
+    slots or the entries run out. Returns the offers made."""
     doctor = availability.active_doctor(item.doctor_id)
     if doctor is None or item.ends_at <= now:
         return 0
-    tz = clinic.tz()
     first_day, last_day = clinic.local_today(item.starts_at), clinic.local_today(item.ends_at - timedelta(minutes=1))
-    for entry in _waiting_for(doctor, first_day, last_day, item):
-        duration = booking.find_type(entry.appointment_type).default_duration
-        for day in _days_between(max(first_day, entry.from_date), min(last_day, entry.to_date)):
-            for minute in availability.free_slots(doctor, day, duration, now=now):
-                start = slots.local_instant(day, minute, tz)
-                end = start + timedelta(minutes=duration)
-                if start < item.starts_at or end > item.ends_at or not covers(entry, day, minute):
-                    continue
-                if availability.rules_stopping(doctor, day, minute, duration, now=now, patient_id=entry.patient_id):
-                    continue  # the patient is elsewhere then
-                if _hold(entry, doctor, start, end, now=now):
-                    return 1
-    return 0
+    entries = _waiting_for(doctor, first_day, last_day, item)
+    types = booking.appointment_types()
+    durations = [booking.find_type(entry.appointment_type, types).default_duration for entry in entries]
+    made = 0
+    for entry, duration in zip(entries, durations):
+        if _offer_to(entry, doctor, item, duration, now=now):
+            made += 1
+            if next(_free_times(doctor, item, min(durations), now=now), None) is None:
+                break  # the freed time is all held now: no visit of those waiting fits in it
+    return made
+
+
+def _offer_to(entry: WaitlistEntry, doctor: Doctor, item: FreedTime, duration: int, *, now) -> bool:
+    """Hold and offer the entry the earliest free slot of the freed time that fits it (its days,
+    its part of the day, its patient free then); False if there is none, or if the entry has an
+    offer open by now: another worker, offering it another freed time, locked its row first."""
+    entry = locked(WaitlistEntry, entry.id)
+    if entry.status != ACTIVE or db.session.scalar(select(WaitlistOffer.id).where(
+            WaitlistOffer.entry_id == entry.id, WaitlistOffer.status == OPEN).limit(1)) is not None:
+        return False
+    for day, minute, start, end in _free_times(doctor, item, duration, now=now, first=entry.from_date,
+                                               last=entry.to_date):
+        if not covers(entry, day, minute):
+            continue
+        if availability.rules_stopping(doctor, day, minute, duration, now=now, patient_id=entry.patient_id):
+            continue  # the patient is elsewhere then
+        if _hold(entry, doctor, start, end, now=now):
+            return True
+    return False
+
+
+def _free_times(doctor, item, duration, *, now, first=date.min, last=date.max):
+    """(local day, minute, start, end) of each free slot of `duration` inside the freed time,
+    between the days `first` and `last`, earliest first; each day is read when it is reached."""
+    tz = clinic.tz()
+    first_day = max(clinic.local_today(item.starts_at), first)
+    last_day = min(clinic.local_today(item.ends_at - timedelta(minutes=1)), last)
+    for day in _days_between(first_day, last_day):
+        for minute in availability.free_slots(doctor, day, duration, now=now):
+            start = slots.local_instant(day, minute, tz)
+            end = start + timedelta(minutes=duration)
+            if item.starts_at <= start and end <= item.ends_at:
+                yield day, minute, start, end
 
 
 def _days_between(first, last):

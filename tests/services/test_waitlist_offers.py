@@ -1,5 +1,6 @@
-"""Waitlist offers with holds (DESIGN.md section 18): freed time is offered to the earliest
-matching entry, held by a row the database's overlap guards count, booked or let go."""
+"""Waitlist offers with holds (DESIGN.md section 18): freed time is offered to the matching
+entries in joining order, each the earliest slot of it still free, held by a row the database's
+overlap guards count, booked or let go."""
 import re
 import threading
 from datetime import date, timedelta
@@ -19,7 +20,7 @@ from clinica_web.models import (
     WaitlistOffer,
     WeeklyHours,
 )
-from clinica_web.services import booking, clinic, waitlist
+from clinica_web.services import booking, clinic, schedule, waitlist
 from clinica_web.services.errors import DomainError
 from tests.conftest import PASSWORD, instant
 
@@ -149,12 +150,130 @@ def test_an_entry_waits_for_its_own_days_and_part_of_the_day(app, people, make_d
         assert offer.entry.patient_id == people["cid"]  # by specialty, in the afternoon; Ben wants mornings
 
 
-def one_doctor_and_patients(app, count):
-    """A committed clinic: one doctor with Monday 09:00-09:30, `count` patients. (doctor id, patient ids)"""
+def holds(app):
+    """Every held appointment, earliest first: (its offer's entry, patient, start, end)."""
+    with app.app_context():
+        return db.session.execute(
+            select(WaitlistOffer.entry_id, Appointment.patient_id, Appointment.starts_at, Appointment.ends_at)
+            .select_from(Appointment).outerjoin(WaitlistOffer, WaitlistOffer.appointment_id == Appointment.id)
+            .where(Appointment.status == HELD).order_by(Appointment.starts_at)).all()
+
+
+def offer_mails(sent_mail):
+    """(recipient, subject) of every offer email sent, oldest first."""
+    return [(m["To"], m["Subject"]) for m in sent_mail() if m["Subject"].startswith("A time has freed up")]
+
+
+def offer_subject(hhmm, doctor="Dr. Laura Rossi"):
+    return f"A time has freed up: Mon 15 Mar {hhmm} with {doctor}"
+
+
+def test_a_removed_blocked_morning_is_offered_slot_by_slot_down_the_line(app, people, make_doctor, make_user,
+                                                                         sent_mail):
+    """Three waiting, a whole morning freed: each is offered (and held) one slot, the earliest
+    still free, in joining order."""
+    doctor = make_doctor(name="Dr. Early")  # 09:00-13:00 and 14:00-18:00
+    admin = make_user(role="admin")
+    with app.app_context():
+        period, _inside = schedule.add_blocked_period(
+            actor=db.session.get(User, admin), doctor_id=doctor, start_date=DAY.isoformat(),
+            end_date=DAY.isoformat(), start_time="09:00", end_time="13:00", reason="Congress", now=clinic.now())
+        period_id = period.id
+    entries = [join(app, people[name], doctor_id=doctor) for name in ("ana", "ben", "cid")]
+    with app.app_context():
+        schedule.remove_blocked_period(actor=db.session.get(User, admin), period_id=period_id, now=clinic.now())
+    assert run(app) == 3
+    starts = [instant(DAY, hhmm) for hhmm in ("09:00", "09:30", "10:00")]
+    assert offers(app) == [(entry, start, "open") for entry, start in zip(entries, starts)]
+    assert holds(app) == [(entry, people[name], start, start + timedelta(minutes=30))
+                          for entry, name, start in zip(entries, ("ana", "ben", "cid"), starts)]
+    assert offer_mails(sent_mail) == [("ana@example.com", offer_subject("09:00", "Dr. Early")),
+                                      ("ben@example.com", offer_subject("09:30", "Dr. Early")),
+                                      ("cid@example.com", offer_subject("10:00", "Dr. Early"))]
+    assert run(app) == 0  # each entry has its one offer; nothing else was freed
+
+
+def test_added_hours_are_offered_until_their_slots_run_out(app, people, make_user, sent_mail):
+    """A Monday 10:00-11:00 added: Ana and Ben (first in line) each get one of its two slots; Cid,
+    third, finds it all held."""
+    entries = [join(app, people[name], doctor_id=people["doctor"]) for name in ("ana", "ben", "cid")]
+    with app.app_context():
+        schedule.add_window(actor=db.session.get(User, make_user(role="admin")), doctor_id=people["doctor"],
+                            weekday=DAY.weekday(), start="10:00", end="11:00")
+    assert run(app) == 2
+    assert offers(app) == [(entries[0], instant(DAY, "10:00"), "open"), (entries[1], instant(DAY, "10:30"), "open")]
+    assert holds(app) == [(entries[0], people["ana"], instant(DAY, "10:00"), instant(DAY, "10:30")),
+                          (entries[1], people["ben"], instant(DAY, "10:30"), instant(DAY, "11:00"))]
+    assert offer_mails(sent_mail) == [("ana@example.com", offer_subject("10:00")),
+                                      ("ben@example.com", offer_subject("10:30"))]
+
+
+def test_a_long_visit_moved_away_frees_a_slot_for_each_of_the_first_in_line(app, people, sent_mail):
+    """Ana moves her 60-minute therapy (09:00-10:00, the whole morning) to Tuesday: Ben, first in
+    line, is offered 09:00 and Cid 09:30."""
+    with app.app_context():
+        ana = db.session.get(User, people["ana"])
+        therapy = booking.book(actor=ana, patient=ana, doctor_id=people["doctor"], date=DAY.isoformat(),
+                               time="09:00", appointment_type="therapy", now=clinic.now()).id
+    ben_entry = join(app, people["ben"], doctor_id=people["doctor"])
+    cid_entry = join(app, people["cid"], doctor_id=people["doctor"])
+    assert run(app) == 0  # nothing freed yet
+    with app.app_context():
+        booking.reschedule_by_patient(patient=db.session.get(User, people["ana"]), appointment_id=therapy,
+                                      date=(DAY + timedelta(days=1)).isoformat(), time="09:00", now=clinic.now())
+    assert run(app) == 2
+    assert offers(app) == [(ben_entry, instant(DAY, "09:00"), "open"), (cid_entry, instant(DAY, "09:30"), "open")]
+    assert holds(app) == [(ben_entry, people["ben"], instant(DAY, "09:00"), instant(DAY, "09:30")),
+                          (cid_entry, people["cid"], instant(DAY, "09:30"), instant(DAY, "10:00"))]
+    assert offer_mails(sent_mail) == [("ben@example.com", offer_subject("09:00")),
+                                      ("cid@example.com", offer_subject("09:30"))]
+
+
+def test_the_worker_makes_the_offers_and_expires_the_holds(app, clock, people, make_user, run_worker, sent_mail):
+    """The real worker pass: a cancelled 60-minute visit is offered to Ben and Cid (Dan, third,
+    finds it all held); Ben books his, Cid lets hers run out, and the next pass offers it to Dan."""
+    dan = make_user(email="dan@example.com")
+    with app.app_context():
+        ana = db.session.get(User, people["ana"])
+        therapy = booking.book(actor=ana, patient=ana, doctor_id=people["doctor"], date=DAY.isoformat(),
+                               time="09:00", appointment_type="therapy", now=clinic.now()).id
+    ben_entry, cid_entry, dan_entry = (join(app, who, doctor_id=people["doctor"])
+                                       for who in (people["ben"], people["cid"], dan))
+    cancel(app, people["ana"], therapy)
+
+    def worker_pass():
+        done = run_worker()
+        return done["offers_expired"], done["offers_made"]
+
+    assert worker_pass() == (0, 2)
+    assert offers(app) == [(ben_entry, instant(DAY, "09:00"), "open"), (cid_entry, instant(DAY, "09:30"), "open")]
+    accept, _decline = offer_links(sent_mail, "ben@example.com")
+    assert app.test_client().post(accept).status_code == 200
+    clock.advance(minutes=app.config["WAITLIST_HOLD_MINUTES"])
+    assert worker_pass() == (1, 1)  # Cid's hold ran out; its time goes to Dan
+    assert offers(app) == [(ben_entry, instant(DAY, "09:00"), "accepted"),
+                           (cid_entry, instant(DAY, "09:30"), "expired"),
+                           (dan_entry, instant(DAY, "09:30"), "open")]
+    assert holds(app) == [(dan_entry, dan, instant(DAY, "09:30"), instant(DAY, "10:00"))]
+    with app.app_context():
+        booked = db.session.execute(select(Appointment.patient_id, Appointment.starts_at).where(
+            Appointment.status == SCHEDULED)).all()
+        assert booked == [(people["ben"], instant(DAY, "09:00"))]
+        assert [db.session.get(WaitlistEntry, entry).status for entry in (ben_entry, cid_entry, dan_entry)] == [
+            "booked", "active", "active"]
+    assert offer_mails(sent_mail) == [("ben@example.com", offer_subject("09:00")),
+                                      ("cid@example.com", offer_subject("09:30")),
+                                      ("dan@example.com", offer_subject("09:30"))]
+    assert worker_pass() == (0, 0)
+
+
+def one_doctor_and_patients(app, count, closes=570):
+    """A committed clinic: one doctor with Monday 09:00-09:30 (or until minute `closes`), `count`
+    patients. (doctor id, patient ids)"""
     with app.app_context():
         db.session.add(AppointmentType(name="consultation", label="Consultation", default_duration=30))
         doctor = Doctor(display_name="Dr. Held", specialty="General Practice")
-        doctor.weekly_hours = [WeeklyHours(weekday=DAY.weekday(), start_minute=540, end_minute=570)]
+        doctor.weekly_hours = [WeeklyHours(weekday=DAY.weekday(), start_minute=540, end_minute=closes)]
         db.session.add(doctor)
         people = []
         for number in range(count):
@@ -235,4 +354,32 @@ def test_two_workers_never_make_two_offers_for_one_freed_slot(committing_app, cl
     assert sum(made) == 1
     with app.app_context():
         assert db.session.scalar(select(func.count(WaitlistOffer.id))) == 1
+        assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.status == HELD)) == 1
+
+
+@pytest.mark.concurrency
+def test_two_workers_offering_two_freed_times_make_one_offer_to_one_patient(committing_app, clock):
+    """Two cancellations free 09:00 and 09:30; one patient waits. Two workers, each taking one of
+    the freed times, start together: the patient is offered one time, not held two."""
+    app = committing_app
+    doctor_id, ids = one_doctor_and_patients(app, 3, closes=600)
+    visits = [book(app, ids[0], doctor_id, "09:00"), book(app, ids[1], doctor_id, "09:30")]
+    entry = join(app, ids[2], doctor_id=doctor_id)
+    cancel(app, ids[0], visits[0])
+    cancel(app, ids[1], visits[1])
+    start, made = threading.Barrier(2), []
+
+    def worker():
+        with app.app_context():
+            start.wait()
+            made.append(waitlist.offer_freed_time(now=clinic.now(), limit=1))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(made) == [0, 1]
+    with app.app_context():
+        assert db.session.execute(select(WaitlistOffer.entry_id, WaitlistOffer.status)).all() == [(entry, "open")]
         assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.status == HELD)) == 1
