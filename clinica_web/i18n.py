@@ -19,6 +19,8 @@ from markupsafe import Markup
 
 # Language code -> its name in that language (the switcher shows each in its own language).
 LANGUAGES = {"en": "English", "es": "Español"}
+# The JSON APIs' blueprints (the booking API, the clinic API): English whatever the request says.
+API_BLUEPRINTS = ("api", "clinic_api")
 COOKIE = "language"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 
@@ -35,7 +37,7 @@ PATTERNS = {
 def select_locale() -> str:
     """Flask-Babel's locale selector (once per request)."""
     default = current_app.config["DEFAULT_LOCALE"]
-    if not has_request_context() or (request.blueprint or "").startswith("api"):
+    if not has_request_context() or request.blueprint in API_BLUEPRINTS:
         return default
     saved = getattr(current_user, "language", None) if current_user else None
     if saved in LANGUAGES:

@@ -125,6 +125,9 @@ def init_app(app):
     app.add_template_filter(patient_status)
     app.add_template_filter(patient_status_key)
     app.add_template_filter(format_minute, "hhmm")
+    # {% if visit.status is holding_time %}: the lifecycle says which statuses keep their time
+    # (every one but cancelled), not the templates.
+    app.add_template_test(lambda status: status in lifecycle.HOLDS_TIME, "holding_time")
     app.add_template_global(mail.link_to, "link_to")  # emails' links, on SITE_URL
     htmx.init_app(app)
 

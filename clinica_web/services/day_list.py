@@ -176,7 +176,7 @@ def day_list(actor: User, *, day: date, doctor_id=None, now: datetime) -> DayLis
 
 def _add_reminder_notes(rows: list[Row], *, day: date, zone) -> None:
     """Each visit's reminder note: one query for the whole day (none for a day without reminders to read)."""
-    listed = [row for row in rows if row.status != CANCELLED]
+    listed = [row for row in rows if row.status in lifecycle.HOLDS_TIME]
     asked = [row.id for row in listed if row.wants_reminders]
     found = reminders.states(asked) if asked else {}
     for row in listed:

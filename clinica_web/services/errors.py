@@ -41,9 +41,10 @@ class SlotUnavailable(DomainError):
 
 
 class SlotTaken(SlotUnavailable):
-    """Another booking of the doctor overlaps (also what the database constraint reports)."""
+    """Another booking of the doctor overlaps (also what the database constraint reports): the
+    rule "booked" of rules.py, whichever of the two finds it."""
 
-    code = "slot_taken"
+    code = "booked"
 
     def __init__(self, message=N_("Time slot overlaps with another booking"), *, field="time", **values):
         super().__init__(message, field=field, **values)

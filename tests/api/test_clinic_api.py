@@ -907,6 +907,18 @@ def test_explain_lists_every_rule_in_the_way_with_its_detail(api, desk, doctor_a
     assert "Ana Torres" in details and "Ben Okafor" in details and f"Appointment {second} " in details
 
 
+def test_the_clinic_api_answers_in_english_whatever_the_request_asks(client, desk, doctor_a, make_block):
+    """Its messages and details (dates, weekdays) are a contract, like the booking API's."""
+    make_block(doctor_id=doctor_a, start=instant(MONDAY, "09:00"), end=instant(MONDAY, "10:00"), reason="Training")
+    query = {"provider_id": doctor_a, "scheduled_at": utc_text(MONDAY, "09:00")}
+    answers = [client.get(EXPLAIN, query_string=query, headers={**as_token(desk), "Accept-Language": language})
+               .get_json() for language in ("en", "es")]
+    assert answers[0] == answers[1] and answers[0]["reasons"][0]["code"] == "blocked"
+    saturday = {"provider_id": doctor_a, "scheduled_at": utc_text(SATURDAY, "10:00")}
+    spanish = client.get(EXPLAIN, query_string=saturday, headers={**as_token(desk), "Accept-Language": "es"})
+    assert "does not work on Saturdays" in spanish.get_json()["reasons"][0]["detail"]
+
+
 @pytest.mark.parametrize("when, codes, detail", [
     (lambda: utc_text(TODAY - timedelta(days=1), "10:00"), ["too_soon"], "Times can be booked from"),
     (lambda: utc_text(TODAY + timedelta(days=200), "10:00"), ["beyond_horizon"], "up to "),

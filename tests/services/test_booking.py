@@ -152,6 +152,23 @@ def test_overlap_with_another_booking_half_open(app, book, make_user):
     assert book(time="10:30")  # back to back after
 
 
+def test_an_overlap_the_database_refuses_is_the_same_refusal_as_the_checks(app, book, make_user, monkeypatch,
+                                                                           backend):
+    """A booking that passes the check but loses to one committed meanwhile is refused by the
+    database's guard: the caller gets the rule's own error (code "booked", the same message) as
+    if the check had seen it, on both databases."""
+    from clinica_web.services import availability, rules
+
+    book(time="10:00", patient=make_user(email="other@example.com"))
+    monkeypatch.setattr(availability, "busy_intervals", lambda *args, **kwargs: [])  # the check sees nothing
+    with pytest.raises(SlotTaken) as refused:
+        book(time="10:15", duration=15)
+    expected = rules.refusal("booked")
+    assert (refused.value.code, refused.value.message, refused.value.field) == (
+        "booked", expected.message, expected.field)
+    assert count_appointments(app) == 1
+
+
 def test_patient_cannot_be_in_two_places(app, book, make_doctor):
     other_doctor = make_doctor(name="Dr. Marco Bianchi")
     book(time="10:00")

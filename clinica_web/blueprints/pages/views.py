@@ -256,7 +256,8 @@ def booking_detail(appointment_id):
     now = clinic.now()
     refused = lifecycle.patient_change_refusal(appointment, now=now)
     return render_template("pages/booking.html", appointment=appointment, can_change=refused is None,
-                           too_late=refused == "too_late_to_change", now=now,
+                           too_late=refused == "too_late_to_change",
+                           upcoming=lifecycle.is_upcoming_for_patient(appointment, now=now),
                            google_calendar=mail.google_calendar_link(appointment))
 
 
