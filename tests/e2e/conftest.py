@@ -139,18 +139,24 @@ def writing_to_the_server_database(server, **config):
 
 
 def welcome_link(server, address):
-    """The sign-in link of the newest welcome email to `address` (development mail is written to
-    files), once the worker has sent it (it looks every 0.3 s here)."""
+    """The sign-in link of the newest welcome email to `address`."""
+    return emailed_link(server, address, "/register/welcome/")
+
+
+def emailed_link(server, address, path):
+    """The link to `path`... of the newest email to `address` holding one (development mail is
+    written to files), once the worker has sent it (it looks every 0.3 s here)."""
     folder = Path(server[1]["MAIL_FILE_DIR"])
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        for path in sorted(folder.glob("*.eml"), reverse=True):
-            message = message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for path_of_mail in sorted(folder.glob("*.eml"), reverse=True):
+            message = message_from_bytes(path_of_mail.read_bytes(), policy=email.policy.default)
             if message["To"] == address:
-                body = message.get_body(("plain",)).get_content()
-                return re.search(r"https?://\S+/register/welcome/\S+", body)[0]
+                found = re.search(rf"https?://\S+{re.escape(path)}\S+", message.get_body(("plain",)).get_content())
+                if found:
+                    return found[0]
         time.sleep(0.2)
-    raise AssertionError(f"no welcome email to {address}")
+    raise AssertionError(f"no email to {address} with a link to {path}")
 
 
 def login(page, email, password=DEMO_PASSWORD):

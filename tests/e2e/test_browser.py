@@ -16,6 +16,7 @@ from tests.e2e.conftest import (
     DESK,
     PHONE,
     axe_violations,
+    emailed_link,
     login,
     screenshot,
     welcome_link,
@@ -256,13 +257,27 @@ def test_doctor_writes_documentation(new_page):
 
 
 @pytest.mark.parametrize("viewport", [DESK, PHONE], ids=["desk", "phone"])
-def test_main_pages_logged_out_and_in(new_page, viewport):
+def test_main_pages_logged_out_and_in(new_page, server, viewport):
     """Every page at the phone's and the desk's width: screenshots, axe, and nothing off-screen."""
     page = new_page(viewport=viewport)
-    for url, name in [("/login", "login"), ("/register", "register"), ("/password-reset", "password-reset"),
-                      ("/doctors/999", "not-found")]:
+    for url, name in [("/login", "login"), ("/register", "register"), ("/register/sent", "registered"),
+                      ("/password-reset", "password-reset"), ("/doctors/999", "not-found")]:
         page.goto(url)
         look(page, name)
+    # The page a reset link opens (asking changes nothing until the new password is posted).
+    page.goto("/password-reset")
+    page.get_by_label("Email").fill("ben@clinica.test")
+    page.get_by_role("button", name=re.compile("link")).click()
+    page.goto(emailed_link(server, "ben@clinica.test", "/password-reset/"))
+    look(page, "new-password")
+    # A doctor's documentation form, read and not saved.
+    login(page, "rossi@clinica.test")
+    page.goto("/desk/pending-documentation")
+    page.get_by_role("link", name=re.compile("^Write documentation")).first.click()
+    look(page, "documentation")
+    page.goto("/account")
+    look(page, "account")
+    page.get_by_role("button", name=re.compile("Log out")).click()
     login(page, "admin@clinica.test")
     for url, name in [("/admin/", "admin"), ("/admin/doctors", "admin-doctors"), ("/admin/staff", "admin-staff"),
                       ("/admin/tokens", "admin-tokens"), ("/admin/closures", "admin-closures"),
