@@ -173,7 +173,8 @@ def google_calendar_link(appointment) -> str:
 
 def appointment_ics(appointment, method: str) -> bytes:
     """The calendar file: the visit at the clinic's address, organised by the clinic, with the
-    booking's link and a reminder an hour before; METHOD REQUEST or CANCEL, the same UID always.
+    booking's link and a reminder an hour before; METHOD REQUEST or CANCEL to the patient (the
+    attendee), PUBLISH for a download; the same UID always.
     Its words in the current language (the email's recipient's, or the page's for a download)."""
     tz = clinic.tz()
     calendar = Calendar()
@@ -183,7 +184,7 @@ def appointment_ics(appointment, method: str) -> bytes:
     event = Event()
     event.add("uid", f"appointment-{appointment.id}@{_uid_domain()}")
     event.add("sequence", appointment.sequence)
-    event.add("dtstamp", datetime.now(timezone.utc))
+    event.add("dtstamp", clinic.now())
     event.add("dtstart", appointment.starts_at.astimezone(tz))
     event.add("dtend", appointment.ends_at.astimezone(tz))
     event.add("summary", gettext(EVENT_TITLE, clinic=current_app.config["CLINIC_NAME"],
@@ -193,7 +194,8 @@ def appointment_ics(appointment, method: str) -> bytes:
     event.add("description", gettext(EVENT_LINK, link=booking_link(appointment)) + "\n"
               + gettext("To change it, call %(phone)s.", phone=current_app.config["CLINIC_PHONE"]))
     event.add("organizer", _sender_address(), parameters={"cn": current_app.config["CLINIC_NAME"]})
-    event.add("attendee", f"mailto:{appointment.patient.email}", parameters={"cn": appointment.patient.full_name})
+    if method != "PUBLISH" and appointment.patient.email:  # a published file invites nobody (RFC 5546)
+        event.add("attendee", f"mailto:{appointment.patient.email}", parameters={"cn": appointment.patient.full_name})
     if method != "CANCEL":
         alarm = Alarm()
         alarm.add("action", "DISPLAY")

@@ -7,6 +7,7 @@ classes further down deliver over SMTP to a real server on loopback (aiosmtpd), 
 import asyncio
 import email
 import email.policy
+import re
 import socket
 import threading
 import time
@@ -87,6 +88,49 @@ def calendar_of(message):
     calendar = Calendar.from_ical(raw)
     [event] = calendar.walk("VEVENT")
     return raw, calendar, event
+
+
+def assert_follows_the_calendar_standard(raw: bytes, method: str):
+    """The calendar file against the rules of RFC 5545 that icalendar knows: Calendar.validate()
+    (PRODID, VERSION, a component) and, for every component, its `required` properties, its
+    `singletons` at most once, never two of its `exclusive` ones, its `inclusive` ones together;
+    no property it could not read. Then what a calendar program needs to import the event as
+    METHOD `method` (RFC 5546): one UID, DTSTAMP (UTC), DTSTART, ORGANIZER, SUMMARY and SEQUENCE;
+    a VALARM with ACTION, TRIGGER and DESCRIPTION, except in a CANCEL, which has none; a VTIMEZONE
+    for each TZID used. Returns (calendar, event)."""
+    lines = raw.split(b"\r\n")
+    assert raw.endswith(b"\r\n") and b"\n" not in raw.replace(b"\r\n", b"")  # CRLF line ends only
+    assert max(len(line) for line in lines) <= 75  # long lines folded at 75 octets
+    calendar = Calendar.from_ical(raw)
+    calendar.validate()
+    for component in calendar.walk():
+        name = component.name
+        assert not component.errors, (name, component.errors)
+        assert [p for p in component.required if p not in component] == [], f"{name} lacks a required property"
+        assert [p for p in component.singletons if isinstance(component.get(p), list)] == [], f"{name}: twice"
+        assert len([p for p in component.exclusive if p in component]) <= 1, f"{name}: exclusive properties"
+        for together in component.inclusive:
+            assert together[0] not in component or all(p in component for p in together), (name, together)
+    assert str(calendar["VERSION"]) == "2.0" and str(calendar["METHOD"]) == method
+    [event] = calendar.walk("VEVENT")
+    # A request or a cancel is sent to its attendee; a published file invites nobody (RFC 5546 3.2.1).
+    assert ("ATTENDEE" in event) == (method != "PUBLISH")
+    for required in ("UID", "DTSTAMP", "DTSTART", "ORGANIZER", "SUMMARY", "SEQUENCE"):
+        assert required in event and not isinstance(event[required], list), required
+    assert event.decoded("DTSTAMP").utcoffset() == timedelta(0)
+    assert re.search(rb"\r\nDTSTAMP:\d{8}T\d{6}Z\r\n", raw)
+    assert event.start < event.end
+    zones = {str(zone["TZID"]) for zone in calendar.walk("VTIMEZONE")}
+    assert {event[p].params["TZID"] for p in ("DTSTART", "DTEND") if "TZID" in event[p].params} <= zones
+    alarms = event.walk("VALARM")
+    if method == "CANCEL":
+        assert alarms == []
+    else:
+        [alarm] = alarms
+        for required in ("ACTION", "TRIGGER", "DESCRIPTION"):  # a DISPLAY alarm needs its text
+            assert required in alarm and not isinstance(alarm[required], list), required
+        assert str(alarm["ACTION"]) == "DISPLAY" and str(alarm["DESCRIPTION"])
+    return calendar, event
 
 
 def everything_in(message) -> str:
@@ -789,6 +833,7 @@ def test_emails_name_the_clinic_and_link_to_the_booking_and_the_ics_imports_clea
     assert alarm["TRIGGER"].dt == timedelta(hours=-1) and str(alarm["ACTION"]) == "DISPLAY"
     # Parsed back without a broken property (icalendar keeps what it could not read in .errors).
     assert all(not component.errors for component in calendar.walk())
+    assert_follows_the_calendar_standard(attachment.get_payload(decode=True), "REQUEST")
 
 
 def test_a_moved_booking_says_from_when_to_when_and_a_cancellation_says_who(app, doctor_id, patient_id, monday,
@@ -805,3 +850,53 @@ def test_a_moved_booking_says_from_when_to_when_and_a_cancellation_says_who(app,
     assert f"has been moved from {monday:%a %d %b %Y}, 10:30 to {monday:%a %d %b %Y}, 11:00" in moved
     assert "is cancelled by the clinic." in cancelled
     assert "Doctor late" not in moved and "Doctor unavailable" not in cancelled  # reasons stay inside
+
+
+def test_every_calendar_file_follows_the_calendar_standard(app, doctor_id, patient_id, login_as, sent_mail):
+    """The booked, moved and cancelled emails' files (REQUEST, REQUEST, CANCEL) and the booking
+    page's download (PUBLISH): one event, the same UID, its SEQUENCE going up with each change."""
+    day = next_weekday(0, weeks=1)  # outside the change cutoff: the patient may move and cancel
+    appointment_id = book(app, patient_id=patient_id, doctor_id=doctor_id, day=day)
+    with app.app_context():
+        booking.reschedule_by_patient(patient=db.session.get(User, patient_id), appointment_id=appointment_id,
+                                      date=day.isoformat(), time="11:30", now=clinic.now())
+    download = login_as(patient_id).get(f"/bookings/{appointment_id}/calendar.ics")
+    assert download.status_code == 200
+    cancel(app, patient_id=patient_id, appointment_id=appointment_id)
+    booked, moved, cancelled = sent_mail()
+    files = [(booked, "REQUEST", 0), (moved, "REQUEST", 1), (download, "PUBLISH", 1), (cancelled, "CANCEL", 2)]
+    uids = set()
+    for source, method, sequence in files:
+        if source is download:
+            raw = download.data
+            assert download.mimetype == "text/calendar"
+        else:
+            [part] = calendar_parts(source)
+            assert part.get_param("method") == method  # the MIME type says the method the file says
+            raw = part.get_payload(decode=True)
+        _calendar, event = assert_follows_the_calendar_standard(raw, method)
+        assert int(event["SEQUENCE"]) == sequence, method
+        uids.add(str(event["UID"]))
+    assert len(uids) == 1
+
+
+def test_a_patients_own_cancellation_says_as_they_asked_and_the_clinics_says_the_clinic_did(
+        app, doctor_id, patient_id, make_user, sent_mail):
+    day = next_weekday(0, weeks=1)  # outside the change cutoff: the patient may cancel online
+    own = book(app, patient_id=patient_id, doctor_id=doctor_id, day=day, hhmm="10:30")
+    by_clinic = book(app, patient_id=patient_id, doctor_id=doctor_id, day=day, hhmm="14:00")
+    cancel(app, patient_id=patient_id, appointment_id=own)
+    desk_id = make_user(role="reception", email="desk@example.com")
+    with app.app_context():
+        staff_actions.cancel_by_staff(actor=db.session.get(User, desk_id),
+                                      appointment=db.session.get(Appointment, by_clinic),
+                                      reason="doctor_unavailable", now=clinic.now())
+    cancellations = {re.search(r"(\d\d:\d\d) with", message["Subject"])[1]: message for message in sent_mail()
+                     if message["Subject"].startswith("Your appointment is cancelled")}
+    assert sorted(cancellations) == ["10:30", "14:00"]
+    for when, says, never in [("10:30", "is cancelled, as you asked.", "by the clinic"),
+                              ("14:00", "is cancelled by the clinic.", "as you asked")]:
+        message = cancellations[when]
+        assert message["To"] == PATIENT_EMAIL
+        for body in (message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()):
+            assert f"Your appointment at {app.config['CLINIC_NAME']} {says}" in body and never not in body, when

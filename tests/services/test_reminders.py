@@ -1,6 +1,8 @@
 """Reminders and confirmations (DESIGN.md section 16): planned with the booking, re-timed by a move,
 dropped by a cancel, written out by the worker when due and never after the visit started; three
-signed single-use links bound to the visit's SEQUENCE."""
+signed links, each bound to the visit's SEQUENCE and expiring at its start: Confirm is spent on use,
+Reschedule and Cancel lead to the patient's own pages and die when the visit changes (moved,
+cancelled)."""
 import re
 import threading
 from datetime import timedelta
@@ -291,6 +293,47 @@ def test_a_link_from_before_a_reschedule_is_dead(app, doctor_id, ana, clock, sen
         assert response.status_code == 410 and "no longer works" in response.text, path
     with app.app_context():
         assert db.session.get(Appointment, appointment_id).confirmed_at is None
+
+
+@pytest.mark.parametrize("change", ["move", "cancel"])
+def test_after_a_change_through_the_links_page_the_old_reschedule_and_cancel_links_are_dead(
+        app, doctor_id, ana, clock, sent_mail, monkeypatch, change):
+    """The patient follows the reminder's Reschedule (or Cancel) link and moves (or cancels) the
+    visit on their own page: both links of that reminder now say they no longer work. Following
+    them before changed nothing: they are not spent by a click, only by the visit changing."""
+    monkeypatch.setitem(app.config, "REMINDER_HOURS", [48])  # sent before the cutoff: changes still open
+    appointment_id = book(app, ana, doctor_id)
+    clock.set(instant(WEDNESDAY, "10:00") - timedelta(hours=48))
+    reminder = reminders_in(sent_mail())[0]
+    old = {action: link_in(reminder, action) for action in ("reschedule", "cancel")}
+    browser = app.test_client()
+    assert browser.post("/login", data={"email": "ana@example.com", "password": PASSWORD}).status_code == 303
+    for _twice in range(2):
+        for action, path in old.items():
+            followed = browser.get(path)
+            assert followed.status_code == 303, (action, followed.text)
+            assert followed.headers["Location"] == f"/bookings/{appointment_id}/{action}"
+    if change == "move":
+        picker = browser.get(browser.get(old["reschedule"]).headers["Location"] + f"?date={WEDNESDAY}")
+        assert picker.status_code == 200 and "11:00" in picker.text
+        done = browser.post(f"/bookings/{appointment_id}/reschedule/confirm",
+                            data={"doctor_id": doctor_id, "date": WEDNESDAY.isoformat(), "time": "11:00"})
+    else:
+        question = browser.get(browser.get(old["cancel"]).headers["Location"])
+        assert question.status_code == 200 and "Yes, cancel it" in question.text
+        done = browser.post(f"/bookings/{appointment_id}/cancel", data={"reason": "cannot_attend"})
+    assert done.status_code == 303 and done.headers["Location"] == f"/bookings/{appointment_id}"
+    with app.app_context():
+        visit = db.session.get(Appointment, appointment_id)
+        assert visit.sequence == 1
+        assert (visit.status, visit.starts_at) == (("scheduled", instant(WEDNESDAY, "11:00")) if change == "move"
+                                                   else ("cancelled", instant(WEDNESDAY, "10:00")))
+    stranger = app.test_client()
+    for client in (browser, stranger):
+        for action, path in old.items():
+            dead = client.get(path)
+            assert dead.status_code == 410 and "no longer works" in dead.text, (change, action)
+            assert "Location" not in dead.headers
 
 
 def test_links_expire_at_the_start_and_cannot_be_forged(app, doctor_id, ana, clock, sent_mail):

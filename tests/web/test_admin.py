@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 
 from clinica_web.extensions import db
-from clinica_web.models import ApiToken, BlockedPeriod, Doctor, User
+from clinica_web.models import ApiToken, BlockedPeriod, Doctor, User, WeeklyHours
 from clinica_web.services import accounts, audit, clinic, schedule, sessions, staff
 from clinica_web.services.errors import InvalidInput, NotAllowed
-from tests.conftest import PASSWORD, instant, next_weekday
+from tests.conftest import PASSWORD, instant, next_weekday, table_snapshot
 
 MONDAY = next_weekday(0, weeks=1)
 TUESDAY = MONDAY + timedelta(days=1)
@@ -651,3 +651,30 @@ def test_destructive_actions_ask_first_on_a_page_of_their_own(app, client, admin
         assert db.session.get(ApiToken, token_id).revoked_at is None
         assert db.session.get(BlockedPeriod, closure_id) is not None
     assert client.get("/admin/doctors/999999/deactivate").status_code == 404
+
+
+def test_removing_weekly_hours_asks_first_on_a_page_of_its_own(app, client, admin, make_doctor, other_client):
+    """The hours page's Remove is a link to a question (a GET that changes nothing, a plain form:
+    no JavaScript needed); only the question's POST removes the hours, and patients see it at once."""
+    doctor_id = make_doctor()
+    with app.app_context():
+        window_id = db.session.scalars(select(WeeklyHours.id).where(
+            WeeklyHours.doctor_id == doctor_id, WeeklyHours.weekday == 0, WeeklyHours.start_minute == 540)).one()
+    hours_url, url = f"/desk/doctors/{doctor_id}/hours", f"/desk/hours/windows/{window_id}/delete"
+    hours_page = client.get(hours_url).text
+    assert f'href="{url}?back={hours_url}"' in hours_page and f'action="{url}"' not in hours_page
+    before = table_snapshot(app)
+    question = client.get(f"{url}?back={hours_url}")
+    assert question.status_code == 200
+    assert "Remove Monday 09:00–13:00 from Dr. Laura Rossi's hours?" in text(question)
+    form = re.search(rf'<form method="post" action="{url}"[^>]*>(.*?)</form>', question.text, re.S)[1]
+    assert f'name="back" value="{hours_url}"' in form  # (CSRF is switched off in these tests)
+    assert "Remove these hours" in form and f'href="{hours_url}"' in form  # or go back
+    assert client.get(url).status_code == 200  # asked again, without `back`: still a question
+    assert table_snapshot(app) == before
+    assert slot_times(other_client.get(f"/doctors/{doctor_id}?date={MONDAY}"))[0] == "09:00"
+    done = client.post(url, data={"back": hours_url})
+    assert done.status_code == 303 and done.headers["Location"] == hours_url
+    with app.app_context():
+        assert db.session.get(WeeklyHours, window_id) is None
+    assert slot_times(other_client.get(f"/doctors/{doctor_id}?date={MONDAY}"))[0] == "14:00"

@@ -2,13 +2,14 @@
 my bookings and cancelling, with and without JavaScript."""
 import re
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import func, select
 
 from clinica_web.extensions import db
 from clinica_web.models import CANCELLED, Appointment, Doctor, User
-from tests.conftest import PASSWORD, TODAY, instant, next_weekday
+from tests.conftest import PASSWORD, TODAY, instant, next_weekday, table_snapshot
 
 MONDAY = next_weekday(0, weeks=1)
 HTMX = {"HX-Request": "true"}
@@ -500,6 +501,37 @@ def test_inside_the_cutoff_the_booking_page_gives_the_clinics_phone(app, client,
         assert db.session.get(Appointment, visit).status == "scheduled"
     clock.set(instant(MONDAY, "09:00") - timedelta(hours=25))
     assert "Cancel this appointment" in client.get(f"/bookings/{visit}").text
+
+
+def test_inside_the_cutoff_moving_a_booking_is_refused_with_the_clinics_phone(
+        app, client, make_doctor, make_appointment, patient, clock, sent_mail):
+    """The move picker, its "move from … to …?" step and the move itself all answer, inside the
+    change cutoff, with the booking page: the refusal and the clinic's phone; nothing moves, no email."""
+    doctor_id = make_doctor()
+    visit = make_appointment(doctor_id=doctor_id, patient_id=patient, day=MONDAY, hhmm="09:00")
+    phone = app.config["CLINIC_PHONE"]
+    cutoff = instant(MONDAY, "09:00") - timedelta(hours=app.config["CHANGE_CUTOFF_HOURS"])
+    target = {"doctor_id": doctor_id, "date": MONDAY.isoformat(), "time": "11:00"}
+    for now in (cutoff, cutoff + timedelta(hours=1)):  # from the cutoff on
+        clock.set(now)
+        before = table_snapshot(app)
+        for method, url, data in [
+                ("GET", f"/bookings/{visit}/reschedule?date={MONDAY}", None),
+                ("GET", f"/bookings/{visit}/reschedule/confirm?{urlencode(target)}", None),
+                ("POST", f"/bookings/{visit}/reschedule/confirm", target)]:
+            page = client.open(url, method=method, data=data, follow_redirects=True)
+            assert page.status_code == 200 and page.request.path == f"/bookings/{visit}", (method, url)
+            assert "Too late to change this booking online; please call the clinic" in page.text, (method, url)
+            assert f'href="tel:{phone.replace(" ", "")}">{phone}</a>' in page.text, (method, url)
+            assert slot_times(page.text) == [] and "Move your appointment?" not in page.text
+        assert table_snapshot(app) == before, now
+    with app.app_context():
+        row = db.session.get(Appointment, visit)
+        assert (row.starts_at, row.doctor_id, row.sequence) == (instant(MONDAY, "09:00"), doctor_id, 0)
+    assert sent_mail() == []
+    clock.set(cutoff - timedelta(minutes=1))  # the control: a minute earlier the picker opens
+    picker = client.get(f"/bookings/{visit}/reschedule?date={MONDAY}")
+    assert picker.status_code == 200 and "11:00" in slot_times(picker.text)
 
 
 def test_the_booking_page_offers_the_calendar_file_and_google_calendar(app, client, make_doctor, make_user,
