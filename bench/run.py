@@ -1,6 +1,9 @@
 """Build a large clinic, then time the busy requests twice: in-process (Flask's test client, one at
 a time) and over HTTP with wrk against gunicorn (2 workers) on 127.0.0.1. Prints median and p99
-latency and requests per second per endpoint, and writes them to bench-results.json. Every GET
+latency and requests per second per endpoint, and writes them to bench-results.json. Over HTTP,
+each endpoint is measured right after the floor (bench/floor.py: a bare Flask app running one
+indexed query on the same database, served the same way), and reported as a ratio to it: the
+machine's speed drifts, and a ratio measured in the same minute does not. Every GET
 must run as many SQL queries on it as on a small clinic built first in the same database (then
 emptied), or the bench stops. Then the worker sends BENCH_REMINDERS (10 000; 0 skips it) due
 reminders to a local SMTP server, timed against a bare smtplib client in the same run
@@ -29,7 +32,7 @@ from pathlib import Path
 from flask_migrate import upgrade
 from sqlalchemy import event, inspect
 
-from bench import data, reminders
+from bench import data, floor, reminders
 from clinica_web import create_app
 from clinica_web.extensions import db
 from clinica_web.models import User
@@ -82,6 +85,11 @@ def build(url, mail_dir, **size):
             [_patient(n) for n in WRK_API_PATIENTS]))).all()
         facts["wrk_jwts"] = {user.email: tokens.create_jwt(user, now=clinic.now()) for user in patients}
         facts["build_seconds"] = round(time.perf_counter() - started, 1)
+        # The floor's query: the busy doctor's appointments on the busy day (naive UTC, as stored).
+        day_start, day_end = clinic.local_day_span(date.fromisoformat(facts["busy_day"]))
+        facts["floor_path"] = "/floor?" + urllib.parse.urlencode({
+            "doctor_id": facts["busy_doctor_id"], "start": day_start.replace(tzinfo=None).isoformat(),
+            "end": day_end.replace(tzinfo=None).isoformat()})
         # The reminders' `now`: what the bookings below queue is due after it, so not sent with them.
         facts["reminders_now"] = clinic.now()
         db.session.commit()
@@ -173,7 +181,7 @@ def in_process(app, facts):
     desk.post("/login", data={"email": "desk@bench.test", "password": PASSWORD})
     web = app.test_client()
     web.post("/login", data={"email": _patient(IN_PROCESS_WEB_PATIENT), "password": PASSWORD})
-    results = {}
+    results = {"floor": _in_process_floor(facts)}
     for name, (method, path, headers) in endpoints(facts, jwt).items():
         runner = desk if headers == "desk-session" else client
         results[name] = _time(lambda: runner.open(path, method=method,
@@ -184,6 +192,11 @@ def in_process(app, facts):
     web_bodies = iter(booking_bodies(facts, IN_PROCESS_WEB_PATIENT))
     results["booking POST (web)"] = _time(lambda: _web_book(web, next(web_bodies)), expect=(303,), name="web")
     return results, jwt
+
+
+def _in_process_floor(facts):
+    client = floor.app.test_client()
+    return _time(lambda: client.get(facts["floor_path"]), name="floor")
 
 
 def query_counts(app, facts):
@@ -267,7 +280,7 @@ def _time(call, expect=(200,), name=""):
     return summarize(durations, time.perf_counter() - started)
 
 
-def serve(url, mail_dir):
+def serve(url, mail_dir, application="wsgi:app"):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -275,7 +288,7 @@ def serve(url, mail_dir):
            "CLINICA_CONFIG": "production", "SECRET_KEY": SECRET_KEY, "SITE_URL": f"http://127.0.0.1:{port}"}
     env["SESSION_COOKIE_SECURE"] = "false"  # the benchmark speaks plain HTTP on loopback
     process = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind",
-                                f"127.0.0.1:{port}", "wsgi:app"], cwd=PROJECT, env=env,
+                                f"127.0.0.1:{port}", application], cwd=PROJECT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
@@ -301,22 +314,33 @@ def _csrf_token(page):
     return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)[1]
 
 
-def over_http(base, facts, jwt):
+def over_http(base, floor_base, facts, jwt):
     wrk = shutil.which("wrk")
     if not wrk:
         print("wrk is not installed (Debian: apt-get install wrk): skipping the HTTP measurements.")
         return {}
     cookie, _token = web_session(base, "desk@bench.test")
     results = {}
+
+    def beside_the_floor(measure):
+        """The floor, then the endpoint at once: the endpoint's figures as ratios to the floor's."""
+        bare = _wrk(wrk, floor_base + facts["floor_path"], {}, seconds=max(1, WRK_SECONDS // 2))  # steady at once
+        found = measure()
+        found["floor"] = {key: bare[key] for key in ("p50_ms", "requests_per_second")}
+        found["requests_per_second_to_floor"] = round(found["requests_per_second"] / bare["requests_per_second"], 3)
+        found["p50_to_floor"] = round(found["p50_ms"] / bare["p50_ms"], 2) if bare["p50_ms"] else None
+        return found
+
     for name, (method, path, headers) in endpoints(facts, jwt).items():
         headers = {"Cookie": cookie} if headers == "desk-session" else headers
-        results[name] = _wrk(wrk, base + path, headers)
+        results[name] = beside_the_floor(lambda: _wrk(wrk, base + path, headers))
     # Each wrk request books a different free time, for a patient with a doctor of their own; the
     # latency run and the throughput run book for different halves of the patients.
     api = [[("/v1/bookings", {"Authorization": f"Bearer {facts['wrk_jwts'][_patient(n)]}",
                               "Content-Type": "application/json"}, json.dumps(body))
             for n in half for body in booking_bodies(facts, n)] for half in _halves(WRK_API_PATIENTS)]
-    results["booking POST (API)"] = _wrk(wrk, f"{base}/v1/bookings", {}, scripts=[_booking_script(p) for p in api])
+    results["booking POST (API)"] = beside_the_floor(
+        lambda: _wrk(wrk, f"{base}/v1/bookings", {}, scripts=[_booking_script(p) for p in api]))
     web = []
     for half in _halves(WRK_WEB_PATIENTS):
         posts = []
@@ -328,7 +352,8 @@ def over_http(base, facts, jwt):
                                                "type": "follow_up"}))
                       for body in booking_bodies(facts, n)]
         web.append(posts)
-    results["booking POST (web)"] = _wrk(wrk, f"{base}/", {}, scripts=[_booking_script(p) for p in web])
+    results["booking POST (web)"] = beside_the_floor(
+        lambda: _wrk(wrk, f"{base}/", {}, scripts=[_booking_script(p) for p in web]))
     return results
 
 
@@ -359,12 +384,12 @@ def _booking_script(posts):
 WRK_THREADS, THROUGHPUT_CONNECTIONS = 2, 8
 
 
-def _wrk(wrk, url, headers, scripts=(None, None)):
+def _wrk(wrk, url, headers, scripts=(None, None), seconds=None):
     """Latency (p50, p99) with one connection, one request at a time: a free worker always takes
     it, so no request waits behind another (or behind the email a booking sends after its
     response). Requests per second with 8 connections, enough to keep both workers busy."""
-    latency = _run_wrk(wrk, url, headers, 1, scripts[0])
-    throughput = _run_wrk(wrk, url, headers, THROUGHPUT_CONNECTIONS, scripts[1])
+    latency = _run_wrk(wrk, url, headers, 1, scripts[0], seconds)
+    throughput = _run_wrk(wrk, url, headers, THROUGHPUT_CONNECTIONS, scripts[1], seconds)
     # The requests wrk leaves in flight when it stops are still served: let the two workers finish
     # them (as long as a request took with 8 connections), or the next measurement's first requests
     # wait behind them (after a slow endpoint: most of a 1-second smoke run).
@@ -375,9 +400,10 @@ def _wrk(wrk, url, headers, scripts=(None, None)):
             "non_2xx": latency["non_2xx"] + throughput["non_2xx"]}
 
 
-def _run_wrk(wrk, url, headers, connections, script):
+def _run_wrk(wrk, url, headers, connections, script, seconds=None):
     # wrk's default timeout (2 s) would drop the slowest requests from the figures, not count them.
-    command = [wrk, f"-t{min(WRK_THREADS, connections)}", f"-c{connections}", f"-d{WRK_SECONDS}s", "--latency",
+    command = [wrk, f"-t{min(WRK_THREADS, connections)}", f"-c{connections}", f"-d{seconds or WRK_SECONDS}s",
+               "--latency",
                "--timeout", "30s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
@@ -428,11 +454,13 @@ def main():
     with app.app_context():
         db.engine.dispose()
     process, base = serve(url, mail_dir)
+    floor_process, floor_base = serve(url, mail_dir, "bench.floor:app")
     try:
-        http_results = over_http(base, facts, jwt)
+        http_results = over_http(base, floor_base, facts, jwt)
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        for server in (process, floor_process):
+            server.terminate()
+            server.wait(timeout=10)
     sending = None
     if reminders.REMINDERS:
         print(f"Sending {reminders.REMINDERS} due reminders ...")
@@ -445,13 +473,15 @@ def main():
               "reminders": sending}
     RESULTS.write_text(json.dumps(report, indent=2))
     print(f"\n{'endpoint':<40} {'in-process p50/p99 ms':>22} {'HTTP p50/p99 ms':>18} {'HTTP req/s':>11}"
-          f" {'non-2xx':>8} {'queries':>8}")
+          f" {'floor':>7} {'to floor':>8} {'p50 x':>6} {'non-2xx':>8} {'queries':>8}")
     for name, result in measured.items():
         remote = http_results.get(name, {})
         print(f"{name:<40} {result['p50_ms']:>10} / {result['p99_ms']:<9} "
               f"{remote.get('p50_ms', '-')!s:>8} / {remote.get('p99_ms', '-')!s:<8} "
-              f"{remote.get('requests_per_second', '-')!s:>10} {remote.get('non_2xx', '-')!s:>8} "
-              f"{counts.get(name, '-')!s:>8}")
+              f"{remote.get('requests_per_second', '-')!s:>10} "
+              f"{remote.get('floor', {}).get('requests_per_second', '-')!s:>7} "
+              f"{remote.get('requests_per_second_to_floor', '-')!s:>8} {remote.get('p50_to_floor', '-')!s:>6} "
+              f"{remote.get('non_2xx', '-')!s:>8} {counts.get(name, '-')!s:>8}")
     print(f"Queries per request: the same with {facts['appointments']} appointments as with {small_appointments}.")
     if sending:
         print("\n" + reminders.describe(sending))

@@ -33,7 +33,7 @@ def test_the_benchmark_times_every_endpoint(tmp_path, monkeypatch):
     # as many queries as on the small clinic (run.main stops otherwise), which is smaller.
     assert report["small_clinic_appointments"] < report["appointments"] // 1.5
     assert set(report["queries_per_request"]) == ENDPOINTS - {"booking POST (API)", "booking POST (web)"}
-    assert set(report["in_process"]) == ENDPOINTS
+    assert set(report["in_process"]) == ENDPOINTS | {"floor"}  # the bare Flask app's one query (bench/floor.py)
     assert all(result["p50_ms"] > 0 and result["requests"] == 5 for result in report["in_process"].values())
     if shutil.which("wrk") or os.environ.get("CI"):
         over_http = report["http_gunicorn_2_workers"]
@@ -41,6 +41,12 @@ def test_the_benchmark_times_every_endpoint(tmp_path, monkeypatch):
         # Every request answered as it should: 200s, 201s for API bookings, 303s for web ones.
         assert {name: result["non_2xx"] for name, result in over_http.items()} == dict.fromkeys(ENDPOINTS, 0)
         assert all(result["requests_per_second"] > 0 for result in over_http.values())
+        # Each measured right after the floor, and given as ratios to it.
+        for result in over_http.values():
+            floor = result["floor"]
+            assert floor["requests_per_second"] > 0 and floor["p50_ms"] > 0
+            assert result["requests_per_second_to_floor"] == round(
+                result["requests_per_second"] / floor["requests_per_second"], 3)
 
     sending = report["reminders"]
     assert sending["emails"] == 250 and sending["passes"] == 3 and sending["rounds"] == 3
