@@ -22,7 +22,7 @@ _connection = None  # one per gunicorn worker, opened by its first request (afte
 
 
 def _connect():
-    url = os.environ["DATABASE_URL"]
+    url = app.config.get("DATABASE_URL") or os.environ["DATABASE_URL"]  # in-process, or served
     if url.startswith("sqlite:///"):
         return sqlite3.connect(url.removeprefix("sqlite:///")), "?", _sqlite_text
     import psycopg

@@ -181,7 +181,7 @@ def in_process(app, facts):
     desk.post("/login", data={"email": "desk@bench.test", "password": PASSWORD})
     web = app.test_client()
     web.post("/login", data={"email": _patient(IN_PROCESS_WEB_PATIENT), "password": PASSWORD})
-    results = {"floor": _in_process_floor(facts)}
+    results = {"floor": _in_process_floor(facts, app.config["SQLALCHEMY_DATABASE_URI"])}
     for name, (method, path, headers) in endpoints(facts, jwt).items():
         runner = desk if headers == "desk-session" else client
         results[name] = _time(lambda: runner.open(path, method=method,
@@ -194,7 +194,8 @@ def in_process(app, facts):
     return results, jwt
 
 
-def _in_process_floor(facts):
+def _in_process_floor(facts, url):
+    floor.app.config["DATABASE_URL"] = url
     client = floor.app.test_client()
     return _time(lambda: client.get(facts["floor_path"]), name="floor")
 
