@@ -19,7 +19,10 @@ OPEN, FULL, DAY_OFF, CLOSED, PAST, BEYOND_HORIZON = "open", "full", "day_off", "
 # A day's DayOffer.why_none, as the month view says it: today with its hours behind us is past.
 MONTH_STATUS = {None: OPEN, "full": FULL, "day_off": DAY_OFF, "closed": CLOSED, "past": PAST, "over": PAST,
                 "beyond_horizon": BEYOND_HORIZON}
-SCAN_DAYS = 7  # the earliest free times are looked for a week at a time
+# The earliest free times are looked for in three reads of busy time at most, whatever the
+# appointments: the first week (where they usually are), the three weeks after it, the rest of the
+# horizon (each for the doctors still short of times).
+SCAN_CHUNKS = (7, 21)
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ def earliest(doctors: list[Doctor], duration: int, *, now: datetime, start_day: 
              per_doctor: int | None = None) -> list[FreeTime]:
     """The earliest free times of these doctors (hours loaded), earliest first (then by doctor's
     name), from `start_day` (default today) to the booking horizon: `limit` in all, and at most
-    `per_doctor` of each. The busy time is read a week at a time, for all of them at once."""
+    `per_doctor` of each. The busy time is read in SCAN_CHUNKS, for all of them at once."""
     today = clinic.local_today(now)
     last = today + timedelta(days=clinic.policy().horizon_days)
     day = max(start_day or today, today)
@@ -78,8 +81,9 @@ def earliest(doctors: list[Doctor], duration: int, *, now: datetime, start_day: 
     tz = clinic.tz()
     # A doctor's day gives at most this many of its times (its earliest): the rest could not be taken.
     per_day = limit if per_doctor is None else min(limit, per_doctor)
+    chunks = iter(SCAN_CHUNKS)
     while day <= last and working and len(found) < limit:
-        chunk_end = min(day + timedelta(days=SCAN_DAYS - 1), last)
+        chunk_end = min(day + timedelta(days=next(chunks, (last - day).days + 1) - 1), last)
         start, end = clinic.local_day_span(day, chunk_end)
         busy = availability.busy_by_doctor([doctor.id for doctor in working], start, end)
         in_chunk = []
