@@ -134,6 +134,28 @@ class Day:
         instant = local_instant(self.day, minute, self.tz)
         return instant is not None, epoch_minutes(instant or local_instant(self.day, minute + 60, self.tz))
 
+    @property
+    def steady(self) -> bool:
+        """Whether the day runs at one UTC offset from midnight to midnight (not a daylight-saving day)."""
+        return self._midnight is not None
+
+    def free_starts(self, minutes: list[int], duration: int) -> list[int]:
+        """Of `minutes` (in order, on the grid), those no rule of `stops` stops, on a steady day.
+        A local minute is midnight's epoch minute plus itself, and the rules are a sweep over the
+        busy time, merged and in order (a busy day's timeline asks this of 50 doctors at once).
+        tests/unit/test_slots.py holds it to exactly what `stops` lets through: change them together."""
+        busy, found, ahead = _merged(self._busy_spans), [], 0
+        for minute in minutes:
+            start, end = self._midnight + minute, self._midnight + minute + duration
+            if start <= self.earliest or not any(open_at <= minute and minute + duration <= close_at
+                                                 for open_at, close_at in self.windows):
+                continue
+            while ahead < len(busy) and busy[ahead][1] <= start:
+                ahead += 1
+            if ahead == len(busy) or end <= busy[ahead][0]:
+                found.append(minute)
+        return found
+
     def stops(self, minute: int, duration: int, *, every=False) -> list[tuple[str, Busy | None]]:
         """The rules that stop [minute, minute + duration) as (code, the Busy in the way or None):
         only the first (what a booking reports), or with `every` all of them (the explainer)."""
@@ -183,24 +205,9 @@ def free_slots(
     candidates = sorted({minute for window_start, window_end in windows
                          for minute in range(-(-window_start // STEP_MINUTES) * STEP_MINUTES,
                                              min(window_end, 1440), STEP_MINUTES)})
-    if calendar._midnight is None:  # a daylight-saving day: ask each time
-        return [minute for minute in candidates if not calendar.stops(minute, duration)]
-    # Any other day is 1440 minutes at one UTC offset: a local minute is midnight's epoch minute
-    # plus itself, and the rules of Day.stops are a sweep over the busy time, merged and in order
-    # (a busy day's timeline asks this of 50 doctors at once). tests/unit/test_slots.py checks
-    # that the sweep lets through exactly the times Day.stops does: change them together.
-    midnight, earliest = calendar._midnight, calendar.earliest
-    busy, starts, ahead = _merged(calendar._busy_spans), [], 0
-    for minute in candidates:
-        start, end = midnight + minute, midnight + minute + duration
-        if start <= earliest or not any(open_at <= minute and minute + duration <= close_at
-                                        for open_at, close_at in windows):
-            continue
-        while ahead < len(busy) and busy[ahead][1] <= start:
-            ahead += 1
-        if ahead == len(busy) or end <= busy[ahead][0]:
-            starts.append(minute)
-    return starts
+    if calendar.steady:
+        return calendar.free_starts(candidates, duration)
+    return [minute for minute in candidates if not calendar.stops(minute, duration)]  # a daylight-saving day
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -603,9 +603,9 @@ def test_free_slots_match_brute_force_oracle(case):
 @settings(max_examples=300, deadline=None, derandomize=True, database=None)
 @given(case=cases())
 def test_free_slots_are_the_times_day_stops_lets_through(case):
-    """free_slots sweeps a day at one UTC offset instead of asking Day.stops each time (a busy
-    timeline asks for 50 doctors): the sweep is the same rules as the booking check and the
-    explainer, time by time."""
+    """free_slots sweeps a day at one UTC offset (Day.free_starts) instead of asking Day.stops
+    each time (a busy timeline asks for 50 doctors): the sweep is the same rules as the booking
+    check and the explainer, time by time."""
     calendar = slots.Day(day=case.day, windows=case.windows, busy=case.busy, now=case.now, tz=case.tz,
                          policy=case.policy)
     grid = sorted({minute for start, end in case.windows for minute in range(-(-start // 15) * 15, min(end, 1440), 15)})
