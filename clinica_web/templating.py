@@ -97,7 +97,7 @@ CHANGE_WORDS = {"booked": _l("Booked"), "cancelled": _l("Cancelled"), "reschedul
 def _change_value(value):
     """A value of a change: a status in words ("no show"), else as it was recorded (a place and time)."""
     words = LABELS.get(value)
-    return str(words).lower() if words is not None else value.replace("_", " ")
+    return gettext(words).lower() if words is not None else value.replace("_", " ")
 
 
 def describe_change(change):

@@ -41,12 +41,11 @@ def test_the_benchmark_times_every_endpoint(tmp_path, monkeypatch):
         # Every request answered as it should: 200s, 201s for API bookings, 303s for web ones.
         assert {name: result["non_2xx"] for name, result in over_http.items()} == dict.fromkeys(ENDPOINTS, 0)
         assert all(result["requests_per_second"] > 0 for result in over_http.values())
-        # Each measured right after the floor, and given as ratios to it.
-        for result in over_http.values():
-            floor = result["floor"]
-            assert floor["requests_per_second"] > 0 and floor["p50_ms"] > 0
-            assert result["requests_per_second_to_floor"] == round(
-                result["requests_per_second"] / floor["requests_per_second"], 3)
+        # Each measured right after the floor, and given as ratios to it: every endpoint does more
+        # than the floor's one query, so each serves fewer requests a second and answers later.
+        for name, result in over_http.items():
+            assert result["floor"]["requests_per_second"] > 0 and result["floor"]["p50_ms"] > 0
+            assert 0 < result["requests_per_second_to_floor"] < 1 and result["p50_to_floor"] > 1, name
 
     sending = report["reminders"]
     assert sending["emails"] == 250 and sending["passes"] == 3 and sending["rounds"] == 3

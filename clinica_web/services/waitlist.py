@@ -192,13 +192,8 @@ def _offer(item: FreedTime, *, now) -> int:
 
 
 def _offer_to(entry: WaitlistEntry, doctor: Doctor, item: FreedTime, duration: int, *, now) -> bool:
-    """Hold and offer the entry the earliest free slot of the freed time that fits it (its days,
-    its part of the day, its patient free then); False if there is none, or if the entry has an
-    offer open by now: another worker, offering it another freed time, locked its row first."""
-    entry = locked(WaitlistEntry, entry.id)
-    if entry.status != ACTIVE or db.session.scalar(select(WaitlistOffer.id).where(
-            WaitlistOffer.entry_id == entry.id, WaitlistOffer.status == OPEN).limit(1)) is not None:
-        return False
+    """Hold and offer the entry (locked by _waiting_for) the earliest free slot of the freed time
+    that fits it (its days, its part of the day, its patient free then); False if there is none."""
     for day, minute, start, end in _free_times(doctor, item, duration, now=now, first=entry.from_date,
                                                last=entry.to_date):
         if not covers(entry, day, minute):
@@ -233,7 +228,9 @@ def _days_between(first, last):
 
 def _waiting_for(doctor, first_day, last_day, item) -> list[WaitlistEntry]:
     """Active entries for this doctor or their specialty whose days meet the freed time, in joining
-    order; not those with an open offer, nor those already offered (and who let go of) this time."""
+    order; not those with an open offer, nor those already offered (and who let go of) this time.
+    Locked, skipping those another worker has locked (it is offering them a freed time of its own):
+    two workers never offer one entry two times, and neither waits for the other."""
     offered = select(WaitlistOffer.entry_id).where(or_(
         WaitlistOffer.status == OPEN,
         (WaitlistOffer.doctor_id == doctor.id) & (WaitlistOffer.starts_at < item.ends_at)
@@ -244,7 +241,8 @@ def _waiting_for(doctor, first_day, last_day, item) -> list[WaitlistEntry]:
                                                 WaitlistEntry.specialty == doctor.specialty),
             WaitlistEntry.from_date <= last_day, WaitlistEntry.to_date >= first_day,
             WaitlistEntry.id.notin_(offered))
-        .options(db.joinedload(WaitlistEntry.patient)).order_by(WaitlistEntry.id)))
+        .options(db.joinedload(WaitlistEntry.patient)).order_by(WaitlistEntry.id)
+        .with_for_update(skip_locked=True, of=WaitlistEntry)))
 
 
 def _hold(entry, doctor, start, end, *, now) -> bool:

@@ -77,6 +77,21 @@ def test_an_appointment_reads_in_spanish(rita, visit):
     assert "Patient called" not in cancel
 
 
+def test_an_appointments_history_names_statuses_in_spanish(app, rita, visit):
+    """A status step in the history reads "Estado: agendada → inasistencia", not the stored names."""
+    from clinica_web.models import AppointmentChange
+    from clinica_web.services import clinic
+
+    _doctor, _patient, appointment = visit
+    with app.app_context():
+        db.session.add(AppointmentChange(appointment_id=appointment, kind="status", from_value="scheduled",
+                                         to_value="no_show", at=clinic.now()))
+        db.session.commit()
+    page = text(rita.get(f"/desk/appointments/{appointment}"))
+    assert "Estado: agendada → inasistencia" in page
+    assert "scheduled" not in page.split('id="history-heading"')[1] and "no show" not in page
+
+
 def test_booking_for_a_patient_reads_in_spanish(rita, visit):
     doctor, patient, _appointment = visit
     find = text(rita.get("/desk/book"))

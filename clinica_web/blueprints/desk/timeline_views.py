@@ -58,6 +58,6 @@ def _book_links(grid) -> list[BookLinks]:
         href = url_for("desk.book", doctor_id=column.doctor.id, date=grid.day.isoformat(), type=visit_type) + "&time="
         label = Markup(gettext('Book %(time)s<span class="visually-hidden"> with %(doctor)s</span>')) % {
             "time": _TIME, "doctor": column.doctor.display_name}
-        before, after = label.split(_TIME)
+        before, _time, after = label.partition(_TIME)
         found.append(BookLinks(column.doctor.id, href, Markup(before), Markup(after)))
     return found
