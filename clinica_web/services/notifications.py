@@ -11,10 +11,11 @@ Several senders may run at once (workers, `send-mail` from cron), and no email i
 sender claims due rows with one UPDATE (on PostgreSQL skipping rows another sender has locked),
 which leases them to it (next_attempt_at, CLAIM_MINUTES ahead) while it talks to the server.
 """
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, select, update
 
 from clinica_web import mail
 from clinica_web.database import unit_of_work
@@ -59,6 +60,25 @@ def _message_fields(email: OutboxEmail) -> dict:
 
 
 BATCH = 100  # emails claimed a pass
+# A sender writes what it sent (and renews its lease on the rest) every RECORD_EVERY emails, or
+# sooner once RECORD_AFTER has passed since it last did (a slow mail server): a transaction per
+# email would cost more than sending it. The price: a sender killed between sending and writing
+# sends up to RECORD_EVERY emails twice once its lease has run out.
+RECORD_EVERY = 20
+RECORD_AFTER = timedelta(minutes=1)
+
+
+@dataclass
+class _Held:
+    """What a sender holds during a pass: the rows claimed and not yet handed to the server (by id,
+    their message fields and latest sending time), the lease they are held until, and the outcomes
+    not yet written: (email_id, fields, error or None)."""
+    rows: dict
+    lease: datetime
+    written_at: datetime  # on the app's clock
+    outcomes: list = field(default_factory=list)
+    sent: int = 0
+    failed: int = 0
 
 
 def send_due(*, now: datetime, limit: int = BATCH) -> tuple[int, int]:
@@ -70,32 +90,24 @@ def send_due(*, now: datetime, limit: int = BATCH) -> tuple[int, int]:
     SQLite, the write transaction takes the database's write lock: one claim at a time.
     """
     with unit_of_work():
-        claimed, lease = _claim_due(now=now, limit=limit)
+        held = _claim_due(now=now, limit=limit)
     # No transaction is held while talking to the mail server; one connection serves the pass.
-    # Each email's outcome is written right after it is sent, in one transaction with the next
-    # one's lease renewal (just before that is sent): a commit an email, not two.
-    sent = failed = 0
-    outcome = None
     with mail.one_connection():
-        for email_id, fields in claimed:
-            with unit_of_work():
-                _record(outcome, now=now)
-                outcome = None
-                renewed = _renew_lease(email_id, lease)
-            if not renewed:
-                continue  # a mail server so slow that this lease ran out: another sender has it now
-            outcome = (email_id, fields, _deliver(email_id, fields))
-            if outcome[2] is None:
-                sent += 1
-            else:
-                failed += 1
-        if outcome:
-            with unit_of_work():
-                _record(outcome, now=now)
-    return sent, failed
+        while held.rows:
+            if len(held.outcomes) >= RECORD_EVERY or clinic.now() - held.written_at >= RECORD_AFTER:
+                _write_down(held, now=now)
+                continue  # the rows still held, if any, now with a fresh lease
+            email_id, (fields, not_after) = next(iter(held.rows.items()))
+            del held.rows[email_id]
+            if not_after is not None and clinic.now() >= not_after:
+                continue  # the visit has started meanwhile: the next claim skips the reminder
+            held.outcomes.append((email_id, fields, _deliver(email_id, fields)))
+        if held.outcomes:
+            _write_down(held, now=now)
+    return held.sent, held.failed
 
 
-def _claim_due(*, now, limit):
+def _claim_due(*, now, limit) -> _Held:
     due = (
         select(OutboxEmail)
         .where(OutboxEmail.status == PENDING, OutboxEmail.next_attempt_at <= now)
@@ -106,37 +118,37 @@ def _claim_due(*, now, limit):
     rows = list(db.session.scalars(due))
     # Reminders are written out now, from their visits as they are (one query for the batch).
     written = reminders.write_out([row for row in rows if row.kind == REMINDER], now=now)
-    claimed = []
+    claimed = {}
     for row in rows:
         fields = written[row.id] if row.kind == REMINDER else _message_fields(row)
         if isinstance(fields, str):  # a reminder that must not go out, and why
             row.status, row.last_error = SKIPPED, fields
         else:
-            claimed.append((row.id, fields))
+            claimed[row.id] = (fields, row.not_after)
     lease = now + timedelta(minutes=CLAIM_MINUTES)
     if claimed:
-        db.session.execute(
-            update(OutboxEmail).where(OutboxEmail.id.in_([email_id for email_id, _fields in claimed]))
-            .values(next_attempt_at=lease)
-        )
-    return claimed, lease
+        db.session.execute(update(OutboxEmail).where(OutboxEmail.id.in_(claimed)).values(next_attempt_at=lease))
+    return _Held(rows=claimed, lease=lease, written_at=clinic.now())
 
 
-def _renew_lease(email_id, lease) -> bool:
-    """Just before sending: if this sender's lease on the email still holds (nobody claimed it
-    since), extend it by CLAIM_MINUTES from the clock's now, so that a pass slowed down by its
-    mail server never sends an email another sender has taken over. False if it was taken.
-    In the caller's transaction, which commits before the email is sent."""
-    right_now = clinic.now()
-    fresh = max(lease, right_now + timedelta(minutes=CLAIM_MINUTES))
-    renewed = db.session.execute(
-        update(OutboxEmail).where(OutboxEmail.id == email_id, OutboxEmail.status == PENDING,
-                                  OutboxEmail.next_attempt_at == lease,
-                                  # a reminder whose visit started meanwhile waits for the next claim to skip it
-                                  or_(OutboxEmail.not_after.is_(None), OutboxEmail.not_after > right_now))
-        .values(next_attempt_at=fresh)
-    ).rowcount
-    return renewed == 1
+def _write_down(held: _Held, *, now) -> None:
+    """One transaction: the outcomes so far, and the lease on the rows still to send renewed,
+    CLAIM_MINUTES from the clock's now, so that a pass slowed down by its mail server never sends
+    an email another sender has taken over since: those it lets go."""
+    with unit_of_work():
+        _record(held.outcomes, now=now)
+        held.sent += sum(error is None for _id, _fields, error in held.outcomes)
+        held.failed += sum(error is not None for _id, _fields, error in held.outcomes)
+        held.outcomes = []
+        held.written_at = clinic.now()
+        if held.rows:
+            fresh = max(held.lease, held.written_at + timedelta(minutes=CLAIM_MINUTES))
+            still_mine = set(db.session.scalars(
+                update(OutboxEmail).where(OutboxEmail.id.in_(held.rows), OutboxEmail.status == PENDING,
+                                          OutboxEmail.next_attempt_at == held.lease)
+                .values(next_attempt_at=fresh).returning(OutboxEmail.id)))
+            held.rows = {email_id: row for email_id, row in held.rows.items() if email_id in still_mine}
+            held.lease = fresh
 
 
 def _deliver(email_id, fields) -> str | None:
@@ -152,22 +164,23 @@ def _deliver(email_id, fields) -> str | None:
 WRITTEN_OUT = ("recipient", "subject", "text_body", "html_body")
 
 
-def _record(outcome, *, now):
-    """In the caller's transaction: an email's outcome (email_id, fields, error), if there is one."""
-    if outcome is None:
+def _record(outcomes, *, now):
+    """In the caller's transaction: the outcomes [(email_id, fields, error)], in two statements
+    whatever their number (one for the sent, one read of the failed, whose rows flush together)."""
+    sent = [{"email_id": email_id, **{f"written_{name}": fields[name] for name in WRITTEN_OUT}}
+            for email_id, fields, error in outcomes if error is None]
+    if sent:  # a reminder keeps what it said; one dropped meanwhile (its visit moved) matches nothing
+        table = OutboxEmail.__table__
+        db.session.execute(update(table).where(table.c.id == bindparam("email_id")).values(
+            status=SENT, sent_at=now, attempts=table.c.attempts + 1, last_error=None,
+            **{name: bindparam(f"written_{name}") for name in WRITTEN_OUT}), sent)
+    errors = {email_id: error for email_id, _fields, error in outcomes if error is not None}
+    if not errors:
         return
-    email_id, fields, error = outcome
-    if error is None:  # one statement; a reminder keeps what it said
-        db.session.execute(update(OutboxEmail).where(OutboxEmail.id == email_id).values(
-            status=SENT, sent_at=now, attempts=OutboxEmail.attempts + 1, last_error=None,
-            **{name: fields[name] for name in WRITTEN_OUT}))
-        return
-    email = db.session.get(OutboxEmail, email_id)
-    if email is None:  # a reminder dropped meanwhile (its visit cancelled or moved): nothing to retry
-        return
-    email.attempts += 1
-    email.last_error = error
-    if email.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
-        email.status = FAILED
-    else:
-        email.next_attempt_at = now + min(timedelta(minutes=2**email.attempts), MAX_BACKOFF)
+    for email in db.session.scalars(select(OutboxEmail).where(OutboxEmail.id.in_(errors))):
+        email.attempts += 1
+        email.last_error = errors[email.id]
+        if email.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+            email.status = FAILED
+        else:
+            email.next_attempt_at = now + min(timedelta(minutes=2**email.attempts), MAX_BACKOFF)

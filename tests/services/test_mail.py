@@ -511,6 +511,32 @@ def test_a_sender_that_stopped_half_way_leaves_its_rows_to_the_next_after_the_le
         assert notifications.send_due(now=lease_ends + timedelta(days=1)) == (0, 0)
 
 
+def test_a_sender_killed_after_sending_leaves_nothing_unsent(app, sent_mail, monkeypatch):
+    """Killed after handing three emails of five to the server, before writing that down: once its
+    lease has run out the next sender sends everything it has no record of (the three again, as
+    the README says: at most the 20 between writes) and nothing is lost."""
+    now = TEST_NOW
+    for _ in range(5):
+        queue_one(app, now=now)
+    real_deliver, handed = mail.deliver, []
+
+    def killed_after_three(message):
+        if len(handed) == 3:
+            raise SystemExit("the worker was killed")
+        real_deliver(message)
+        handed.append(message)
+
+    monkeypatch.setattr(mail, "deliver", killed_after_three)
+    with app.app_context(), pytest.raises(SystemExit):
+        notifications.send_due(now=now)
+    monkeypatch.setattr(mail, "deliver", real_deliver)
+    assert len(sent_mail()) == 3 and {row.status for row in outbox(app)} == {PENDING}
+    lease_ends = now + timedelta(minutes=notifications.CLAIM_MINUTES)
+    with app.app_context():
+        assert notifications.send_due(now=lease_ends) == (5, 0)
+    assert len(sent_mail()) == 8 and {row.status for row in outbox(app)} == {SENT}
+
+
 def test_send_mail_claims_what_it_sends(app, sent_mail, monkeypatch):
     """A `send-mail` run holds a lease on the rows it took: a second run meanwhile finds nothing."""
     now = TEST_NOW
@@ -783,20 +809,18 @@ class TestSlowServer:
         assert [envelope.rcpt_tos for envelope in slow_smtp.envelopes] == [[PATIENT_EMAIL]] * 3
 
 
-def test_a_sender_slowed_past_its_lease_leaves_the_rest_to_whoever_took_them(app, sent_mail, monkeypatch, clock):
-    """Sender A claims three emails (a ten-minute lease), and its mail server takes six minutes
-    over each. Sender B, running eleven minutes in, finds the third one's lease run out and takes
-    it; the second is still A's (A renews the lease of each email just before sending it). When A
-    gets to the third, it leaves it: every email is sent once."""
+def _slow_sender_meets_another(app, monkeypatch, clock, *, minutes_a_message, other_sender_at):
+    """Sender A claims three emails (a ten-minute lease) from a mail server taking
+    `minutes_a_message` over each; sender B runs once `other_sender_at` minutes have passed.
+    Returns (A's counts, B's counts)."""
     now = TEST_NOW
     for _ in range(3):
         queue_one(app, now=now)
-    real_deliver, delivered_by_a, sender_b = mail.deliver, [], []
+    real_deliver, sender_b = mail.deliver, []
 
     def slow(message):
-        delivered_by_a.append(message.recipients)
-        clock.advance(minutes=6)
-        if len(delivered_by_a) == 2:  # A is eleven minutes into its pass
+        clock.advance(minutes=minutes_a_message)
+        if not sender_b and clinic.now() >= now + timedelta(minutes=other_sender_at):
             monkeypatch.setattr(mail, "deliver", real_deliver)
             with app.app_context():
                 sender_b.append(notifications.send_due(now=clinic.now()))
@@ -805,8 +829,27 @@ def test_a_sender_slowed_past_its_lease_leaves_the_rest_to_whoever_took_them(app
 
     monkeypatch.setattr(mail, "deliver", slow)
     with app.app_context():
-        assert notifications.send_due(now=now) == (2, 0)  # A: the first two
-    assert sender_b == [(1, 0)]  # B: the third
+        sender_a = notifications.send_due(now=now)
+    return sender_a, sender_b[0]
+
+
+def test_a_sender_slowed_past_its_lease_leaves_the_rest_to_whoever_took_them(app, sent_mail, monkeypatch, clock):
+    """The server takes eleven minutes over A's first email, past A's ten-minute lease: B, running
+    then, finds all three free and sends them; A, back, leaves the two it had not started. Only the
+    email the server held past the lease goes twice, which no lease can tell from a dead sender's
+    (MAIL_TIMEOUT_SECONDS, 10 s, keeps a real send far inside the lease)."""
+    sender_a, sender_b = _slow_sender_meets_another(app, monkeypatch, clock, minutes_a_message=11,
+                                                    other_sender_at=11)
+    assert (sender_a, sender_b) == ((1, 0), (3, 0))
+    assert len(sent_mail()) == 4 and [row.attempts for row in outbox(app)] == [2, 1, 1]
+
+
+def test_a_slow_sender_renews_its_lease_as_it_goes(app, sent_mail, monkeypatch, clock):
+    """Six minutes an email: A renews its lease on what is left after each (a minute has passed
+    since it last wrote), so B, eleven minutes in, finds nothing to take, and A sends all three."""
+    sender_a, sender_b = _slow_sender_meets_another(app, monkeypatch, clock, minutes_a_message=6,
+                                                    other_sender_at=11)
+    assert (sender_a, sender_b) == ((3, 0), (0, 0))
     assert len(sent_mail()) == 3 and [row.attempts for row in outbox(app)] == [1, 1, 1]
 
 
