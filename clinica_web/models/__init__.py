@@ -12,6 +12,7 @@ from clinica_web.models.appointment import (  # noqa: F401
     AppointmentType,
 )
 from clinica_web.models.audit import AccessEvent  # noqa: F401,E402
+from clinica_web.models.calendar import CalendarVersion  # noqa: F401
 from clinica_web.models.doctor import BlockedPeriod, Doctor, WeeklyHours  # noqa: F401
 from clinica_web.models.outbox import OutboxEmail, UsedLink  # noqa: F401
 from clinica_web.models.user import (  # noqa: F401

@@ -76,15 +76,18 @@ class Appointment(db.Model):
     )
 
     @classmethod
-    def overlapping(cls, start: datetime, end: datetime | None = None):
+    def overlapping(cls, start: datetime, end: datetime | None = None, *, earliest=None):
         """SQL condition: the appointment overlaps [start, end), or ends after `start` if no end.
 
         ends_at > start alone is right, but an index on (doctor_id, starts_at) would then read
         every earlier appointment of the doctor: a year of history for one day's slots. No visit
         is longer than MAX_DURATION (ends_at is always starts_at + duration_minutes), so the lower
-        bound on starts_at is implied, and keeps the index range to the day asked for.
+        bound on starts_at is implied, and keeps the index range to the day asked for. `earliest`
+        is that bound (start - MAX_DURATION) for a statement whose times are bound parameters.
         """
-        condition = and_(cls.ends_at > start, cls.starts_at > start - timedelta(minutes=MAX_DURATION))
+        if earliest is None:
+            earliest = start - timedelta(minutes=MAX_DURATION)
+        condition = and_(cls.ends_at > start, cls.starts_at > earliest)
         return condition if end is None else and_(condition, cls.starts_at < end)
 
     @property

@@ -5,11 +5,13 @@ Each function runs a fixed number of queries, whatever the number of appointment
 """
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
-from sqlalchemy import case, literal, or_, select, union_all
+from sqlalchemy import bindparam, case, literal, or_, select, union_all
 
 from clinica_web.extensions import db
 from clinica_web.models import Appointment, BlockedPeriod, Doctor
+from clinica_web.models.appointment import MAX_DURATION
 from clinica_web.services import clinic, lifecycle, slots, values
 
 DEFAULT_DURATION = 30
@@ -38,10 +40,27 @@ def busy_intervals(doctor_id, start, end, *, patient_id=None, exclude_id=None) -
 
     exclude_id: an appointment being moved, whose own time counts as free.
     """
+    statement = busy_statement(for_patient=patient_id is not None, excluding=exclude_id is not None)
+    parameters = busy_parameters(doctor_id, start, end, patient_id=patient_id, exclude_id=exclude_id)
+    return [slots.Busy(*row) for row in db.session.execute(statement, parameters)]
+
+
+def busy_parameters(doctor_id, start, end, *, patient_id=None, exclude_id=None) -> dict:
+    earliest = start - timedelta(minutes=MAX_DURATION)  # see Appointment.overlapping
+    return dict(doctor_id=doctor_id, start=start, end=end, earliest=earliest, patient_id=patient_id,
+                exclude_id=exclude_id)
+
+
+@lru_cache(maxsize=None)
+def busy_statement(*, for_patient=False, excluding=False):
+    """busy_intervals()' query, built once for each use (building it cost more than running it, on
+    the hot path of every slot list): rows of (start, end, rule, id), for busy_parameters()."""
+    doctor_id, start, end = bindparam("doctor_id"), bindparam("start"), bindparam("end")
+
     def appointments(rule, *conditions):
         query = select(Appointment.starts_at, Appointment.ends_at, literal(rule), Appointment.id).where(
-            *conditions, lifecycle.holds_time(), Appointment.overlapping(start, end))
-        return query if exclude_id is None else query.where(Appointment.id != exclude_id)
+            *conditions, lifecycle.holds_time(), Appointment.overlapping(start, end, earliest=bindparam("earliest")))
+        return query.where(Appointment.id != bindparam("exclude_id")) if excluding else query
 
     parts = [
         appointments(slots.BOOKED, Appointment.doctor_id == doctor_id),
@@ -51,9 +70,9 @@ def busy_intervals(doctor_id, start, end, *, patient_id=None, exclude_id=None) -
         .where(or_(BlockedPeriod.doctor_id == doctor_id, BlockedPeriod.doctor_id.is_(None)),
                BlockedPeriod.starts_at < end, BlockedPeriod.ends_at > start),
     ]
-    if patient_id is not None:
-        parts.append(appointments(slots.PATIENT_BUSY, Appointment.patient_id == patient_id))
-    return [slots.Busy(*row) for row in db.session.execute(union_all(*parts))]
+    if for_patient:
+        parts.append(appointments(slots.PATIENT_BUSY, Appointment.patient_id == bindparam("patient_id")))
+    return union_all(*parts)
 
 
 def rules_stopping(doctor: Doctor, day: date, minute: int, duration: int, *, now: datetime, patient_id=None,

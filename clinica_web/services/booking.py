@@ -15,7 +15,7 @@ from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.i18n import N_
 from clinica_web.models import CANCELLED, HELD, PATIENT, SCHEDULED, Appointment, AppointmentType, Doctor, User
-from clinica_web.services import availability, clinic, history, lifecycle, slots, values
+from clinica_web.services import availability, calendars, clinic, history, lifecycle, slots, values
 from clinica_web.services.errors import DomainError, InvalidInput, NotAllowed, NotFound, SlotUnavailable
 from clinica_web.services.rules import refusal
 from clinica_web.services.values import parse_date, parse_duration, parse_time, valid_id, whole_number
@@ -41,7 +41,8 @@ class Slot:
 
 
 def appointment_types() -> list[AppointmentType]:
-    return list(db.session.scalars(select(AppointmentType).order_by(AppointmentType.default_duration)))
+    shortest_first = select(AppointmentType).order_by(AppointmentType.default_duration, AppointmentType.id)
+    return list(db.session.scalars(shortest_first))
 
 
 def visit_labels() -> dict[str, str]:
@@ -126,10 +127,13 @@ def free_times(*, doctor_id, date, duration=None, now: datetime) -> list[int]:
         raise refusal("missing_fields")
     day = parse_date(date)
     duration = parse_duration(duration, availability.DEFAULT_DURATION)
-    doctor = availability.active_doctor(whole_number(doctor_id))
-    if doctor is None:
+    doctor_id = whole_number(doctor_id)
+    # One query: the doctor and their hours are what this worker keeps (services/calendars.py).
+    calendar = calendars.day(doctor_id, day) if valid_id(doctor_id) else None
+    if calendar is None or calendar.doctor is None:
         raise refusal("doctor_not_found")
-    return availability.free_slots(doctor, day, duration, now=now)
+    return availability.free_minutes(day, calendar.doctor.windows.get(day.weekday(), []), calendar.busy, duration,
+                                     now=now)
 
 
 def book(

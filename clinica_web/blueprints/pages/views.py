@@ -2,6 +2,7 @@ from datetime import date, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -12,7 +13,7 @@ from clinica_web.blueprints.roles import DESK, home_endpoint
 from clinica_web.forms import EmptyForm
 from clinica_web.htmx import is_htmx, render_page_or_partial
 from clinica_web.models import PATIENT
-from clinica_web.services import availability, booking, clinic, directory, finder, lifecycle, values
+from clinica_web.services import availability, booking, calendars, clinic, directory, finder, lifecycle, values
 from clinica_web.services.errors import DomainError, PatientBusy, SlotTaken
 from clinica_web.services.slots import local_instant
 
@@ -47,21 +48,54 @@ def _slot_context(doctor_id):
         abort(400, i18n.error_text(error))
     day = (day or availability.first_day_with_free_slot(doctor, kind.default_duration, now=now)
            or clinic.local_today(now))
-    today = clinic.local_today(now)
-    horizon = today + timedelta(days=clinic.policy().horizon_days)
     offer = availability.day_offer(doctor, day, kind.default_duration, now=now)
     return dict(
         doctor=doctor,
         kind=kind,
         types=types,
-        day=day,
-        today=today,
-        previous_day=day - timedelta(days=1) if day > today else None,
-        next_day=day + timedelta(days=1) if day < horizon else None,
         offer=offer,
         free_minutes=offer.free_minutes,
+        **_days_around(day, now=now),
         **_ways_on(doctor, day, offer, kind.default_duration, now=now),
     )
+
+
+def _days_around(day, *, now):
+    """The day shown, today (the date field's first day) and the days before and after it that
+    can be chosen (none before today, none past the horizon)."""
+    today = clinic.local_today(now)
+    horizon = today + timedelta(days=clinic.policy().horizon_days)
+    return dict(day=day, today=today, previous_day=day - timedelta(days=1) if day > today else None,
+                next_day=day + timedelta(days=1) if day < horizon else None)
+
+
+def _quick_slot_list(doctor_id):
+    """The htmx slot list of a day with free times, from what this worker keeps in memory
+    (services/calendars.py): one query, and the list rendered once per calendar version, day,
+    visit type, language and free times. None when it must take the full way (_slot_context): no
+    date or a bad one, an unknown doctor or visit type, or no free time (which leads on to other
+    days and doctors)."""
+    try:
+        day = booking.parse_date(request.args.get("date") or "")
+    except DomainError:
+        return None
+    calendar = calendars.day(doctor_id, day)
+    type_name = request.args.get("type") or booking.DEFAULT_TYPE
+    kind = next((kind for kind in calendar.known.types if kind.name == type_name), None)
+    if calendar.doctor is None or kind is None or _month_changed(day, kind.name):
+        return None
+    now = clinic.now()
+    windows = calendar.doctor.windows.get(day.weekday(), [])
+    offer = availability.classify_day(day, windows, calendar.busy, kind.default_duration, now=now)
+    if not offer.free_minutes:
+        return None
+    around = _days_around(day, now=now)
+    key = (calendar.known.version, "slot list", calendar.doctor.id, day, kind.name, around["today"],
+           str(get_locale()), tuple(offer.free_minutes))
+    html = calendars.remember(key, lambda: render_template(
+        "pages/_slot_list.html", doctor=calendar.doctor, kind=kind, types=calendar.known.types, offer=offer,
+        free_minutes=offer.free_minutes, next_time=None, other_times=[], **around))
+    return html, day, kind.name
 
 
 def _ways_on(doctor, day, offer, duration, *, now):
@@ -138,16 +172,26 @@ def slots(doctor_id):
     visit type or the month changes, the month view beside it comes along (an out-of-band swap)."""
     if not is_htmx():
         return doctor(doctor_id)
-    context = _slot_context(doctor_id)
-    day, kind = context["day"], context["kind"]
-    html = render_template("pages/_slot_list.html", **context)
-    shown = request.headers.get("HX-Current-URL")  # htmx sends the page's address; other clients do not
-    if shown and _month_shown(shown) != (day.replace(day=1), kind.name):
-        html += render_template("pages/_calendar.html", oob=True,
-                                **_month_context(context["doctor"], kind, day.replace(day=1), now=clinic.now()))
+    quick = _quick_slot_list(doctor_id)
+    if quick is not None:
+        html, day, type_name = quick
+    else:
+        context = _slot_context(doctor_id)
+        day, kind = context["day"], context["kind"]
+        html, type_name = render_template("pages/_slot_list.html", **context), kind.name
+        if _month_changed(day, kind.name):
+            html += render_template("pages/_calendar.html", oob=True,
+                                    **_month_context(context["doctor"], kind, day.replace(day=1), now=clinic.now()))
     # Keep the address bar on the bookmarkable page, not on this partial's URL.
-    page_url = url_for("pages.doctor", doctor_id=doctor_id, date=day.isoformat(), type=kind.name)
+    page_url = url_for("pages.doctor", doctor_id=doctor_id, date=day.isoformat(), type=type_name)
     return html, {"HX-Push-Url": page_url}
+
+
+def _month_changed(day, type_name):
+    """Whether the page asking (htmx sends its address; other clients do not) shows another month
+    or visit type than the slot list it asks for: then the month view comes along."""
+    shown = request.headers.get("HX-Current-URL")
+    return bool(shown) and _month_shown(shown) != (day.replace(day=1), type_name)
 
 
 def _month_shown(page_url):

@@ -1,0 +1,125 @@
+"""What seldom changes, kept in each web worker's memory (issue 20): the active doctors with their
+weekly hours, the visit types, and pages rendered from them.
+
+Everything kept is filed under the calendar version (models.CalendarVersion), a number the
+database changes in the transaction of any change to a doctor, weekly hours, a blocked period or
+closure, or a visit type. A slot request reads that number in its one query, beside the day's
+busy time (`day`), so a change made through any worker, or straight in the database, is seen by
+every worker on its next request; what was kept under another number is simply not used again.
+Bookings are never kept: they are read with every request.
+
+Each app has its own memory (`app.extensions`), so two apps in one test are two workers.
+"""
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from flask import current_app
+from sqlalchemy import literal, select, true
+
+from clinica_web.extensions import db
+from clinica_web.models import AppointmentType, CalendarVersion, Doctor, WeeklyHours
+from clinica_web.services import availability, clinic, slots
+
+KEPT_PAGES = 512  # rendered pieces each worker keeps, the least recently used dropped first
+
+
+@dataclass(frozen=True)
+class DoctorHours:
+    """An active doctor as the slot list shows them: name, specialty and weekly windows."""
+
+    id: int
+    display_name: str
+    specialty: str
+    windows: dict  # {weekday: [(start_minute, end_minute), ...]}, in order
+
+
+@dataclass(frozen=True)
+class VisitType:
+    name: str
+    label: str
+    default_duration: int
+
+
+@dataclass(frozen=True)
+class Known:
+    version: int
+    doctors: dict  # {id: DoctorHours}, the active ones
+    types: tuple  # VisitType, shortest first (as booking.appointment_types)
+
+
+@dataclass(frozen=True)
+class DayCalendar:
+    """One doctor's local day: what is known at this version, the doctor (None if not an active
+    one) and everything holding time that day (availability.busy_intervals)."""
+
+    known: Known
+    doctor: DoctorHours | None
+    busy: list
+
+
+def day(doctor_id: int, on: date) -> DayCalendar:
+    """The doctor's day in one query: the calendar version and the day's busy time."""
+    start, end = clinic.local_day_span(on)
+    rows = db.session.execute(_day_statement(), availability.busy_parameters(doctor_id, start, end)).all()
+    known = _known(rows[0][0])
+    return DayCalendar(known=known, doctor=known.doctors.get(doctor_id),
+                       busy=[slots.Busy(*row[1:]) for row in rows if row[1] is not None])
+
+
+@lru_cache(maxsize=None)
+def _day_statement():
+    """(version, start, end, rule, id): a row for each busy interval, or one row of the version
+    alone. Read from one row of nothing, so that busy time is never missed whatever the version
+    table holds (without its row, nothing is kept: see _known)."""
+    busy = availability.busy_statement().subquery()
+    version = select(CalendarVersion.version).where(CalendarVersion.id == 1).scalar_subquery()
+    return select(version, *busy.c).select_from(select(literal(1)).subquery()).outerjoin(busy, true())
+
+
+def remember(key: tuple, make):
+    """What `make()` returns for `key` (which starts with the calendar version it depends on),
+    made once per worker while it stays among the KEPT_PAGES most recently used."""
+    if key[0] is None:  # no calendar version to file it under
+        return make()
+    kept = _memory()["pages"]
+    if key in kept:
+        kept.move_to_end(key)
+        return kept[key]
+    value = kept[key] = make()
+    if len(kept) > KEPT_PAGES:
+        kept.popitem(last=False)
+    return value
+
+
+def _memory() -> dict:
+    return current_app.extensions.setdefault("clinica_calendars", {"known": None, "pages": OrderedDict()})
+
+
+def _known(version: int | None) -> Known:
+    memory = _memory()
+    known = memory["known"]
+    if known is not None and version is not None and known.version == version:
+        return known
+    known = _load(version)
+    # Kept only if nothing changed while it was read (each statement sees the latest commit).
+    if version is not None and db.session.scalar(select(CalendarVersion.version)) == version:
+        memory["known"] = known
+        memory["pages"].clear()
+    return known
+
+
+def _load(version: int) -> Known:
+    doctors = {doctor_id: DoctorHours(doctor_id, name, specialty, {}) for doctor_id, name, specialty in
+               db.session.execute(select(Doctor.id, Doctor.display_name, Doctor.specialty).where(Doctor.active))}
+    hours = db.session.execute(
+        select(WeeklyHours.doctor_id, WeeklyHours.weekday, WeeklyHours.start_minute, WeeklyHours.end_minute)
+        .where(WeeklyHours.doctor_id.in_(doctors))
+        .order_by(WeeklyHours.doctor_id, WeeklyHours.weekday, WeeklyHours.start_minute))
+    for doctor_id, weekday, start, end in hours:
+        doctors[doctor_id].windows.setdefault(weekday, []).append((start, end))
+    types = tuple(VisitType(*row) for row in db.session.execute(
+        select(AppointmentType.name, AppointmentType.label, AppointmentType.default_duration)
+        .order_by(AppointmentType.default_duration, AppointmentType.id)))
+    return Known(version=version, doctors=doctors, types=types)
