@@ -80,9 +80,11 @@ def _quick_slot_list(doctor_id):
     except DomainError:
         return None
     calendar = calendars.day(doctor_id, day)
-    type_name = request.args.get("type") or booking.DEFAULT_TYPE
-    kind = next((kind for kind in calendar.known.types if kind.name == type_name), None)
-    if calendar.doctor is None or kind is None or _month_changed(day, kind.name):
+    try:
+        kind = booking.find_type(request.args.get("type") or None, calendar.known.types)
+    except DomainError:
+        return None
+    if calendar.doctor is None or _month_changed(day, kind.name):
         return None
     now = clinic.now()
     windows = calendar.doctor.windows.get(day.weekday(), [])
