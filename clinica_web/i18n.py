@@ -9,6 +9,7 @@ Catalogues live in clinica_web/translations (README: "Adding a language").
 """
 from contextlib import contextmanager
 from datetime import date, datetime
+from functools import lru_cache
 
 from babel.dates import format_date, format_datetime
 from flask import current_app, has_request_context, request
@@ -16,6 +17,8 @@ from flask_babel import force_locale, get_locale, get_translations, gettext
 from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 # Language code -> its name in that language (the switcher shows each in its own language).
 LANGUAGES = {"en": "English", "es": "Español"}
@@ -45,7 +48,14 @@ def select_locale() -> str:
     chosen = request.cookies.get(COOKIE)
     if chosen in LANGUAGES:
         return chosen
-    return request.accept_languages.best_match(LANGUAGES) or default
+    return _best_language(request.headers.get("Accept-Language", "")) or default
+
+
+@lru_cache(maxsize=256)
+def _best_language(accept_language: str) -> str | None:
+    """The language of ours a browser's Accept-Language prefers (browsers send few distinct ones:
+    parsed once per worker, not on every request)."""
+    return LanguageAccept(parse_accept_header(accept_language)).best_match(LANGUAGES)
 
 
 def language() -> str:

@@ -30,9 +30,11 @@ def reject_unusable_form_input():
     refuses it). No form takes a file either: Flask-WTF would hand the file to a text field's
     validators, which fail on it. Run before every page blueprint's views (blueprints.page_blueprint);
     the APIs check their own input field by field, in their own format."""
-    if request.files:
+    # Werkzeug reads a form (and files) only from these two kinds of body: no need to look otherwise.
+    has_form = request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded")
+    if has_form and request.files:
         abort(400, "This site takes no files: send the form as text.")
-    for values in (request.args, request.form):
+    for values in (request.args, request.form) if has_form else (request.args,):
         for key, value in values.items(multi=True):
             if "\x00" in key or "\x00" in value:
                 abort(400, "Text must not contain NUL characters.")
@@ -65,8 +67,8 @@ def login_email_key():
 
 
 def add_security_headers(response):
-    for name, value in HEADERS.items():
-        response.headers.setdefault(name, value)
+    present = {name.lower() for name in response.headers.keys()}  # a view may have set its own
+    response.headers.extend([(name, value) for name, value in HEADERS.items() if name.lower() not in present])
     if request.endpoint != "static" and current_user and current_user.is_authenticated:
         never_cache(response)
         response.vary.add("Cookie")

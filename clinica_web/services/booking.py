@@ -132,8 +132,7 @@ def free_times(*, doctor_id, date, duration=None, now: datetime) -> list[int]:
     calendar = calendars.day(doctor_id, day) if valid_id(doctor_id) else None
     if calendar is None or calendar.doctor is None:
         raise refusal("doctor_not_found")
-    return availability.free_minutes(day, calendar.doctor.windows.get(day.weekday(), []), calendar.busy, duration,
-                                     now=now)
+    return list(calendars.free_minutes(calendar, day, duration, now=now))
 
 
 def book(

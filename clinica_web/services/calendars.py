@@ -12,13 +12,14 @@ Each app has its own memory (`app.extensions`), so two apps in one test are two 
 """
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date
-from functools import lru_cache
+from datetime import date, datetime
+from functools import cached_property, lru_cache
 
 from flask import current_app
 from sqlalchemy import literal, select, true
 
 from clinica_web.extensions import db
+from clinica_web.hot_reads import HotRead
 from clinica_web.models import AppointmentType, CalendarVersion, Doctor, WeeklyHours
 from clinica_web.services import availability, clinic, slots
 
@@ -51,31 +52,52 @@ class Known:
 
 @dataclass(frozen=True)
 class DayCalendar:
-    """One doctor's local day: what is known at this version, the doctor (None if not an active
-    one) and everything holding time that day (availability.busy_intervals)."""
+    """One doctor's local day from `starts_at`: what is known at this version, the doctor (None if
+    not an active one) and everything holding time that day (availability.busy_intervals).
+
+    busy_key: the day's busy time as the database driver returned it, a cheap key for what is
+    worked out from it (the free times, a rendered slot list)."""
 
     known: Known
     doctor: DoctorHours | None
-    busy: list
+    starts_at: datetime
+    busy_key: tuple
+    _read: object
+
+    @cached_property
+    def busy(self) -> list[slots.Busy]:
+        return [slots.Busy(*self._read.typed(row)[1:]) for row in self.busy_key]
 
 
 def day(doctor_id: int, on: date) -> DayCalendar:
     """The doctor's day in one query: the calendar version and the day's busy time."""
     start, end = clinic.local_day_span(on)
-    rows = db.session.execute(_day_statement(), availability.busy_parameters(doctor_id, start, end)).all()
+    rows, read = _day_read().rows(**availability.busy_parameters(doctor_id, start, end))
     known = _known(rows[0][0])
-    return DayCalendar(known=known, doctor=known.doctors.get(doctor_id),
-                       busy=[slots.Busy(*row[1:]) for row in rows if row[1] is not None])
+    return DayCalendar(known=known, doctor=known.doctors.get(doctor_id), starts_at=start,
+                       busy_key=tuple(row for row in rows if row[1] is not None), _read=read)
 
 
 @lru_cache(maxsize=None)
-def _day_statement():
+def _day_read() -> HotRead:
     """(version, start, end, rule, id): a row for each busy interval, or one row of the version
     alone. Read from one row of nothing, so that busy time is never missed whatever the version
     table holds (without its row, nothing is kept: see _known)."""
     busy = availability.busy_statement().subquery()
     version = select(CalendarVersion.version).where(CalendarVersion.id == 1).scalar_subquery()
-    return select(version, *busy.c).select_from(select(literal(1)).subquery()).outerjoin(busy, true())
+    return HotRead(select(version, *busy.c).select_from(select(literal(1)).subquery()).outerjoin(busy, true()))
+
+
+def free_minutes(calendar: DayCalendar, on: date, duration: int, *, now: datetime) -> tuple[int, ...]:
+    """availability.free_minutes() of the doctor's day `on`, worked out once per worker for the
+    same busy time. `now` matters only through today (past days, the horizon) and the earliest
+    start it allows, and that only once it falls inside the day."""
+    policy = clinic.policy()
+    earliest = max(slots.epoch_minutes(now) + policy.min_notice_minutes, slots.epoch_minutes(calendar.starts_at) - 1)
+    key = (calendar.known.version, "free minutes", calendar.doctor.id, on, duration, clinic.local_today(now),
+           earliest, calendar.busy_key)
+    return remember(key, lambda: tuple(availability.free_minutes(
+        on, calendar.doctor.windows.get(on.weekday(), []), calendar.busy, duration, now=now)))
 
 
 def remember(key: tuple, make):

@@ -240,12 +240,27 @@ def test_a_well_made_token_is_accepted(client, patient_id):
     assert response.status_code == 200
 
 
-def test_token_of_a_deactivated_user_stops_working(client, app, headers, patient_id):
-    assert client.get("/v1/bookings/me", headers=headers).status_code == 200
+# available-slots checks the token without loading the user (tokens.jwt_is_valid): the same rules.
+READS = ["/v1/bookings/me", "/v1/bookings/available-slots?doctor_id=1&date=2030-01-07"]
+
+
+@pytest.mark.parametrize("path", READS)
+def test_token_of_a_deactivated_user_stops_working(client, app, headers, patient_id, path):
+    assert client.get(path, headers=headers).status_code != 401  # accepted, whatever the answer
     with app.app_context():
         db.session.get(User, patient_id).active = False
         db.session.commit()
-    response = client.get("/v1/bookings/me", headers=headers)
+    response = client.get(path, headers=headers)
+    assert response.status_code == 401 and response.get_json() == AUTH_REQUIRED
+
+
+@pytest.mark.parametrize("path", READS)
+def test_token_from_before_a_password_change_stops_working(client, app, headers, patient_id, path):
+    assert client.get(path, headers=headers).status_code != 401  # accepted, whatever the answer
+    with app.app_context():
+        db.session.get(User, patient_id).session_version += 1  # what a password change or reset does
+        db.session.commit()
+    response = client.get(path, headers=headers)
     assert response.status_code == 401 and response.get_json() == AUTH_REQUIRED
 
 

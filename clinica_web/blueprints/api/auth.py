@@ -12,11 +12,23 @@ from clinica_web.blueprints.api.errors import NOT_AUTHORIZED, clinic_error, erro
 from clinica_web.services import clinic, tokens
 
 
-def jwt_required(view):
+def jwt_required(view=None, *, load_user=True):
+    """A patient's JWT in `Authorization: Bearer`, else 401; its user as g.api_user. With
+    load_user=False (a read-only endpoint that needs nothing of the user) the token and the user's
+    state are checked without loading the user (tokens.jwt_is_valid), and g.api_user is not set."""
+    if view is None:
+        return lambda view: jwt_required(view, load_user=load_user)
+
     @wraps(view)
     def wrapped(*args, **kwargs):
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        user = tokens.user_for_jwt(token.strip(), now=clinic.now()) if scheme.lower() == "bearer" else None
+        token, now = token.strip(), clinic.now()
+        if scheme.lower() != "bearer":
+            return error(401, "Authentication required")
+        if not load_user:
+            return view(*args, **kwargs) if tokens.jwt_is_valid(token, now=now) else error(
+                401, "Authentication required")
+        user = tokens.user_for_jwt(token, now=now)
         if user is None:
             return error(401, "Authentication required")
         g.api_user = user

@@ -71,8 +71,8 @@ def _days_around(day, *, now):
 
 def _quick_slot_list(doctor_id):
     """The htmx slot list of a day with free times, from what this worker keeps in memory
-    (services/calendars.py): one query, and the list rendered once per calendar version, day,
-    visit type, language and free times. None when it must take the full way (_slot_context): no
+    (services/calendars.py): one query, and the list (with its page's address) rendered once per
+    calendar version, day, visit type, language and free times. None when it must take the full way (_slot_context): no
     date or a bad one, an unknown doctor or visit type, or no free time (which leads on to other
     days and doctors)."""
     try:
@@ -87,17 +87,17 @@ def _quick_slot_list(doctor_id):
     if calendar.doctor is None or _month_changed(day, kind.name):
         return None
     now = clinic.now()
-    windows = calendar.doctor.windows.get(day.weekday(), [])
-    offer = availability.classify_day(day, windows, calendar.busy, kind.default_duration, now=now)
-    if not offer.free_minutes:
+    free = calendars.free_minutes(calendar, day, kind.default_duration, now=now)
+    if not free:
         return None
+    offer = availability.DayOffer(list(free))
     around = _days_around(day, now=now)
     key = (calendar.known.version, "slot list", calendar.doctor.id, day, kind.name, around["today"],
-           str(get_locale()), tuple(offer.free_minutes))
-    html = calendars.remember(key, lambda: render_template(
-        "pages/_slot_list.html", doctor=calendar.doctor, kind=kind, types=calendar.known.types, offer=offer,
-        free_minutes=offer.free_minutes, next_time=None, other_times=[], **around))
-    return html, day, kind.name
+           str(get_locale()), free)
+    return calendars.remember(key, lambda: (
+        render_template("pages/_slot_list.html", doctor=calendar.doctor, kind=kind, types=calendar.known.types,
+                        offer=offer, free_minutes=offer.free_minutes, next_time=None, other_times=[], **around),
+        _page_url(doctor_id, day, kind.name)))
 
 
 def _ways_on(doctor, day, offer, duration, *, now):
@@ -176,17 +176,20 @@ def slots(doctor_id):
         return doctor(doctor_id)
     quick = _quick_slot_list(doctor_id)
     if quick is not None:
-        html, day, type_name = quick
+        html, page_url = quick
     else:
         context = _slot_context(doctor_id)
         day, kind = context["day"], context["kind"]
-        html, type_name = render_template("pages/_slot_list.html", **context), kind.name
+        html, page_url = render_template("pages/_slot_list.html", **context), _page_url(doctor_id, day, kind.name)
         if _month_changed(day, kind.name):
             html += render_template("pages/_calendar.html", oob=True,
                                     **_month_context(context["doctor"], kind, day.replace(day=1), now=clinic.now()))
     # Keep the address bar on the bookmarkable page, not on this partial's URL.
-    page_url = url_for("pages.doctor", doctor_id=doctor_id, date=day.isoformat(), type=type_name)
     return html, {"HX-Push-Url": page_url}
+
+
+def _page_url(doctor_id, day, type_name):
+    return url_for("pages.doctor", doctor_id=doctor_id, date=day.isoformat(), type=type_name)
 
 
 def _month_changed(day, type_name):
