@@ -13,7 +13,10 @@ def render_page_or_partial(page: str, partial: str, **context) -> str:
 
 def add_vary_header(response):
     """Caches must keep the page and the partial of one URL apart."""
-    response.vary.add("HX-Request")
+    if "Vary" in response.headers:
+        response.vary.add("HX-Request")
+    else:
+        response.headers["Vary"] = "HX-Request"  # the same, without parsing and writing back a header set
     return response
 
 
