@@ -33,7 +33,7 @@ from flask_migrate import upgrade
 from sqlalchemy import event, inspect
 
 from bench import data, floor, reminders
-from clinica_web import create_app
+from clinica_web import create_app, hot_reads
 from clinica_web.extensions import db
 from clinica_web.models import User
 from clinica_web.services import clinic, tokens
@@ -222,12 +222,14 @@ def query_counts(app, facts):
             runner = desk if headers == "desk-session" else client
             for _ in range(2):
                 statements.clear()
+                hot_reads_before = hot_reads.reads_run(app)
                 response = runner.open(path, method=method, headers=headers if isinstance(headers, dict) else {})
                 if response.status_code != 200:
                     raise SystemExit(f"{name}: unexpected {response.status_code}")
                 response.close()
             counts[name] = len([s for s in statements
                                 if not s.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE"))])
+            counts[name] += hot_reads.reads_run(app) - hot_reads_before  # run on the driver, past the events
     finally:
         event.remove(engine, "before_cursor_execute", record)
     return counts

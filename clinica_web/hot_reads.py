@@ -74,6 +74,7 @@ class _Compiled:
 
 def _run(engine, sql, values):
     kept = _connections()
+    kept.reads += 1
     for attempt in (1, 2):
         connection = getattr(kept.local, "connection", None) or kept.open(engine)
         try:
@@ -96,6 +97,7 @@ class _Connections:
     def __init__(self):
         self.local = threading.local()
         self._all, self._lock, self._engine = [], threading.Lock(), None
+        self.reads = 0  # run so far: they pass by SQLAlchemy's events, so a query count adds them (`reads_run`)
 
     def open(self, engine):
         pooled = engine.raw_connection()
@@ -132,6 +134,11 @@ class _Connections:
             except Exception:
                 pass
         self.local = threading.local()
+
+
+def reads_run(app) -> int:
+    """How many hot reads `app` has run on its own connections (the benchmark's query counts)."""
+    return app.extensions["clinica_hot_reads"].reads if "clinica_hot_reads" in app.extensions else 0
 
 
 def _connections() -> _Connections:

@@ -36,6 +36,11 @@ def test_the_benchmark_times_every_endpoint(tmp_path, monkeypatch):
     # as many queries as on the small clinic (run.main stops otherwise), which is smaller.
     assert report["small_clinic_appointments"] < report["appointments"] // 1.5
     assert set(report["queries_per_request"]) == ENDPOINTS - {"booking POST (API)", "booking POST (web)"}
+    # The slot list's one read, and available-slots' two (the caller's token, the day), counted though
+    # they run on the driver itself (clinica_web/hot_reads.py), past SQLAlchemy's events.
+    queries = report["queries_per_request"]
+    assert queries["slot list partial"] == queries["slot list partial (Spanish)"] == 1
+    assert queries["available-slots API"] == 2
     assert set(report["in_process"]) == ENDPOINTS | {"floor"}  # the bare Flask app's one query (bench/floor.py)
     assert all(result["p50_ms"] > 0 and result["requests"] == 5 for result in report["in_process"].values())
     if shutil.which("wrk") or os.environ.get("CI"):
