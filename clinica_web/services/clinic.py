@@ -81,8 +81,12 @@ def format_period(start: datetime, end: datetime) -> str:
 
 def local_day_span(first: date, last: date | None = None) -> tuple[datetime, datetime]:
     """UTC instants from local midnight of `first` to local midnight after `last` (default `first`)."""
-    zone = tz()
+    return _day_span(first, last or first, tz())
+
+
+@lru_cache(maxsize=1024)
+def _day_span(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    # Worked out once per worker for each day (every slot request asks it of its day).
     start = slots.local_instant(first, 0, zone) or slots.local_instant(first, 60, zone)
-    last = last or first
     end = slots.local_instant(last, 1440, zone) or slots.local_instant(last, 1500, zone)
     return start, end
