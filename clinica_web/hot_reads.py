@@ -92,11 +92,14 @@ def _run(engine, sql, values):
 
 class _Connections:
     """Each thread's connection for hot reads, taken out of the engine's pool for good (with what
-    the pool's connect events set up: SQLite's pragmas) and switched to autocommit."""
+    the pool's connect events set up: SQLite's pragmas) and switched to autocommit.
+
+    A thread that has ended has its connection closed when the next one is opened (the
+    development server runs each request in a new thread: they must not pile up)."""
 
     def __init__(self):
         self.local = threading.local()
-        self._all, self._lock, self._engine = [], threading.Lock(), None
+        self._owners, self._lock, self._engine = {}, threading.Lock(), None  # connection -> its thread
         self.reads = 0  # run so far: they pass by SQLAlchemy's events, so a query count adds them (`reads_run`)
 
     def open(self, engine):
@@ -111,29 +114,33 @@ class _Connections:
             if self._engine is not engine:
                 event.listen(engine, "engine_disposed", self.close_all)
                 self._engine = engine
-            self._all.append(pooled)
+            orphans = [other for other, thread in self._owners.items() if not thread.is_alive()]
+            for other in orphans:
+                del self._owners[other]
+            self._owners[pooled] = threading.current_thread()
+        _close(orphans)
         self.local.connection = pooled
         return pooled
 
     def drop(self, pooled):
         with self._lock:
-            if pooled in self._all:
-                self._all.remove(pooled)
+            self._owners.pop(pooled, None)
         self.local.connection = None
-        try:
-            pooled.close()
-        except Exception:  # already broken: nothing more to close
-            pass
+        _close([pooled])
 
     def close_all(self, _engine=None):
         with self._lock:
-            closing, self._all = self._all, []
-        for pooled in closing:
-            try:
-                pooled.close()
-            except Exception:
-                pass
+            closing, self._owners = list(self._owners), {}
         self.local = threading.local()
+        _close(closing)
+
+
+def _close(connections):
+    for pooled in connections:
+        try:
+            pooled.close()
+        except Exception:  # already broken, or its thread's (SQLite): nothing more to close
+            pass
 
 
 def reads_run(app) -> int:

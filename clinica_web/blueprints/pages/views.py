@@ -70,11 +70,11 @@ def _days_around(day, *, now):
 
 
 def _quick_slot_list(doctor_id):
-    """The htmx slot list of a day with free times, from what this worker keeps in memory
-    (services/calendars.py): one query, and the list (with its page's address) rendered once per
-    calendar version, day, visit type, language and free times. None when it must take the full way (_slot_context): no
-    date or a bad one, an unknown doctor or visit type, or no free time (which leads on to other
-    days and doctors)."""
+    """The htmx slot list of a day with free times, and its page's address, from what this worker
+    keeps in memory (services/calendars.py): one query, and the list rendered once per calendar
+    version, day, visit type, language and free times. None when it must take the full way
+    (_slot_context): no date or a bad one, an unknown doctor or visit type, or no free time (which
+    leads on to other days and doctors)."""
     try:
         day = booking.parse_date(request.args.get("date") or "")
     except DomainError:
