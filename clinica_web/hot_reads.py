@@ -11,8 +11,9 @@ Each run sees what is committed when it runs (READ COMMITTED on PostgreSQL; SQLi
 transaction reads the latest commit), as any single statement would. Only reads go this way:
 a service that writes keeps its unit of work in the session.
 
-A connection that fails (the server restarted, a network cut) is closed and a new one opened,
-and the read tried once more: what pre-ping did on every checkout, here only when needed. The
+A connection that is lost (the server restarted, a network cut: the driver says it is broken)
+is closed and a new one opened, and the read tried once more: what pre-ping did on every
+checkout, here only when needed. Any other error (a timeout, a lock) is raised as it is. The
 connections are closed when the app's engine is disposed.
 
 Inside the tests' outer transaction (tests/conftest.py binds the session to one connection that
@@ -32,21 +33,21 @@ class HotRead:
 
     def __init__(self, statement):
         self.statement = statement
-        self._compiled = {}  # dialect name -> _Compiled
+        self._compiled = {}  # (dialect, driver) -> _Compiled: each its own SQL and parameter style
 
     def rows(self, **parameters) -> tuple[list[tuple], "_Compiled"]:
         """The driver's rows (hashable, cheap: what a caller keys what it keeps by) and the
         compiled statement, whose `typed(row)` gives a row's values as the columns' types do
         (an instant as an aware datetime)."""
         bind = db.engines[None]  # the app's engine; in the tests' outer transaction, its connection
-        compiled = self._compiled.get(bind.dialect.name) or self._compile(bind.dialect)
+        compiled = self._compiled.get((bind.dialect.name, bind.dialect.driver)) or self._compile(bind.dialect)
         values = compiled.bind(parameters)
         if not isinstance(bind, Engine):
             return db.session.connection().exec_driver_sql(compiled.sql, values).fetchall(), compiled
         return _run(bind, compiled.sql, values), compiled
 
     def _compile(self, dialect):
-        compiled = self._compiled[dialect.name] = _Compiled(self.statement, dialect)
+        compiled = self._compiled[dialect.name, dialect.driver] = _Compiled(self.statement, dialect)
         return compiled
 
 
@@ -85,9 +86,16 @@ def _run(engine, sql, values):
             finally:
                 cursor.close()
         except (engine.dialect.dbapi.OperationalError, engine.dialect.dbapi.InterfaceError):
-            kept.drop(connection)
-            if attempt == 2:
+            lost = _lost(connection.dbapi_connection)
+            if lost:
+                kept.drop(connection)
+            if not lost or attempt == 2:
                 raise
+
+
+def _lost(connection) -> bool:
+    """Whether the driver says the connection is gone (psycopg); SQLite's, a file, never is."""
+    return bool(getattr(connection, "broken", False) or getattr(connection, "closed", False))
 
 
 class _Connections:
@@ -105,10 +113,13 @@ class _Connections:
     def open(self, engine):
         pooled = engine.raw_connection()
         pooled.detach()  # closing it now closes the connection, instead of handing it back
-        connection = pooled.dbapi_connection
         if engine.dialect.name == "postgresql":
-            connection.rollback()  # out of pre-ping's transaction: autocommit can only be set outside one
-            connection.autocommit = True
+            try:
+                pooled.dbapi_connection.rollback()  # out of pre-ping's transaction: autocommit is set outside one
+                pooled.dbapi_connection.autocommit = True
+            except Exception:
+                _close([pooled])
+                raise
         # (SQLite: database.py already leaves transactions to BEGIN statements, none sent here.)
         with self._lock:
             if self._engine is not engine:
@@ -139,7 +150,7 @@ def _close(connections):
     for pooled in connections:
         try:
             pooled.close()
-        except Exception:  # already broken, or its thread's (SQLite): nothing more to close
+        except Exception:  # already broken: nothing more to close
             pass
 
 

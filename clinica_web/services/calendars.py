@@ -10,6 +10,7 @@ Bookings are never kept: they are read with every request.
 
 Each app has its own memory (`app.extensions`), so two apps in one test are two workers.
 """
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -91,32 +92,38 @@ def _day_read() -> HotRead:
 def free_minutes(calendar: DayCalendar, on: date, duration: int, *, now: datetime) -> tuple[int, ...]:
     """availability.free_minutes() of the doctor's day `on`, worked out once per worker for the
     same busy time. `now` matters only through today (past days, the horizon) and the earliest
-    start it allows, and that only once it falls inside the day."""
+    start it allows (with the minimum notice), and that only once it falls inside the day."""
     policy = clinic.policy()
     earliest = max(slots.epoch_minutes(now) + policy.min_notice_minutes, slots.epoch_minutes(calendar.starts_at) - 1)
     key = (calendar.known.version, "free minutes", calendar.doctor.id, on, duration, clinic.local_today(now),
-           earliest, calendar.busy_key)
+           policy.horizon_days, earliest, calendar.busy_key)
     return remember(key, lambda: tuple(availability.free_minutes(
         on, calendar.doctor.windows.get(on.weekday(), []), calendar.busy, duration, now=now)))
 
 
 def remember(key: tuple, make):
     """What `make()` returns for `key` (which starts with the calendar version it depends on),
-    made once per worker while it stays among the KEPT_PAGES most recently used."""
+    made once per worker while it stays among the KEPT_PAGES most recently used. (A threaded
+    server's requests share the memory: its lock keeps each change of the order whole.)"""
     if key[0] is None:  # no calendar version to file it under
         return make()
-    kept = _memory()["pages"]
-    if key in kept:
-        kept.move_to_end(key)
-        return kept[key]
-    value = kept[key] = make()
-    if len(kept) > KEPT_PAGES:
-        kept.popitem(last=False)
+    memory = _memory()
+    kept = memory["pages"]
+    with memory["lock"]:
+        if key in kept:
+            kept.move_to_end(key)
+            return kept[key]
+    value = make()
+    with memory["lock"]:
+        kept[key] = value
+        if len(kept) > KEPT_PAGES:
+            kept.popitem(last=False)
     return value
 
 
 def _memory() -> dict:
-    return current_app.extensions.setdefault("clinica_calendars", {"known": None, "pages": OrderedDict()})
+    return current_app.extensions.setdefault("clinica_calendars",
+                                             {"known": None, "pages": OrderedDict(), "lock": threading.Lock()})
 
 
 def _known(version: int | None) -> Known:
@@ -128,7 +135,8 @@ def _known(version: int | None) -> Known:
     # Kept only if nothing changed while it was read (each statement sees the latest commit).
     if version is not None and db.session.scalar(select(CalendarVersion.version)) == version:
         memory["known"] = known
-        memory["pages"].clear()
+        with memory["lock"]:
+            memory["pages"].clear()
     return known
 
 

@@ -34,8 +34,8 @@ def create_jwt(user: User, *, now: datetime) -> str:
 
 
 def user_for_jwt(token, *, now: datetime) -> User | None:
-    """The active user a JWT names, or None if it is missing, forged, expired or lacks `exp`,
-    or its user is inactive or changed their password since (_valid_claims)."""
+    """The active user a JWT names, or None if it is missing, forged, expired or lacks `exp`
+    (_valid_claims), or its user is inactive or has changed their password since."""
     claims = _valid_claims(token, now=now)
     user = db.session.get(User, claims["user_id"]) if claims else None
     # A token from before session versions has none: it was issued under version 0.

@@ -14,7 +14,7 @@ from clinica_web.extensions import db
 from clinica_web.models import User
 from clinica_web.services import booking, clinic, slots, tokens
 from config import Config
-from tests.conftest import base_config, instant, next_weekday, seed_busy_doctor
+from tests.conftest import TODAY, base_config, instant, next_weekday, seed_busy_doctor
 
 pytestmark = pytest.mark.concurrency  # a database of its own, whose commits are real
 
@@ -169,3 +169,11 @@ def test_the_earliest_start_counts_only_once_it_reaches_the_day(committing_app, 
     committing_app.config["MIN_NOTICE_MINUTES"] = notice
     assert shown(committing_app, doctor_id)[:1] == ["09:30"]
     assert api_times(committing_app, doctor_id)[1][:1] == ["09:30"]
+
+
+def test_a_longer_horizon_shows_at_once(committing_app, doctor_id):
+    """The horizon is part of what the kept free times depend on."""
+    beyond = next_weekday(0, after=TODAY + timedelta(days=90))  # a Monday 91 to 97 days ahead
+    assert api_times(committing_app, doctor_id, day=beyond) == (200, [])
+    committing_app.config["BOOKING_HORIZON_DAYS"] = 120
+    assert api_times(committing_app, doctor_id, day=beyond)[1][:2] == ["09:00", "09:15"]

@@ -93,7 +93,7 @@ def _quick_slot_list(doctor_id):
     offer = availability.DayOffer(list(free))
     around = _days_around(day, now=now)
     key = (calendar.known.version, "slot list", calendar.doctor.id, day, kind.name, around["today"],
-           str(get_locale()), free)
+           around["next_day"], str(get_locale()), free)
     return calendars.remember(key, lambda: (
         render_template("pages/_slot_list.html", doctor=calendar.doctor, kind=kind, types=calendar.known.types,
                         offer=offer, free_minutes=offer.free_minutes, next_time=None, other_times=[], **around),
