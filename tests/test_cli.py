@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from clinica_web.extensions import db
 from clinica_web.models import Appointment, AppointmentType, BlockedPeriod, Doctor, OutboxEmail, User
-from clinica_web.services import clinic
+from clinica_web.services import clinic, documentation
 from tests.conftest import instant, next_weekday
 
 DEMO_HOURS = {
@@ -101,6 +101,23 @@ def test_the_demo_lets_ana_try_both_sides_of_the_change_cutoff(app, clock, weekd
     assert "too late to change this booking online" in too_late and "Change the time" not in too_late
     changeable = patient.get(f"/bookings/{later[0]}").get_data(as_text=True)
     assert "Change the time" in changeable and "too late" not in changeable
+
+
+@pytest.mark.parametrize("weekday", range(7))
+def test_the_demo_has_visits_to_document_and_a_next_day_with_two_doctors_whenever_it_is_loaded(app, clock, weekday):
+    """Loaded just after midnight (before any of the day's visits): Dr. Rossi still has two visits
+    waiting for documentation, and the next working day's list two doctors with visits."""
+    clock.set(instant(next_weekday(weekday), "00:30"))
+    assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
+    with app.app_context():
+        today = clinic.local_today(clock.at)
+        next_working_day = today + timedelta(days=1 if today.weekday() < 4 else 7 - today.weekday())
+        rossi = db.session.scalars(select(User).where(User.email == "rossi@clinica.test")).one()
+        _rows, waiting = documentation.pending(rossi, now=clock.at)
+        assert waiting >= 2
+        starts = db.session.execute(select(Appointment.doctor_id, Appointment.starts_at)).all()
+        doctors = {doctor_id for doctor_id, start in starts if clinic.to_local(start).date() == next_working_day}
+        assert len(doctors) >= 2
 
 
 def test_the_demo_seeded_on_a_saturday_has_no_visit_on_the_weekend(app, clock):

@@ -46,16 +46,21 @@ DOCTORS = [
     ("moreno@clinica.test", "Dr. Diego Moreno", "Dermatology", MON_THU, [("09:00", "15:00")]),
 ]
 # (days from today, doctor index, patient index, "HH:MM", type, status if in the past, documented?)
+# A day a doctor does not work moves to their nearest working day (back for the past). Whatever
+# the day and hour the demo is loaded: Dr. Rossi has two visits to document (yesterday's), and the
+# next working day's list has two doctors (Dr. Rossi, and Dr. Bianchi or Dr. Silva).
 APPOINTMENTS = [
     (-3, 0, 0, "09:00", "consultation", COMPLETED, True),
     (-3, 3, 1, "10:00", "procedure", COMPLETED, False),
     (-2, 0, 1, "11:00", "follow_up", NO_SHOW, False),
     (-2, 1, 0, "08:30", "consultation", COMPLETED, False),
+    (-1, 0, 1, "10:00", "follow_up", COMPLETED, False),
     (-1, 0, 0, "15:00", "consultation", ARRIVED, False),
     (-1, 2, 1, "12:00", "therapy", COMPLETED, False),
     (0, 0, 1, "09:30", "consultation", SCHEDULED, False),
     (0, 3, 0, "11:00", "follow_up", SCHEDULED, False),
     (1, 0, 0, "10:00", "consultation", SCHEDULED, False),
+    (1, 1, 0, "08:30", "follow_up", SCHEDULED, False),
     (1, 2, 1, "16:00", "therapy", SCHEDULED, False),
     (2, 1, 1, "09:00", "consultation", SCHEDULED, False),
     (3, 3, 0, "13:00", "procedure", SCHEDULED, False),
