@@ -89,6 +89,7 @@ def _url_builders_compiled_once(compile_builder):
 
 
 Rule._compile_builder = _url_builders_compiled_once(Rule._compile_builder)
+
 TZ_NAME = "America/Santiago"
 BACKENDS = ["sqlite", "postgresql"]
 

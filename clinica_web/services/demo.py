@@ -47,8 +47,8 @@ DOCTORS = [
 ]
 # (days from today, doctor index, patient index, "HH:MM", type, status if in the past, documented?)
 # A day a doctor does not work moves to their nearest working day (back for the past). Whatever
-# the day and hour the demo is loaded: Dr. Rossi has two visits to document (yesterday's), and the
-# next working day's list has two doctors (Dr. Rossi, and Dr. Bianchi or Dr. Silva).
+# the day and hour the demo is loaded: Dr. Rossi has two visits to document (of her last working
+# day), and the next working day's list has two doctors (Dr. Rossi, and Dr. Bianchi or Dr. Silva).
 APPOINTMENTS = [
     (-3, 0, 0, "09:00", "consultation", COMPLETED, True),
     (-3, 3, 1, "10:00", "procedure", COMPLETED, False),
