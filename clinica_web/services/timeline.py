@@ -99,6 +99,12 @@ class Timeline:
     now: int | None  # local minutes, when the day is today
     visit_type: AppointmentType | None  # the free times are this type's (the default) starts
 
+    @property
+    def now_is_shown(self) -> bool:
+        """Whether "now" falls on one of the grid's rows: before the first doctor starts or after the
+        last one stops, the grid has no row to mark (nor for a "Now" link to lead to)."""
+        return any(row.now for row in self.rows)
+
 
 def timeline(actor: User, *, day: date, doctor_id=None, now: datetime) -> Timeline:
     """The day as the desk's grid, for every doctor `actor` may see (a doctor: their own) that

@@ -162,6 +162,13 @@ def test_today_marks_now_and_offers_a_walk_in(app, clinic_day, desk, clock):
     assert 'id="tl-now"' not in tomorrow and "Walk-in" not in tomorrow
 
 
+@pytest.mark.parametrize("hhmm", ["01:45", "23:10"])
+def test_outside_the_hours_today_has_no_link_to_a_now_the_grid_does_not_show(clinic_day, desk, clock, hhmm):
+    clock.set(instant(DAY, hhmm))
+    page = desk.client.get(URL).text
+    assert 'id="tl-now"' not in page and 'href="#tl-now"' not in page
+
+
 def test_the_day_list_and_the_timeline_link_to_each_other(clinic_day, desk):
     timeline = desk.client.get(f"{URL}&doctor_id={clinic_day.rossi}").text
     assert f'href="/desk/?date={DAY}&amp;doctor_id={clinic_day.rossi}">Day list</a>' in timeline
