@@ -939,6 +939,16 @@ def test_reschedule_to_a_free_time_moves_and_emails(app, desk, booked, sent_mail
     assert "10:00" in times and "15:00" not in times
 
 
+def test_reschedule_to_the_time_and_doctor_it_has_changes_nothing_and_says_so(app, desk, booked, sent_mail):
+    response = reschedule(desk.client, booked.id, doctor_id=booked.rossi, time="10:00")
+    assert response.status_code == 303
+    assert get(app, Appointment, booked.id).sequence == 0 and history(app, booked.id) == []
+    assert sent_mail() == []
+    detail = desk.client.get(response.headers["Location"]).text
+    assert "the appointment&#39;s time and doctor: nothing has changed." in detail
+    assert "emailed the new time" not in detail
+
+
 def test_reschedule_to_another_doctor(app, desk, booked, sent_mail):
     assert reschedule(desk.client, booked.id, doctor_id=booked.bianchi, time="10:00").status_code == 303
     moved = get(app, Appointment, booked.id)

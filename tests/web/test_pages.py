@@ -588,6 +588,23 @@ def test_a_patient_changes_the_time_of_their_booking_without_javascript(app, cli
     assert taken.status_code == 409 and "Outside doctor availability" in taken.text
 
 
+def test_moving_a_booking_to_the_time_it_has_changes_nothing_and_says_so(
+        app, client, make_doctor, patient, sent_mail):
+    doctor_id = make_doctor()
+    detail_url = book_slot(client, doctor_id, "09:30").headers["Location"]
+    appointment_id = int(detail_url.rsplit("/", 1)[1])
+    emails = len(sent_mail())
+    same = client.post(f"/bookings/{appointment_id}/reschedule/confirm",
+                       data={"doctor_id": doctor_id, "date": MONDAY.isoformat(), "time": "09:30"})
+    assert same.status_code == 303 and same.headers["Location"] == detail_url
+    page = client.get(detail_url).text
+    assert "That is already the time of your appointment: nothing has changed." in page
+    assert "emailed you the new time" not in page
+    assert len(sent_mail()) == emails
+    with app.app_context():
+        assert db.session.get(Appointment, appointment_id).sequence == 0
+
+
 def test_the_move_picker_says_why_a_day_has_no_time(client, make_doctor, patient):
     doctor_id = make_doctor()  # Monday to Friday
     detail_url = book_slot(client, doctor_id, "09:30").headers["Location"]

@@ -235,6 +235,7 @@ def _move(found, *, now):
     """POST: move the appointment (every rule checked again), or say why not on the confirmation page."""
     form = RescheduleForm()
     if form.validate_on_submit():
+        sequence = found.sequence  # raised by a move; the time it already has changes nothing
         try:
             staff_actions.reschedule_local(actor=current_user, appointment=found, doctor_id=form.doctor_id.data,
                                            date=form.date.data, time=form.time.data, reason=form.reason.data,
@@ -244,7 +245,10 @@ def _move(found, *, now):
             form.form_errors.append(i18n.error_text(refusal("doctor_not_found") if error.field == "provider_id"
                                                     else error))
         else:
-            flash(_("The appointment is moved and the patient has been emailed the new time."), "success")
+            if found.sequence == sequence:
+                flash(_("That is already the appointment's time and doctor: nothing has changed."), "info")
+            else:
+                flash(_("The appointment is moved and the patient has been emailed the new time."), "success")
             return redirect(url_for("desk.appointment", appointment_id=found.id), code=303)
     doctor = availability.active_doctor(values.positive_number(form.doctor_id.data or "", values.MAX_ID))
     try:

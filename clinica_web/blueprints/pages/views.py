@@ -346,12 +346,16 @@ def confirm_reschedule(appointment_id):
     if request.method == "POST":
         if not EmptyForm().validate_on_submit():
             abort(400, _("This form has expired. Please reload the page and try again."))
+        sequence = appointment.sequence  # raised by a move; the time it already has changes nothing
         try:
             booking.reschedule_by_patient(patient=current_user, appointment_id=appointment.id, now=now, **chosen)
         except DomainError as refusal:
             error = i18n.error_text(refusal)
         else:
-            flash(_("Your appointment is moved. We have emailed you the new time."), "success")
+            if appointment.sequence == sequence:
+                flash(_("That is already the time of your appointment: nothing has changed."), "info")
+            else:
+                flash(_("Your appointment is moved. We have emailed you the new time."), "success")
             return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
     target = _target(appointment, chosen) if error is None else None
     return render_template("pages/confirm_reschedule.html", appointment=appointment, chosen=chosen, target=target,
