@@ -127,7 +127,12 @@ def template_gettext() -> dict:
         text = translations.ungettext(singular, plural, number)
         return (Markup(text) if context.eval_ctx.autoescape else text) % variables
 
-    return {"_": gettext_, "gettext": gettext_, "ngettext": ngettext_}
+    def translated(text):
+        """A stored word the catalogue may know (the default visit types' labels), as it is if it
+        does not; never %-formatted, whatever it holds."""
+        return translations.ugettext(text) if text else text
+
+    return {"_": gettext_, "gettext": gettext_, "ngettext": ngettext_, "translated": translated}
 
 
 def init_app(app):

@@ -5,7 +5,7 @@ from babel.dates import get_day_names
 from flask import current_app, g
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from jinja2 import pass_context
+from jinja2 import Undefined, pass_context
 
 from clinica_web import htmx, i18n, mail
 from clinica_web.i18n import N_
@@ -62,11 +62,22 @@ def label(context, name):
 
 
 @pass_context
+def type_label(context, text):
+    """A visit type's label in the page's language: the default types' (services/demo.py) are in
+    the catalogue; a type the clinic named itself reads as it was named. Through the render's own
+    catalogue (a busy day's timeline labels 500 visits); Flask-Babel's where a template has none."""
+    translated = context.resolve("translated")
+    if isinstance(translated, Undefined):
+        return gettext(text) if text else text
+    return translated(text)
+
+
+@pass_context
 def visit_label(context, name):
-    """A visit type as the clinic names it ("Follow-up"): read once per request."""
+    """A visit type as the clinic names it ("Follow-up"), in the page's language: read once per request."""
     if "visit_labels" not in g:
         g.visit_labels = booking.visit_labels()
-    return g.visit_labels.get(name) or label(context, name)
+    return type_label(context, g.visit_labels.get(name)) or label(context, name)
 
 
 # lifecycle.patient_status's words (English) as the patient reads them in the page's language.
@@ -122,6 +133,7 @@ def init_app(app):
     app.add_template_filter(label)
     app.add_template_filter(describe_change)
     app.add_template_filter(visit_label, "visit")
+    app.add_template_filter(type_label)
     app.add_template_filter(patient_status)
     app.add_template_filter(patient_status_key)
     app.add_template_filter(format_minute, "hhmm")

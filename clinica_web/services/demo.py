@@ -5,6 +5,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from clinica_web.extensions import db
+from clinica_web.i18n import N_
 from clinica_web.models import (
     ADMIN,
     ARRIVED,
@@ -25,11 +26,12 @@ from clinica_web.models import (
 from clinica_web.services import availability, clinic, reminders, slots
 
 DEMO_PASSWORD = "demo-pass-123"
+# Their labels are in the catalogue, so pages show them in the reader's language (type_label).
 APPOINTMENT_TYPES = [
-    ("follow_up", "Follow-up", 15),
-    ("consultation", "Consultation", 30),
-    ("procedure", "Procedure", 45),
-    ("therapy", "Therapy", 60),
+    ("follow_up", N_("Follow-up"), 15),
+    ("consultation", N_("Consultation"), 30),
+    ("procedure", N_("Procedure"), 45),
+    ("therapy", N_("Therapy"), 60),
 ]
 ACCOUNTS = [
     ("admin@clinica.test", "Alex Admin", ADMIN),

@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from clinica_web.extensions import db
-from clinica_web.models import AccessEvent, OutboxEmail, User
+from clinica_web.models import RECEPTION, AccessEvent, OutboxEmail, User
+from tests.conftest import next_weekday
 
 SPANISH = {"Accept-Language": "es-CL,es;q=0.9,en;q=0.5"}
 
@@ -90,6 +91,24 @@ def test_dates_read_as_people_of_the_language_write_them(client, make_doctor):
     spanish = client.get(f"/doctors/{doctor_id}/calendar?month=2027-03", headers=SPANISH).get_data(as_text=True)
     assert "March 2027" in english
     assert "marzo de 2027" in spanish and "March" not in spanish
+
+
+def test_the_default_visit_types_read_in_the_pages_language(client, make_doctor, make_user, make_appointment,
+                                                            login_as):
+    doctor_id = make_doctor()
+    monday = next_weekday(0, weeks=1)
+    english = client.get(f"/doctors/{doctor_id}?date={monday}").get_data(as_text=True)
+    spanish = client.get(f"/doctors/{doctor_id}?date={monday}", headers=SPANISH).get_data(as_text=True)
+    assert "Consultation (30 min)" in english and "Follow-up (15 min)" in english
+    assert "Consulta (30 min)" in spanish and "Control (15 min)" in spanish and "consulta (30 min)" in spanish
+    words_shown = set(re.findall(r"[\w-]+", re.sub(r"<[^>]*>", " ", spanish)))  # not names in links and values
+    assert not {"Consultation", "Follow-up", "Procedure", "Therapy", "consultation"} & words_shown
+    make_appointment(doctor_id=doctor_id, patient_id=make_user(), day=monday, hhmm="10:00", duration=15,
+                     appointment_type="follow_up")
+    desk = login_as(make_user(role=RECEPTION, email="desk@example.com"))
+    for url in (f"/desk/?date={monday}", f"/desk/timeline?date={monday}"):
+        page = desk.get(url, headers=SPANISH).get_data(as_text=True)
+        assert "Control" in page and "Follow-up" not in page, url
 
 
 def test_registering_on_a_spanish_page_saves_spanish_and_welcomes_in_it(app, client):
