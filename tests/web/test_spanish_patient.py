@@ -61,14 +61,14 @@ def test_the_booking_page_and_its_slot_list_read_in_spanish(ana, make_doctor):
     assert "<h1>Pedir hora con Dr. Laura Rossi</h1>" in page
     assert '<label for="type">Tipo de consulta</label>' in page
     assert "Ver horas libres" in page and "Día siguiente ›" in page
-    assert "30 horas libres de consultation (30 min). Elige una:" in page
+    assert "30 horas libres de consulta (30 min). Elige una:" in page
     assert f'aria-label="09:00, {in_spanish(MONDAY)}, con Dr. Laura Rossi"' in page
     assert "free times for a" not in page and "Next day" not in page
 
     partial = text(client.get(f"/doctors/{doctor_id}/slots?date={MONDAY}", headers=HTMX))
     assert "<html" not in partial
     assert f'<h2 id="slots-heading" tabindex="-1">{in_spanish(MONDAY)}</h2>' in partial
-    assert "30 horas libres de consultation (30 min). Elige una:" in partial
+    assert "30 horas libres de consulta (30 min). Elige una:" in partial
     assert f'aria-label="17:30, {in_spanish(MONDAY)}, con Dr. Laura Rossi"' in partial
 
 
@@ -76,7 +76,7 @@ def test_one_free_time_is_said_in_the_singular(ana, make_doctor):
     _user_id, client = ana
     doctor_id = make_doctor(windows=(("09:00", "09:30"),))
     page = text(client.get(f"/doctors/{doctor_id}/slots?date={MONDAY}", headers=HTMX))
-    assert "1 hora libre de consultation (30 min). Elígela:" in page
+    assert "1 hora libre de consulta (30 min). Elígela:" in page
 
 
 def test_confirming_and_booking_a_time_read_in_spanish(ana, make_doctor):
@@ -161,7 +161,7 @@ def test_the_waitlist_reads_in_spanish(ana, make_doctor):
         "target": f"doctor:{doctor_id}", "type": "consultation", "from_date": MONDAY.isoformat(),
         "to_date": (MONDAY + timedelta(days=4)).isoformat(), "part_of_day": "morning"}))
     assert "Estás en la lista de espera. Te enviaremos un correo cuando se libere una hora." in joined
-    assert (f"Consultation, del {in_spanish(MONDAY)} al {in_spanish(MONDAY + timedelta(days=4))}, "
+    assert (f"Consulta, del {in_spanish(MONDAY)} al {in_spanish(MONDAY + timedelta(days=4))}, "
             "mañana (antes de las 13:00).") in joined
     assert 'Salir de esta lista de espera<span class="visually-hidden"> (Dr. Laura Rossi)</span>' in joined
     assert "Leave this waitlist" not in joined and "You are waiting for" not in joined
