@@ -23,6 +23,7 @@ MIN_PASSWORD = 8
 MAX_PASSWORD = 200
 MAX_NAME = 120
 MAX_PHONE = 40
+MAX_PHONE_DIGITS = 15  # the longest international number (ITU-T E.164), country code included
 LOCKOUT_AFTER = 5
 LOCKOUT_MINUTES = 15
 # Checked against when the email is unknown, so both failures take the same time.
@@ -59,6 +60,8 @@ def clean_phone(value) -> str | None:
     phone = " ".join(value.split()) if isinstance(value, str) else ""
     if len(phone) > MAX_PHONE or (phone and not all(char in "0123456789 +-()." for char in phone)):
         raise InvalidInput("A phone number has digits, spaces and + - ( ) only", field="phone")
+    if sum(char.isdigit() for char in phone) > MAX_PHONE_DIGITS:
+        raise InvalidInput("A phone number has at most %(limit)s digits", field="phone", limit=MAX_PHONE_DIGITS)
     return phone or None
 
 

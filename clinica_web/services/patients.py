@@ -69,6 +69,7 @@ class PatientRecord:
     """What the desk reads of one patient. `past` holds the newest PAST_SHOWN of `past_total`."""
     patient: User
     upcoming: list[Appointment]
+    cancelled_upcoming: list[Appointment]
     past: list[Appointment]
     past_total: int
     no_shows: int
@@ -77,8 +78,9 @@ class PatientRecord:
 
 def record_of(patient: User, *, now: datetime) -> PatientRecord:
     """The patient's visits with every doctor (bookings, not the times held for waitlist offers):
-    upcoming ones soonest first, past ones newest first, and the counts. Three queries whatever
-    the number of visits: the upcoming visits, the newest past ones, and the counts."""
+    upcoming ones soonest first (those cancelled apart: they will not happen, but the desk is asked
+    about them), past ones newest first, and the counts. Three queries whatever the number of
+    visits: the upcoming visits, the newest past ones, and the counts."""
     visits = select(Appointment).where(Appointment.patient_id == patient.id, lifecycle.is_booking())
     with_doctor = db.joinedload(Appointment.doctor)
     upcoming = db.session.scalars(visits.where(Appointment.ends_at > now).options(with_doctor)
@@ -92,8 +94,10 @@ def record_of(patient: User, *, now: datetime) -> PatientRecord:
                func.count().filter(Appointment.late_cancellation))
         .where(Appointment.patient_id == patient.id, lifecycle.is_booking())
     ).one()
-    return PatientRecord(patient=patient, upcoming=list(upcoming), past=list(past), past_total=past_total,
-                         no_shows=no_shows, late_cancellations=late)
+    cancelled = [visit for visit in upcoming if visit.status in lifecycle.FREES_TIME]
+    return PatientRecord(patient=patient, upcoming=[visit for visit in upcoming if visit not in cancelled],
+                         cancelled_upcoming=cancelled, past=list(past), past_total=past_total, no_shows=no_shows,
+                         late_cancellations=late)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -197,6 +197,20 @@ def test_the_patient_page_shows_contact_details_visits_and_counts(app, desk, his
     assert ("viewed patient", None) in events(app, history["ana"])
 
 
+def test_a_cancelled_upcoming_visit_is_listed_apart_not_among_the_upcoming_ones(app, desk, history, make_appointment):
+    cancelled = make_appointment(doctor_id=history["doctor"], patient_id=history["ana"], day=MONDAY, hhmm="15:00",
+                                 status="cancelled")
+    page = desk.client.get(f"/desk/patients/{history['ana']}").text
+    upcoming, _, cancelled_part = sections(page)[0].partition('id="cancelled-heading"')
+    assert f'href="/desk/appointments/{history["upcoming"]}"' in upcoming
+    assert f'href="/desk/appointments/{cancelled}"' not in upcoming
+    assert f'href="/desk/appointments/{cancelled}"' in cancelled_part and "Cancelled" in cancelled_part
+
+
+def test_without_cancelled_upcoming_visits_there_is_no_cancelled_list(desk, history):
+    assert 'id="cancelled-heading"' not in desk.client.get(f"/desk/patients/{history['ana']}").text
+
+
 def test_reception_sees_that_documentation_was_written_but_never_reads_it(desk, history):
     page = desk.client.get(f"/desk/patients/{history['ana']}").text
     assert "Sore throat" not in page
@@ -291,6 +305,7 @@ def test_the_desk_may_remove_an_email_when_there_is_a_phone(app, desk, people):
     ({"full_name": "A" * 121}, "A name has at most 120 characters."),
     ({"email": "a" * 250 + "@example.com"}, "Too long for an email."),
     ({"phone": "call me"}, "A phone number has digits"),
+    ({"phone": "+56 9 8765 4321 0000 0000 0000"}, "A phone number has at most 15 digits"),
     ({"phone": "1" * 41}, "A phone number has at most 40 characters."),
     ({"email": "", "phone": ""}, "Without an email address, a phone number is required"),
 ])
