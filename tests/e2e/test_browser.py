@@ -467,6 +467,9 @@ def test_a_month_of_free_days_and_the_earliest_time_in_three_clicks(new_page, se
     following = (shown + timedelta(days=31)).replace(day=1).strftime("%B %Y")
     page.locator("section.month").get_by_role("heading", name=following).wait_for()
     check(page, "month-next")
+    assert "month=" in page.url  # the address bar follows: a reload stays on that month
+    page.reload()
+    page.locator("section.month").get_by_role("heading", name=following).wait_for()
     open_day = page.locator("section.month td.day-open a").first
     label = open_day.locator(".visually-hidden").inner_text()  # "Monday 04 January 2027: 12 free times"
     open_day.click()

@@ -101,6 +101,23 @@ def test_the_month_beside_the_slots_follows_the_visit_type_and_the_month(
     assert 'id="month"' not in bare  # no page address, no month: the slot partial stays lean
 
 
+def test_moving_the_month_keeps_it_in_the_address_and_a_day_of_it_needs_no_second_month(client, make_doctor):
+    """htmx puts the month's own page in the address bar (a reload or a shared link shows that
+    month); a day then chosen in that month comes without the month view, one of another with it."""
+    doctor_id = make_doctor()
+    page = client.get(f"/doctors/{doctor_id}?date=2027-03-15&type=consultation").text
+    next_month = re.search(r'<a id="month-next"[^>]*>', page)[0]
+    assert 'hx-push-url="true"' in next_month and "month=2027-04" in next_month
+    moved = f"http://localhost/doctors/{doctor_id}/calendar?month=2027-04&type=consultation"
+
+    def swap(day):
+        return client.get(f"/doctors/{doctor_id}/slots?date={day}&type=consultation",
+                          headers={**HTMX, "HX-Current-URL": moved}).text
+
+    assert 'id="month"' not in swap("2027-04-05")
+    assert 'hx-swap-oob="true"' in swap("2027-05-03") and "May 2027" in swap("2027-05-03")
+
+
 def test_a_day_without_free_time_links_to_the_next_one_and_to_other_doctors(
         client, make_doctor, make_appointment, make_user):
     rossi = make_doctor(windows=(("09:00", "10:00"),))

@@ -200,9 +200,12 @@ def _month_changed(day, type_name):
 
 
 def _month_shown(page_url):
-    """(first of the month, visit type) the booking page at `page_url` shows, if its address says."""
+    """(first of the month, visit type) the page at `page_url` shows, if its address says: the
+    booking page's day, or the month its month view moved to (that month's own address)."""
     args = {name: values[0] for name, values in parse_qs(urlsplit(page_url).query).items()}
     try:
+        if "month" in args:
+            return date(*values.parse_month(args["month"]), 1), args.get("type")
         return booking.parse_date(args.get("date", "")).replace(day=1), args.get("type")
     except DomainError:
         return None
