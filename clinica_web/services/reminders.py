@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import delete, insert, select
 
 from clinica_web import mail
-from clinica_web.database import locked, unit_of_work
+from clinica_web.database import among, locked, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import SCHEDULED, Appointment, OutboxEmail, User
 from clinica_web.models.outbox import FAILED, PENDING, REMINDER, SENT
@@ -178,7 +178,7 @@ def states(appointment_ids) -> dict[int, ReminderState]:
     rows = db.session.execute(
         select(OutboxEmail.appointment_id, OutboxEmail.status, OutboxEmail.sent_at, OutboxEmail.next_attempt_at)
         .join(Appointment, Appointment.id == OutboxEmail.appointment_id)
-        .where(OutboxEmail.kind == REMINDER, OutboxEmail.appointment_id.in_(appointment_ids),
+        .where(OutboxEmail.kind == REMINDER, among(OutboxEmail.appointment_id, appointment_ids),
                OutboxEmail.sequence == Appointment.sequence, OutboxEmail.status.in_((SENT, FAILED, PENDING)))
         .order_by(OutboxEmail.next_attempt_at))
     found = {}
