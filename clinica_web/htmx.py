@@ -1,10 +1,25 @@
 """HTMX helpers: one URL, two renderings (a partial for htmx, the full page otherwise)."""
+from urllib.parse import parse_qs, urlsplit
+
 from flask import render_template, request
 
 
 def is_htmx() -> bool:
     # A history restore (back button after the cache expired) needs the full page.
     return request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
+
+
+def current_page_args() -> dict[str, str] | None:
+    """The query arguments of the page htmx asks from (its HX-Current-URL header; the first value
+    of each), or None when it says none: not an htmx request, or an address that does not parse
+    (the header is the client's to write)."""
+    address = request.headers.get("HX-Current-URL")
+    if not address:
+        return None
+    try:
+        return {name: found[0] for name, found in parse_qs(urlsplit(address).query).items()}
+    except ValueError:
+        return None
 
 
 def render_page_or_partial(page: str, partial: str, **context) -> str:

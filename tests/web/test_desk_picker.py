@@ -126,6 +126,15 @@ def test_the_desk_books_through_the_picker_and_a_confirmation_step(app, clinic_w
     assert "09:30" not in slot_times(client.get(picker_url(clinic_world)).text)
 
 
+@pytest.mark.parametrize("address", ["http://[/", "http://[::1/desk/book?date=x", "%%%"])
+def test_an_htmx_page_address_that_does_not_parse_is_no_error(clinic_world, address):
+    """HX-Current-URL is the client's to write: one that is no address loads the free times, the
+    month with them (as with no address at all)."""
+    partial = clinic_world.client.get(picker_url(clinic_world, date=TUESDAY),
+                                      headers={**HTMX, "HX-Current-URL": address})
+    assert partial.status_code == 200 and slot_times(partial.text)[0] == "09:00" and 'id="month"' in partial.text
+
+
 def test_htmx_loads_a_days_free_times_in_place_and_the_month_only_when_it_changes(clinic_world):
     client = clinic_world.client
     here = picker_url(clinic_world)

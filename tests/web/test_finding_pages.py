@@ -118,6 +118,13 @@ def test_moving_the_month_keeps_it_in_the_address_and_a_day_of_it_needs_no_secon
     assert 'hx-swap-oob="true"' in swap("2027-05-03") and "May 2027" in swap("2027-05-03")
 
 
+@pytest.mark.parametrize("day", ["2027-04-05", "2027-04-04"])  # a day with free times, and a Sunday without
+def test_an_htmx_page_address_that_does_not_parse_is_no_error(client, make_doctor, day):
+    doctor_id = make_doctor()
+    partial = client.get(f"/doctors/{doctor_id}/slots?date={day}", headers={**HTMX, "HX-Current-URL": "http://[/"})
+    assert partial.status_code == 200 and "<html" not in partial.text and 'id="month"' not in partial.text
+
+
 def test_a_day_without_free_time_links_to_the_next_one_and_to_other_doctors(
         client, make_doctor, make_appointment, make_user):
     rossi = make_doctor(windows=(("09:00", "10:00"),))

@@ -7,12 +7,11 @@ band, when the page shows another one); and asked for a month (?month=YYYY-MM), 
 """
 from dataclasses import dataclass
 from datetime import date, timedelta
-from urllib.parse import parse_qs, urlsplit
 
 from flask import abort, render_template, request, url_for
 
 from clinica_web import i18n
-from clinica_web.htmx import is_htmx
+from clinica_web.htmx import current_page_args, is_htmx
 from clinica_web.models import AppointmentType, Doctor
 from clinica_web.services import availability, booking, clinic, finder, values
 from clinica_web.services.errors import DomainError
@@ -114,7 +113,7 @@ def render(picker: Picker, page: str, *, now, notice=None, status=200, **context
     if not is_htmx():
         return render_template(page, month=_month(picker, first, now=now), **context), status
     html = render_template("desk/_desk_picker.html", **context)
-    if _month_shown(request.headers.get("HX-Current-URL")) != (picker.doctor.id, picker.carried.get("type"), first):
+    if _month_shown(current_page_args() or {}) != (picker.doctor.id, picker.carried.get("type"), first):
         html += render_template("desk/_desk_month.html", picker=picker, oob=True, **_month(picker, first, now=now))
     # The address bar shows the bookmarkable page (with the typed reason htmx sent).
     return html, status, {"HX-Push-Url": picker.url()}
@@ -147,10 +146,10 @@ def _month(picker: Picker, first: date, *, now) -> dict:
                 next_month=following if following <= last_month else None)
 
 
-def _month_shown(page_url):
-    """(doctor id, visit type, first of the month) the picker page at `page_url` shows, as far as
-    its address says: when the free times of another doctor, type or month come, the month comes too."""
-    args = {name: found[0] for name, found in parse_qs(urlsplit(page_url or "").query).items()}
+def _month_shown(args):
+    """(doctor id, visit type, first of the month) the picker page with these query arguments
+    shows, as far as they say: when the free times of another doctor, type or month come, the
+    month comes too."""
     try:
         first = (date(*values.parse_month(args["month"]), 1) if args.get("month")
                  else booking.parse_date(args.get("date", "")).replace(day=1))

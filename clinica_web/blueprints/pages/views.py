@@ -1,5 +1,4 @@
 from datetime import date, timedelta
-from urllib.parse import parse_qs, urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
@@ -11,7 +10,7 @@ from clinica_web.blueprints.pages import bp
 from clinica_web.blueprints.pages.forms import BookingForm, CancelForm
 from clinica_web.blueprints.roles import DESK, home_endpoint
 from clinica_web.forms import EmptyForm
-from clinica_web.htmx import is_htmx, render_page_or_partial
+from clinica_web.htmx import current_page_args, is_htmx, render_page_or_partial
 from clinica_web.models import PATIENT
 from clinica_web.services import availability, booking, calendars, clinic, directory, finder, lifecycle, values
 from clinica_web.services.errors import DomainError, PatientBusy, SlotTaken
@@ -195,14 +194,13 @@ def _page_url(doctor_id, day, type_name):
 def _month_changed(day, type_name):
     """Whether the page asking (htmx sends its address; other clients do not) shows another month
     or visit type than the slot list it asks for: then the month view comes along."""
-    shown = request.headers.get("HX-Current-URL")
-    return bool(shown) and _month_shown(shown) != (day.replace(day=1), type_name)
+    shown = current_page_args()
+    return shown is not None and _month_shown(shown) != (day.replace(day=1), type_name)
 
 
-def _month_shown(page_url):
-    """(first of the month, visit type) the page at `page_url` shows, if its address says: the
+def _month_shown(args):
+    """(first of the month, visit type) the page with these query arguments shows, if they say: the
     booking page's day, or the month its month view moved to (that month's own address)."""
-    args = {name: values[0] for name, values in parse_qs(urlsplit(page_url).query).items()}
     try:
         if "month" in args:
             return date(*values.parse_month(args["month"]), 1), args.get("type")
