@@ -2,7 +2,9 @@
 what staff need to act on it (DESIGN.md section 17's explainer). It evaluates the same rules as
 the slot engine and the booking check (availability.rules_stopping, rules.py).
 
-For staff only: a booking in the way is named with its patient.
+For staff only: a booking in the way is named with its patient. So a doctor, who sees only their
+own visits, is answered only about their own calendar: any other doctor's is "not found", as an
+appointment of theirs would be.
 """
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -11,7 +13,7 @@ from sqlalchemy import select
 
 from clinica_web.extensions import db
 from clinica_web.i18n import N_, Word
-from clinica_web.models import Appointment, BlockedPeriod
+from clinica_web.models import DOCTOR, Appointment, BlockedPeriod, User
 from clinica_web.services import availability, clinic, slots
 from clinica_web.services.rules import RULES
 
@@ -47,21 +49,22 @@ class Explanation:
     reasons: list[Reason]
 
 
-def explain_instant(*, doctor_id: int, start: datetime, duration: int, now: datetime) -> Explanation:
+def explain_instant(*, actor: User, doctor_id: int, start: datetime, duration: int, now: datetime) -> Explanation:
     """Explain a start instant (the clinic API). A time between grid minutes, or the second pass of
     an hour repeated when clocks go back, is off the grid."""
     local = clinic.to_local(start)
     minute = local.hour * 60 + local.minute
     repeated_hour = slots.local_instant(local.date(), minute, clinic.tz()) != start
     off_grid = bool(local.second or local.microsecond) or repeated_hour
-    return explain(doctor_id=doctor_id, day=local.date(), minute=minute, duration=duration, now=now,
+    return explain(actor=actor, doctor_id=doctor_id, day=local.date(), minute=minute, duration=duration, now=now,
                    off_grid=off_grid)
 
 
-def explain(*, doctor_id: int, day: date, minute: int, duration: int, now: datetime, off_grid=False) -> Explanation:
+def explain(*, actor: User, doctor_id: int, day: date, minute: int, duration: int, now: datetime,
+            off_grid=False) -> Explanation:
     """Every rule that stops [minute, minute + duration) on the doctor's local `day`."""
     doctor = availability.active_doctor(doctor_id)
-    if doctor is None:
+    if doctor is None or (actor.role == DOCTOR and doctor.user_id != actor.id):
         return Explanation(False, [_reason("doctor_not_found", Detail(N_("No active doctor has this id")))])
     stopped = availability.rules_stopping(doctor, day, minute, duration, now=now, every=True)
     if off_grid and not any(code == "off_grid" for code, _busy in stopped):

@@ -969,6 +969,21 @@ def test_explain_an_unknown_doctor_and_bad_parameters(api, desk, doctor_a):
         assert response.status_code == 422 and field in response.get_json()["errors"], params
 
 
+def test_a_doctor_is_explained_their_own_calendar_only(api, staff_token, doctor_a, doctor_b, ana, add_appointment):
+    """A doctor sees their own visits only: another doctor's calendar, whose bookings the
+    explainer names with their patients, is not found, as that doctor's appointments are."""
+    add_appointment(doctor_id=doctor_b, patient_id=ana, starts_at=instant(MONDAY, "09:00"))
+    add_appointment(doctor_id=doctor_a, patient_id=ana, starts_at=instant(MONDAY, "11:00"))
+    rossi = staff_token(doctor_id=doctor_a)
+    others = explain(api, rossi, provider_id=doctor_b, scheduled_at=utc_text(MONDAY, "09:00"))
+    assert others == {"bookable": False, "reasons": [{"code": "doctor_not_found", "message": "Doctor not found",
+                                                      "detail": "No active doctor has this id"}]}
+    own = explain(api, rossi, provider_id=doctor_a, scheduled_at=utc_text(MONDAY, "11:00"))
+    assert own["reasons"][0]["code"] == "booked" and "Ana Torres" in own["reasons"][0]["detail"]
+    assert "Ana Torres" in explain(api, staff_token("reception"), provider_id=doctor_b,
+                                   scheduled_at=utc_text(MONDAY, "09:00"))["reasons"][0]["detail"]
+
+
 def test_explain_is_for_staff_only(client, bearer, ana, doctor_a, patient_api_token):
     """A patient's JWT, or a token row that belongs to a patient, gets the seed's 401."""
     query = {"provider_id": doctor_a, "scheduled_at": utc_text(MONDAY, "09:00")}

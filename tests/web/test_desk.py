@@ -1289,6 +1289,19 @@ def test_why_not_explains_a_time_the_picker_does_not_offer(app, desk, make_docto
     assert desk.client.get("/desk/explain").status_code == 200  # the bare form
 
 
+def test_a_doctor_asks_why_not_of_their_own_calendar_only(app, login_as, make_doctor, make_user, make_appointment):
+    mine = make_doctor(name="Dr. Laura Rossi", with_user=True)
+    theirs = make_doctor(name="Dr. Marco Bianchi", with_user=True)
+    make_appointment(doctor_id=theirs, patient_id=make_user(full_name="Ben Ortiz", email="ben@example.com"),
+                     day=MONDAY, hhmm="10:00")
+    rossi = login_as(doctor_user(app, mine))
+    asked = {"doctor_id": theirs, "date": MONDAY.isoformat(), "time": "10:00"}
+    page = text_of(rossi.get("/desk/explain", query_string=asked).text)
+    assert "Ben Ortiz" not in page and "No active doctor has this id" in page
+    form = rossi.get("/desk/explain").text
+    assert "Dr. Laura Rossi" in form and "Dr. Marco Bianchi" not in form  # the only calendar to ask about
+
+
 def test_why_not_is_on_the_reschedule_picker_with_the_visits_type(desk, make_doctor, make_user, make_appointment):
     visit = make_appointment(doctor_id=make_doctor(), patient_id=make_user(), day=MONDAY, hhmm="09:00",
                              appointment_type="therapy", duration=60)

@@ -1,7 +1,7 @@
 """The clinic API's explainer (DESIGN.md section 17): why a time can or cannot be booked."""
 from dataclasses import asdict
 
-from flask import request
+from flask import g, request
 
 from clinica_web.blueprints.api import clinic_api
 from clinica_web.blueprints.api.auth import staff_token_required
@@ -34,5 +34,6 @@ def explain_availability():
             errors["duration_minutes"] = [f"must be an integer from 1 to {MAX_DURATION}"]
     if errors:
         return clinic_error(422, errors)
-    explanation = explainer.explain_instant(doctor_id=provider_id, start=start, duration=duration, now=clinic.now())
+    explanation = explainer.explain_instant(actor=g.api_user, doctor_id=provider_id, start=start, duration=duration,
+                                            now=clinic.now())
     return {"bookable": explanation.bookable, "reasons": [asdict(reason) for reason in explanation.reasons]}

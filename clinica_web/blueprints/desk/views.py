@@ -507,13 +507,14 @@ def explain():
         kind = booking.find_type(request.args.get("type") or None, types)
         day = _day_arg(now)
         if asked:
-            explanation = explainer.explain(doctor_id=_int_arg("doctor_id"), day=day, minute=values.parse_time(asked),
-                                            duration=kind.default_duration, now=now)
+            explanation = explainer.explain(actor=current_user, doctor_id=_int_arg("doctor_id"), day=day,
+                                            minute=values.parse_time(asked), duration=kind.default_duration, now=now)
     except DomainError as error:
         problem = i18n.error_text(error)
     status = 400 if problem else 200
-    return render_template("desk/explain.html", doctors=day_list.doctors_for_booking(), doctor_id=_int_arg("doctor_id"),
-                           types=types, kind=kind, day=day, time=asked or "", explanation=explanation,
+    return render_template("desk/explain.html", doctors=day_list.doctors_for(current_user),
+                           doctor_id=_int_arg("doctor_id"), types=types, kind=kind, day=day, time=asked or "",
+                           explanation=explanation,
                            reasons=[_reason_shown(reason) for reason in explanation.reasons] if explanation else [],
                            problem=problem), status
 
