@@ -7,7 +7,7 @@ function locks it again (appointments.locked_for_staff) inside its unit of work.
 from datetime import datetime
 
 from clinica_web.database import unit_of_work
-from clinica_web.models import Appointment, User
+from clinica_web.models import DOCTOR, Appointment, User
 from clinica_web.services import appointments, availability, booking, clinic, history, lifecycle, slots
 from clinica_web.services.booking import Slot, find_type
 from clinica_web.services.errors import DomainError, InvalidInput, NotFound, PatientBusy, SlotTaken
@@ -40,6 +40,9 @@ def _reschedule(*, actor, appointment, starts_at, doctor_id, reason, now):
     new_doctor_id = appointment.doctor_id if doctor_id is None else doctor_id
     if availability.active_doctor(new_doctor_id) is None:
         raise NotFound("must exist", field="provider_id")
+    if actor.role == DOCTOR and new_doctor_id != appointment.doctor_id:
+        # A doctor sees and runs their own calendar only; the desk moves a visit to a colleague.
+        raise InvalidInput("A doctor moves a visit within their own calendar only", field="provider_id")
     start = (starts_at or appointment.starts_at).astimezone(clinic.tz())
     if start.second or start.microsecond:
         raise refusal("off_grid", field="scheduled_at")

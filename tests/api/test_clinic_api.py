@@ -730,6 +730,16 @@ def test_a_doctor_reschedules_only_their_own(api, staff_token, booked, doctor_a,
     assert own.status_code == 200
 
 
+def test_a_doctor_moves_a_visit_within_their_own_calendar_only(api, staff_token, booked, doctor_b, appointment_row,
+                                                               sent_mail):
+    """Into a colleague's calendar (which the doctor may not see) is the desk's to do."""
+    before = appointment_row(booked)
+    response = reschedule(api, staff_token(doctor_id=before["doctor_id"]), booked, provider_id=doctor_b)
+    assert response.status_code == 422 and response.get_json() == {
+        "errors": {"provider_id": ["A doctor moves a visit within their own calendar only"]}}
+    assert appointment_row(booked) == before and len(sent_mail()) == 1
+
+
 @pytest.mark.parametrize("appointment_id", [999999, 2**31 - 1, 2**31, 10**30])
 def test_unknown_appointment_is_404(api, desk, booked, appointment_id):
     response = reschedule(api, desk, appointment_id, scheduled_at=utc_text(MONDAY, "11:00"))
