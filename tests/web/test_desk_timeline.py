@@ -71,15 +71,17 @@ def test_reception_and_admins_see_every_working_doctor(clinic_day, staff, login_
     assert "Ana Torres" in text and "Cy Other" in text
 
 
-def test_a_doctor_sees_their_own_column_and_cannot_book(clinic_day, login_as):
+def test_a_doctor_sees_their_own_column_and_cannot_book(app, clinic_day, login_as):
     client = login_as(clinic_day.rossi_user)
     page = client.get(URL).text
     grid = page.split('<table class="tl-table">')[1]
     assert "Ana Torres" in grid and "Cy Other" not in grid and "Dr. Marco Bianchi" not in grid
     assert not [link for link in cell_links(page) if "/desk/book" in link]  # doctors do not book
     assert ">Free<" in grid
-    # Another doctor's timeline is not theirs to see.
+    # Another doctor's timeline is not theirs to see, and asking for it records no view of it.
+    before = table_snapshot(app)
     assert client.get(f"{URL}&doctor_id={clinic_day.bianchi}").status_code == 404
+    assert table_snapshot(app) == before
 
 
 # ---------------------------------------------------------------------------------------------

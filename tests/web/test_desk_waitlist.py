@@ -136,7 +136,9 @@ def test_a_doctor_sees_only_their_own_queue(app, clinic_people, login_as):
     page = doctor.get("/desk/waitlist")
     assert list(sections(page.text)) == ["Dr. Laura Rossi General Practice"]
     assert "Cid Moreno" not in page.text and '<select id="doctor_id"' not in page.text  # no doctor picker
+    before = table_snapshot(app)
     assert doctor.get(f"/desk/waitlist?doctor_id={clinic_people['nunez']}").status_code == 404
+    assert table_snapshot(app) == before  # no view recorded of what was not shown
     assert '<a href="/desk/waitlist">Waitlist</a>' in page.text  # in the staff nav
 
 

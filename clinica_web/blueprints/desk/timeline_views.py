@@ -37,17 +37,19 @@ def timeline():
     30-second refresh) only the grid."""
     now = clinic.now()
     day = _day_arg(now)
-    # Recorded before the grid is loaded, as the day list does: the audit's commit would expire it.
-    if not is_htmx():
-        audit.record(actor=current_user, action="viewed timeline", detail=day.isoformat(), now=now)
     try:
         grid = timelines.timeline(current_user, day=day, doctor_id=_int_arg("doctor_id"), now=now)
     except NotFound:
-        abort(404)
+        abort(404)  # another doctor's column, or no such doctor: nothing shown, nothing recorded
     can_book = current_user.role in DESK
-    return render_page_or_partial("desk/timeline.html", "desk/_timeline.html", timeline=grid,
+    page = render_page_or_partial("desk/timeline.html", "desk/_timeline.html", timeline=grid,
                                   today=clinic.local_today(now), can_book=can_book,
                                   book_links=_book_links(grid) if can_book else None)
+    # Recorded once the page is made (the audit's commit would expire what it reads); not for the
+    # 30-second refreshes, which are no new view.
+    if not is_htmx():
+        audit.record(actor=current_user, action="viewed timeline", detail=day.isoformat(), now=now)
+    return page
 
 
 def _book_links(grid) -> list[BookLinks]:

@@ -533,16 +533,17 @@ def _reason_shown(reason):
 def waitlist_page():
     """?doctor_id=: one doctor's. A doctor sees only their own, as on the day list."""
     now = clinic.now()
-    # Recorded before anything is loaded: the audit's commit would expire every loaded row.
-    audit.record(actor=current_user, action="viewed waitlist", now=now)
     doctors = day_list.doctors_for(current_user)
     doctor_id = _int_arg("doctor_id")
     shown = [doctor for doctor in doctors if doctor_id in (None, doctor.id)]
     if not shown and doctor_id is not None:
-        abort(404)
+        abort(404)  # nothing shown, nothing recorded
     queues, offered = waitlist.desk_waitlist(shown, now=now)
-    return render_template("desk/waitlist.html", doctors=doctors, doctor_id=doctor_id, queues=queues,
+    page = render_template("desk/waitlist.html", doctors=doctors, doctor_id=doctor_id, queues=queues,
                            offered=offered, parts=waitlist.PARTS_OF_DAY, today=clinic.local_today(now))
+    # Recorded once the page is made: the audit's commit would expire every row it reads.
+    audit.record(actor=current_user, action="viewed waitlist", now=now)
+    return page
 
 
 @bp.route("/waitlist/offer", methods=["POST"])
