@@ -156,15 +156,16 @@ def book(
     if booking_key and (not isinstance(booking_key, str) or len(booking_key) > MAX_BOOKING_KEY):
         # Not a key the form made (a hidden field can be edited); PostgreSQL would refuse to store it.
         raise InvalidInput("This form is out of date. Please reload the page and try again.")
+    asked = (doctor_id, date, time)
     try:
         with unit_of_work():
-            if booking_key and (existing := _find_by_key(booking_key, patient.id)) is not None:
+            if booking_key and (existing := _find_by_key(booking_key, patient.id, asked)) is not None:
                 return existing
             return _book(actor=actor, patient=patient, doctor_id=doctor_id, date=date, time=time, duration=duration,
                          appointment_type=appointment_type, notes=notes, booking_key=booking_key, now=now)
     except (SlotUnavailable, IntegrityError):
         # The same form submitted twice at once: the other request booked it (the key is unique).
-        if booking_key and (existing := _find_by_key(booking_key, patient.id)) is not None:
+        if booking_key and (existing := _find_by_key(booking_key, patient.id, asked)) is not None:
             return existing
         raise
 
@@ -198,11 +199,27 @@ def _book(*, actor, patient, doctor_id, date, time, duration, appointment_type, 
     return appointment
 
 
-def _find_by_key(booking_key, patient_id):
+def _find_by_key(booking_key, patient_id, asked):
+    """The booking this form's key made, when the form is sent again (a double click, back and
+    resubmit): only if it is still that booking, the same doctor and time, not cancelled or moved
+    since; otherwise the form is out of date, and saying "booked" would be untrue."""
     found = db.session.scalars(select(Appointment).where(Appointment.booking_key == booking_key)).first()
-    if found is not None and found.patient_id != patient_id:
+    if found is not None and (found.patient_id != patient_id or found.status not in lifecycle.HOLDS_TIME
+                              or _doctor_day_and_time(found) != _asked_for(*asked)):
         raise InvalidInput("This form was already used. Please reload the page and try again.")
     return found
+
+
+def _doctor_day_and_time(appointment) -> tuple:
+    local = clinic.to_local(appointment.starts_at)
+    return appointment.doctor_id, local.date(), local.hour * 60 + local.minute
+
+
+def _asked_for(doctor_id, date, time) -> tuple | None:
+    try:
+        return whole_number(doctor_id), parse_date(date, bounded=False), parse_time(time)
+    except DomainError:
+        return None
 
 
 def get_for_patient(appointment_id, patient: User, *, lock=False) -> Appointment:

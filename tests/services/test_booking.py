@@ -8,7 +8,7 @@ from clinica_web.extensions import db
 from clinica_web.models import CANCELLED, SCHEDULED, Appointment, AppointmentChange, OutboxEmail, User
 from clinica_web.models.outbox import MESSAGE
 from clinica_web.services import booking
-from clinica_web.services.errors import DomainError, NotFound, SlotTaken
+from clinica_web.services.errors import DomainError, InvalidInput, NotFound, SlotTaken
 from tests.conftest import instant, next_weekday
 
 MONDAY = next_weekday(0, weeks=1)  # a Monday 8 to 14 days away: inside the 90-day horizon
@@ -192,6 +192,20 @@ def test_same_booking_key_books_once(app, book):
     first = book(booking_key="key-1")
     again = book(booking_key="key-1")
     assert first == again
+    assert count_appointments(app) == 1
+
+
+def test_a_used_booking_key_for_a_cancelled_booking_or_another_time_is_refused(app, book, patient_id):
+    """Back and resubmit of a form whose booking was cancelled since, or with another time: booking
+    nothing and answering "booked" (the earlier booking) would be untrue."""
+    first = book(booking_key="key-3")
+    with pytest.raises(InvalidInput, match="This form was already used"):
+        book(booking_key="key-3", time="12:30")
+    with app.app_context():
+        user = db.session.get(User, patient_id)
+        booking.cancel_by_patient(patient=user, appointment_id=first, now=NOW)
+    with pytest.raises(InvalidInput, match="This form was already used"):
+        book(booking_key="key-3")
     assert count_appointments(app) == 1
 
 
