@@ -12,20 +12,39 @@ nothing is sent twice. SIGTERM or Ctrl-C lets the pass under way finish, then th
 import signal
 import time
 
+from flask import current_app
+
 from clinica_web import mail
 from clinica_web.extensions import db
 from clinica_web.services import accounts, clinic, notifications, waitlist
 
 
 def run_once(*, now) -> dict:
-    """One pass; returns what it did: {"reset_requests": n, "sent": n, "failed": n}."""
-    handled = accounts.send_reset_links(make_link=lambda token: mail.link_to("auth.password_reset", token=token),
-                                        now=now)
-    expired = waitlist.expire_offers(now=now)
-    offered = waitlist.offer_freed_time(now=now)
-    sent, failed = notifications.send_due(now=now)
-    return {"reset_requests": handled, "offers_expired": expired, "offers_made": offered, "sent": sent,
-            "failed": failed}
+    """One pass; returns what it did: {"reset_requests": n, "offers_expired": n, "offers_made": n,
+    "sent": n, "failed": n}.
+
+    Each job is on its own: one that fails (a row it cannot change, a bug) is logged and rolled
+    back, and the others still run. Above all the emails still go out, whatever else is wrong.
+    If every job fails (the database is away), the pass fails."""
+    def send_reset_links():
+        return accounts.send_reset_links(make_link=lambda token: mail.link_to("auth.password_reset", token=token),
+                                         now=now)
+
+    jobs = [("reset_requests", send_reset_links), ("offers_expired", lambda: waitlist.expire_offers(now=now)),
+            ("offers_made", lambda: waitlist.offer_freed_time(now=now)),
+            ("sent", lambda: notifications.send_due(now=now))]
+    done, errors = {}, []
+    for name, job in jobs:
+        try:
+            done[name] = job()
+        except Exception as error:  # logged with its traceback; the next job runs
+            db.session.rollback()
+            current_app.logger.exception("Worker: %s failed", name.replace("_", " "))
+            done[name], errors = 0, errors + [error]
+    if len(errors) == len(jobs):
+        raise errors[-1]
+    done["sent"], done["failed"] = done["sent"] or (0, 0)  # send_due's (sent, failed); none if it failed
+    return done
 
 
 def run_until_stopped(app, *, interval: float, report=print) -> None:

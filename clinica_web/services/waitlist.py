@@ -15,7 +15,7 @@ time again for the next entry.
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from clinica_web import mail
@@ -26,6 +26,7 @@ from clinica_web.models import (
     HELD,
     PATIENT,
     SCHEDULED,
+    AccessEvent,
     Appointment,
     Doctor,
     FreedTime,
@@ -321,6 +322,10 @@ def expire_offers(*, now: datetime) -> int:
 def _release(offer, status, *, now):
     offer.status, offer.decided_at = status, now
     if offer.appointment_id is not None:
+        # The held row goes; an audit entry that pointed at it (hand offers before 2026-12) keeps
+        # its patient and words ("Dr. X, Mon 07 Dec 2026, 13:00"), not a link to a row that is gone.
+        db.session.execute(update(AccessEvent).where(AccessEvent.appointment_id == offer.appointment_id)
+                           .values(appointment_id=None))
         db.session.execute(delete(Appointment).where(Appointment.id == offer.appointment_id,
                                                      Appointment.status == HELD))
         offer.appointment_id = None
@@ -390,8 +395,8 @@ def offer_by_hand(*, actor: User, entry_id, doctor_id, date, time, now: datetime
         offer = db.session.scalars(select(WaitlistOffer).where(WaitlistOffer.entry_id == entry.id,
                                                                WaitlistOffer.status == OPEN)
                                    .order_by(WaitlistOffer.id.desc()).limit(1)).one()
-        trace = dict(patient_id=entry.patient_id, appointment_id=offer.appointment_id,
-                     detail=f"{doctor.display_name}, {clinic.format_local(start)}")
+        # Not linked to the held row: it is deleted when the offer ends unbooked.
+        trace = dict(patient_id=entry.patient_id, detail=f"{doctor.display_name}, {clinic.format_local(start)}")
     audit.record(actor=actor, action="offered waitlist time", now=now, **trace)
     return offer
 

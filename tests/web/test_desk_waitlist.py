@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from clinica_web.extensions import db
 from clinica_web.models import HELD, AccessEvent, Appointment, Doctor, User, WaitlistEntry, WaitlistOffer
-from clinica_web.services import availability, clinic, waitlist
+from clinica_web.services import availability, booking, clinic, waitlist
 from tests.conftest import instant, table_snapshot
 
 NOW_DAY = date(2027, 3, 10)  # a Wednesday
@@ -182,6 +182,37 @@ def test_a_time_offered_by_hand_is_held_and_emailed(app, desk, clinic_people, se
     assert flashes(desk.get("/desk/waitlist").text) == [
         "A time is already on offer to this patient: wait for their answer"]
     assert len(held_and_offered(app)[1]) == 1
+
+
+@pytest.mark.parametrize("ending", ["runs out", "declined"])
+def test_a_time_offered_by_hand_is_freed_when_its_hold_runs_out_or_is_declined(
+        app, desk, clinic_people, clock, run_worker, sent_mail, ending):
+    """The hold goes and the time is free again, the audit keeps its words, and the worker goes on
+    sending (the audit entry once pointed at the held row, which then could not be deleted: the
+    worker failed every pass and sent no email at all, and "No thanks" was a 500)."""
+    entry = join(app, clinic_people["ana"], specialty="General Practice")
+    assert offer(desk, entry, clinic_people["rossi"], "10:00").status_code == 303
+    [message] = offer_mail(sent_mail)
+    if ending == "declined":
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        [decline] = re.findall(r"https?://[^/\s]+(/waitlist/offers/\S+/decline)", text)
+        assert app.test_client().post(decline).status_code == 200
+    else:
+        clock.advance(minutes=app.config["WAITLIST_HOLD_MINUTES"])
+    done = run_worker()
+    assert done["offers_expired"] == (1 if ending == "runs out" else 0)
+    assert held_and_offered(app)[0] == []
+    with app.app_context():
+        rossi = availability.active_doctor(clinic_people["rossi"])
+        assert 600 in availability.free_slots(rossi, DAY, 30, now=clinic.now())
+        event = db.session.scalars(select(AccessEvent).where(AccessEvent.action == "offered waitlist time")).one()
+        assert (event.patient_id, event.appointment_id, event.detail) == (
+            clinic_people["ana"], None, "Dr. Laura Rossi, Mon 15 Mar 2027, 10:00")
+    with app.app_context():  # and the emails still go out: a booking's confirmation, at once
+        ben = db.session.get(User, clinic_people["ben"])
+        booking.book(actor=ben, patient=ben, doctor_id=clinic_people["rossi"], date=DAY.isoformat(), time="15:00",
+                     now=clinic.now())
+    assert run_worker()["sent"] >= 1
 
 
 def test_the_page_shown_narrowed_to_a_doctor_stays_narrowed(desk, clinic_people, app):
