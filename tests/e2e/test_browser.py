@@ -233,11 +233,12 @@ def test_day_list_clicks_in_quick_succession_all_count_and_focus_survives_a_refr
     for name in ("Ana Torres", "Ben Carter"):
         assert page.locator("tr", has_text=name).locator(".status").inner_text() == "Arrived"
 
-    # A keyboard user on a button keeps their place when the list refreshes itself.
-    page.locator(f"#status-{ben}-completed").focus()
-    page.evaluate("() => htmx.ajax('GET', location.pathname + location.search, "
-                  "{target: '#day-list', swap: 'innerHTML'})")
-    assert page.evaluate("document.activeElement.id") == f"status-{ben}-completed"
+    # A keyboard user on a button or a link keeps their place when the list refreshes itself.
+    for focused in (f"status-{ben}-completed", f"patient-{ben}", f"visit-{ana}"):
+        page.locator(f"#{focused}").focus()
+        page.evaluate("() => new Promise(done => htmx.ajax('GET', location.pathname + location.search, "
+                      "{target: '#day-list', swap: 'innerHTML'}).then(() => setTimeout(done, 50)))")
+        assert page.evaluate("document.activeElement.id") == focused
 
 
 def test_doctor_writes_documentation(new_page):
