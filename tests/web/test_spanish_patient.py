@@ -151,6 +151,7 @@ def test_the_waitlist_reads_in_spanish(ana, make_doctor):
     assert "<h1>Lista de espera</h1>" in page
     assert '<label for="target">Quién</label>' in page and "Cualquier médico de General Practice" in page
     assert "<legend>Momento del día</legend>" in page and "Mañana (antes de las 13:00)" in page
+    assert ">Consulta (30 min)</option>" in page and "Consultation" not in page  # the visit types too
     assert ">Unirme a la lista de espera</button>" in page and "<p class=\"empty\">Nada todavía.</p>" in page
 
     refused = client.post("/waitlist", data={"target": "", "type": "consultation"})

@@ -28,7 +28,9 @@ def waitlist():
     form.target.choices = [SelectChoice(f"specialty:{name}", _("Any doctor of %(specialty)s", specialty=name))
                            for name in directory.specialties()] + [
         SelectChoice(f"doctor:{doctor.id}", f"{doctor.display_name} ({doctor.specialty})") for doctor in doctors]
-    form.type.choices = [SelectChoice(t.name, f"{t.label} ({t.default_duration} min)") for t in types]
+    # The default types' labels are in the catalogue (type_label in templates); a clinic's own read as named.
+    form.type.choices = [SelectChoice(t.name, f"{_(t.label) if t.label else t.label} ({t.default_duration} min)")
+                         for t in types]
     status = 200
     if request.method == "GET":
         _prefill_waitlist_form(form, now)
