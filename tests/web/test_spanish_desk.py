@@ -42,6 +42,19 @@ def visit(make_doctor, make_user, make_appointment):
     return doctor, patient, appointment
 
 
+def test_pending_documentation_heads_its_links_column_with_actions(app, staff, login_as, make_doctor, make_user,
+                                                                   make_appointment):
+    """Its last column holds "Escribir documentación" links: "Open" (to open) is not "Disponible"."""
+    make_appointment(doctor_id=make_doctor(), patient_id=make_user(), day=MONDAY - timedelta(weeks=3), hhmm="09:00",
+                     status="completed")
+    admin = staff("admin", full_name="Ada Admin")
+    with app.app_context():
+        db.session.get(User, admin).language = "es"
+        db.session.commit()
+    page = text(login_as(admin).get("/desk/pending-documentation"))
+    assert '<th scope="col">Estado</th><th scope="col">Acciones</th>' in page and "Disponible" not in page
+
+
 def test_the_day_list_and_its_csv_read_in_spanish(rita, visit):
     page = text(rita.get(f"/desk/?date={MONDAY}"))
     assert f"<h1>Lista del día: {in_spanish(MONDAY)}</h1>" in page
