@@ -104,7 +104,7 @@ def test_the_reports_their_charts_and_csv_read_in_spanish(app, make_doctor, staf
 
     refused = client.get("/admin/reports?from=2026-02-01&to=2026-01-01")
     assert refused.status_code == 400
-    assert "El primer día no puede ser posterior al último. No se muestra nada hasta que corrijas las fechas." in text(
+    assert "El primer día no puede ser posterior al último. No se muestra nada hasta que se corrija." in text(
         refused)
 
     rows = list(csv.reader(io.StringIO(client.get(f"/admin/reports.csv?from={DAY}&to={DAY}").get_data(as_text=True))))
