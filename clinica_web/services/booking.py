@@ -53,7 +53,7 @@ def visit_labels() -> dict[str, str]:
 def find_type(name, types=None) -> AppointmentType:
     """The visit type called `name` (default: a consultation), looked up in `types` when the caller
     has already loaded them for a picker (one query fewer), else in the database."""
-    name = name or DEFAULT_TYPE
+    name = DEFAULT_TYPE if name in (None, "") else name  # not `or`: [], 0 or false is no type's name
     if not isinstance(name, str):
         found = None
     elif types is not None:

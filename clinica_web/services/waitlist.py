@@ -63,7 +63,7 @@ def join(*, patient: User, doctor_id=None, specialty=None, appointment_type=None
     if patient.role != PATIENT:
         raise NotAllowed("Only patients join the waitlist")
     doctor = _target(doctor_id, specialty)
-    kind = booking.find_type(appointment_type or None)
+    kind = booking.find_type(appointment_type)
     first, last = _days(from_date, to_date, now=now)
     if not isinstance(part_of_day, str) or part_of_day not in PARTS_OF_DAY:  # a list or object: unhashable
         raise InvalidInput("Choose a part of the day: %(parts)s", field="part_of_day",

@@ -500,8 +500,15 @@ def test_duration_and_type(book, doctor_id, fields, duration, kind):
         ({"time": "11:00"}, "You already have a booking at this time"),  # with the other doctor
         ({"appointment_type": "massage"}, "Invalid appointment type"),
         ({"appointment_type": 5}, "Invalid appointment type"),
+        ({"appointment_type": []}, "Invalid appointment type"),  # no type's name, not "the default"
+        ({"appointment_type": {}}, "Invalid appointment type"),
+        ({"appointment_type": 0}, "Invalid appointment type"),
+        ({"appointment_type": False}, "Invalid appointment type"),
         ({"notes": 5}, "Invalid notes"),
         ({"notes": ["hi"]}, "Invalid notes"),
+        ({"notes": []}, "Invalid notes"),
+        ({"notes": {}}, "Invalid notes"),
+        ({"notes": False}, "Invalid notes"),
     ],
 )
 def test_each_rule_refuses_with_its_message_and_books_nothing(

@@ -130,6 +130,8 @@ def test_a_doctor_given_as_digits_is_that_doctor(join, world):
         ({"doctor_id": None, "specialty": ["Pediatrics"]}, "No doctor of this specialty"),
         ({"appointment_type": "massage"}, "Invalid appointment type"),
         ({"appointment_type": 7}, "Invalid appointment type"),
+        ({"appointment_type": []}, "Invalid appointment type"),
+        ({"appointment_type": False}, "Invalid appointment type"),
     ],
 )
 def test_each_rule_refuses_with_its_message_and_stores_nothing(app, join, fields, message):

@@ -53,7 +53,7 @@ def available_slots():
 @jwt_required
 def create_booking():
     body = json_body()
-    notes = body.get("notes") or ""
+    notes = "" if body.get("notes") is None else body["notes"]
     if not isinstance(notes, str):
         return error(400, "Invalid notes")
     appointment = booking.book(
