@@ -46,7 +46,7 @@ from clinica_web.models.waitlist import (
     MORNING,
     OPEN,
 )
-from clinica_web.services import availability, booking, clinic, history, links, notifications, slots, values
+from clinica_web.services import availability, booking, clinic, history, lifecycle, links, notifications, slots, values
 from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound
 
 MAX_ACTIVE = 3
@@ -281,6 +281,20 @@ def offer_of_link(token: str, action: str, *, now: datetime, lock=False) -> Wait
     if offer is None or offer.status != OPEN or now >= offer.expires_at:
         raise InvalidInput(OFFER_EXPIRED)
     return offer
+
+
+def booked_by_link(token: str, *, now: datetime) -> Appointment | None:
+    """The booking an offer's "Book it" link made, if it made one that still stands: the link
+    opened again says "booked", not "the time may have gone to someone else"."""
+    try:
+        link = links.read(token, ACCEPT, now=now, used_too=True)
+    except InvalidInput:
+        return None
+    offer = db.session.get(WaitlistOffer, link.target_id)
+    if offer is None or offer.status != ACCEPTED or offer.appointment_id is None:
+        return None
+    visit = db.session.get(Appointment, offer.appointment_id)
+    return visit if visit is not None and visit.status in lifecycle.HOLDS_TIME else None
 
 
 def accept(token: str, *, now: datetime, patient: User | None = None) -> Appointment:

@@ -111,6 +111,9 @@ def _answer_offer(token, action, act, *, done):
             return render_template(done, result=act())
         offer = waitlist_service.offer_of_link(token, action, now=clinic.now())
     except DomainError as error:
+        if action == waitlist_service.ACCEPT and (visit := waitlist_service.booked_by_link(
+                token, now=clinic.now())) is not None:
+            return render_template(done, result=visit)  # opened again after booking it
         return render_template("pages/dead_link.html", message=_offer_gone(error)), 410
     return render_template("pages/waitlist_offer.html", offer=offer, form=form,
                            accepting=action == waitlist_service.ACCEPT)
