@@ -5,7 +5,7 @@ a page, the API or the command line calls them.
 """
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from clinica_web.database import unit_of_work
@@ -65,7 +65,8 @@ def create_doctor(*, actor: User, display_name, specialty, email, password, now:
     """A doctor and the account they log in with (role doctor): both rows, or neither."""
     _require_admin(actor)
     name = _clean_text(display_name, field="display_name", label="doctor's name", max_length=accounts.MAX_NAME)
-    specialty = _clean_text(specialty, field="specialty", label="specialty", max_length=MAX_SPECIALTY)
+    specialty = _as_known_specialty(_clean_text(specialty, field="specialty", label="specialty",
+                                                max_length=MAX_SPECIALTY))
     email = accounts.normalize_email(email)
     accounts.check_password_rules(password)
     taken = InvalidInput("An account already uses this email", field="email")
@@ -82,6 +83,15 @@ def create_doctor(*, actor: User, display_name, specialty, email, password, now:
     except IntegrityError:  # the email was taken by a concurrent request a moment ago
         raise taken from None
     return doctor
+
+
+def _as_known_specialty(specialty: str) -> str:
+    """A specialty the clinic already has, spelled as it has it ("general practice" is General
+    Practice): patients choose, and wait for, a specialty by its exact name, so two spellings would
+    split its doctors in two."""
+    known = db.session.scalars(select(Doctor.specialty).where(func.lower(Doctor.specialty) == specialty.lower())
+                               .order_by(Doctor.id).limit(1)).first()
+    return known or specialty
 
 
 def doctor(doctor_id) -> Doctor:

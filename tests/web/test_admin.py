@@ -184,6 +184,20 @@ def test_adding_a_doctor_makes_them_bookable_and_able_to_log_in(app, client, adm
     assert login(other_client, "sofia@example.org", NEW_DOCTOR["password"]).status_code == 303
 
 
+def test_a_specialty_the_clinic_has_keeps_its_spelling(app, client, admin, make_doctor):
+    """Patients choose and wait for a specialty by its name: "  general   PRACTICE" is the clinic's
+    General Practice, not a second one that splits its doctors (/find, the waitlist)."""
+    make_doctor(specialty="General Practice")
+    response = client.post("/admin/doctors", data={**NEW_DOCTOR, "specialty": "  general   PRACTICE"})
+    assert response.status_code == 303
+    with app.app_context():
+        assert sorted(db.session.scalars(select(Doctor.specialty))) == ["General Practice", "General Practice"]
+    assert client.post("/admin/doctors", data={**NEW_DOCTOR, "email": "new@example.org", "display_name": "Dr. New",
+                                               "specialty": "Cardiology"}).status_code == 303
+    with app.app_context():  # a new one is kept as typed
+        assert "Cardiology" in db.session.scalars(select(Doctor.specialty)).all()
+
+
 @pytest.mark.parametrize("change, field_message", [
     ({"display_name": ""}, "Enter the doctor's name."),
     ({"specialty": "  "}, "Enter the specialty."),
