@@ -8,7 +8,7 @@ from sqlalchemy import select
 from clinica_web.database import unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import ADMIN, DOCTOR, Appointment, BlockedPeriod, Doctor, User, WeeklyHours
-from clinica_web.services import clinic, slots, waitlist
+from clinica_web.services import clinic, lifecycle, slots, waitlist
 from clinica_web.services.availability import appointments_during, weekly_windows
 from clinica_web.services.clinic import local_day_span
 from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound
@@ -88,6 +88,24 @@ def managed_window(actor: User, window_id) -> WeeklyHours:
         raise NotFound("Working hours not found")
     managed_doctor(actor, window.doctor_id)
     return window
+
+
+def bookings_in_window(window: WeeklyHours, *, now: datetime) -> list[Appointment]:
+    """The doctor's upcoming bookings that lie in these weekly hours (removing the hours leaves
+    them standing; the desk may want to move them). One query: the doctor's upcoming bookings,
+    sorted to their weekday and local time here."""
+    upcoming = db.session.scalars(
+        select(Appointment).where(Appointment.doctor_id == window.doctor_id, lifecycle.holds_time(),
+                                  lifecycle.is_booking(), Appointment.ends_at > now)
+        .order_by(Appointment.starts_at))
+    found = []
+    for visit in upcoming:
+        local = clinic.to_local(visit.starts_at)
+        minute = local.hour * 60 + local.minute
+        if local.weekday() == window.weekday and minute < window.end_minute \
+                and minute + visit.duration_minutes > window.start_minute:
+            found.append(visit)
+    return found
 
 
 def remove_window(*, actor: User, window_id) -> None:

@@ -667,6 +667,21 @@ def test_destructive_actions_ask_first_on_a_page_of_their_own(app, client, admin
     assert client.get("/admin/doctors/999999/deactivate").status_code == 404
 
 
+def test_removing_weekly_hours_says_how_many_upcoming_bookings_are_in_them(
+        app, client, admin, make_doctor, make_user, make_appointment):
+    doctor_id = make_doctor()
+    patient = make_user()
+    for day, hhmm in ((MONDAY, "09:00"), (MONDAY, "12:30"), (MONDAY + timedelta(weeks=1), "10:00"),
+                      (MONDAY, "14:00"), (MONDAY + timedelta(days=1), "09:00")):  # the last two: other hours
+        make_appointment(doctor_id=doctor_id, patient_id=patient, day=day, hhmm=hhmm)
+    make_appointment(doctor_id=doctor_id, patient_id=patient, day=MONDAY, hhmm="11:00", status="cancelled")
+    with app.app_context():
+        window_id = db.session.scalars(select(WeeklyHours.id).where(
+            WeeklyHours.doctor_id == doctor_id, WeeklyHours.weekday == 0, WeeklyHours.start_minute == 540)).one()
+    question = text(client.get(f"/desk/hours/windows/{window_id}/delete"))
+    assert "3 upcoming bookings are in these hours: move them if the doctor will not be there." in question
+
+
 def test_removing_weekly_hours_asks_first_on_a_page_of_its_own(app, client, admin, make_doctor, other_client):
     """The hours page's Remove is a link to a question (a GET that changes nothing, a plain form:
     no JavaScript needed); only the question's POST removes the hours, and patients see it at once."""
@@ -685,6 +700,7 @@ def test_removing_weekly_hours_asks_first_on_a_page_of_its_own(app, client, admi
     assert f'name="back" value="{hours_url}"' in form  # (CSRF is switched off in these tests)
     assert "Remove these hours" in form and f'href="{hours_url}"' in form  # or go back
     assert client.get(url).status_code == 200  # asked again, without `back`: still a question
+    assert "upcoming booking" not in text(question)  # none in those hours yet
     assert table_snapshot(app) == before
     assert slot_times(other_client.get(f"/doctors/{doctor_id}?date={MONDAY}"))[0] == "09:00"
     done = client.post(url, data={"back": hours_url})

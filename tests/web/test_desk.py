@@ -95,7 +95,7 @@ def row_buttons(row):
 
 
 def row_link(row):
-    return urljoin("/desk/", re.search(r'<a href="([^"]+)">', row)[1])
+    return urljoin("/desk/", re.search(r'<a href="([^"]+)"[^>]*>', row)[1])
 
 
 def flashes(html):

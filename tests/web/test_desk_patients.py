@@ -258,7 +258,8 @@ def test_the_appointment_page_and_the_day_list_link_to_the_patient(desk, history
     link = f'href="/desk/patients/{history["ana"]}"'
     assert link in desk.client.get(f"/desk/appointments/{history['upcoming']}").text
     day_list = desk.client.get(f"/desk/?date={MONDAY}").text
-    assert f'<a href="patients/{history["ana"]}">Ana Torres</a>' in day_list  # relative to /desk/
+    link = f'<a href="patients/{history["ana"]}" id="patient-{history["upcoming"]}">Ana Torres</a>'
+    assert link in day_list  # relative to /desk/
 
 
 # ---------------------------------------------------------------------------------------------

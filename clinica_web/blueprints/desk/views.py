@@ -1,5 +1,6 @@
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from clinica_web import i18n
@@ -459,11 +460,16 @@ def remove_block(period_id):
 
 
 def _confirm_window_removal(window):
+    inside = len(schedule.bookings_in_window(window, now=clinic.now()))
+    detail = _("Patients can no longer book these times; bookings already made stay.")
+    if inside:
+        detail += " " + ngettext("%(num)d upcoming booking is in these hours: move it if the doctor will not be there.",
+                                 "%(num)d upcoming bookings are in these hours: move them if the doctor will not be "
+                                 "there.", inside)
     return confirmation(_("Remove %(weekday)s %(start)s–%(end)s from %(doctor)s's hours?",
                           weekday=WEEKDAYS[window.weekday], start=window.start_hhmm, end=window.end_hhmm,
                           doctor=window.doctor.display_name), verb=_("Remove these hours"),
-                        cancel_to=url_for("desk.hours", doctor_id=window.doctor_id),
-                        detail=_("Patients can no longer book these times; bookings already made stay."))
+                        cancel_to=url_for("desk.hours", doctor_id=window.doctor_id), detail=detail)
 
 
 def _confirm_period_removal(period):
