@@ -66,8 +66,11 @@ def _translated(text) -> str:
 
 def error_page(error: HTTPException):
     status, title, message = explain(error)
+    # The error's own headers stay: a 405's Allow (which methods the address takes), say.
+    headers = dict(error.get_headers()) if hasattr(error, "get_headers") else {}
+    headers.pop("Content-Type", None)
     return render_template("errors/error.html", status=status, title=_translated(title),
-                           message=_translated(message)), status
+                           message=_translated(message)), status, headers
 
 
 def init_app(app):

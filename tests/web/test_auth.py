@@ -459,6 +459,8 @@ def test_unknown_emails_lock_nobody(app, auth, make_user):
 def test_logout_by_get_is_not_allowed(client, patient):
     response = client.get("/logout")
     assert response.status_code == 405
+    assert set(response.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}  # what the address takes
+    assert "Method not allowed" in response.text
     assert logged_in(client)
 
 
