@@ -178,8 +178,8 @@ def test_a_time_offered_by_hand_is_held_and_emailed(app, desk, clinic_people, se
         event = db.session.scalars(select(AccessEvent).where(AccessEvent.action == "offered waitlist time")).one()
         assert (event.patient_id, event.detail) == (clinic_people["ana"], "Dr. Laura Rossi, Mon 15 Mar 2027, 10:00")
     # Offered once: the row shows the offer, and a second offer to the same entry is refused.
-    assert offer(desk, entry, clinic_people["rossi"], "11:00").status_code == 303
-    assert flashes(desk.get("/desk/waitlist").text) == [
+    refused = offer(desk, entry, clinic_people["rossi"], "11:00")
+    assert refused.status_code == 422 and flashes(refused.text) == [
         "A time is already on offer to this patient: wait for their answer"]
     assert len(held_and_offered(app)[1]) == 1
 
@@ -237,9 +237,14 @@ def test_a_time_the_booking_rules_stop_is_refused_and_nothing_changes(
     entry = join(app, clinic_people["ana"], specialty="General Practice")
     mail_before, before = len(sent_mail()), table_snapshot(app)
     response = offer(desk, entry, clinic_people["rossi"], hhmm, day=day)
-    assert response.status_code == 303 and response.headers["Location"] == "/desk/waitlist"
+    assert response.status_code == 422 and flashes(response.text) == [message]
     assert table_snapshot(app) == before and len(sent_mail()) == mail_before
-    assert flashes(desk.get("/desk/waitlist").text) == [message]
+    # The page again, the refusal beside the form and what was typed still in it.
+    form = re.search(rf'<form[^>]*class="offer-form"[^>]*>(?:(?!</form>).)*name="entry_id" value="{entry}"'
+                     rf'(?:(?!</form>).)*</form>', response.text, re.S)[0]
+    assert f'role="alert">{html_lib.escape(message, quote=False)}</p>' in form
+    assert f'name="date" type="date" value="{day.isoformat()}"' in form
+    assert re.search(rf'name="time"[^>]* value="{hhmm}" aria-invalid="true"', form)
 
 
 def test_an_entry_is_offered_only_its_doctor_or_specialty(app, desk, clinic_people):
@@ -251,12 +256,12 @@ def test_an_entry_is_offered_only_its_doctor_or_specialty(app, desk, clinic_peop
         (999, clinic_people["rossi"], "Waitlist entry not found"),
         (ben, 999, "Doctor not found"),
     ]:
-        assert offer(desk, entry, doctor_id, "10:00").status_code == 303
-        assert flashes(desk.get("/desk/waitlist").text) == [message]
+        refused = offer(desk, entry, doctor_id, "10:00")
+        assert refused.status_code == 422 and flashes(refused.text) == [message]
     with app.app_context():
         waitlist.leave(patient=db.session.get(User, clinic_people["ben"]), entry_id=ben, now=clinic.now())
-    offer(desk, ben, clinic_people["rossi"], "10:00")
-    assert flashes(desk.get("/desk/waitlist").text) == ["This patient is no longer on the waitlist"]
+    left = offer(desk, ben, clinic_people["rossi"], "10:00")
+    assert flashes(left.text) == ["This patient is no longer on the waitlist"]
     assert held_and_offered(app) == ([], [])
 
 
@@ -264,8 +269,7 @@ def test_a_doctor_offers_their_own_times_only(app, clinic_people, login_as):
     ana = join(app, clinic_people["ana"], specialty="General Practice")
     cid = join(app, clinic_people["cid"], specialty="Pediatrics")
     doctor = login_as(clinic_people["rossi_user"])
-    offer(doctor, cid, clinic_people["nunez"], "10:00")
-    assert flashes(doctor.get("/desk/waitlist").text) == ["You can only offer your own times"]
+    assert flashes(offer(doctor, cid, clinic_people["nunez"], "10:00").text) == ["You can only offer your own times"]
     assert held_and_offered(app) == ([], [])
     offer(doctor, ana, clinic_people["rossi"], "10:00")
     assert flashes(doctor.get("/desk/waitlist").text)[0].startswith("Ana Torres is offered Mon 15 Mar 2027, 10:00")
@@ -279,9 +283,9 @@ def test_a_time_taken_a_moment_ago_is_refused_by_the_database(app, desk, clinic_
     make_appointment(doctor_id=clinic_people["rossi"], patient_id=clinic_people["ben"], day=DAY, hhmm="10:00")
     monkeypatch.setattr(availability, "busy_intervals", lambda *args, **kwargs: [])
     before = table_snapshot(app)
-    assert offer(desk, entry, clinic_people["rossi"], "10:00").status_code == 303
+    refused = offer(desk, entry, clinic_people["rossi"], "10:00")
+    assert refused.status_code == 422 and flashes(refused.text) == ["This time was just taken"]
     assert table_snapshot(app) == before and offer_mail(sent_mail) == []
-    assert flashes(desk.get("/desk/waitlist").text) == ["This time was just taken"]
 
 
 # ---------------------------------------------------------------------------------------------

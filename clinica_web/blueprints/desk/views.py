@@ -538,18 +538,25 @@ def _reason_shown(reason):
 @roles_required(*STAFF)
 def waitlist_page():
     """?doctor_id=: one doctor's. A doctor sees only their own, as on the day list."""
+    return _waitlist_page(_int_arg("doctor_id"))
+
+
+def _waitlist_page(doctor_id, *, asked=None, status=200):
+    """The page; `asked`: an offer by hand that was refused, shown in its form with what was typed
+    (a refusal changes nothing: the view it shows again was recorded when the page was opened)."""
     now = clinic.now()
     doctors = day_list.doctors_for(current_user)
-    doctor_id = _int_arg("doctor_id")
     shown = [doctor for doctor in doctors if doctor_id in (None, doctor.id)]
     if not shown and doctor_id is not None:
         abort(404)  # nothing shown, nothing recorded
     queues, offered = waitlist.desk_waitlist(shown, now=now)
     page = render_template("desk/waitlist.html", doctors=doctors, doctor_id=doctor_id, queues=queues,
-                           offered=offered, parts=waitlist.PARTS_OF_DAY, today=clinic.local_today(now))
+                           offered=offered, parts=waitlist.PARTS_OF_DAY, today=clinic.local_today(now),
+                           asked=asked or {})
     # Recorded once the page is made: the audit's commit would expire every row it reads.
-    audit.record(actor=current_user, action="viewed waitlist", now=now)
-    return page
+    if asked is None:
+        audit.record(actor=current_user, action="viewed waitlist", now=now)
+    return page, status
 
 
 @bp.route("/waitlist/offer", methods=["POST"])
@@ -564,8 +571,10 @@ def offer_by_hand():
         offer = waitlist.offer_by_hand(actor=current_user, entry_id=form.get("entry_id"),
                                        doctor_id=form.get("doctor_id"), date=form.get("date"),
                                        time=form.get("time", "").strip(), now=clinic.now())
-    except DomainError as error:
+    except DomainError as error:  # the page again: the refusal above it and beside the form, what was typed in it
         flash(i18n.error_text(error), "error")
+        asked = {name: form.get(name, "") for name in ("entry_id", "doctor_id", "date", "time")}
+        return _waitlist_page(_int_arg("showing"), asked={**asked, "error": i18n.error_text(error)}, status=422)
     else:
         flash(_("%(patient)s is offered %(when)s with %(doctor)s and has been emailed; the time is held for them "
                 "until %(until)s.", patient=offer.entry.patient.full_name, when=clinic.format_local(offer.starts_at),
