@@ -522,3 +522,22 @@ def test_a_patient_joins_the_waitlist_and_books_a_time_held_for_them(new_page, s
     stranger.get_by_role("button", name="Book it").click()
     stranger.get_by_role("heading", name=re.compile("^Booked: ")).wait_for()
     look(stranger, "waitlist-booked")
+
+
+def test_a_refused_form_low_on_a_long_page_takes_the_focus_to_its_error(new_page):
+    """Time off that ends before it starts, at 390 px: the page comes back at the field in error,
+    focused and in view, not at the top with the error 3 000 px below."""
+    page = new_page(viewport=PHONE)
+    login(page, "rossi@clinica.test")
+    page.goto("/desk/doctors/1/hours")
+    page.get_by_label("First day").fill("2030-01-10")
+    page.get_by_label("Last day (empty: the same day)").fill("2030-01-09")
+    page.get_by_role("button", name="Block this time").click()
+    in_view = ("(() => { const e = document.activeElement, r = e.getBoundingClientRect(); "
+               "return [e.id, e.getAttribute('aria-invalid'), r.top >= 0 && r.bottom <= window.innerHeight]; })()")
+    for _ in range(50):  # Chromium scrolls to the focused field a frame or two after the load
+        if page.evaluate(in_view) == ["end_date", "true", True]:
+            break
+        page.wait_for_timeout(100)
+    assert page.evaluate(in_view) == ["end_date", "true", True]  # the field in error: focused, in view
+    look(page, "hours-refused")

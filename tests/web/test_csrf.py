@@ -261,7 +261,8 @@ def test_the_same_requests_with_their_token_get_through(app, clinic_data):
         else:
             client, token = clinic_data.clients[sender], tokens_of[sender]
         response = client.open(url, method=method, data={**form, "csrf_token": token})
-        assert response.status_code in (200, 303), (endpoint, url, response.status_code, response.text[:400])
+        # 422: the token went through and the rules refused (the waitlist entry was left above, say).
+        assert response.status_code in (200, 303, 422), (endpoint, url, response.status_code, response.text[:400])
         assert EXPIRED not in response.text, endpoint
 
 
