@@ -57,8 +57,7 @@ def parse_instant(value, *, end_of_day=False) -> datetime:
         raise ValueError(value)
     # An unencoded "+02:00" in a query string arrives as " 02:00".
     text = re.sub(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$", r"\1+\2", value.strip())
-    if len(text) == 10:
-        day = date.fromisoformat(text)
+    if (day := _date_only(text)) is not None:
         if not values.in_range(day):
             raise ValueError(value)
         start, end = clinic.local_day_span(day)
@@ -71,12 +70,21 @@ def parse_instant(value, *, end_of_day=False) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+def _date_only(text: str) -> date | None:
+    """The day an ISO 8601 date without a time names, in any of its forms (2026-12-07, 20261207,
+    2026-W50-1), else None."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
 def in_date_range(actor: User, *, start_date, end_date, provider_id=None, patient_id=None) -> list[Appointment]:
     """Appointments starting in [start, end], ordered by start (the clinic API's in_date_range)."""
     errors = {}
     bounds = _parse_bounds(errors, start_date=start_date, end_date=end_date)
     filters = _parse_ids(errors, provider_id=provider_id, patient_id=patient_id)
-    date_only_end = len(str(end_date).strip()) == 10
+    date_only_end = isinstance(end_date, str) and _date_only(end_date.strip()) is not None
     # A date-only end is exclusive (the next local midnight), so a start at or after it is after the end.
     if not errors and (bounds["end_date"] <= bounds["start_date"] if date_only_end
                        else bounds["end_date"] < bounds["start_date"]):

@@ -455,6 +455,9 @@ def test_range_objects_have_exactly_the_seed_fields(api, desk, range_world, doct
         ("2026-12-09T08:00:00", "2026-12-09T09:00", ["day_0800", "day_0900"]),  # no offset: clinic-local
         ("2026-12-09T08:30:00", "2026-12-09", ["day_0900", "day_2330"]),  # a date-only end is the whole day
         ("2026-12-09", "2026-12-09T08:00:00-03:00", ["day_0000", "day_0800"]),
+        ("2026-12-09T08:30:00", "20261209", ["day_0900", "day_2330"]),  # a date in the basic format too
+        ("2026-12-09T08:30:00", "2026-W50-3", ["day_0900", "day_2330"]),  # and as a week date
+        ("20261209", "2026-12-09T08:00:00-03:00", ["day_0000", "day_0800"]),
         ("2026-12-10T02:00:00Z", "2026-12-10T03:00:00Z", ["day_2330", "next_0000"]),
     ],
 )
