@@ -101,6 +101,8 @@ def _pattern(name):
 
 def format_day(day: date, style: str = "long_date") -> str:
     """A date in the current language: style long_date, short_date, short_day or month."""
+    if isinstance(day, datetime):  # (its wall-clock day: an aware instant is no cache key, see below)
+        day = day.date()
     return _formatted(day, _pattern(style), language())
 
 
@@ -113,7 +115,8 @@ def format_local_time(local: datetime, style: str) -> str:
 def _formatted(value: date | datetime, pattern: str, locale: str) -> str:
     """Babel's formatting, kept: the same few days and times are shown over and over (each of a
     busy day's doctors heads a table with the day; every slot list repeats its times), and Babel
-    takes a tenth of a millisecond for each."""
+    takes a tenth of a millisecond for each. Dates and naive wall-clock times only: aware
+    datetimes of one instant in two zones are equal keys, and would share a formatting."""
     if isinstance(value, datetime):
         return format_datetime(value, pattern, locale=locale)
     return format_date(value, pattern, locale=locale)

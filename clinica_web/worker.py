@@ -24,27 +24,31 @@ def run_once(*, now) -> dict:
     "sent": n, "failed": n}.
 
     Each job is on its own: one that fails (a row it cannot change, a bug) is logged and rolled
-    back, and the others still run. Above all the emails still go out, whatever else is wrong.
-    If every job fails (the database is away), the pass fails."""
+    back, and the others still run; above all the emails still go out. The pass then fails with
+    the first job's error (the loop logs it and goes on; `worker --once` exits non-zero), so that
+    a job failing pass after pass is seen, not taken for one with nothing to do."""
     def send_reset_links():
         return accounts.send_reset_links(make_link=lambda token: mail.link_to("auth.password_reset", token=token),
                                          now=now)
 
-    jobs = [("reset_requests", send_reset_links), ("offers_expired", lambda: waitlist.expire_offers(now=now)),
-            ("offers_made", lambda: waitlist.offer_freed_time(now=now)),
-            ("sent", lambda: notifications.send_due(now=now))]
-    done, errors = {}, []
-    for name, job in jobs:
+    jobs = {"reset_requests": send_reset_links, "offers_expired": lambda: waitlist.expire_offers(now=now),
+            "offers_made": lambda: waitlist.offer_freed_time(now=now),
+            "sending": lambda: notifications.send_due(now=now)}
+    done, failures = {}, []
+    for name, job in jobs.items():
         try:
             done[name] = job()
         except Exception as error:  # logged with its traceback; the next job runs
-            db.session.rollback()
             current_app.logger.exception("Worker: %s failed", name.replace("_", " "))
-            done[name], errors = 0, errors + [error]
-    if len(errors) == len(jobs):
-        raise errors[-1]
-    done["sent"], done["failed"] = done["sent"] or (0, 0)  # send_due's (sent, failed); none if it failed
-    return done
+            failures.append(error)
+            try:
+                db.session.rollback()
+            except Exception:  # the database itself is away: the next jobs will say so
+                pass
+    if failures:
+        raise failures[0]
+    sent, failed = done.pop("sending")
+    return {**done, "sent": sent, "failed": failed}
 
 
 def run_until_stopped(app, *, interval: float, report=print) -> None:

@@ -82,3 +82,34 @@ def test_the_overlap_guards_count_exactly_the_statuses_that_hold_time(app, make_
                 refused = True
             db.session.rollback()
         assert refused is (status in lifecycle.HOLDS_TIME), (status, second)
+
+
+def test_0012_unlinks_audit_entries_from_waitlist_holds_so_they_can_be_released(committing_app):
+    """A hand offer's audit entry used to point at its held row, which then could not be deleted
+    when the offer ended (and the worker failed every pass). After 0012 the entry stays, unlinked;
+    one that points at a real booking keeps its link."""
+    app = committing_app
+    with app.app_context():
+        demo.load(now=clinic.now())
+        downgrade(revision="0011")
+        desk, ana, doctor = (db.session.execute(text(sql)).scalar_one() for sql in (
+            "SELECT id FROM users WHERE email = 'desk@clinica.test'",
+            "SELECT id FROM users WHERE email = 'ana@clinica.test'", "SELECT min(id) FROM doctors"))
+        start = instant(date(2030, 1, 7), "09:00")
+        held, booked = db.session.execute(insert(Appointment.__table__).returning(Appointment.__table__.c.id), [
+            {"patient_id": ana, "doctor_id": doctor, "starts_at": start + timedelta(hours=hour),
+             "ends_at": start + timedelta(hours=hour, minutes=30), "duration_minutes": 30, "status": status,
+             "appointment_type": "consultation", "notes": "", "sequence": 0, "created_at": start,
+             "updated_at": start} for hour, status in ((0, "held"), (1, "scheduled"))]).scalars().all()
+        for action, appointment in (("offered waitlist time", held), ("viewed appointment", booked)):
+            db.session.execute(text("INSERT INTO access_events (actor_id, at, action, patient_id, appointment_id, "
+                                    "detail) VALUES (:actor, :at, :action, :patient, :appointment, 'x')"),
+                               {"actor": desk, "at": start, "action": action, "patient": ana,
+                                "appointment": appointment})
+        db.session.commit()
+        upgrade()
+        links = dict(db.session.execute(text("SELECT action, appointment_id FROM access_events "
+                                             "WHERE action IN ('offered waitlist time', 'viewed appointment')")).all())
+        assert links == {"offered waitlist time": None, "viewed appointment": booked}
+        db.session.execute(delete(Appointment).where(Appointment.id == held))  # the release can delete it now
+        db.session.commit()

@@ -43,10 +43,10 @@ def make(action: str, *, target_id: int, sequence: int, expires_at: datetime) ->
                                 "exp": int(expires_at.timestamp()), "n": secrets.token_urlsafe(16)})
 
 
-def read(token: str, action: str, *, now: datetime, used_too=False) -> Link:
-    """The link `token` is, if it is a genuine `action` link that has neither expired nor (unless
-    `used_too`) been used; else InvalidInput(DEAD). Whether its SEQUENCE is still the row's is the
-    caller's to check.
+def read(token: str, action: str, *, now: datetime, used_too=False, expired_too=False) -> Link:
+    """The link `token` is, if it is a genuine `action` link that has neither (unless `expired_too`)
+    expired nor (unless `used_too`) been used; else InvalidInput(DEAD). Whether its SEQUENCE is
+    still the row's is the caller's to check.
 
     A link is known by its signed random part, not by the text of the token: base64 lets one
     signature be spelled in several ways that all verify, and each must count as the same link.
@@ -58,7 +58,7 @@ def read(token: str, action: str, *, now: datetime, used_too=False) -> Link:
                     digest=hashlib.sha256(f"{payload['do']}:{payload['n']}".encode()).hexdigest())
     except (BadSignature, KeyError, TypeError, ValueError, OverflowError):
         raise InvalidInput(DEAD) from None
-    if link.action != action or now >= link.expires_at or not used_too and is_used(link):
+    if link.action != action or not expired_too and now >= link.expires_at or not used_too and is_used(link):
         raise InvalidInput(DEAD)
     return link
 

@@ -15,7 +15,7 @@ time again for the next entry.
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from clinica_web import mail
@@ -26,7 +26,6 @@ from clinica_web.models import (
     HELD,
     PATIENT,
     SCHEDULED,
-    AccessEvent,
     Appointment,
     Doctor,
     FreedTime,
@@ -285,9 +284,10 @@ def offer_of_link(token: str, action: str, *, now: datetime, lock=False) -> Wait
 
 def booked_by_link(token: str, *, now: datetime) -> Appointment | None:
     """The booking an offer's "Book it" link made, if it made one that still stands: the link
-    opened again says "booked", not "the time may have gone to someone else"."""
+    opened again says "booked", not "the time may have gone to someone else" (the next day too:
+    it is the booking that must still stand, not the link)."""
     try:
-        link = links.read(token, ACCEPT, now=now, used_too=True)
+        link = links.read(token, ACCEPT, now=now, used_too=True, expired_too=True)
     except InvalidInput:
         return None
     offer = db.session.get(WaitlistOffer, link.target_id)
@@ -336,10 +336,8 @@ def expire_offers(*, now: datetime) -> int:
 def _release(offer, status, *, now):
     offer.status, offer.decided_at = status, now
     if offer.appointment_id is not None:
-        # The held row goes; an audit entry that pointed at it (hand offers before 2026-12) keeps
-        # its patient and words ("Dr. X, Mon 07 Dec 2026, 13:00"), not a link to a row that is gone.
-        db.session.execute(update(AccessEvent).where(AccessEvent.appointment_id == offer.appointment_id)
-                           .values(appointment_id=None))
+        # (Nothing else points at a held row: the audit of a hand offer keeps its words, not a
+        # link; migration 0012 unlinked the entries written before.)
         db.session.execute(delete(Appointment).where(Appointment.id == offer.appointment_id,
                                                      Appointment.status == HELD))
         offer.appointment_id = None

@@ -195,12 +195,15 @@ def test_same_booking_key_books_once(app, book):
     assert count_appointments(app) == 1
 
 
-def test_a_used_booking_key_for_a_cancelled_booking_or_another_time_is_refused(app, book, patient_id):
-    """Back and resubmit of a form whose booking was cancelled since, or with another time: booking
-    nothing and answering "booked" (the earlier booking) would be untrue."""
+def test_a_used_booking_key_for_a_cancelled_booking_or_another_time_is_refused(app, book, patient_id, make_doctor):
+    """Back and resubmit of a form whose booking was cancelled since, or with another time or
+    doctor: booking nothing and answering "booked" (the earlier booking) would be untrue."""
     first = book(booking_key="key-3")
     with pytest.raises(InvalidInput, match="This form was already used"):
         book(booking_key="key-3", time="12:30")
+    with pytest.raises(InvalidInput, match="This form was already used"):
+        book(booking_key="key-3", doctor_id=make_doctor(name="Dr. Other"))
+    assert book(booking_key="key-3") == first  # the same form again: its booking
     with app.app_context():
         user = db.session.get(User, patient_id)
         booking.cancel_by_patient(patient=user, appointment_id=first, now=NOW)

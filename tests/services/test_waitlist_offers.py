@@ -81,7 +81,7 @@ def run(app):
         return waitlist.offer_freed_time(now=clinic.now())
 
 
-def test_a_cancelled_time_is_held_for_the_first_in_line_who_books_it(app, client, people, sent_mail):
+def test_a_cancelled_time_is_held_for_the_first_in_line_who_books_it(app, client, clock, people, sent_mail):
     """Ana's 09:00 frees up: Ben joined first, so Ben is offered it and it is held for him."""
     ana_visit = book(app, people["ana"], people["doctor"], "09:00")
     book(app, people["cid"], people["doctor"], "09:30")  # the day is full
@@ -114,6 +114,9 @@ def test_a_cancelled_time_is_held_for_the_first_in_line_who_books_it(app, client
     # Single use, and opened again it says what it did (not "the time may have gone to someone else").
     for again in (browser.post(accept_path), browser.get(accept_path)):
         assert again.status_code == 200 and "Booked: " in again.text and "Book it" not in again.text
+    clock.advance(days=1)  # the next day, long after the hold (and the link) ran out: still "booked"
+    again = browser.get(accept_path)
+    assert again.status_code == 200 and "Booked: " in again.text
     with app.app_context():
         assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.patient_id == people["ben"])) == 1
     cancel(app, people["ben"], held_id)  # a booking cancelled since: the link is simply spent

@@ -958,6 +958,23 @@ def test_reschedule_to_another_doctor(app, desk, booked, sent_mail):
     assert "Ana Torres" not in desk.client.get(f"/desk/?date={MONDAY}&doctor_id={booked.rossi}").text
 
 
+def test_a_doctor_moves_their_visit_within_their_own_calendar(app, login_as, make_doctor, make_user,
+                                                              make_appointment, sent_mail):
+    rossi = make_doctor(name="Dr. Laura Rossi", with_user=True)
+    bianchi = make_doctor(name="Dr. Marco Bianchi", with_user=True)
+    visit = make_appointment(doctor_id=rossi, patient_id=make_user(email="ana@example.com"), day=MONDAY,
+                             hhmm="10:00")
+    client = login_as(doctor_user(app, rossi))
+    picker = client.get(f"/desk/appointments/{visit}/reschedule").text
+    assert "Dr. Laura Rossi" in picker and "Dr. Marco Bianchi" not in picker  # the picker offers her own
+    refused = reschedule(client, visit, doctor_id=bianchi, time="11:00")
+    assert refused.status_code == 422
+    assert "A doctor moves a visit within their own calendar only" in refused.text
+    assert "Doctor not found" not in refused.text
+    assert get(app, Appointment, visit).doctor_id == rossi and sent_mail() == []
+    assert reschedule(client, visit, doctor_id=rossi, time="11:00").status_code == 303
+
+
 def test_reschedule_onto_another_booking_is_refused(app, desk, booked, make_user, make_appointment, sent_mail):
     make_appointment(doctor_id=booked.rossi, patient_id=make_user(), day=MONDAY, hhmm="11:00")
     make_appointment(doctor_id=booked.bianchi, patient_id=make_user(), day=MONDAY, hhmm="09:00", duration=60)

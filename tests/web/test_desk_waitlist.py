@@ -242,7 +242,7 @@ def test_a_time_the_booking_rules_stop_is_refused_and_nothing_changes(
     # The page again, the refusal beside the form and what was typed still in it.
     form = re.search(rf'<form[^>]*class="offer-form"[^>]*>(?:(?!</form>).)*name="entry_id" value="{entry}"'
                      rf'(?:(?!</form>).)*</form>', response.text, re.S)[0]
-    assert f'role="alert">{html_lib.escape(message, quote=False)}</p>' in form
+    assert f'-error">{html_lib.escape(message, quote=False)}</p>' in form  # the time field's description
     assert f'name="date" type="date" value="{day.isoformat()}"' in form
     assert re.search(rf'name="time"[^>]* value="{hhmm}" aria-invalid="true"', form)
 

@@ -43,7 +43,7 @@ from clinica_web.services import (
     values,
     waitlist,
 )
-from clinica_web.services.errors import DomainError, InvalidInput
+from clinica_web.services.errors import DomainError, InvalidInput, NotFound
 from clinica_web.services.rules import refusal
 
 
@@ -215,7 +215,8 @@ def reschedule(appointment_id):
     chosen = picker.Picker("desk.reschedule", {"appointment_id": found.id}, {"reason": form.reason.data or None},
                            doctor, kind, picker.chosen_day(clinic.to_local(found.starts_at).date()),
                            found.duration_minutes, exclude_id=found.id, typed=("reason",))
-    context = dict(appointment=found, form=form, doctors=day_list.doctors_for_booking(), verb="Move to")
+    # The desk moves a visit to any doctor; a doctor within their own calendar (staff_actions).
+    context = dict(appointment=found, form=form, doctors=day_list.doctors_for(current_user), verb="Move to")
     if not request.args.get("time"):
         return picker.render(chosen, "desk/reschedule.html", now=now, **context)
     minute = picker.chosen_minute()
@@ -242,9 +243,9 @@ def _move(found, *, now):
                                            date=form.date.data, time=form.time.data, reason=form.reason.data,
                                            now=now)
         except DomainError as error:
-            # (The service words an unknown doctor for the clinic API, by its field.)
-            form.form_errors.append(i18n.error_text(refusal("doctor_not_found") if error.field == "provider_id"
-                                                    else error))
+            # (The service words an unknown doctor for the clinic API, by its field: "must exist".)
+            unknown_doctor = error.field == "provider_id" and isinstance(error, NotFound)
+            form.form_errors.append(i18n.error_text(refusal("doctor_not_found") if unknown_doctor else error))
         else:
             if found.sequence == sequence:
                 flash(_("That is already the appointment's time and doctor: nothing has changed."), "info")
@@ -460,7 +461,7 @@ def remove_block(period_id):
 
 
 def _confirm_window_removal(window):
-    inside = len(schedule.bookings_in_window(window, now=clinic.now()))
+    inside = schedule.count_bookings_in_window(window, now=clinic.now())
     detail = _("Patients can no longer book these times; bookings already made stay.")
     if inside:
         detail += " " + ngettext("%(num)d upcoming booking is in these hours: move it if the doctor will not be there.",
