@@ -12,8 +12,8 @@ from datetime import date, datetime
 from functools import lru_cache
 
 from babel.dates import format_date, format_datetime
-from flask import current_app, has_request_context, request
-from flask_babel import force_locale, get_locale, get_translations, gettext
+from flask import current_app, g, has_request_context, request
+from flask_babel import force_locale, get_locale, get_translations, gettext, refresh
 from flask_login import current_user
 from jinja2 import pass_context
 from markupsafe import Markup
@@ -48,7 +48,18 @@ def select_locale() -> str:
     chosen = request.cookies.get(COOKIE)
     if chosen in LANGUAGES:
         return chosen
+    addressee = g.get("addressee_language")  # a page an emailed link opened (for_addressee)
+    if addressee in LANGUAGES:
+        return addressee
     return _best_language(request.headers.get("Accept-Language", "")) or default
+
+
+def for_addressee(user) -> None:
+    """The page an emailed link opens (a reminder's Confirm, a waitlist offer) is written in the
+    language of the patient it was sent to, as the email was, when they saved one; the language
+    chosen on this browser, or of whoever is logged in, still comes first."""
+    g.addressee_language = getattr(user, "language", None)
+    refresh()  # Flask-Babel keeps the locale once a request has asked for it
 
 
 @lru_cache(maxsize=256)

@@ -461,3 +461,21 @@ def test_a_reminder_before_the_cutoff_says_until_when_changes_are_open(app, doct
     cutoff = (WEDNESDAY - timedelta(days=1)).strftime("%a %d %b %Y") + ", 10:00"
     assert f"Changing or cancelling online is possible until {cutoff}" in text_of(reminder)
     assert "/reschedule" in text_of(reminder) and "/cancel" in text_of(reminder)
+
+
+def test_the_confirm_page_speaks_the_language_the_reminder_was_written_in(app, doctor_id, ana):
+    """Ana saved Spanish: her reminder is Spanish, and so is the page its link opens in a browser
+    that asks for English; a language chosen on that browser still comes first."""
+    appointment_id = book(app, ana, doctor_id)
+    with app.app_context():
+        db.session.get(User, ana).language = "es"
+        db.session.commit()
+        token = links.make("confirm", target_id=appointment_id, sequence=0, expires_at=instant(WEDNESDAY, "10:00"))
+    english_browser = app.test_client()
+    page = english_browser.get(f"/reminders/{token}/confirm", headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and '<html lang="es">' in page.text
+    chosen = app.test_client()
+    chosen.set_cookie("language", "en", domain=app.config["SERVER_NAME"])
+    assert '<html lang="en">' in chosen.get(f"/reminders/{token}/confirm", headers={"Accept-Language": "es"}).text
+    done = english_browser.post(f"/reminders/{token}/confirm", headers={"Accept-Language": "en"})
+    assert done.status_code == 200 and '<html lang="es">' in done.text

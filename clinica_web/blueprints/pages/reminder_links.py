@@ -22,12 +22,15 @@ def reminder_confirm(token):
             if not form.validate():
                 abort(400, _("This form has expired. Please open the link in the email again."))
             visit = reminders.confirm_by_link(token, now=now)
+            i18n.for_addressee(visit.patient)
             return render_template("pages/visit_confirmed.html", visit=visit)
         visit = reminders.visit_of_link(token, reminders.CONFIRM, now=now)
     except DomainError as error:
         if (confirmed := reminders.confirmed_by_this_link(token, now=now)) is not None:
+            i18n.for_addressee(confirmed.patient)
             return render_template("pages/visit_confirmed.html", visit=confirmed)  # a second click
         return _dead_link(i18n.error_text(error))
+    i18n.for_addressee(visit.patient)
     return render_template("pages/confirm_visit.html", visit=visit, form=form)
 
 

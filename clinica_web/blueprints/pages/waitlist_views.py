@@ -108,13 +108,17 @@ def _answer_offer(token, action, act, *, done):
         if form.is_submitted():
             if not form.validate():
                 abort(400, _("This form has expired. Please open the link in the email again."))
-            return render_template(done, result=act())
+            result = act()
+            i18n.for_addressee(result.patient if action == waitlist_service.ACCEPT else result.entry.patient)
+            return render_template(done, result=result)
         offer = waitlist_service.offer_of_link(token, action, now=clinic.now())
     except DomainError as error:
         if action == waitlist_service.ACCEPT and (visit := waitlist_service.booked_by_link(
                 token, now=clinic.now())) is not None:
+            i18n.for_addressee(visit.patient)
             return render_template(done, result=visit)  # opened again after booking it
         return render_template("pages/dead_link.html", message=_offer_gone(error)), 410
+    i18n.for_addressee(offer.entry.patient)
     return render_template("pages/waitlist_offer.html", offer=offer, form=form,
                            accepting=action == waitlist_service.ACCEPT)
 
