@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import Index, LargeBinary, String, Text
+from sqlalchemy import JSON, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinica_web.extensions import db
@@ -8,16 +8,21 @@ from clinica_web.models.types import UTCDateTime, utcnow
 
 PENDING, SENT, FAILED, SKIPPED = "pending", "sent", "failed", "skipped"
 MESSAGE, REMINDER = "message", "reminder"
+# An email about a change to an appointment: its kind is the change's (services/notifications.py).
+APPOINTMENT_EMAILS = BOOKED, RESCHEDULED, CANCELLED = "booked", "rescheduled", "cancelled"
 
 
 class OutboxEmail(db.Model):
     """An email waiting to be sent, written in the same transaction as the change it reports.
 
-    A MESSAGE is written whole. A REMINDER (services/reminders.py) is a planned email: it names an
-    appointment and the SEQUENCE it reminds of, and is written out (recipient, subject, bodies)
-    only when the worker sends it, so it always says the visit's time and the patient's address
-    as they are then; it never goes out at or after `not_after` (the visit's start). It is kept
-    as a plain id, not a foreign key: SQLite cannot add one to an existing table in place.
+    A MESSAGE is written whole. The others are planned emails, written out (recipient, subject,
+    bodies, calendar file) by the worker when it sends them, and keep what they said once sent.
+    A REMINDER (services/reminders.py) names an appointment and the SEQUENCE it reminds of, so it
+    always says the visit's time and the patient's address as they are then; it never goes out at
+    or after `not_after` (the visit's start). An appointment email (BOOKED, RESCHEDULED,
+    CANCELLED: services/notifications.py) names the appointment, the SEQUENCE the change made,
+    and in `facts` the doctor and times it is to say. The appointment is kept as a plain id, not
+    a foreign key: SQLite cannot add one to an existing table in place.
     """
 
     __tablename__ = "outbox_emails"
@@ -44,6 +49,7 @@ class OutboxEmail(db.Model):
     appointment_id: Mapped[int | None] = mapped_column()
     sequence: Mapped[int | None] = mapped_column()
     not_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    facts: Mapped[dict | None] = mapped_column(JSON)
 
 
 class UsedLink(db.Model):

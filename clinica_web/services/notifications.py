@@ -1,7 +1,10 @@
-"""The outbox: emails are written in the transaction of the change they report, and sent by the
+"""The outbox: emails are put in the transaction of the change they report, and sent by the
 worker (`flask --app wsgi worker`, clinica_web/worker.py) within seconds. Each is written in its
-recipient's language whoever made the change (mail.py, i18n.for_recipient): when it is queued, or
-for a reminder when it is due (reminders.write_out).
+recipient's language whoever made the change (mail.py, i18n.for_recipient). An account email is
+written whole when it is queued; an appointment's email (booked, moved, cancelled) is planned
+with what it must say, and written out with its calendar file by the worker as it sends it
+(write_out_appointment_emails), so a booking renders no email; a reminder is written out when it
+is due (reminders.write_out).
 
 The web process never talks to the mail server, so a slow or dead one slows no page. What fails
 to send (SMTP down, a timeout) stays in the outbox and is retried with backoff. A send never fails
@@ -15,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from clinica_web import mail
 from clinica_web.database import unit_of_work
 from clinica_web.extensions import db
-from clinica_web.models import OutboxEmail
-from clinica_web.models.outbox import FAILED, PENDING, REMINDER, SENT, SKIPPED
+from clinica_web.models import Appointment, Doctor, OutboxEmail, User
+from clinica_web.models.outbox import APPOINTMENT_EMAILS, FAILED, MESSAGE, PENDING, REMINDER, SENT, SKIPPED
 from clinica_web.services import clinic, reminders
 
 CLAIM_MINUTES = 10  # a claimed row whose sender died becomes due again after this long
@@ -41,15 +44,80 @@ def queue(*, recipient, subject, text_body, html_body, cc=None, ics=None, ics_me
     return email
 
 
-def queue_appointment_email(appointment, kind, *, now, previous_start=None) -> OutboxEmail | None:
-    db.session.flush()  # the ICS UID needs the appointment's id (and history.record's next steps)
-    if not appointment.patient.email:  # registered at the desk by phone only: the desk tells them
-        return None
-    cc = None
-    if current_app.config["MAIL_COPY_DOCTOR"] and appointment.doctor.user is not None:
-        cc = appointment.doctor.user.email
-    return queue(recipient=appointment.patient.email, cc=cc, now=now,
-                 **mail.appointment_email(appointment, kind, previous_start=previous_start))
+def queue_appointment_email(appointment, kind, *, now, previous_start=None) -> None:
+    """Plan the patient's email about a change of `kind` (booked, rescheduled, cancelled), in the
+    change's transaction: the row names the appointment and the SEQUENCE the change made, and
+    keeps the doctor and times the email is to say (a later change does not rewrite it). Nothing
+    for a patient without an email address (registered at the desk by phone: the desk tells them)."""
+    db.session.flush()  # the appointment's id, and its doctor's id after a move (history.record's next steps too)
+    if not appointment.patient.email:
+        return
+    facts = {"doctor_id": appointment.doctor_id, "starts_at": appointment.starts_at.isoformat(),
+             "ends_at": appointment.ends_at.isoformat(),
+             "previous_start": previous_start.isoformat() if previous_start else None,
+             "cancelled_by_patient": appointment.cancelled_by_id == appointment.patient_id}
+    db.session.execute(insert(OutboxEmail), [dict(
+        kind=kind, appointment_id=appointment.id, sequence=appointment.sequence, facts=facts, status=PENDING,
+        attempts=0, next_attempt_at=now, created_at=now, recipient="", subject="", text_body="", html_body="")])
+
+
+@dataclass(frozen=True)
+class VisitAsItWas:
+    """The appointment as a planned email is to describe it: the version its change made (doctor,
+    times, SEQUENCE), whatever has happened to the appointment since."""
+
+    id: int
+    sequence: int
+    doctor: Doctor
+    patient: User
+    starts_at: datetime
+    ends_at: datetime
+    cancelled_by_patient: bool
+
+    @property
+    def patient_id(self) -> int:
+        return self.patient.id
+
+    @property
+    def cancelled_by_id(self) -> int | None:
+        return self.patient.id if self.cancelled_by_patient else None
+
+    @property
+    def duration_minutes(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds() // 60)
+
+
+def write_out_appointment_emails(rows: list[OutboxEmail]) -> dict[int, dict | str]:
+    """For the appointment emails the worker has claimed: each row's message fields (with the
+    calendar file), written now in the patient's language and to their address as they are; or
+    why it is skipped. Two queries for all of them: the appointments with their patients, the
+    doctors with their accounts (the doctor's copy, MAIL_COPY_DOCTOR)."""
+    if not rows:
+        return {}
+    visits = {a.id: a for a in db.session.scalars(
+        select(Appointment).where(Appointment.id.in_({row.appointment_id for row in rows}))
+        .options(db.joinedload(Appointment.patient)))}
+    doctors = {d.id: d for d in db.session.scalars(
+        select(Doctor).where(Doctor.id.in_({row.facts["doctor_id"] for row in rows}))
+        .options(db.joinedload(Doctor.user)))}
+    copy_doctor = current_app.config["MAIL_COPY_DOCTOR"]
+    written = {}
+    for row in rows:
+        visit, doctor, facts = visits.get(row.appointment_id), doctors.get(row.facts["doctor_id"]), row.facts
+        if visit is None or doctor is None:
+            written[row.id] = "The visit no longer exists"
+        elif not visit.patient.email:
+            written[row.id] = "The patient has no email address"
+        else:
+            as_it_was = VisitAsItWas(
+                id=visit.id, sequence=row.sequence, doctor=doctor, patient=visit.patient,
+                starts_at=datetime.fromisoformat(facts["starts_at"]), ends_at=datetime.fromisoformat(facts["ends_at"]),
+                cancelled_by_patient=facts["cancelled_by_patient"])
+            previous_start = facts["previous_start"] and datetime.fromisoformat(facts["previous_start"])
+            written[row.id] = dict(recipient=visit.patient.email,
+                                   cc=doctor.user.email if copy_doctor and doctor.user is not None else None,
+                                   **mail.appointment_email(as_it_was, row.kind, previous_start=previous_start))
+    return written
 
 
 MESSAGE_FIELDS = ("recipient", "cc", "subject", "text_body", "html_body", "ics", "ics_method")
@@ -116,11 +184,13 @@ def _claim_due(*, now, limit) -> _Held:
         .with_for_update(skip_locked=True)
     )
     rows = list(db.session.scalars(due))
-    # Reminders are written out now, from their visits as they are (one query for the batch).
+    # Planned emails are written out now: reminders from their visits as they are (one query for
+    # the batch), appointment emails from what they keep (two).
     written = reminders.write_out([row for row in rows if row.kind == REMINDER], now=now)
+    written |= write_out_appointment_emails([row for row in rows if row.kind in APPOINTMENT_EMAILS])
     claimed = {}
     for row in rows:
-        fields = written[row.id] if row.kind == REMINDER else _message_fields(row)
+        fields = _message_fields(row) if row.kind == MESSAGE else written[row.id]
         if isinstance(fields, str):  # a reminder that must not go out, and why
             row.status, row.last_error = SKIPPED, fields
         else:
@@ -161,7 +231,7 @@ def _deliver(email_id, fields) -> str | None:
     return None
 
 
-WRITTEN_OUT = ("recipient", "subject", "text_body", "html_body")
+WRITTEN_OUT = MESSAGE_FIELDS  # what a planned email said, kept once it is sent
 
 
 def _record(outcomes, *, now):
@@ -169,7 +239,7 @@ def _record(outcomes, *, now):
     whatever their number (one for the sent, one read of the failed, whose rows flush together)."""
     sent = [{"email_id": email_id, **{f"written_{name}": fields[name] for name in WRITTEN_OUT}}
             for email_id, fields, error in outcomes if error is None]
-    if sent:  # a reminder keeps what it said; one dropped meanwhile (its visit moved) matches nothing
+    if sent:  # a planned email keeps what it said; a reminder dropped meanwhile (its visit moved) matches nothing
         table = OutboxEmail.__table__
         db.session.execute(update(table).where(table.c.id == bindparam("email_id")).values(
             status=SENT, sent_at=now, attempts=table.c.attempts + 1, last_error=None,

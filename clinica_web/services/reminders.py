@@ -59,6 +59,8 @@ def plan_again(appointment: Appointment, *, now: datetime) -> None:
 def write_out(rows: list[OutboxEmail], *, now: datetime) -> dict[int, dict | str]:
     """For the due reminder rows the worker has claimed: each row's message fields, or why it is
     skipped. One query for all of them (the visits with their patients and doctors)."""
+    if not rows:
+        return {}
     visits = {a.id: a for a in db.session.scalars(
         select(Appointment).where(Appointment.id.in_({row.appointment_id for row in rows}))
         .options(db.joinedload(Appointment.patient), db.joinedload(Appointment.doctor)))}

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from clinica_web.extensions import db
 from clinica_web.models import HELD, SCHEDULED, Appointment, OutboxEmail, User, WaitlistEntry, WaitlistOffer
-from clinica_web.services import booking, clinic, links, waitlist
+from clinica_web.services import booking, clinic, links, notifications, waitlist
 from tests.conftest import instant
 
 TODAY = date(2027, 3, 10)  # a Wednesday
@@ -58,7 +58,9 @@ def state(app, world):
 
 
 def booked_emails(app, recipient):
+    """The "booked" emails the worker has written out and sent to `recipient`."""
     with app.app_context():
+        notifications.send_due(now=clinic.now())
         return db.session.scalars(select(OutboxEmail.subject).where(
             OutboxEmail.recipient == recipient, OutboxEmail.subject.startswith("Your appointment is booked"))).all()
 

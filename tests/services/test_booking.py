@@ -6,7 +6,6 @@ from sqlalchemy import func, select
 
 from clinica_web.extensions import db
 from clinica_web.models import CANCELLED, SCHEDULED, Appointment, AppointmentChange, OutboxEmail, User
-from clinica_web.models.outbox import MESSAGE
 from clinica_web.services import booking
 from clinica_web.services.errors import DomainError, InvalidInput, NotFound, SlotTaken
 from tests.conftest import instant, next_weekday
@@ -52,7 +51,7 @@ def test_booking_writes_appointment_history_and_email(app, book, doctor_id, pati
         assert appointment.ends_at == instant(MONDAY, "11:15")  # therapy lasts 60 minutes by default
         assert (appointment.status, appointment.duration_minutes, appointment.notes) == (SCHEDULED, 60, "knee pain")
         assert [change.kind for change in appointment.changes] == ["booked"]
-        assert db.session.scalar(select(func.count(OutboxEmail.id)).where(OutboxEmail.kind == MESSAGE)) == 1
+        assert db.session.scalar(select(func.count(OutboxEmail.id)).where(OutboxEmail.kind == "booked")) == 1
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from clinica_web import mail, worker
 from clinica_web.extensions import db
 from clinica_web.models import Appointment, Doctor, OutboxEmail, PasswordResetRequest, User
-from clinica_web.models.outbox import FAILED, MESSAGE, PENDING, SENT
+from clinica_web.models.outbox import FAILED, PENDING, REMINDER, SENT
 from clinica_web.services import accounts, availability, booking, clinic, notifications, staff_actions
 from clinica_web.services.errors import SlotTaken
 from tests.conftest import PASSWORD, TEST_NOW, TZ_NAME, instant, next_weekday
@@ -61,10 +61,11 @@ def cancel(app, *, patient_id, appointment_id, now=None):
 
 
 def outbox(app):
-    """Every message in the outbox, oldest first (detached copies of their fields); reminders,
-    planned with each booking, are test_reminders.py's."""
+    """Every email in the outbox but the reminders (test_reminders.py's), oldest first (detached
+    copies of their fields); an appointment's email is written out as it is sent."""
     with app.app_context():
-        rows = db.session.scalars(select(OutboxEmail).where(OutboxEmail.kind == MESSAGE).order_by(OutboxEmail.id)).all()
+        rows = db.session.scalars(select(OutboxEmail).where(OutboxEmail.kind != REMINDER)
+                                  .order_by(OutboxEmail.id)).all()
         return [SimpleNamespace(**{c.key: getattr(row, c.key) for c in OutboxEmail.__table__.columns}) for row in rows]
 
 
@@ -284,6 +285,31 @@ def test_booking_writes_one_outbox_row_and_the_worker_sends_it(app, doctor_id, p
     assert_booked_message(message, day=monday, appointment_id=appointment_id)
 
 
+def test_the_booking_plans_its_email_and_the_worker_writes_it_as_the_booking_was(
+        app, doctor_id, patient_id, monday, sent_mail, monkeypatch):
+    """The request renders no email or calendar file (the worker does, as it sends); what the
+    email says is the booking as it was made, even if it is moved before the worker runs."""
+    written = []
+    real_appointment_email = notifications.mail.appointment_email
+    monkeypatch.setattr(notifications.mail, "appointment_email",
+                        lambda *args, **kwargs: written.append(args[1]) or real_appointment_email(*args, **kwargs))
+    appointment_id = book(app, patient_id=patient_id, doctor_id=doctor_id, day=monday)
+    assert written == []
+    with app.app_context():
+        patient = db.session.get(User, patient_id)
+        booking.reschedule_by_patient(patient=patient, appointment_id=appointment_id, date=monday.isoformat(),
+                                      time="11:00", now=TEST_NOW)
+    assert written == []
+    booked, moved = sent_mail()
+    assert written == ["booked", "rescheduled"]
+    assert booked["Subject"] == f"Your appointment is booked: Mon {monday:%d %b} 10:30 with Dr. Laura Rossi"
+    assert moved["Subject"] == f"Your appointment has been moved: Mon {monday:%d %b} 11:00 with Dr. Laura Rossi"
+    assert f"Mon {monday:%d %b %Y}, 10:30" in moved.get_body(("plain",)).get_content()  # moved from
+    events = [calendar_of(message)[2] for message in (booked, moved)]
+    assert [(event["SEQUENCE"], event.decoded("DTSTART").strftime("%H:%M")) for event in events] == [
+        (0, "10:30"), (1, "11:00")]
+
+
 def test_a_worker_job_that_fails_stops_no_other_and_the_emails_go_out(app, doctor_id, patient_id, monday,
                                                                       run_worker, monkeypatch, caplog):
     """The pass still fails (a job failing pass after pass must be seen), once the others have run."""
@@ -330,7 +356,12 @@ def journal(monkeypatch):
     def after_rollback(_session):
         written.clear()
 
-    listeners = [("after_flush", after_flush), ("after_commit", after_commit), ("after_rollback", after_rollback)]
+    def orm_execute(state):  # rows inserted by statement (planned emails), not as objects
+        if (state.is_insert or state.is_update or state.is_delete) and state.bind_mapper is not None:
+            written.add(state.bind_mapper.class_.__name__)
+
+    listeners = [("after_flush", after_flush), ("after_commit", after_commit), ("after_rollback", after_rollback),
+                 ("do_orm_execute", orm_execute)]
     for name, listener in listeners:
         event.listen(session_class, name, listener)
     real_deliver = notifications.mail.deliver

@@ -26,8 +26,7 @@ from clinica_web.models import (
     User,
     WeeklyHours,
 )
-from clinica_web.models.outbox import MESSAGE
-from clinica_web.services import clinic, tokens
+from clinica_web.services import clinic, notifications, tokens
 from tests.conftest import PASSWORD, instant, next_weekday, race
 
 pytestmark = pytest.mark.concurrency
@@ -91,13 +90,15 @@ def desk_clients(world, count):
 
 
 def story(world, appointment_id):
-    """The appointment's final row, its history kinds and its emails as (SEQUENCE, METHOD, start)."""
+    """The appointment's final row, its history kinds and its emails as (SEQUENCE, METHOD, start),
+    once the worker has written them out and sent them."""
     with world.app.app_context():
+        notifications.send_due(now=clinic.now())
         row = db.session.get(Appointment, appointment_id)
         changes = db.session.scalars(select(AppointmentChange.kind).where(
             AppointmentChange.appointment_id == appointment_id).order_by(AppointmentChange.id)).all()
         emails = []
-        for ics in db.session.scalars(select(OutboxEmail.ics).where(OutboxEmail.kind == MESSAGE)
+        for ics in db.session.scalars(select(OutboxEmail.ics).where(OutboxEmail.ics.is_not(None))
                                       .order_by(OutboxEmail.id)):
             calendar = Calendar.from_ical(ics)
             [event] = calendar.walk("VEVENT")
@@ -201,7 +202,7 @@ def test_one_patient_booking_one_time_with_three_doctors_gets_one(clinic_world):
                 Appointment.patient_id == world.patients[0], Appointment.starts_at < start + timedelta(minutes=30),
                 Appointment.ends_at > start, Appointment.status != CANCELLED)).all()
             assert len(held) == 1
-            assert db.session.scalars(select(OutboxEmail.id).where(OutboxEmail.ics.is_not(None))).all()
+            assert db.session.scalars(select(OutboxEmail.id).where(OutboxEmail.kind == "booked")).all()
 
 
 def test_ten_status_changes_at_once_make_one_change(clinic_world, clock):

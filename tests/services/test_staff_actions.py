@@ -26,7 +26,7 @@ from clinica_web.models import (
     User,
 )
 from clinica_web.models.appointment import MAX_DURATION
-from clinica_web.models.outbox import MESSAGE
+from clinica_web.models.outbox import REMINDER
 from clinica_web.services import (
     appointments,
     audit,
@@ -35,6 +35,7 @@ from clinica_web.services import (
     day_list,
     documentation,
     lifecycle,
+    notifications,
     patients,
     schedule,
     staff_actions,
@@ -78,8 +79,14 @@ def changes(appointment_id):
 
 
 def outbox_count():
-    """The messages in the outbox (reminders are planned besides them: test_reminders.py)."""
-    return db.session.scalar(select(func.count(OutboxEmail.id)).where(OutboxEmail.kind == MESSAGE))
+    """The emails in the outbox (reminders are planned besides them: test_reminders.py)."""
+    return db.session.scalar(select(func.count(OutboxEmail.id)).where(OutboxEmail.kind != REMINDER))
+
+
+def sent_emails():
+    """The emails (reminders aside) as the worker has written them out and sent them."""
+    notifications.send_due(now=NOW)
+    return db.session.scalars(select(OutboxEmail).where(OutboxEmail.kind != REMINDER)).all()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,7 +287,7 @@ def test_staff_cancel_records_who_why_and_queues_a_cancel_email(app, ids, make_a
                 cancelled.cancelled_at) == (CANCELLED, "doctor_unavailable", "Doctor is ill", ids.rossi_user, NOW)
         assert cancelled.late_cancellation is False  # a week ahead: outside the patients' cutoff
         assert cancelled.sequence == 1
-        [email] = db.session.scalars(select(OutboxEmail).where(OutboxEmail.kind == MESSAGE)).all()
+        [email] = sent_emails()
         assert email.recipient == "ana@example.com" and b"METHOD:CANCEL" in email.ics
         assert "Doctor is ill" not in f"{email.subject}{email.text_body}{email.html_body}{email.ics.decode()}"
         assert not availability.busy_intervals(ids.rossi, instant(MONDAY, "09:00"), instant(MONDAY, "09:30"))
@@ -310,7 +317,7 @@ def test_reschedule_excludes_itself_and_records_the_move(app, ids, make_appointm
         assert before.startswith("Dr. Laura Rossi, ") and "10:00" in before and "10:15" in after
         change = db.session.scalars(select(AppointmentChange)).one()
         assert (change.reason, change.actor_id) == ("Running late", ids.desk)
-        [email] = db.session.scalars(select(OutboxEmail).where(OutboxEmail.kind == MESSAGE)).all()
+        [email] = sent_emails()
         assert b"METHOD:REQUEST" in email.ics and b"SEQUENCE:1" in email.ics
 
 

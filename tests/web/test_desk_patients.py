@@ -437,7 +437,7 @@ def test_nobody_logs_in_to_an_account_without_an_email(app, desk, client, auth):
     assert client.post("/password-reset", data={"email": "None"}).status_code == 303
 
 
-def test_reception_chooses_the_language_a_patient_is_written_to_in(app, desk, people, make_doctor):
+def test_reception_chooses_the_language_a_patient_is_written_to_in(app, desk, people, make_doctor, run_worker):
     ana, doctor = people["ana"], make_doctor()
     details = {"full_name": "Ana Torres", "email": "ana.torres@example.com", "phone": "+56 9 8765 4321"}
     assert desk.client.post(f"/desk/patients/{ana}/edit", data={**details, "language": "fr"}).status_code == 422
@@ -450,6 +450,7 @@ def test_reception_chooses_the_language_a_patient_is_written_to_in(app, desk, pe
         "patient_id": ana, "doctor_id": doctor, "date": MONDAY.isoformat(), "time": "09:00",
         "type": "consultation", "booking_key": "l" * 24})
     assert booked.status_code == 303 and "Booked for Ana Torres" in desk.client.get(booked.headers["Location"]).text
+    run_worker()
     with app.app_context():
         subject = db.session.scalars(select(OutboxEmail.subject).where(
             OutboxEmail.recipient == "ana.torres@example.com", OutboxEmail.kind != "reminder")).one()

@@ -1,0 +1,26 @@
+"""Appointment emails (booked, moved, cancelled) are planned in the change's transaction and
+written out by the worker, like reminders: the row keeps, in `facts`, the doctor and times the
+email is to say. Rows written whole before stay as they are (kind 'message').
+
+Revision ID: 0013
+Revises: 0012
+Create Date: 2026-12-01 11:20:00
+
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0013'
+down_revision = '0012'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("outbox_emails", recreate="never") as batch:
+        batch.add_column(sa.Column("facts", sa.JSON(), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table("outbox_emails", recreate="never") as batch:
+        batch.drop_column("facts")
