@@ -13,10 +13,10 @@ transaction and the exclusion constraint settles races.
 """
 from contextlib import contextmanager
 
-from sqlalchemy import Integer, any_, event, literal
+from sqlalchemy import Integer, any_, event, literal, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clinica_web.extensions import db
 from clinica_web.services.errors import PatientBusy, SlotTaken
@@ -113,6 +113,27 @@ def locked(model, row_id):
     writers of one row run one after another, each seeing what the one before committed. SQLite
     has no row locks and needs none: BEGIN IMMEDIATE already lets one writer in at a time."""
     return db.session.get(model, row_id, with_for_update=True, populate_existing=True)
+
+
+def share_locked(row):
+    """`row` read again, and kept from changing until the transaction ends (SELECT ... FOR SHARE):
+    what this transaction decides from it stays true until it commits, while other transactions
+    may still read and share-lock it. SQLite needs no lock: one writer at a time."""
+    db.session.refresh(row, with_for_update={"read": True})
+    return row
+
+
+def give_up_lock_waits_after(duration: str) -> None:
+    """For the rest of this transaction, a statement that waits longer than `duration` (e.g.
+    "100ms") for another transaction's lock fails (gave_up_waiting), instead of waiting on.
+    PostgreSQL only: SQLite lets one writer in at a time, so no writer ever waits for a lock."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text(f"SET LOCAL lock_timeout = '{duration}'"))
+
+
+def gave_up_waiting(error: OperationalError) -> bool:
+    """Whether a statement failed because it waited too long for a lock (give_up_lock_waits_after)."""
+    return getattr(error.orig, "sqlstate", None) == "55P03"  # lock_not_available
 
 
 def among(column, ids):

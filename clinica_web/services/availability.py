@@ -17,11 +17,16 @@ from clinica_web.services import clinic, lifecycle, slots, values
 DEFAULT_DURATION = 30
 
 
-def active_doctor(doctor_id) -> Doctor | None:
-    """An active doctor, with their weekly hours loaded in the same query (slots need both)."""
+def active_doctor(doctor_id, *, share_lock=False) -> Doctor | None:
+    """An active doctor, with their weekly hours loaded in the same query (slots need both). With
+    `share_lock` (a booking's check), the doctor's row is share-locked until the transaction ends:
+    hiding the doctor or changing their hours (schedule.managed_doctor) waits for the booking to
+    commit, so that what it returns or checks includes it, or the booking waits for the change."""
     if not values.valid_id(doctor_id):
         return None
     query = select(Doctor).where(Doctor.id == doctor_id, Doctor.active).options(db.joinedload(Doctor.weekly_hours))
+    if share_lock:
+        query = query.with_for_update(read=True, of=Doctor)
     return db.session.scalars(query).unique().first()
 
 

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from clinica_web.database import locked, unit_of_work
+from clinica_web.database import locked, share_locked, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.i18n import N_
 from clinica_web.models import CANCELLED, HELD, PATIENT, SCHEDULED, Appointment, AppointmentType, Doctor, User
@@ -86,7 +86,7 @@ def check_bookable(slot: Slot, *, patient_id: int, now: datetime, exclude_id=Non
 
     `exclude_id` leaves an appointment being rescheduled out of the overlap checks.
     """
-    doctor = availability.active_doctor(slot.doctor_id)
+    doctor = availability.active_doctor(slot.doctor_id, share_lock=True)
     if doctor is None:
         raise refusal("doctor_not_found")
     stopped = availability.rules_stopping(doctor, slot.day, slot.minute, slot.duration, now=now,
@@ -171,6 +171,9 @@ def book(
 
 
 def _book(*, actor, patient, doctor_id, date, time, duration, appointment_type, notes, booking_key, now):
+    # Read under a share lock: reception turning the patient's reminders on or off meanwhile waits
+    # for this booking, then sees it (reminders.set_wanted), instead of missing it.
+    share_locked(patient)
     if patient.role != PATIENT:
         raise NotAllowed("Appointments are booked for patient accounts")
     slot = parse_slot(

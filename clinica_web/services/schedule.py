@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from clinica_web.database import unit_of_work
+from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import ADMIN, DOCTOR, Appointment, BlockedPeriod, Doctor, User, WeeklyHours
 from clinica_web.services import clinic, lifecycle, slots, waitlist
@@ -22,9 +22,12 @@ def can_manage(actor: User, doctor: Doctor | None) -> bool:
     return doctor is not None and actor.role == DOCTOR and doctor.user_id == actor.id
 
 
-def managed_doctor(actor, doctor_id) -> Doctor:
-    """The doctor whose hours `actor` wants to change; NotFound or NotAllowed otherwise."""
-    doctor = db.session.get(Doctor, doctor_id) if valid_id(doctor_id) else None
+def managed_doctor(actor, doctor_id, *, lock=False) -> Doctor:
+    """The doctor whose hours `actor` wants to change; NotFound or NotAllowed otherwise. With
+    `lock`, the doctor's row is locked until the change commits: changes to one doctor's calendar
+    run one after another (two clicks of "Add" add one window), and a booking being made, which
+    share-locks the row (booking.check_bookable), is waited for, or waits."""
+    doctor = (locked(Doctor, doctor_id) if lock else db.session.get(Doctor, doctor_id)) if valid_id(doctor_id) else None
     if doctor is None:
         raise NotFound("Doctor not found", field="doctor_id")
     if not can_manage(actor, doctor):
@@ -51,7 +54,7 @@ def _hhmm(value, field) -> int:
 
 def add_window(*, actor: User, doctor_id, weekday, start, end) -> WeeklyHours:
     with unit_of_work():
-        doctor = managed_doctor(actor, doctor_id)
+        doctor = managed_doctor(actor, doctor_id, lock=True)
         weekday = whole_number(weekday)
         if weekday is None or not 0 <= weekday <= 6:
             raise InvalidInput("Choose a day of the week", field="weekday")
@@ -81,12 +84,12 @@ def _hours_added(doctor_id, weekday, start_minute, end_minute, *, now):
                                 now=now)
 
 
-def managed_window(actor: User, window_id) -> WeeklyHours:
+def managed_window(actor: User, window_id, *, lock=False) -> WeeklyHours:
     """A window of weekly hours `actor` may remove; NotFound or NotAllowed otherwise."""
     window = db.session.get(WeeklyHours, window_id) if valid_id(window_id) else None
     if window is None:
         raise NotFound("Working hours not found")
-    managed_doctor(actor, window.doctor_id)
+    managed_doctor(actor, window.doctor_id, lock=lock)
     return window
 
 
@@ -109,7 +112,7 @@ def count_bookings_in_window(window: WeeklyHours, *, now: datetime) -> int:
 
 def remove_window(*, actor: User, window_id) -> None:
     with unit_of_work():
-        db.session.delete(managed_window(actor, window_id))
+        db.session.delete(managed_window(actor, window_id, lock=True))
 
 
 def add_blocked_period(
@@ -125,7 +128,7 @@ def add_blocked_period(
             if actor.role != ADMIN:
                 raise NotAllowed("Only admins can close the clinic")
         else:
-            doctor = managed_doctor(actor, doctor_id)
+            doctor = managed_doctor(actor, doctor_id, lock=True)
         first, last = parse_date(start_date), parse_date(end_date or start_date)
         start = local_day_span(first)[0] if not start_time else _instant(first, _hhmm(start_time, "start_time"))
         end = local_day_span(last)[1] if not end_time else _instant(last, _hhmm(end_time, "end_time"))

@@ -16,6 +16,7 @@ from clinica_web.database import unit_of_work
 from clinica_web.extensions import db
 from clinica_web.models import User, UserSession
 from clinica_web.services import values
+from clinica_web.services.errors import InvalidInput
 
 
 def _digest(token: str) -> str:
@@ -23,10 +24,18 @@ def _digest(token: str) -> str:
 
 
 def start(user: User, *, now: datetime) -> str:
-    """A new login of `user`: returns the token for the session cookie (only its digest is kept)."""
+    """A new login of `user`, whose password has just been checked: returns the token for the
+    session cookie (only its digest is kept). InvalidInput, as for a wrong password, if the
+    password was changed or reset since it was checked: a login with the old one must not outlive
+    the reset that ended every other (the user's row is share-locked, so a reset under way is
+    waited for, and one that comes later ends this session too)."""
     token = secrets.token_urlsafe(32)
-    user_id = user.id  # read before the transaction expires the user, which would cost a reload
+    user_id, checked_version = user.id, user.session_version  # read before the transaction expires the user
     with unit_of_work():
+        version = db.session.scalar(select(User.session_version).where(User.id == user_id)
+                                    .with_for_update(read=True))
+        if version != checked_version:
+            raise InvalidInput("Invalid credentials")
         db.session.add(UserSession(user_id=user_id, digest=_digest(token), created_at=now))
     return token
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from clinica_web.database import unit_of_work
+from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.i18n import N_
 from clinica_web.models import (
@@ -104,12 +104,13 @@ def doctor(doctor_id) -> Doctor:
 def set_doctor_active(*, actor: User, doctor_id, active: bool, now: datetime) -> tuple[Doctor, list[Appointment]]:
     """Show or hide a doctor on the patient pages (and the booking API).
 
-    Existing bookings stay; the doctor's upcoming ones are returned so the desk can move them.
+    Existing bookings stay; the doctor's upcoming ones are returned so the desk can move them
+    (the row lock waits for bookings being made, which share-lock it, so none is left out).
     The doctor's login is not touched (they may still document past visits).
     """
     _require_admin(actor)
     with unit_of_work():
-        doctor = db.session.get(Doctor, doctor_id) if valid_id(doctor_id) else None
+        doctor = locked(Doctor, doctor_id) if valid_id(doctor_id) else None
         if doctor is None:
             raise NotFound("Doctor not found")
         doctor.active = bool(active)
@@ -151,7 +152,7 @@ def set_active(*, actor: User, user_id, active: bool, now: datetime) -> User:
     _require_admin(actor)
     actor_id = actor.id  # read before the transaction expires the actor, which would cost a reload
     with unit_of_work():
-        user = db.session.get(User, user_id) if valid_id(user_id) else None
+        user = locked(User, user_id) if valid_id(user_id) else None  # a login meanwhile waits (sessions.start)
         if user is None or user.role not in STAFF_ROLES:
             raise NotFound("Staff account not found")
         if user.id == actor_id and not active:

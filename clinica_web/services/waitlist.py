@@ -16,10 +16,10 @@ from datetime import date, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clinica_web import mail
-from clinica_web.database import locked, unit_of_work
+from clinica_web.database import gave_up_waiting, give_up_lock_waits_after, locked, share_locked, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.i18n import N_
 from clinica_web.models import (
@@ -122,12 +122,18 @@ def entries_of(patient: User, *, now: datetime) -> list[WaitlistEntry]:
 
 
 def leave(*, patient: User, entry_id, now: datetime) -> WaitlistEntry:
-    """The patient leaves one of their entries (another patient's, or an unknown id: not found)."""
+    """The patient leaves one of their entries (another patient's, or an unknown id: not found). A
+    time held for it meanwhile is let go, as "No thanks" would (for the next in line)."""
     with unit_of_work():
         entry = locked(WaitlistEntry, entry_id) if values.valid_id(entry_id) else None
         if entry is None or entry.patient_id != patient.id or entry.status != ACTIVE:
             raise NotFound(NOT_YOURS)
         entry.status, entry.ended_at = LEFT, now
+        # Read after the lock: an offer the worker made while it held the entry is committed now.
+        for offer in db.session.scalars(select(WaitlistOffer).where(WaitlistOffer.entry_id == entry.id,
+                                                                    WaitlistOffer.status == OPEN)
+                                        .with_for_update()):
+            _release(offer, DECLINED, now=now)
     return entry
 
 
@@ -147,6 +153,7 @@ def covers(entry: WaitlistEntry, day: date, minute: int) -> bool:
 # Freed time, offers and holds
 
 ACCEPT, DECLINE = "waitlist_accept", "waitlist_decline"
+HOLD_WAIT = "100ms"  # how long the worker waits for another transaction's lock before giving the slot up
 OFFER_EXPIRED = N_("Offer expired")
 
 
@@ -163,6 +170,11 @@ def offer_freed_time(*, now: datetime, limit: int = 20) -> int:
     overlap guards refuse a second hold of one slot whatever happens. Returns the offers made."""
     made = 0
     with unit_of_work():
+        # A request booking a long visit over two freed slots waits for this transaction's hold of
+        # the first; were the worker then to wait for that booking to hold the second, PostgreSQL
+        # would break the deadlock by failing one of them. So the worker waits for no one: a slot
+        # whose hold would wait is given up (_hold), as if the other booking had come first.
+        give_up_lock_waits_after(HOLD_WAIT)
         freed = db.session.scalars(select(FreedTime).order_by(FreedTime.id).limit(limit)
                                    .with_for_update(skip_locked=True)).all()
         for item in freed:
@@ -256,18 +268,31 @@ def _hold(entry, doctor, start, end, *, now) -> bool:
             db.session.add(held)
     except IntegrityError:
         return False
+    except OperationalError as error:
+        if not gave_up_waiting(error):
+            raise
+        # An uncommitted booking wants the time (offer_freed_time): noted freed again, for the
+        # next pass to offer if that booking does not go through.
+        time_freed(doctor.id, start, end, now=now)
+        return False
     hold_until = min(now + timedelta(minutes=current_app.config["WAITLIST_HOLD_MINUTES"]), start)
     offer = WaitlistOffer(entry=entry, doctor_id=doctor.id, starts_at=start, ends_at=end, appointment_id=held.id,
                           status=OPEN, expires_at=hold_until, created_at=now)
     db.session.add(offer)
     db.session.flush()
-    offer_links = {
-        name: mail.link_to(endpoint, token=links.make(action, target_id=offer.id, sequence=0, expires_at=hold_until))
-        for name, endpoint, action in (("accept", "pages.waitlist_offer", ACCEPT),
-                                       ("decline", "pages.waitlist_decline", DECLINE))}
     notifications.queue(recipient=entry.patient.email, now=now,
-                        **mail.waitlist_offer_email(offer, doctor, entry.patient, offer_links))
+                        **mail.waitlist_offer_email(offer, doctor, entry.patient, answer_links(offer)))
     return True
+
+
+def answer_links(offer: WaitlistOffer) -> dict[str, str]:
+    """The offer's "Book it" and "No thanks" links ({"accept": …, "decline": …}), absolute, each
+    single-use and dead once the hold ends: for its email, and for each of the two pages to lead
+    to the other (the link a page was opened with works for its own answer only)."""
+    return {name: mail.link_to(endpoint, token=links.make(action, target_id=offer.id, sequence=0,
+                                                          expires_at=offer.expires_at))
+            for name, endpoint, action in (("accept", "pages.waitlist_offer", ACCEPT),
+                                           ("decline", "pages.waitlist_decline", DECLINE))}
 
 
 def offer_of_link(token: str, action: str, *, now: datetime, lock=False) -> WaitlistOffer:
@@ -301,9 +326,12 @@ def accept(token: str, *, now: datetime, patient: User | None = None) -> Appoint
     """Book the held slot: it becomes a normal booking (its email, its reminders), the entry leaves
     the list. `patient`: the API's caller, who must be the offer's patient."""
     with unit_of_work():
+        # The entry is locked before the offer, as leave() locks them: neither waits for the other in turn.
+        locked(WaitlistEntry, offer_of_link(token, ACCEPT, now=now).entry_id)
         offer = offer_of_link(token, ACCEPT, now=now, lock=True)
         if patient is not None and offer.entry.patient_id != patient.id:
             raise InvalidInput(OFFER_EXPIRED)
+        share_locked(offer.entry.patient)  # their choice of reminders holds until this commits (booking._book)
         visit = locked(Appointment, offer.appointment_id)
         visit.status, visit.created_at, visit.updated_at = SCHEDULED, now, now
         offer.status, offer.decided_at = ACCEPTED, now

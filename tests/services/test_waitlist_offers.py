@@ -3,6 +3,7 @@ entries in joining order, each the earliest slot of it still free, held by a row
 overlap guards count, booked or let go."""
 import re
 import threading
+import time
 from datetime import date, timedelta
 
 import pytest
@@ -22,7 +23,7 @@ from clinica_web.models import (
 )
 from clinica_web.services import booking, clinic, schedule, waitlist
 from clinica_web.services.errors import DomainError
-from tests.conftest import PASSWORD, instant
+from tests.conftest import PASSWORD, instant, race
 
 NOW_DAY = date(2027, 3, 10)  # Wednesday
 DAY = date(2027, 3, 15)  # the next Monday
@@ -123,6 +124,26 @@ def test_a_cancelled_time_is_held_for_the_first_in_line_who_books_it(app, client
     assert browser.get(accept_path).status_code == 410
 
 
+@pytest.mark.parametrize("opened, then", [("accept", "decline"), ("decline", "accept")])
+def test_each_offer_page_leads_to_the_other_answer(app, people, sent_mail, opened, then):
+    """"Book it" opened from the email offers "No thanks", and the other way round: each a link
+    that works (the emailed one serves its own answer only)."""
+    ana_visit = book(app, people["ana"], people["doctor"], "09:00")
+    join(app, people["ben"], doctor_id=people["doctor"])
+    cancel(app, people["ana"], ana_visit)
+    assert run(app) == 1
+    emailed = dict(zip(("accept", "decline"), offer_links(sent_mail, "ben@example.com")))
+    browser = app.test_client()
+    page = browser.get(emailed[opened])
+    assert page.status_code == 200
+    [other] = re.findall(r'href="https?://[^/"]+(/waitlist/offers/[^"]+)"', page.text)
+    assert other != emailed[opened] and other.endswith("/decline") == (then == "decline")
+    assert browser.get(other).status_code == 200
+    answered = browser.post(other)
+    assert answered.status_code == 200
+    assert offers(app)[0].status == ("accepted" if then == "accept" else "declined")
+
+
 def test_no_thanks_and_expiry_pass_the_time_down_the_line(app, clock, people, sent_mail):
     ana_visit = book(app, people["ana"], people["doctor"], "09:00")
     book(app, people["ana"], people["doctor"], "09:30")
@@ -145,6 +166,72 @@ def test_no_thanks_and_expiry_pass_the_time_down_the_line(app, clock, people, se
                      appointment_type="consultation", now=clinic.now())
     accept_late, _ = offer_links(sent_mail, "cid@example.com")
     assert app.test_client().get(accept_late).status_code == 410
+
+
+def test_leaving_the_waitlist_lets_a_held_time_go_to_the_next_in_line(app, people, sent_mail):
+    ana_visit = book(app, people["ana"], people["doctor"], "09:00")
+    book(app, people["ana"], people["doctor"], "09:30")
+    ben_entry = join(app, people["ben"], doctor_id=people["doctor"])
+    cid_entry = join(app, people["cid"], doctor_id=people["doctor"])
+    cancel(app, people["ana"], ana_visit)
+    assert run(app) == 1  # 09:00 held for Ben
+    accept, _decline = offer_links(sent_mail, "ben@example.com")
+    with app.app_context():
+        waitlist.leave(patient=db.session.get(User, people["ben"]), entry_id=ben_entry, now=clinic.now())
+    assert app.test_client().post(accept).status_code == 410  # his link books nothing now
+    assert run(app) == 1  # to Cid, at once, not when Ben's hold would have run out
+    assert [(o.entry_id, o.status) for o in offers(app)] == [(ben_entry, "declined"), (cid_entry, "open")]
+    with app.app_context():
+        assert db.session.execute(select(Appointment.patient_id).where(Appointment.status == HELD)).all() == [
+            (people["cid"],)]
+
+
+@pytest.mark.concurrency
+def test_leaving_while_the_offer_is_accepted_ends_one_way_or_the_other(committing_app, clock):
+    """The patient leaves the waitlist on one device while booking the held time on another, four
+    times over: each ends either booked (and "leave" finds no entry) or left (and the link is
+    dead), never both, never a deadlock or a 500."""
+    app = committing_app
+    doctor_id, ids = one_doctor_and_patients(app, 2, closes=720)
+    endings = set()
+    for round_number in range(4):
+        hhmm = f"{9 + round_number // 2:02d}:{30 * (round_number % 2):02d}"
+        visit = book(app, ids[0], doctor_id, hhmm)
+        entry = join(app, ids[1], doctor_id=doctor_id)
+        cancel(app, ids[0], visit)
+        assert run(app) == 1
+        with app.app_context():
+            offer = db.session.scalars(select(WaitlistOffer).where(WaitlistOffer.entry_id == entry)).one()
+            held_at = offer.starts_at
+            from clinica_web.services import links
+            token = links.make(waitlist.ACCEPT, target_id=offer.id, sequence=0, expires_at=offer.expires_at)
+
+        def outcome(call):
+            def run_it():
+                with app.app_context():
+                    try:
+                        call()
+                        return "done"
+                    except DomainError as error:
+                        return error.message
+            return run_it
+
+        left, accepted = race(
+            outcome(lambda: waitlist.leave(patient=db.session.get(User, ids[1]), entry_id=entry, now=clinic.now())),
+            outcome(lambda: waitlist.accept(token, now=clinic.now())))
+        with app.app_context():
+            entry_status = db.session.get(WaitlistEntry, entry).status
+            offer_status = db.session.get(WaitlistOffer, offer.id).status
+            kept = db.session.execute(select(Appointment.status).where(
+                Appointment.patient_id == ids[1], Appointment.starts_at == held_at)).scalars().all()
+        if accepted == "done":
+            assert (left, entry_status, offer_status, kept) == ("Waitlist entry not found", "booked", "accepted",
+                                                                [SCHEDULED])
+        else:
+            assert (left, accepted, entry_status, offer_status, kept) == (
+                "done", waitlist.OFFER_EXPIRED, "left", "declined", [])
+        endings.add(accepted == "done")
+    assert endings  # (which way each round ends is the race's)
 
 
 def test_an_entry_waits_for_its_own_days_and_part_of_the_day(app, people, make_doctor):
@@ -403,3 +490,63 @@ def test_two_workers_offering_two_freed_times_make_one_offer_to_one_patient(comm
     with app.app_context():
         assert db.session.execute(select(WaitlistOffer.entry_id, WaitlistOffer.status)).all() == [(entry, "open")]
         assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.status == HELD)) == 1
+
+
+@pytest.mark.concurrency
+def test_a_long_booking_over_two_freed_slots_while_the_worker_holds_them(committing_app, clock, monkeypatch):
+    """A cancelled hour frees 09:00 and 09:30, and two patients wait. The worker holds 09:00 for the
+    first; at that moment another patient books 09:00-10:00 (on PostgreSQL the booking waits for
+    that hold); the worker's hold of 09:30 would then wait for the booking: a deadlock, which
+    PostgreSQL broke by failing one of them (the booking with a 500, or the worker's pass). The
+    worker gives 09:30 up instead, and notes it freed again: the booking is refused cleanly (09:00
+    is held), and the next pass offers 09:30 to the second in line."""
+    app = committing_app
+    doctor_id, ids = one_doctor_and_patients(app, 4, closes=600)
+    with app.app_context():
+        owner = db.session.get(User, ids[0])
+        hour = booking.book(actor=owner, patient=owner, doctor_id=doctor_id, date=DAY.isoformat(), time="09:00",
+                            duration=60, now=clinic.now()).id
+    entries = [join(app, ids[1], doctor_id=doctor_id), join(app, ids[2], doctor_id=doctor_id)]
+    cancel(app, ids[0], hour)
+    first_held, hold = threading.Event(), waitlist._hold
+
+    def hold_then_let_the_booking_in(*args, **kwargs):
+        held = hold(*args, **kwargs)
+        if not first_held.is_set():
+            first_held.set()
+            time.sleep(0.5)  # the booking is sent meanwhile, and waits for this hold (PostgreSQL)
+        return held
+
+    monkeypatch.setattr(waitlist, "_hold", hold_then_let_the_booking_in)
+    outcomes = {}
+
+    def worker():
+        with app.app_context():
+            outcomes["worker"] = waitlist.offer_freed_time(now=clinic.now())
+
+    def book_the_hour():
+        first_held.wait(timeout=20)
+        with app.app_context():
+            patient = db.session.get(User, ids[3])
+            try:
+                booking.book(actor=patient, patient=patient, doctor_id=doctor_id, date=DAY.isoformat(),
+                             time="09:00", duration=60, now=clinic.now())
+                outcomes["booking"] = "booked"
+            except DomainError as error:
+                outcomes["booking"] = error.message
+
+    threads = [threading.Thread(target=worker), threading.Thread(target=book_the_hour)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes["booking"] == "Time slot overlaps with another booking"
+    monkeypatch.setattr(waitlist, "_hold", hold)
+    # On PostgreSQL the worker gave 09:30 up, and the next pass offers it; SQLite let the booking
+    # in only once the worker's pass had committed both holds.
+    assert outcomes["worker"] + run(app) == 2
+    assert offers(app) == [(entries[0], instant(DAY, "09:00"), "open"), (entries[1], instant(DAY, "09:30"), "open")]
+    with app.app_context():
+        assert db.session.execute(select(Appointment.patient_id, Appointment.status).where(
+            Appointment.status != "cancelled").order_by(Appointment.starts_at)).all() == [
+                (ids[1], HELD), (ids[2], HELD)]

@@ -1,14 +1,19 @@
 """Sessions end when they should: logout ends that session wherever its cookie is, a password reset
 ends every session and JWT of the user, a welcome link signs in once. And a password reset
 request costs the same whether or not an account uses the address."""
+import email
+import email.policy
 import statistics
 import time
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from clinica_web import worker
 from clinica_web.extensions import db
-from clinica_web.models import PasswordResetRequest, User
+from clinica_web.models import PasswordResetRequest, User, UserSession
+from clinica_web.services import accounts, clinic
 from tests.conftest import PASSWORD
 from tests.web.test_auth import (
     NEW_PASSWORD,
@@ -16,6 +21,7 @@ from tests.web.test_auth import (
     finish_registration,
     logged_in,
     register,
+    reset_path,
     set_new_password,
 )
 
@@ -68,6 +74,42 @@ def test_a_password_reset_ends_every_session_and_jwt(app, client, make_user, log
     fresh = app.test_client().post("/v1/auth/login", json={"email": "ana@example.com", "password": NEW_PASSWORD})
     assert app.test_client().get("/v1/bookings/me",
                                  headers={"Authorization": f"Bearer {fresh.json['token']}"}).status_code == 200
+
+
+@pytest.mark.concurrency
+def test_a_login_whose_password_is_reset_before_its_session_starts_is_refused(committing_app, tmp_path,
+                                                                              monkeypatch):
+    """The old password is checked; the owner's reset, elsewhere, lands; then the session would
+    start: refused as a wrong password, as it would be a moment later, and not left open (real
+    commits: each request has its own connection)."""
+    app = committing_app
+    with app.app_context():
+        user = User(email="ana@example.com", full_name="Ana", role="patient")
+        user.set_password(PASSWORD)
+        db.session.add(user)
+        db.session.commit()
+    assert app.test_client().post("/password-reset", data={"email": "ana@example.com"}).status_code == 303
+    with app.app_context():
+        worker.run_once(now=clinic.now())
+    [mail] = (tmp_path / "mail").glob("*.eml")
+    path = reset_path(email.message_from_bytes(mail.read_bytes(), policy=email.policy.default))
+    checked = accounts.authenticate
+
+    def reset_lands_after_the_check(**credentials):
+        user = checked(**credentials)
+        with app.app_context():  # another request, with a session and a connection of its own
+            assert set_new_password(app.test_client(), path).status_code == 303
+        return user
+
+    monkeypatch.setattr(accounts, "authenticate", reset_lands_after_the_check)
+    client = app.test_client()
+    response = client.post("/login", data={"email": "ana@example.com", "password": PASSWORD})
+    assert response.status_code == 422 and "Wrong email or password" in response.text
+    assert not logged_in(client)
+    with app.app_context():
+        assert db.session.scalars(select(UserSession.id)).all() == []  # no login was started
+    monkeypatch.setattr(accounts, "authenticate", checked)
+    assert client.post("/login", data={"email": "ana@example.com", "password": NEW_PASSWORD}).status_code == 303
 
 
 def test_a_welcome_link_signs_in_once(app, client, sent_mail):

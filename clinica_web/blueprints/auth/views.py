@@ -23,15 +23,20 @@ def load_user(user_id):
     return sessions.user_for(user_id, session.get(SESSION_KEY))
 
 
-def _sign_in(user):
+def _sign_in(user) -> bool:
     """A new login gets a session of its own: what the browser's session held before (another
-    login, a CSRF token someone else planted) is ended and dropped first."""
+    login, a CSRF token someone else planted) is ended and dropped first. False, and nobody signed
+    in, if the password was reset since it was checked (sessions.start)."""
     now = clinic.now()
     sessions.end(session.get(SESSION_KEY), now=now)
     session.clear()
-    token = sessions.start(user, now=now)
+    try:
+        token = sessions.start(user, now=now)
+    except DomainError:
+        return False
     login_user(user)
     session[SESSION_KEY] = token
+    return True
 
 
 def _sign_out():
@@ -79,10 +84,9 @@ def registered():
 def welcome(token):
     """The link in the welcome email: signs the new patient in and carries on where they were."""
     user = accounts.use_welcome_link(token, now=clinic.now())
-    if user is None:
+    if user is None or not _sign_in(user):
         flash(_("This link has expired. Please log in with your email and password."), "info")
         return redirect(url_for("auth.login"))
-    _sign_in(user)
     flash(_("Welcome! Your account is ready."), "success")
     return redirect(_safe_next())
 
@@ -98,10 +102,10 @@ def login():
         try:
             user = accounts.authenticate(email=form.email.data, password=form.password.data, now=clinic.now())
         except DomainError:
-            form.form_errors.append(_("Wrong email or password (or the account is locked for a few minutes)."))
-        else:
-            _sign_in(user)
+            user = None
+        if user is not None and _sign_in(user):
             return redirect(_safe_next(home_endpoint(user)), code=303)
+        form.form_errors.append(_("Wrong email or password (or the account is locked for a few minutes)."))
     return render_template("auth/login.html", form=form), 422 if form.errors else 200
 
 

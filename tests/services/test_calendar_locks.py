@@ -1,0 +1,150 @@
+"""A doctor's row is the lock of their calendar: a booking being made share-locks it
+(booking.check_bookable), and a change to the doctor or their hours locks it (staff.set_doctor_active,
+schedule.managed_doctor). Each test forces the interleaving that went wrong without the lock, on
+both databases (SQLite lets one writer in at a time, so there it held already)."""
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from clinica_web.extensions import db
+from clinica_web.models import ADMIN, OutboxEmail, User, WeeklyHours
+from clinica_web.models.outbox import PENDING, REMINDER
+from clinica_web.services import booking, clinic, reminders, schedule, staff
+from clinica_web.services.errors import DomainError
+from tests.conftest import PASSWORD, next_weekday
+
+pytestmark = pytest.mark.concurrency
+MONDAY = next_weekday(0, weeks=1)
+
+
+@pytest.fixture
+def world(committing_app):
+    """A doctor (Mondays 09:00-12:00), an admin and a patient, committed."""
+    from clinica_web.models import AppointmentType, Doctor
+    app = committing_app
+    with app.app_context():
+        db.session.add(AppointmentType(name="consultation", label="Consultation", default_duration=30))
+        doctor = Doctor(display_name="Dr. Lock", specialty="General Practice",
+                        weekly_hours=[WeeklyHours(weekday=0, start_minute=540, end_minute=720)])
+        admin = User(email="admin@example.com", full_name="Ada Admin", role=ADMIN)
+        patient = User(email="pat@example.com", full_name="Pat Patient", role="patient")
+        for person in (admin, patient):
+            person.set_password(PASSWORD)
+        db.session.add_all([doctor, admin, patient])
+        db.session.commit()
+        return app, doctor.id, admin.id, patient.id
+
+
+def in_thread(app, call, results, name):
+    def run():
+        with app.app_context():
+            try:
+                results[name] = call()
+            except DomainError as error:
+                results[name] = error.message
+    return threading.Thread(target=run)
+
+
+def pausing_after(module, name, monkeypatch, seconds=0.5):
+    """Make module.name signal an Event once it has run (the first time), then pause, holding
+    whatever its transaction has locked; returns the Event."""
+    done, real = threading.Event(), getattr(module, name)
+
+    def paused(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if not done.is_set():
+            done.set()
+            time.sleep(seconds)
+        return result
+
+    monkeypatch.setattr(module, name, paused)
+    return done
+
+
+def booking_at(app, patient_id, doctor_id, hhmm):
+    def book():
+        patient = db.session.get(User, patient_id)
+        return booking.book(actor=patient, patient=patient, doctor_id=doctor_id, date=MONDAY.isoformat(), time=hhmm,
+                            now=clinic.now()).id
+    return book
+
+
+def test_a_doctor_hidden_while_a_booking_is_made_lists_that_booking_to_move(world, monkeypatch):
+    app, doctor_id, admin_id, patient_id = world
+    checked = pausing_after(booking, "check_bookable", monkeypatch)
+    results = {}
+
+    def hide():
+        checked.wait(timeout=20)
+        _doctor, upcoming = staff.set_doctor_active(actor=db.session.get(User, admin_id), doctor_id=doctor_id,
+                                                    active=False, now=clinic.now())
+        return [visit.id for visit in upcoming]
+
+    threads = [in_thread(app, booking_at(app, patient_id, doctor_id, "10:00"), results, "booked"),
+               in_thread(app, hide, results, "to move")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert isinstance(results["booked"], int)
+    assert results["to move"] == [results["booked"]]  # the admin is told to move it
+
+
+def test_a_window_added_twice_at_once_is_added_once(world, monkeypatch):
+    app, doctor_id, admin_id, _patient_id = world
+    both_checked, read = threading.Barrier(2, timeout=1), schedule.weekly_windows
+
+    def read_together(doctor):
+        windows = read(doctor)
+        try:  # both read before either adds, unless the doctor's lock makes the second wait
+            both_checked.wait()
+        except threading.BrokenBarrierError:
+            pass
+        return windows
+
+    monkeypatch.setattr(schedule, "weekly_windows", read_together)
+    results = {}
+
+    def add(name):
+        return in_thread(app, lambda: schedule.add_window(actor=db.session.get(User, admin_id), doctor_id=doctor_id,
+                                                          weekday=2, start="14:00", end="17:00").id, results, name)
+
+    threads = [add("first"), add("second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(map(str, results.values()))[1] == "Overlaps the window 14:00–17:00", results
+    with app.app_context():
+        assert db.session.execute(select(WeeklyHours.start_minute, WeeklyHours.end_minute).where(
+            WeeklyHours.doctor_id == doctor_id, WeeklyHours.weekday == 2)).all() == [(840, 1020)]
+
+
+def test_reminders_turned_on_while_the_patient_books_are_planned_for_that_booking(world, monkeypatch):
+    app, doctor_id, admin_id, patient_id = world
+    with app.app_context():
+        db.session.get(User, patient_id).wants_reminders = False
+        db.session.commit()
+    checked = pausing_after(booking, "check_bookable", monkeypatch)
+    results = {}
+
+    def turn_on():
+        checked.wait(timeout=20)
+        reminders.set_wanted(actor=db.session.get(User, admin_id), patient=db.session.get(User, patient_id),
+                             wanted=True, now=clinic.now())
+
+    threads = [in_thread(app, booking_at(app, patient_id, doctor_id, "10:00"), results, "booked"),
+               in_thread(app, turn_on, results, "turned on")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with app.app_context():
+        due = db.session.scalars(select(OutboxEmail.next_attempt_at).where(
+            OutboxEmail.kind == REMINDER, OutboxEmail.status == PENDING,
+            OutboxEmail.appointment_id == results["booked"]).order_by(OutboxEmail.next_attempt_at)).all()
+        start = clinic.to_local(max(due) + timedelta(hours=2)) if due else None
+    assert len(due) == len(app.config["REMINDER_HOURS"]) and start.strftime("%H:%M") == "10:00"
