@@ -167,6 +167,18 @@ def login(page, email, password=DEMO_PASSWORD):
     page.wait_for_load_state()
 
 
+def focus_settles_on(page, element_id, seconds=5) -> bool:
+    """Whether the keyboard focus is on the element `element_id` within `seconds` (htmx moves it as
+    the swap settles, a moment after the new content is shown). Polled from here: the pages'
+    Content-Security-Policy forbids the evaluated code wait_for_function would run."""
+    deadline = time.monotonic() + seconds
+    while page.evaluate("document.activeElement.id") != element_id:
+        if time.monotonic() > deadline:
+            return False
+        page.wait_for_timeout(50)
+    return True
+
+
 def screenshot(page, name):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     width = page.viewport_size["width"]

@@ -17,6 +17,7 @@ from tests.e2e.conftest import (
     PHONE,
     axe_violations,
     emailed_link,
+    focus_settles_on,
     login,
     screenshot,
     welcome_link,
@@ -88,15 +89,30 @@ def test_patient_books_with_htmx_and_cancels(new_page, server, viewport):
     page.get_by_role("link", name="Book with Dr. Laura Rossi").click()
     look(page, "doctor")
 
-    # Choosing a day reloads only the slot list (HTMX), keeps focus, and keeps a bookable URL.
+    # A day typed digit by digit stays as typed (the list is not reloaded under the typing, which
+    # put the cursor back in the month); Enter reloads only the slot list (HTMX), puts the focus
+    # on its heading (a screen reader reads the new day), and keeps a bookable URL.
     day = monday(2 if width == 1280 else 3)
     date_input = page.get_by_label("Day", exact=True)
-    date_input.fill(day.isoformat())
-    date_input.dispatch_event("change")
+    date_input.focus()
+    page.keyboard.type(f"{day:%m%d%Y}", delay=120)
+    assert date_input.input_value() == day.isoformat()
+    date_input.press("Enter")
     page.get_by_role("heading", name=day.strftime("%A %d %B %Y")).wait_for()
-    assert page.evaluate("document.activeElement.id") == "date"
+    assert focus_settles_on(page, "slots-heading")
     assert f"date={day.isoformat()}" in page.url
     look(page, "doctor-after-swap")
+    # Another visit type: the list is reloaded as the select changes; the focus stays on the select,
+    # and the list's heading is read out through the page's status region.
+    visit_type = page.get_by_label("Visit type")
+    chosen = visit_type.input_value()
+    visit_type.focus()
+    visit_type.select_option("follow_up")
+    page.get_by_text("for a follow-up (15 min)").wait_for()
+    assert focus_settles_on(page, "type")
+    assert page.locator("#swap-status").inner_text() == day.strftime("%A %d %B %Y")
+    visit_type.select_option(chosen)
+    page.get_by_text("for a consultation (30 min)").wait_for()
 
     page.get_by_role("link", name=f"10:00, {day.strftime('%A %d %B %Y')}, with Dr. Laura Rossi").click()
     page.get_by_role("heading", name="Confirm your appointment").wait_for()
@@ -162,8 +178,14 @@ def test_reception_runs_the_day_and_books_on_behalf(new_page, server):
     page.goto(f"/desk?date={day}&doctor_id={doctor}")
     look(page, "day-list")
     row = page.locator("tr", has_text="Ben Carter").first
-    row.get_by_role("button", name=re.compile("^Arrived")).click()
+    time_link = row.locator("a[id^=visit-]").get_attribute("id")
+    row.get_by_role("button", name=re.compile("^Arrived")).focus()
+    page.keyboard.press("Enter")
     page.locator("tr", has_text="Ben Carter").first.get_by_text("Arrived", exact=True).wait_for()
+    # The button pressed is gone: the keyboard carries on from the visit's row (its time link), and
+    # the live flash area says what changed.
+    assert focus_settles_on(page, time_link)
+    assert page.locator("#flash").inner_text().strip().startswith("Ben Carter, ")
     page.locator("tr", has_text="Ben Carter").first.get_by_role("button", name=re.compile("^Completed")).click()
     page.locator("tr", has_text="Ben Carter").first.get_by_text("Completed", exact=True).wait_for()
     # Undo is a button of the same form with its own formaction: htmx must post it there.
@@ -384,7 +406,7 @@ def test_patient_changes_the_time_of_a_booking(new_page, server, viewport, javas
     later = day + timedelta(days=1)
     date_input.fill(later.isoformat())
     if javascript:
-        date_input.dispatch_event("change")  # htmx swaps the list in place
+        date_input.press("Enter")  # htmx swaps the list in place
     else:
         page.get_by_role("button", name="Show free times").click()
     page.get_by_role("heading", name=later.strftime("%A %d %B %Y")).wait_for()

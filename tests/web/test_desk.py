@@ -490,10 +490,12 @@ def test_a_later_days_visit_offers_no_status_step_and_refuses_one(app, desk, mak
 def test_arrived_then_completed_redirects_back_to_the_day(app, desk, visit):
     response = set_status(desk.client, visit, ARRIVED)
     assert response.status_code == 303
-    assert response.headers["Location"] == f"/desk/?date={YESTERDAY}"
+    # The page opens at the visit's row (keyboard users carry on from there), and says what changed.
+    assert response.headers["Location"] == f"/desk/?date={YESTERDAY}#visit-{visit}"
     assert get(app, Appointment, visit).status == ARRIVED
     page = desk.client.get(response.headers["Location"]).text
     assert "Arrived" in text_of(row_of(page, "Ana Torres"))
+    assert flashes(page) == ["Ana Torres, 09:00: arrived"]
     assert set_status(desk.client, visit, COMPLETED).status_code == 303
     assert get(app, Appointment, visit).status == COMPLETED
 
@@ -502,12 +504,19 @@ def test_status_action_keeps_the_doctor_filter(desk, visit, app):
     with app.app_context():
         doctor_id = db.session.get(Appointment, visit).doctor_id
     response = set_status(desk.client, visit, ARRIVED, data={"doctor_id": str(doctor_id)})
-    assert response.headers["Location"] == f"/desk/?date={YESTERDAY}&doctor_id={doctor_id}"
+    assert response.headers["Location"] == f"/desk/?date={YESTERDAY}&doctor_id={doctor_id}#visit-{visit}"
 
 
 def test_no_show_with_htmx_returns_the_updated_partial(app, desk, visit):
+    """The row's buttons are replaced: its time link takes the focus (htmx focuses autofocus), and
+    what changed is put into the page's live flash area, which stays (innerHTML), to be read out."""
     response = set_status(desk.client, visit, NO_SHOW, headers=HTMX)
     assert response.status_code == 200
+    assert re.findall(r'<a [^>]*autofocus[^>]*>', response.text) == [
+        f'<a href="appointments/{visit}" id="visit-{visit}" autofocus>']
+    assert '<div id="flash" role="status" aria-live="polite" hx-swap-oob="innerHTML">' in response.text
+    assert "Ana Torres, 09:00: no show" in text_of(response.text)
+    assert "autofocus" not in desk.client.get(f"/desk/?date={YESTERDAY}", headers=HTMX).text  # the refresh
     assert "<html" not in response.text
     row = text_of(row_of(response.text, "Ana Torres"))
     assert "No show" in row and "Late" not in row
@@ -542,7 +551,7 @@ def test_invalid_status_change_with_htmx_shows_the_message_in_the_partial(
     response = set_status(desk.client, appointment_id, ARRIVED, headers=HTMX)
     assert response.status_code == 200 and "<html" not in response.text
     assert "An appointment that is completed cannot become arrived" in text_of(response.text)
-    assert 'id="flash"' in response.text and 'hx-swap-oob="true"' in response.text
+    assert 'id="flash"' in response.text and 'hx-swap-oob="innerHTML"' in response.text
     # Shown once: not again on the next page.
     assert flashes(desk.client.get(f"/desk/?date={YESTERDAY}").text) == []
     assert get(app, Appointment, appointment_id).status == COMPLETED
@@ -568,10 +577,12 @@ def test_day_list_buttons_post_where_they_say(app, desk, visit):
 
 
 def test_undo_reverts_the_last_status_change_once(app, desk, visit):
-    set_status(desk.client, visit, ARRIVED)
+    arrived = set_status(desk.client, visit, ARRIVED)
+    assert flashes(desk.client.get(arrived.headers["Location"]).text) == ["Ana Torres, 09:00: arrived"]
     undone = desk.client.post(f"/desk/appointments/{visit}/undo")
-    assert undone.status_code == 303 and undone.headers["Location"] == f"/desk/?date={YESTERDAY}"
+    assert undone.status_code == 303 and undone.headers["Location"] == f"/desk/?date={YESTERDAY}#visit-{visit}"
     assert get(app, Appointment, visit).status == SCHEDULED
+    assert flashes(desk.client.get(undone.headers["Location"]).text) == ["Ana Torres, 09:00: scheduled"]
     again = desk.client.post(f"/desk/appointments/{visit}/undo")
     assert flashes(desk.client.get(again.headers["Location"]).text) == ["There is no status change to undo"]
     assert get(app, Appointment, visit).status == SCHEDULED

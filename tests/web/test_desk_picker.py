@@ -151,8 +151,10 @@ def test_htmx_loads_a_days_free_times_in_place_and_the_month_only_when_it_change
     assert "Dr. Marco Bianchi's free times" in other.text
     longer = client.get(picker_url(clinic_world, type="therapy"), headers={**HTMX, "HX-Current-URL": here})
     assert "hx-swap-oob" in longer.text and "therapy (60 min)" in longer.text
-    # The controls reload the free times with htmx, sending the whole form.
-    assert 'hx-get="/desk/book" hx-trigger="change" hx-target="#slots" hx-include="#desk-picker"' in partial.text
+    # The selects reload the free times with htmx, sending the whole form; the day does not on its
+    # change (typing a date changes it at each digit): its button sends it.
+    assert ('hx-get="/desk/book" hx-trigger="change from:#doctor_id, change from:#type" hx-target="#slots"\n'
+            '     hx-include="#desk-picker"') in partial.text
 
 
 def test_the_desks_month_changes_with_htmx_and_by_plain_links(clinic_world):

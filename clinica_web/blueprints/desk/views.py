@@ -96,17 +96,27 @@ def day_csv():
 
 
 def _back_to_day(appointment):
-    """After an action: the partial list for htmx, else the day page the action came from."""
+    """After an action: the partial list for htmx, else the day page the action came from. Either
+    way the keyboard carries on from the visit's row: its time link takes the focus (the button
+    pressed may be gone), or the page opens at it."""
     day = clinic.to_local(appointment.starts_at).date()
     doctor_id = _int_arg("doctor_id")
     if is_htmx():
         now = clinic.now()
         listing = day_list.day_list(current_user, day=day, doctor_id=doctor_id, now=now)
         return render_template("desk/_day_list.html", listing=listing, today=clinic.local_today(now),
-                               flash_oob=True)
+                               flash_oob=True, focus_visit=appointment.id)
     if request.values.get("next") == "detail":
         return redirect(url_for("desk.appointment", appointment_id=appointment.id), code=303)
-    return redirect(url_for("desk.day", date=day.isoformat(), doctor_id=doctor_id), code=303)
+    return redirect(url_for("desk.day", date=day.isoformat(), doctor_id=doctor_id, _anchor=f"visit-{appointment.id}"),
+                    code=303)
+
+
+def _say_status(appointment):
+    """What the desk is told once a visit's status has changed (also read out by screen readers)."""
+    status = _(lifecycle.STATUS_WORDS[appointment.status])
+    flash(_("%(patient)s, %(time)s: %(status)s", patient=appointment.patient.full_name,
+            time=f"{clinic.to_local(appointment.starts_at):%H:%M}", status=status), "success")
 
 
 @bp.route("/appointments/<id:appointment_id>/status", methods=["POST"])
@@ -115,8 +125,8 @@ def set_status(appointment_id):
     appointment = _appointment(appointment_id)
     if EmptyForm().validate_on_submit():
         try:
-            staff_actions.change_status(actor=current_user, appointment=appointment, to_status=request.form.get("to"),
-                                        now=clinic.now())
+            _say_status(staff_actions.change_status(actor=current_user, appointment=appointment,
+                                                    to_status=request.form.get("to"), now=clinic.now()))
         except DomainError as error:
             flash(i18n.error_text(error), "error")
     return _back_to_day(appointment)
@@ -128,7 +138,7 @@ def undo(appointment_id):
     appointment = _appointment(appointment_id)
     if EmptyForm().validate_on_submit():
         try:
-            staff_actions.undo_last_change(actor=current_user, appointment=appointment, now=clinic.now())
+            _say_status(staff_actions.undo_last_change(actor=current_user, appointment=appointment, now=clinic.now()))
         except DomainError as error:
             flash(i18n.error_text(error), "error")
     return _back_to_day(appointment)

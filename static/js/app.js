@@ -1,0 +1,27 @@
+/* Clinica's one script of its own. Every page works without it (and without htmx); it only tells
+   keyboard and screen-reader users what htmx has just changed on the page.
+
+   A list of free times (a container marked data-swap-heading) says in its heading what it shows
+   now. Replaced because a link was followed or its form sent ("Next day", a day of the month,
+   "Show free times"), the focus moves to that heading: a screen reader reads it out, and a phone
+   scrolls the list into view; the link pressed is gone anyway. Replaced because a select changed,
+   the focus stays on the select, and the heading is read out through the page's status region. */
+(function () {
+  "use strict";
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail.target;
+    var heading = target && target.hasAttribute("data-swap-heading") ? target.querySelector("h2") : null;
+    if (!heading) {
+      return;
+    }
+    var request = event.detail.requestConfig || {};
+    var followed = request.elt && request.elt.tagName === "A";
+    var sent = request.triggeringEvent && request.triggeringEvent.type === "submit";
+    if (followed || sent) {
+      heading.setAttribute("tabindex", "-1");
+      heading.focus();
+    } else {
+      document.getElementById("swap-status").textContent = heading.textContent.trim();
+    }
+  });
+})();
