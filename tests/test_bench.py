@@ -49,11 +49,16 @@ def test_the_benchmark_times_every_endpoint(tmp_path, monkeypatch):
         # Every request answered as it should: 200s, 201s for API bookings, 303s for web ones.
         assert {name: result["non_2xx"] for name, result in over_http.items()} == dict.fromkeys(ENDPOINTS, 0)
         assert all(result["requests_per_second"] > 0 for result in over_http.values())
-        # Each measured right after the floor, and given as ratios to it: every endpoint does more
-        # than the floor's one query, so each serves fewer requests a second and answers later.
+        # Each measured right after the floor, and given as ratios to it. The endpoints that do more
+        # than the floor's one query serve fewer requests a second and answer later; the slot
+        # requests (one or two hot reads, issue 20) come close enough to it that a busy machine,
+        # in this second-long run, can put them on either side.
+        near_the_floor = {name for name, count in queries.items() if count <= 2}
         for name, result in over_http.items():
             assert result["floor"]["requests_per_second"] > 0 and result["floor"]["p50_ms"] > 0
-            assert 0 < result["requests_per_second_to_floor"] < 1 and result["p50_to_floor"] > 1, name
+            assert result["requests_per_second_to_floor"] > 0 and result["p50_to_floor"] > 0, name
+            if name not in near_the_floor:
+                assert result["requests_per_second_to_floor"] < 1 and result["p50_to_floor"] > 1, name
 
     sending = report["reminders"]
     assert sending["emails"] == 250 and sending["passes"] == 3 and sending["rounds"] == 3
