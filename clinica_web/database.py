@@ -109,10 +109,15 @@ def _overlap_guard(error: IntegrityError) -> str | None:
 
 
 def locked(model, row_id):
-    """The row, read again and locked until the transaction ends (SELECT ... FOR UPDATE), so that
-    writers of one row run one after another, each seeing what the one before committed. SQLite
-    has no row locks and needs none: BEGIN IMMEDIATE already lets one writer in at a time."""
-    return db.session.get(model, row_id, with_for_update=True, populate_existing=True)
+    """The row, read again and locked until the transaction ends, so that writers of one row run
+    one after another, each seeing what the one before committed. SQLite has no row locks and
+    needs none: BEGIN IMMEDIATE already lets one writer in at a time.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: no writer changes a row's id, and the lighter lock does not
+    stop rows that point at this one from being inserted meanwhile (their foreign key's check
+    takes FOR KEY SHARE): a doctor's hours being changed do not hold up the worker's waitlist
+    holds for that doctor. It still excludes share locks (share_locked, a booking's doctor)."""
+    return db.session.get(model, row_id, with_for_update={"key_share": True}, populate_existing=True)
 
 
 def share_locked(row):

@@ -6,12 +6,12 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import delete, insert, text
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from clinica_web.extensions import db
 from clinica_web.models import SCHEDULED, STATUSES, Appointment
-from clinica_web.services import clinic, demo, lifecycle
+from clinica_web.services import clinic, demo, lifecycle, notifications
 from tests.conftest import instant
 
 
@@ -113,3 +113,23 @@ def test_0012_unlinks_audit_entries_from_waitlist_holds_so_they_can_be_released(
         assert links == {"offered waitlist time": None, "viewed appointment": booked}
         db.session.execute(delete(Appointment).where(Appointment.id == held))  # the release can delete it now
         db.session.commit()
+
+
+def test_0013_going_down_leaves_no_planned_email_for_the_old_code_to_send_empty(committing_app):
+    """Before 0013 every outbox row was a whole message: a planned appointment email left pending
+    would be sent with no address and no words. The downgrade marks those failed, saying why;
+    messages and sent emails stay as they were."""
+    app = committing_app
+    with app.app_context():
+        demo.load(now=clinic.now())
+        for visit in db.session.scalars(select(Appointment).where(Appointment.status == SCHEDULED).limit(2)):
+            notifications.queue_appointment_email(visit, "booked", now=clinic.now())  # as a booking plans it
+        db.session.commit()
+        planned = db.session.execute(text("SELECT count(*) FROM outbox_emails WHERE kind = 'booked'")).scalar_one()
+        db.session.commit()  # (a transaction left open would keep the downgrade's ALTER TABLE waiting)
+        downgrade(revision="0012")
+        left = db.session.execute(text("SELECT status, last_error FROM outbox_emails WHERE kind = 'booked'")).all()
+        assert planned and len(left) == planned
+        assert {row.status for row in left} == {"failed"} and "downgrade" in left[0].last_error
+        db.session.commit()
+        upgrade()

@@ -8,6 +8,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from clinica_web import mail
@@ -202,10 +203,16 @@ def authenticate(*, email, password, now: datetime) -> User:
             _count_failure(user.id, now=now)
         raise invalid
     if user.failed_logins or user.locked_until:
+        checked_version = user.session_version  # read with the password just checked
         with unit_of_work():
             user = locked(User, user.id)
+            if user.session_version != checked_version:
+                raise invalid  # the password was reset a moment ago
             user.failed_logins = 0
             user.locked_until = None
+        # The commit expired the row: the caller's login (a session, a JWT) carries the version
+        # the password was checked against, not one a reset may have written since.
+        set_committed_value(user, "session_version", checked_version)
     return user
 
 

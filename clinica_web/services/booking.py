@@ -80,13 +80,16 @@ def parse_slot(*, doctor_id, date, time, duration=None, appointment_type=None) -
     return Slot(doctor_id, day, minute, duration or kind.default_duration, kind)
 
 
-def check_bookable(slot: Slot, *, patient_id: int, now: datetime, exclude_id=None) -> tuple[Doctor, datetime, datetime]:
+def check_bookable(slot: Slot, *, patient_id: int, now: datetime, exclude_id=None,
+                   lock=False) -> tuple[Doctor, datetime, datetime]:
     """The remaining rules of DESIGN.md section 6, in order: the first that stops the time is
     raised (rules.refusal). Returns the doctor and the (start, end) instants.
 
-    `exclude_id` leaves an appointment being rescheduled out of the overlap checks.
+    `exclude_id` leaves an appointment being rescheduled out of the overlap checks. `lock`, for a
+    write about to take the time: the doctor's row is share-locked until it commits
+    (availability.active_doctor), so that hiding the doctor or changing their hours waits for it.
     """
-    doctor = availability.active_doctor(slot.doctor_id, share_lock=True)
+    doctor = availability.active_doctor(slot.doctor_id, share_lock=lock)
     if doctor is None:
         raise refusal("doctor_not_found")
     stopped = availability.rules_stopping(doctor, slot.day, slot.minute, slot.duration, now=now,
@@ -179,7 +182,7 @@ def _book(*, actor, patient, doctor_id, date, time, duration, appointment_type, 
     slot = parse_slot(
         doctor_id=doctor_id, date=date, time=time, duration=duration, appointment_type=appointment_type
     )
-    doctor, start, end = check_bookable(slot, patient_id=patient.id, now=now)
+    doctor, start, end = check_bookable(slot, patient_id=patient.id, now=now, lock=True)
     notes = (notes or "").strip()
     if len(notes) > MAX_NOTES:
         raise InvalidInput("A note has at most %(limit)s characters", field="notes", limit=MAX_NOTES)
@@ -286,7 +289,7 @@ def reschedule_by_patient(*, patient: User, appointment_id, date, time, doctor_i
         slot = parse_slot(doctor_id=appointment.doctor_id if doctor_id in (None, "") else doctor_id, date=date,
                           time=time, duration=appointment.duration_minutes,
                           appointment_type=appointment.appointment_type)
-        doctor, start, end = check_bookable(slot, patient_id=patient.id, now=now, exclude_id=appointment.id)
+        doctor, start, end = check_bookable(slot, patient_id=patient.id, now=now, exclude_id=appointment.id, lock=True)
         if doctor.specialty != appointment.doctor.specialty:
             raise InvalidInput("Choose a doctor of the same specialty (%(specialty)s)", field="doctor_id",
                                specialty=appointment.doctor.specialty)
@@ -299,6 +302,7 @@ def move(appointment: Appointment, doctor: Doctor, start: datetime, end: datetim
     the "moved from … to …" email. Nothing moves, nothing is recorded, if it is already there."""
     if (start, doctor.id) == (appointment.starts_at, appointment.doctor_id):
         return appointment
+    share_locked(appointment.patient)  # their choice of reminders holds until this commits (_book)
     before, previous_start = _where_and_when(appointment), appointment.starts_at
     previous_place = (appointment.doctor_id, appointment.starts_at, appointment.ends_at)
     appointment.starts_at, appointment.ends_at, appointment.doctor = start, end, doctor

@@ -190,7 +190,8 @@ def _claim_due(*, now, limit) -> _Held:
     written |= write_out_appointment_emails([row for row in rows if row.kind in APPOINTMENT_EMAILS])
     claimed = {}
     for row in rows:
-        fields = _message_fields(row) if row.kind == MESSAGE else written[row.id]
+        # (a kind this version does not know, written by a newer one: not sent, and said why)
+        fields = _message_fields(row) if row.kind == MESSAGE else written.get(row.id, f"Unknown kind: {row.kind}")
         if isinstance(fields, str):  # a reminder that must not go out, and why
             row.status, row.last_error = SKIPPED, fields
         else:

@@ -127,6 +127,11 @@ def add_blocked_period(
         if doctor_id is None:
             if actor.role != ADMIN:
                 raise NotAllowed("Only admins can close the clinic")
+            # Every doctor's calendar changes: bookings under way are waited for (they share-lock
+            # their doctor), so the visits returned to move include them. In id order, as any
+            # two closures take them.
+            db.session.execute(select(Doctor.id).where(Doctor.active).order_by(Doctor.id)
+                               .with_for_update(key_share=True)).all()
         else:
             doctor = managed_doctor(actor, doctor_id, lock=True)
         first, last = parse_date(start_date), parse_date(end_date or start_date)

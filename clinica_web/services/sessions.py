@@ -23,14 +23,15 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start(user: User, *, now: datetime) -> str:
-    """A new login of `user`, whose password has just been checked: returns the token for the
-    session cookie (only its digest is kept). InvalidInput, as for a wrong password, if the
-    password was changed or reset since it was checked: a login with the old one must not outlive
-    the reset that ended every other (the user's row is share-locked, so a reset under way is
-    waited for, and one that comes later ends this session too)."""
+def start(user: User, *, checked_version: int, now: datetime) -> str:
+    """A new login of `user`, whose password (or welcome link) was checked against the user's row
+    at `checked_version` (its session_version then): returns the token for the session cookie
+    (only its digest is kept). InvalidInput, as for a wrong password, if the password was changed
+    or reset since: a login with the old one must not outlive the reset that ended every other
+    (the user's row is share-locked, so a reset under way is waited for, and one that comes later
+    ends this session too)."""
     token = secrets.token_urlsafe(32)
-    user_id, checked_version = user.id, user.session_version  # read before the transaction expires the user
+    user_id = user.id
     with unit_of_work():
         version = db.session.scalar(select(User.session_version).where(User.id == user_id)
                                     .with_for_update(read=True))

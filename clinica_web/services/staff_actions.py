@@ -53,7 +53,7 @@ def _reschedule(*, actor, appointment, starts_at, doctor_id, reason, now):
         raise refusal("off_grid", field="scheduled_at")
     try:
         new_doctor, new_start, new_end = booking.check_bookable(slot, patient_id=appointment.patient_id,
-                                                                now=now, exclude_id=appointment.id)
+                                                                now=now, exclude_id=appointment.id, lock=True)
     except DomainError as error:
         error.field = "scheduled_at"
         raise

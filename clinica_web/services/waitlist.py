@@ -175,15 +175,16 @@ def offer_freed_time(*, now: datetime, limit: int = 20) -> int:
         # would break the deadlock by failing one of them. So the worker waits for no one: a slot
         # whose hold would wait is given up (_hold), as if the other booking had come first.
         give_up_lock_waits_after(HOLD_WAIT)
+        given_up = []  # (doctor id, start, end) of the slots given up this pass: not tried again
         freed = db.session.scalars(select(FreedTime).order_by(FreedTime.id).limit(limit)
                                    .with_for_update(skip_locked=True)).all()
         for item in freed:
-            made += _offer(item, now=now)
+            made += _offer(item, now=now, given_up=given_up)
             db.session.delete(item)
     return made
 
 
-def _offer(item: FreedTime, *, now) -> int:
+def _offer(item: FreedTime, *, now, given_up) -> int:
     """Offer one freed time to the entries waiting for it, in joining order, each the earliest slot
     of it still free that fits them (a hold is busy time for the entries after it), until the
     slots or the entries run out. Returns the offers made."""
@@ -196,23 +197,27 @@ def _offer(item: FreedTime, *, now) -> int:
     durations = [booking.find_type(entry.appointment_type, types).default_duration for entry in entries]
     made = 0
     for entry, duration in zip(entries, durations):
-        if _offer_to(entry, doctor, item, duration, now=now):
+        if _offer_to(entry, doctor, item, duration, now=now, given_up=given_up):
             made += 1
             if next(_free_times(doctor, item, min(durations), now=now), None) is None:
                 break  # the freed time is all held now: no visit of those waiting fits in it
     return made
 
 
-def _offer_to(entry: WaitlistEntry, doctor: Doctor, item: FreedTime, duration: int, *, now) -> bool:
+def _offer_to(entry: WaitlistEntry, doctor: Doctor, item: FreedTime, duration: int, *, now, given_up) -> bool:
     """Hold and offer the entry (locked by _waiting_for) the earliest free slot of the freed time
-    that fits it (its days, its part of the day, its patient free then); False if there is none."""
+    that fits it (its days, its part of the day, its patient free then, not given up this pass);
+    False if there is none."""
     for day, minute, start, end in _free_times(doctor, item, duration, now=now, first=entry.from_date,
                                                last=entry.to_date):
         if not covers(entry, day, minute):
             continue
+        if any(held_by == doctor.id and other_start < end and start < other_end
+               for held_by, other_start, other_end in given_up):
+            continue  # a booking not yet committed wants it (_hold)
         if availability.rules_stopping(doctor, day, minute, duration, now=now, patient_id=entry.patient_id):
             continue  # the patient is elsewhere then
-        if _hold(entry, doctor, start, end, now=now):
+        if _hold(entry, doctor, start, end, now=now, given_up=given_up):
             return True
     return False
 
@@ -257,7 +262,7 @@ def _waiting_for(doctor, first_day, last_day, item) -> list[WaitlistEntry]:
         .with_for_update(skip_locked=True, of=WaitlistEntry)))
 
 
-def _hold(entry, doctor, start, end, *, now) -> bool:
+def _hold(entry, doctor, start, end, *, now, given_up=None) -> bool:
     """Hold [start, end) for the entry and offer it; False if the database refuses the hold
     (someone booked the time a moment ago)."""
     held = Appointment(patient_id=entry.patient_id, doctor_id=doctor.id, starts_at=start, ends_at=end,
@@ -271,8 +276,10 @@ def _hold(entry, doctor, start, end, *, now) -> bool:
     except OperationalError as error:
         if not gave_up_waiting(error):
             raise
-        # An uncommitted booking wants the time (offer_freed_time): noted freed again, for the
-        # next pass to offer if that booking does not go through.
+        # An uncommitted booking wants the time (offer_freed_time): not tried again this pass, and
+        # noted freed again, for the next pass to offer if that booking does not go through.
+        if given_up is not None:
+            given_up.append((doctor.id, start, end))
         time_freed(doctor.id, start, end, now=now)
         return False
     hold_until = min(now + timedelta(minutes=current_app.config["WAITLIST_HOLD_MINUTES"]), start)
@@ -332,6 +339,8 @@ def accept(token: str, *, now: datetime, patient: User | None = None) -> Appoint
         if patient is not None and offer.entry.patient_id != patient.id:
             raise InvalidInput(OFFER_EXPIRED)
         share_locked(offer.entry.patient)  # their choice of reminders holds until this commits (booking._book)
+        if availability.active_doctor(offer.doctor_id, share_lock=True) is None:  # hidden since (as check_bookable)
+            raise InvalidInput(OFFER_EXPIRED)
         visit = locked(Appointment, offer.appointment_id)
         visit.status, visit.created_at, visit.updated_at = SCHEDULED, now, now
         offer.status, offer.decided_at = ACCEPTED, now
@@ -427,7 +436,7 @@ def offer_by_hand(*, actor: User, entry_id, doctor_id, date, time, now: datetime
             raise InvalidInput("Give a day and a time (HH:MM)", field="time")
         slot = booking.parse_slot(doctor_id=doctor.id, date=date, time=time, appointment_type=entry.appointment_type)
         try:
-            _doctor, start, end = booking.check_bookable(slot, patient_id=entry.patient_id, now=now)
+            _doctor, start, end = booking.check_bookable(slot, patient_id=entry.patient_id, now=now, lock=True)
         except PatientBusy:
             raise PatientBusy("The patient already has a booking at this time") from None
         if not _hold(entry, doctor, start, end, now=now):

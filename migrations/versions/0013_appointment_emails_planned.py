@@ -22,5 +22,10 @@ def upgrade():
 
 
 def downgrade():
+    # The code before this migration would send such rows as they are: empty. They are marked
+    # failed instead, with why (their visits' emails are then not sent).
+    op.execute("UPDATE outbox_emails SET status = 'failed', last_error = 'Planned by a later version; "
+               "not written out after the downgrade' WHERE status = 'pending' "
+               "AND kind IN ('booked', 'rescheduled', 'cancelled')")
     with op.batch_alter_table("outbox_emails", recreate="never") as batch:
         batch.drop_column("facts")

@@ -10,6 +10,9 @@
   "use strict";
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail.target;
+    if (event.target !== target) {
+      return;  // also fired for each part swapped out of band (the month beside the day)
+    }
     var heading = target && target.hasAttribute("data-swap-heading") ? target.querySelector("h2") : null;
     if (!heading) {
       return;

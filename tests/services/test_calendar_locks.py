@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from clinica_web.extensions import db
-from clinica_web.models import ADMIN, OutboxEmail, User, WeeklyHours
+from clinica_web.models import ADMIN, OutboxEmail, User, WaitlistOffer, WeeklyHours
 from clinica_web.models.outbox import PENDING, REMINDER
-from clinica_web.services import booking, clinic, reminders, schedule, staff
+from clinica_web.services import booking, clinic, reminders, schedule, slots, staff, waitlist
 from clinica_web.services.errors import DomainError
 from tests.conftest import PASSWORD, next_weekday
 
@@ -148,3 +148,88 @@ def test_reminders_turned_on_while_the_patient_books_are_planned_for_that_bookin
             OutboxEmail.appointment_id == results["booked"]).order_by(OutboxEmail.next_attempt_at)).all()
         start = clinic.to_local(max(due) + timedelta(hours=2)) if due else None
     assert len(due) == len(app.config["REMINDER_HOURS"]) and start.strftime("%H:%M") == "10:00"
+
+
+def test_reminders_turned_on_while_the_patient_moves_a_visit_are_planned_for_its_new_time(world, monkeypatch):
+    app, doctor_id, admin_id, patient_id = world
+    with app.app_context():
+        visit = booking_at(app, patient_id, doctor_id, "10:00")()
+        db.session.get(User, patient_id).wants_reminders = False
+        db.session.commit()
+    checked = pausing_after(booking, "check_bookable", monkeypatch)
+    results = {}
+
+    def move():
+        patient = db.session.get(User, patient_id)
+        return booking.reschedule_by_patient(patient=patient, appointment_id=visit, date=MONDAY.isoformat(),
+                                             time="11:00", now=clinic.now()).sequence
+
+    def turn_on():
+        checked.wait(timeout=20)
+        reminders.set_wanted(actor=db.session.get(User, admin_id), patient=db.session.get(User, patient_id),
+                             wanted=True, now=clinic.now())
+
+    threads = [in_thread(app, move, results, "moved"), in_thread(app, turn_on, results, "turned on")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with app.app_context():
+        planned = db.session.execute(select(OutboxEmail.sequence, OutboxEmail.next_attempt_at).where(
+            OutboxEmail.kind == REMINDER, OutboxEmail.status == PENDING, OutboxEmail.appointment_id == visit)).all()
+        last_due = clinic.to_local(max(due for _sequence, due in planned) + timedelta(hours=2)) if planned else None
+    assert results["moved"] == 1 and len(planned) == len(app.config["REMINDER_HOURS"])
+    assert {sequence for sequence, _due in planned} == {1} and last_due.strftime("%H:%M") == "11:00"  # the new time
+
+
+def test_a_closure_added_while_a_booking_is_made_lists_that_booking(world, monkeypatch):
+    app, doctor_id, admin_id, patient_id = world
+    checked = pausing_after(booking, "check_bookable", monkeypatch)
+    results = {}
+
+    def close():
+        checked.wait(timeout=20)
+        _period, during = schedule.add_blocked_period(
+            actor=db.session.get(User, admin_id), doctor_id=None, start_date=MONDAY.isoformat(), end_date=None,
+            reason="Strike", now=clinic.now())
+        return [visit.id for visit in during]
+
+    threads = [in_thread(app, booking_at(app, patient_id, doctor_id, "10:00"), results, "booked"),
+               in_thread(app, close, results, "to move")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert isinstance(results["booked"], int) and results["to move"] == [results["booked"]]
+
+
+def test_the_worker_offers_freed_time_while_an_admin_changes_that_doctors_hours(world, monkeypatch):
+    """Changing hours locks the doctor's row; the worker's hold (a row pointing at the doctor)
+    is not held up by it, so it neither gives the slot up nor fails its pass."""
+    app, doctor_id, admin_id, patient_id = world
+    with app.app_context():
+        entry = waitlist.join(patient=db.session.get(User, patient_id), doctor_id=doctor_id,
+                              appointment_type="consultation", from_date=MONDAY.isoformat(),
+                              to_date=MONDAY.isoformat(), now=clinic.now()).id
+        start = slots.local_instant(MONDAY, 600, clinic.tz())
+        waitlist.time_freed(doctor_id, start, start + timedelta(minutes=30), now=clinic.now())
+        db.session.commit()
+    locking = pausing_after(schedule, "managed_doctor", monkeypatch, seconds=1.5)
+    results = {}
+
+    def add_hours():
+        return schedule.add_window(actor=db.session.get(User, admin_id), doctor_id=doctor_id, weekday=2,
+                                   start="14:00", end="17:00").id
+
+    def worker_pass():
+        locking.wait(timeout=20)
+        return waitlist.offer_freed_time(now=clinic.now())
+
+    threads = [in_thread(app, add_hours, results, "hours"), in_thread(app, worker_pass, results, "offers")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results["offers"] == 1 and isinstance(results["hours"], int)
+    with app.app_context():
+        assert db.session.execute(select(WaitlistOffer.entry_id, WaitlistOffer.starts_at)).all() == [(entry, start)]

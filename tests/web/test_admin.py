@@ -597,7 +597,8 @@ class TestCsrf:
     def admin(self, app, client, make_user):
         user_id = make_user(role="admin", email="boss@example.org")
         with app.app_context():
-            login = sessions.start(db.session.get(User, user_id), now=clinic.now())
+            user = db.session.get(User, user_id)
+            login = sessions.start(user, checked_version=user.session_version, now=clinic.now())
         with client.session_transaction() as session:  # logging in would need a token too
             session["_user_id"] = str(user_id)
             session["_fresh"] = True

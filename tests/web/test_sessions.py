@@ -8,7 +8,7 @@ import time
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from clinica_web import worker
 from clinica_web.extensions import db
@@ -77,17 +77,29 @@ def test_a_password_reset_ends_every_session_and_jwt(app, client, make_user, log
 
 
 @pytest.mark.concurrency
+@pytest.mark.parametrize("before", ["nothing", "a wrong password", "a login ended elsewhere"])
 def test_a_login_whose_password_is_reset_before_its_session_starts_is_refused(committing_app, tmp_path,
-                                                                              monkeypatch):
+                                                                              monkeypatch, before):
     """The old password is checked; the owner's reset, elsewhere, lands; then the session would
     start: refused as a wrong password, as it would be a moment later, and not left open (real
-    commits: each request has its own connection)."""
+    commits: each request has its own connection). Also after a wrong password (the check then
+    writes the failed count back) and in a browser whose earlier login was ended (ending it first
+    reloads the user)."""
     app = committing_app
     with app.app_context():
         user = User(email="ana@example.com", full_name="Ana", role="patient")
         user.set_password(PASSWORD)
         db.session.add(user)
         db.session.commit()
+    client = app.test_client()
+    if before == "a wrong password":
+        assert client.post("/login", data={"email": "ana@example.com", "password": "not-her-password"}
+                           ).status_code == 422
+    elif before == "a login ended elsewhere":
+        assert client.post("/login", data={"email": "ana@example.com", "password": PASSWORD}).status_code == 303
+        with app.app_context():
+            db.session.execute(update(UserSession).values(ended_at=clinic.now()))
+            db.session.commit()
     assert app.test_client().post("/password-reset", data={"email": "ana@example.com"}).status_code == 303
     with app.app_context():
         worker.run_once(now=clinic.now())
@@ -102,12 +114,11 @@ def test_a_login_whose_password_is_reset_before_its_session_starts_is_refused(co
         return user
 
     monkeypatch.setattr(accounts, "authenticate", reset_lands_after_the_check)
-    client = app.test_client()
     response = client.post("/login", data={"email": "ana@example.com", "password": PASSWORD})
     assert response.status_code == 422 and "Wrong email or password" in response.text
     assert not logged_in(client)
     with app.app_context():
-        assert db.session.scalars(select(UserSession.id)).all() == []  # no login was started
+        assert db.session.scalars(select(UserSession.id).where(UserSession.ended_at.is_(None))).all() == []
     monkeypatch.setattr(accounts, "authenticate", checked)
     assert client.post("/login", data={"email": "ana@example.com", "password": NEW_PASSWORD}).status_code == 303
 

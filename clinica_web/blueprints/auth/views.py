@@ -28,10 +28,11 @@ def _sign_in(user) -> bool:
     login, a CSRF token someone else planted) is ended and dropped first. False, and nobody signed
     in, if the password was reset since it was checked (sessions.start)."""
     now = clinic.now()
+    checked_version = user.session_version  # as read with the password: ending the old session reloads the user
     sessions.end(session.get(SESSION_KEY), now=now)
     session.clear()
     try:
-        token = sessions.start(user, now=now)
+        token = sessions.start(user, checked_version=checked_version, now=now)
     except DomainError:
         return False
     login_user(user)
