@@ -48,6 +48,18 @@ def in_thread(app, call, results, name):
     return threading.Thread(target=run)
 
 
+def run_together(app, calls: dict) -> dict:
+    """Run each call at once, each in a thread and an app context of its own: {name: its result,
+    or the message of the DomainError it raised}."""
+    results = {}
+    threads = [in_thread(app, call, results, name) for name, call in calls.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def pausing_after(module, name, monkeypatch, seconds=0.5):
     """Make module.name signal an Event once it has run (the first time), then pause, holding
     whatever its transaction has locked; returns the Event."""
@@ -75,7 +87,6 @@ def booking_at(app, patient_id, doctor_id, hhmm):
 def test_a_doctor_hidden_while_a_booking_is_made_lists_that_booking_to_move(world, monkeypatch):
     app, doctor_id, admin_id, patient_id = world
     checked = pausing_after(booking, "check_bookable", monkeypatch)
-    results = {}
 
     def hide():
         checked.wait(timeout=20)
@@ -83,12 +94,7 @@ def test_a_doctor_hidden_while_a_booking_is_made_lists_that_booking_to_move(worl
                                                     active=False, now=clinic.now())
         return [visit.id for visit in upcoming]
 
-    threads = [in_thread(app, booking_at(app, patient_id, doctor_id, "10:00"), results, "booked"),
-               in_thread(app, hide, results, "to move")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(app, {"booked": booking_at(app, patient_id, doctor_id, "10:00"), "to move": hide})
     assert isinstance(results["booked"], int)
     assert results["to move"] == [results["booked"]]  # the admin is told to move it
 
@@ -106,17 +112,12 @@ def test_a_window_added_twice_at_once_is_added_once(world, monkeypatch):
         return windows
 
     monkeypatch.setattr(schedule, "weekly_windows", read_together)
-    results = {}
 
-    def add(name):
-        return in_thread(app, lambda: schedule.add_window(actor=db.session.get(User, admin_id), doctor_id=doctor_id,
-                                                          weekday=2, start="14:00", end="17:00").id, results, name)
+    def add():
+        return schedule.add_window(actor=db.session.get(User, admin_id), doctor_id=doctor_id, weekday=2,
+                                   start="14:00", end="17:00").id
 
-    threads = [add("first"), add("second")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(app, {"first": add, "second": add})
     assert sorted(map(str, results.values()))[1] == "Overlaps the window 14:00–17:00", results
     with app.app_context():
         assert db.session.execute(select(WeeklyHours.start_minute, WeeklyHours.end_minute).where(
@@ -129,19 +130,13 @@ def test_reminders_turned_on_while_the_patient_books_are_planned_for_that_bookin
         db.session.get(User, patient_id).wants_reminders = False
         db.session.commit()
     checked = pausing_after(booking, "check_bookable", monkeypatch)
-    results = {}
 
     def turn_on():
         checked.wait(timeout=20)
         reminders.set_wanted(actor=db.session.get(User, admin_id), patient=db.session.get(User, patient_id),
                              wanted=True, now=clinic.now())
 
-    threads = [in_thread(app, booking_at(app, patient_id, doctor_id, "10:00"), results, "booked"),
-               in_thread(app, turn_on, results, "turned on")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(app, {"booked": booking_at(app, patient_id, doctor_id, "10:00"), "turned on": turn_on})
     with app.app_context():
         due = db.session.scalars(select(OutboxEmail.next_attempt_at).where(
             OutboxEmail.kind == REMINDER, OutboxEmail.status == PENDING,
@@ -157,7 +152,6 @@ def test_reminders_turned_on_while_the_patient_moves_a_visit_are_planned_for_its
         db.session.get(User, patient_id).wants_reminders = False
         db.session.commit()
     checked = pausing_after(booking, "check_bookable", monkeypatch)
-    results = {}
 
     def move():
         patient = db.session.get(User, patient_id)
@@ -169,11 +163,7 @@ def test_reminders_turned_on_while_the_patient_moves_a_visit_are_planned_for_its
         reminders.set_wanted(actor=db.session.get(User, admin_id), patient=db.session.get(User, patient_id),
                              wanted=True, now=clinic.now())
 
-    threads = [in_thread(app, move, results, "moved"), in_thread(app, turn_on, results, "turned on")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(app, {"moved": move, "turned on": turn_on})
     with app.app_context():
         planned = db.session.execute(select(OutboxEmail.sequence, OutboxEmail.next_attempt_at).where(
             OutboxEmail.kind == REMINDER, OutboxEmail.status == PENDING, OutboxEmail.appointment_id == visit)).all()
@@ -185,7 +175,6 @@ def test_reminders_turned_on_while_the_patient_moves_a_visit_are_planned_for_its
 def test_a_closure_added_while_a_booking_is_made_lists_that_booking(world, monkeypatch):
     app, doctor_id, admin_id, patient_id = world
     checked = pausing_after(booking, "check_bookable", monkeypatch)
-    results = {}
 
     def close():
         checked.wait(timeout=20)
@@ -194,12 +183,7 @@ def test_a_closure_added_while_a_booking_is_made_lists_that_booking(world, monke
             reason="Strike", now=clinic.now())
         return [visit.id for visit in during]
 
-    threads = [in_thread(app, booking_at(app, patient_id, doctor_id, "10:00"), results, "booked"),
-               in_thread(app, close, results, "to move")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(app, {"booked": booking_at(app, patient_id, doctor_id, "10:00"), "to move": close})
     assert isinstance(results["booked"], int) and results["to move"] == [results["booked"]]
 
 
@@ -215,7 +199,6 @@ def test_the_worker_offers_freed_time_while_an_admin_changes_that_doctors_hours(
         waitlist.time_freed(doctor_id, start, start + timedelta(minutes=30), now=clinic.now())
         db.session.commit()
     locking = pausing_after(schedule, "managed_doctor", monkeypatch, seconds=1.5)
-    results = {}
 
     def add_hours():
         return schedule.add_window(actor=db.session.get(User, admin_id), doctor_id=doctor_id, weekday=2,
@@ -225,11 +208,7 @@ def test_the_worker_offers_freed_time_while_an_admin_changes_that_doctors_hours(
         locking.wait(timeout=20)
         return waitlist.offer_freed_time(now=clinic.now())
 
-    threads = [in_thread(app, add_hours, results, "hours"), in_thread(app, worker_pass, results, "offers")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = run_together(app, {"hours": add_hours, "offers": worker_pass})
     assert results["offers"] == 1 and isinstance(results["hours"], int)
     with app.app_context():
         assert db.session.execute(select(WaitlistOffer.entry_id, WaitlistOffer.starts_at)).all() == [(entry, start)]
