@@ -192,7 +192,7 @@ def _claim_due(*, now, limit) -> _Held:
     for row in rows:
         # (a kind this version does not know, written by a newer one: not sent, and said why)
         fields = _message_fields(row) if row.kind == MESSAGE else written.get(row.id, f"Unknown kind: {row.kind}")
-        if isinstance(fields, str):  # a reminder that must not go out, and why
+        if isinstance(fields, str):  # a planned email that must not go out, and why
             row.status, row.last_error = SKIPPED, fields
         else:
             claimed[row.id] = (fields, row.not_after)
