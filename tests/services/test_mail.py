@@ -264,6 +264,23 @@ def monday():
 # The outbox and the messages (development file backend)
 
 
+def test_an_email_of_a_kind_this_version_does_not_know_is_skipped_and_the_rest_sent(
+        app, doctor_id, patient_id, monday, sent_mail):
+    """A row a later version planned (a rolling deploy, a downgrade): not sent, said why, and it
+    stops nothing else."""
+    book(app, patient_id=patient_id, doctor_id=doctor_id, day=monday)
+    with app.app_context():
+        db.session.add(OutboxEmail(kind="birthday", recipient="", subject="", text_body="", html_body="",
+                                   status=PENDING, next_attempt_at=TEST_NOW, created_at=TEST_NOW))
+        db.session.commit()
+    [message] = sent_mail()
+    assert message["Subject"].startswith("Your appointment is booked")
+    with app.app_context():
+        skipped = db.session.execute(select(OutboxEmail.status, OutboxEmail.last_error).where(
+            OutboxEmail.kind == "birthday")).one()
+    assert tuple(skipped) == ("skipped", "Unknown kind: birthday")
+
+
 def test_booking_writes_one_outbox_row_and_the_worker_sends_it(app, doctor_id, patient_id, monday, sent_mail,
                                                                run_worker):
     now = TEST_NOW

@@ -326,6 +326,23 @@ def test_a_long_visit_moved_away_frees_a_slot_for_each_of_the_first_in_line(app,
                                       ("cid@example.com", offer_subject("09:30"))]
 
 
+def test_an_offer_of_a_doctor_hidden_since_cannot_be_booked(app, people, sent_mail):
+    """Hiding a doctor stops new bookings with them; a time held for the waitlist before is no
+    exception (its "Book it" says the offer is gone, and nothing is booked)."""
+    ana_visit = book(app, people["ana"], people["doctor"], "09:00")
+    join(app, people["ben"], doctor_id=people["doctor"])
+    cancel(app, people["ana"], ana_visit)
+    assert run(app) == 1
+    accept, _decline = offer_links(sent_mail, "ben@example.com")
+    with app.app_context():
+        db.session.get(Doctor, people["doctor"]).active = False
+        db.session.commit()
+    assert app.test_client().post(accept).status_code == 410
+    assert offers(app)[0].status == "open"  # until it runs out, as any offer not taken
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.status == SCHEDULED)) == 0
+
+
 def test_the_worker_makes_the_offers_and_expires_the_holds(app, clock, people, make_user, run_worker, sent_mail):
     """The real worker pass: a cancelled 60-minute visit is offered to Ben and Cid (Dan, third,
     finds it all held); Ben books his, Cid lets hers run out, and the next pass offers it to Dan."""
