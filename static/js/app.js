@@ -3,7 +3,7 @@
 
    A list of free times (a container marked data-swap-heading) says in its heading what it shows
    now. Replaced because a link was followed or its form sent ("Next day", a day of the month,
-   "Show free times"), the focus moves to that heading: a screen reader reads it out, and a phone
+   "Show free times", Enter in the day's field), the focus moves to that heading: a screen reader reads it out, and a phone
    scrolls the list into view; the link pressed is gone anyway. Replaced because a select changed,
    the focus stays on the select, and the heading is read out through the page's status region. */
 (function () {
@@ -19,7 +19,8 @@
     }
     var request = event.detail.requestConfig || {};
     var followed = request.elt && request.elt.tagName === "A";
-    var sent = request.triggeringEvent && request.triggeringEvent.type === "submit";
+    var sent = (request.triggeringEvent && request.triggeringEvent.type === "submit") ||
+      (request.elt && request.elt.tagName === "BUTTON");
     if (followed || sent) {
       heading.setAttribute("tabindex", "-1");
       heading.focus();

@@ -490,8 +490,8 @@ def test_a_later_days_visit_offers_no_status_step_and_refuses_one(app, desk, mak
 def test_arrived_then_completed_redirects_back_to_the_day(app, desk, visit):
     response = set_status(desk.client, visit, ARRIVED)
     assert response.status_code == 303
-    # The page opens at the visit's row (keyboard users carry on from there), and says what changed.
-    assert response.headers["Location"] == f"/desk/?date={YESTERDAY}#visit-{visit}"
+    # The day page says what changed (at its top, where it opens).
+    assert response.headers["Location"] == f"/desk/?date={YESTERDAY}"
     assert get(app, Appointment, visit).status == ARRIVED
     page = desk.client.get(response.headers["Location"]).text
     assert "Arrived" in text_of(row_of(page, "Ana Torres"))
@@ -504,7 +504,7 @@ def test_status_action_keeps_the_doctor_filter(desk, visit, app):
     with app.app_context():
         doctor_id = db.session.get(Appointment, visit).doctor_id
     response = set_status(desk.client, visit, ARRIVED, data={"doctor_id": str(doctor_id)})
-    assert response.headers["Location"] == f"/desk/?date={YESTERDAY}&doctor_id={doctor_id}#visit-{visit}"
+    assert response.headers["Location"] == f"/desk/?date={YESTERDAY}&doctor_id={doctor_id}"
 
 
 def test_no_show_with_htmx_returns_the_updated_partial(app, desk, visit):
@@ -580,7 +580,7 @@ def test_undo_reverts_the_last_status_change_once(app, desk, visit):
     arrived = set_status(desk.client, visit, ARRIVED)
     assert flashes(desk.client.get(arrived.headers["Location"]).text) == ["Ana Torres, 09:00: arrived"]
     undone = desk.client.post(f"/desk/appointments/{visit}/undo")
-    assert undone.status_code == 303 and undone.headers["Location"] == f"/desk/?date={YESTERDAY}#visit-{visit}"
+    assert undone.status_code == 303 and undone.headers["Location"] == f"/desk/?date={YESTERDAY}"
     assert get(app, Appointment, visit).status == SCHEDULED
     assert flashes(desk.client.get(undone.headers["Location"]).text) == ["Ana Torres, 09:00: scheduled"]
     again = desk.client.post(f"/desk/appointments/{visit}/undo")

@@ -96,9 +96,9 @@ def day_csv():
 
 
 def _back_to_day(appointment):
-    """After an action: the partial list for htmx, else the day page the action came from. Either
-    way the keyboard carries on from the visit's row: its time link takes the focus (the button
-    pressed may be gone), or the page opens at it."""
+    """After an action: the partial list for htmx, else the day page the action came from. With
+    htmx the keyboard carries on from the visit's row: its time link takes the focus (the button
+    pressed may be gone). The page without htmx opens at its top, where its message is."""
     day = clinic.to_local(appointment.starts_at).date()
     doctor_id = _int_arg("doctor_id")
     if is_htmx():
@@ -108,8 +108,7 @@ def _back_to_day(appointment):
                                flash_oob=True, focus_visit=appointment.id)
     if request.values.get("next") == "detail":
         return redirect(url_for("desk.appointment", appointment_id=appointment.id), code=303)
-    return redirect(url_for("desk.day", date=day.isoformat(), doctor_id=doctor_id, _anchor=f"visit-{appointment.id}"),
-                    code=303)
+    return redirect(url_for("desk.day", date=day.isoformat(), doctor_id=doctor_id), code=303)
 
 
 def _say_status(appointment):
