@@ -3,9 +3,10 @@
 
    A list of free times (a container marked data-swap-heading) says in its heading what it shows
    now. Replaced because a link was followed or its form sent ("Next day", a day of the month,
-   "Show free times", Enter in the day's field), the focus moves to that heading: a screen reader reads it out, and a phone
-   scrolls the list into view; the link pressed is gone anyway. Replaced because a select changed,
-   the focus stays on the select, and the heading is read out through the page's status region. */
+   "Show free times", Enter in the day's field), the focus moves to that heading: a screen reader
+   reads it out, and a phone scrolls the list into view; the link or button pressed is gone anyway.
+   Replaced because a select changed, the focus stays on the select, and the heading is read out
+   through the page's status region. */
 (function () {
   "use strict";
   document.addEventListener("htmx:afterSettle", function (event) {
