@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from clinica_web.database import begin_write
@@ -110,7 +111,8 @@ def test_patient_books_with_htmx_and_cancels(new_page, server, viewport):
     visit_type.select_option("follow_up")
     page.get_by_text("for a follow-up (15 min)").wait_for()
     assert focus_settles_on(page, "type")
-    assert page.locator("#swap-status").inner_text() == day.strftime("%A %d %B %Y")
+    # Written as the swap settles, a moment after the new list shows: waited for, not read at once.
+    expect(page.locator("#swap-status")).to_have_text(day.strftime("%A %d %B %Y"))
     visit_type.select_option(chosen)
     page.get_by_text("for a consultation (30 min)").wait_for()
 
