@@ -69,8 +69,11 @@ def join(*, patient: User, doctor_id=None, specialty=None, appointment_type=None
                            parts=", ".join(PARTS_OF_DAY))
     with unit_of_work():
         locked(User, patient.id)  # one join at a time per patient: the count below stays true
+        # The entries the patient sees on their list: one whose last day has passed waits for
+        # nothing, and counting it would leave them no entry to leave.
         waiting = db.session.scalar(select(func.count(WaitlistEntry.id)).where(
-            WaitlistEntry.patient_id == patient.id, WaitlistEntry.status == ACTIVE))
+            WaitlistEntry.patient_id == patient.id, WaitlistEntry.status == ACTIVE,
+            WaitlistEntry.to_date >= clinic.local_today(now)))
         if waiting >= MAX_ACTIVE:
             raise InvalidInput("You can wait for at most %(limit)s things at once: leave one first", limit=MAX_ACTIVE)
         entry = WaitlistEntry(patient_id=patient.id, doctor_id=doctor.id if doctor else None,

@@ -65,6 +65,25 @@ def test_at_most_three_waiting_and_left_ones_do_not_count(app, people):
         join(ana)
 
 
+def test_entries_whose_last_day_has_passed_do_not_count(app, people):
+    """They are on no list (the patient's, the API's, the desk's), so they cannot be left: counted,
+    they would shut the patient out of the waitlist for good."""
+    _doctor, ana, _ben = people
+    with app.app_context():
+        join(ana), join(ana), join(ana, to_date="2027-03-11")
+        with pytest.raises(InvalidInput, match="at most 3"):
+            join(ana)
+        two_days_on = instant(TODAY + timedelta(days=2), "09:00")
+        patient = db.session.get(User, ana)
+        fresh = waitlist.join(patient=patient, specialty="General Practice", from_date="2027-03-13",
+                              to_date="2027-03-20", now=two_days_on)
+        assert len(waitlist.entries_of(patient, now=two_days_on)) == 3
+        assert fresh in waitlist.entries_of(patient, now=two_days_on)
+        with pytest.raises(InvalidInput, match="at most 3"):
+            waitlist.join(patient=patient, specialty="General Practice", from_date="2027-03-13",
+                          to_date="2027-03-20", now=two_days_on)
+
+
 def test_the_list_leaves_out_others_left_and_ended_entries(app, people):
     _doctor, ana, ben = people
     with app.app_context():
