@@ -13,6 +13,16 @@ from clinica_web.services import clinic, lifecycle, values
 from clinica_web.services.errors import FieldErrors, NotFound
 
 BLANK, INVALID = "can't be blank", "is invalid"
+SKIPPED = "is a local time the clocks skip (daylight saving)"
+
+
+class SkippedTime(ValueError):
+    """A clinic-local time that does not exist: the hour the clocks jump over in spring."""
+
+
+def instant_error(error: ValueError | OverflowError) -> str:
+    """The field message for what parse_instant refused."""
+    return SKIPPED if isinstance(error, SkippedTime) else INVALID
 
 
 def visible_to(actor: User, query: Select) -> Select:
@@ -51,7 +61,8 @@ def parse_instant(value, *, end_of_day=False) -> datetime:
     """An ISO 8601 date or datetime as a UTC instant; ValueError if it is neither.
 
     A date means local midnight (or, with end_of_day, the next local midnight, so that a
-    date-only end includes that whole day). A datetime without an offset is clinic-local.
+    date-only end includes that whole day). A datetime without an offset is clinic-local; one the
+    clocks skip is refused (SkippedTime), not read as the hour after it, which nobody asked for.
     """
     if not isinstance(value, str) or len(value) > 40:
         raise ValueError(value)
@@ -66,7 +77,10 @@ def parse_instant(value, *, end_of_day=False) -> datetime:
     if not values.in_range(moment.date()):  # before any arithmetic on it, which could overflow
         raise ValueError(value)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=clinic.tz())
+        local = moment.replace(tzinfo=clinic.tz())
+        if local.astimezone(timezone.utc).astimezone(clinic.tz()).replace(tzinfo=None) != moment:
+            raise SkippedTime(value)
+        moment = local
     return moment.astimezone(timezone.utc)
 
 
@@ -110,8 +124,8 @@ def parse_move(fields: dict) -> tuple[datetime | None, int | None, str | None]:
     if fields.get("scheduled_at") not in (None, ""):
         try:
             starts_at = parse_instant(fields["scheduled_at"])
-        except (ValueError, OverflowError):
-            errors["scheduled_at"] = [INVALID]
+        except (ValueError, OverflowError) as error:
+            errors["scheduled_at"] = [instant_error(error)]
     if fields.get("provider_id") is not None:
         provider_id = fields["provider_id"]
         if isinstance(provider_id, bool) or not isinstance(provider_id, int):
@@ -133,8 +147,8 @@ def _parse_bounds(errors, **given) -> dict:
             continue
         try:
             bounds[field] = parse_instant(value, end_of_day=field == "end_date")
-        except (ValueError, OverflowError):
-            errors[field] = [INVALID]
+        except (ValueError, OverflowError) as error:
+            errors[field] = [instant_error(error)]
     return bounds
 
 

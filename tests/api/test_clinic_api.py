@@ -1005,3 +1005,22 @@ def test_explain_is_for_staff_only(client, bearer, ana, doctor_a, patient_api_to
                     {"X-User-Token": patient_api_token(ana)}):
         response = client.get(EXPLAIN, query_string=query, headers=headers)
         assert (response.status_code, response.get_json()) == (401, NOT_AUTHORIZED), headers
+
+
+def test_a_local_time_the_clocks_skip_is_refused_not_moved_an_hour_on(app, api, desk, booked, appointment_row):
+    """2026-09-06 00:30 does not exist in Santiago (00:00 jumps to 01:00). Read as clinic-local it
+    became 01:30, an hour nobody asked for; each endpoint now says why it cannot use it."""
+    skipped = {"scheduled_at": ["is a local time the clocks skip (daylight saving)"]}
+    before = appointment_row(booked)
+    response = reschedule(api, desk, booked, scheduled_at="2026-09-06T00:30:00")
+    assert (response.status_code, response.get_json()) == (422, {"errors": skipped})
+    assert appointment_row(booked) == before
+    response = api("get", EXPLAIN, desk, query_string={"provider_id": before["doctor_id"],
+                                                       "scheduled_at": "2026-09-06T00:30"})
+    assert (response.status_code, response.get_json()) == (422, {"errors": skipped})
+    response = in_range(api, desk, start_date="2026-09-06T00:30:00", end_date="2026-09-07")
+    assert (response.status_code, response.get_json()) == (
+        422, {"errors": {"start_date": ["is a local time the clocks skip (daylight saving)"]}})
+    # The same instants with an offset, and the times either side of the gap, are read as before.
+    assert in_range(api, desk, start_date="2026-09-06T00:30:00-04:00", end_date="2026-09-07").status_code == 200
+    assert in_range(api, desk, start_date="2026-09-05T23:59:00", end_date="2026-09-06T01:00:00").status_code == 200

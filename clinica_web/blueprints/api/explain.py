@@ -25,8 +25,8 @@ def explain_availability():
     start = None
     try:
         start = appointments.parse_instant(args.get("scheduled_at"))
-    except (ValueError, OverflowError):
-        errors["scheduled_at"] = [BLANK if not args.get("scheduled_at") else INVALID]
+    except (ValueError, OverflowError) as error:
+        errors["scheduled_at"] = [BLANK if not args.get("scheduled_at") else appointments.instant_error(error)]
     duration = availability.DEFAULT_DURATION
     if args.get("duration_minutes"):
         duration = values.positive_number(args["duration_minutes"], MAX_DURATION)

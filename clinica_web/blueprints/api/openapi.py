@@ -27,7 +27,8 @@ TOO_MANY = _json(ERROR, "Too many attempts; try again in a minute")
 JWT = [{"bearerAuth": []}]
 STAFF = [{"userToken": []}]
 TIME = "^([01][0-9]|2[0-3]):[0-5][0-9]$"
-DATE_DESCRIPTION = "ISO 8601 date (whole local days) or date-time (no offset means clinic-local)"
+DATE_DESCRIPTION = ("ISO 8601 date (whole local days) or date-time (no offset means clinic-local; a local time "
+                    "the clocks skip is refused)")
 CONFIRMED_AT = {"type": "string", "format": "date-time", "nullable": True,
                 "description": "When the patient confirmed this time (null until then, and again after a move)"}
 PATH_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
