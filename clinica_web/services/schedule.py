@@ -43,7 +43,7 @@ def weekly_windows_rows(doctor_id) -> list[WeeklyHours]:
 
 
 def _hhmm(value, field) -> int:
-    match = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)|24:00", value.strip()) if isinstance(value, str) else None
+    match = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])|24:00", value.strip()) if isinstance(value, str) else None
     if not match:
         raise InvalidInput("Use HH:MM (24-hour)", field=field)
     minute = 1440 if value.strip() == "24:00" else int(match[1]) * 60 + int(match[2])

@@ -8,8 +8,8 @@ from clinica_web.models.appointment import MAX_DURATION
 from clinica_web.services.errors import InvalidInput
 from clinica_web.services.rules import refusal
 
-_TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIME = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")  # [0-9], not \d: no other scripts' digits
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # The dates the clinic deals in. Outside them no rule means anything, and date arithmetic near
 # year 1 or 9999 overflows: such dates are refused where they come in, not half-way through a
 # change (a blocked period in year 1 was once saved before its page failed).

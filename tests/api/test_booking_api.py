@@ -466,6 +466,7 @@ def test_duration_and_type(book, doctor_id, fields, duration, kind):
         ({"time": 900}, "Invalid time format (HH:MM)"),
         ({"time": 9.0}, "Invalid time format (HH:MM)"),
         ({"time": "\u0660\u0669:\u0660\u0660"}, "Invalid time format (HH:MM)"),  # Arabic-Indic digits
+        ({"time": "0\u0669:3\u0660"}, "Invalid time format (HH:MM)"),  # some of them (the first must be 0-2)
         ({"duration": 0}, "Invalid duration"),
         ({"duration": 481}, "Invalid duration"),
         ({"duration": -5}, "Invalid duration"),

@@ -107,6 +107,7 @@ def test_windows_may_touch_but_not_overlap(app, rossi):
     ("9am", "10:00", "Use HH:MM (24-hour)"),
     ("09:00", "25:00", "Use HH:MM (24-hour)"),
     ("9:00", "10:00", "Use HH:MM (24-hour)"),
+    ("0\u0669:00", "10:00", "Use HH:MM (24-hour)"),  # an Arabic-Indic nine
     ("", "10:00", "This field is required."),
 ])
 def test_bad_windows_are_refused_with_a_message(app, rossi, start, end, message):

@@ -15,8 +15,8 @@ except ImportError:  # WTForms < 3.3
 from clinica_web.services.accounts import MAX_NAME, MAX_PASSWORD, MIN_PASSWORD
 from clinica_web.services.staff import MAX_SPECIALTY, MAX_TOKEN_NAME
 
-DATE = r"^\d{4}-\d{2}-\d{2}$"
-TIME = r"^\d{2}:\d{2}$"
+DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+TIME = r"^[0-9]{2}:[0-9]{2}$"
 ROLES = ("reception", "admin")  # the accounts made on the staff page (doctors' with their doctor)
 # A stored role as a word of the reader's language, lower case as in a sentence ("reception",
 # "recepción"); capitalized where it stands alone.
