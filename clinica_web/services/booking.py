@@ -18,7 +18,7 @@ from clinica_web.models import CANCELLED, HELD, PATIENT, SCHEDULED, Appointment,
 from clinica_web.services import availability, calendars, clinic, history, lifecycle, slots, values
 from clinica_web.services.errors import DomainError, InvalidInput, NotAllowed, NotFound, SlotUnavailable
 from clinica_web.services.rules import refusal
-from clinica_web.services.values import parse_date, parse_duration, parse_time, valid_id, whole_number
+from clinica_web.services.values import in_range, parse_date, parse_duration, parse_time, valid_id, whole_number
 
 MAX_NOTES = 2000
 MAX_BOOKING_KEY = 64  # the column's length: the forms make 32-character keys
@@ -128,9 +128,16 @@ def free_times(*, doctor_id, date, duration=None, now: datetime) -> list[int]:
     """Free start minutes of a doctor's local day (the booking API's available-slots)."""
     if doctor_id in (None, "") or date in (None, ""):
         raise refusal("missing_fields")
-    day = parse_date(date)
+    day = parse_date(date, bounded=False)
     duration = parse_duration(duration, availability.DEFAULT_DURATION)
     doctor_id = whole_number(doctor_id)
+    if not in_range(day):
+        # Long past or far beyond the horizon: no free times, as for any past day or any day past
+        # the horizon (section 10 has no other answer); the doctor is checked without the day,
+        # whose arithmetic could overflow.
+        if availability.active_doctor(doctor_id) is None:
+            raise refusal("doctor_not_found")
+        return []
     # One query: the doctor and their hours are what this worker keeps (services/calendars.py).
     calendar = calendars.day(doctor_id, day) if valid_id(doctor_id) else None
     if calendar is None or calendar.doctor is None:

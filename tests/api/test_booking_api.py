@@ -331,6 +331,17 @@ def test_no_slots_on_a_day_off_in_the_past_or_beyond_the_horizon(client, headers
         assert response.status_code == 200 and response.get_json() == [], day
 
 
+@pytest.mark.parametrize("day", ["0001-01-01", "1999-02-03", "2100-01-01", "9999-12-31"])
+def test_days_long_past_or_far_ahead_have_no_slots_like_any_past_or_distant_day(client, headers, doctor_id, day):
+    """Section 10 answers a past day or one beyond the horizon with []: so do the years the clinic
+    does not deal in (they had a message of their own, not one of section 6's). An unknown doctor
+    is still said to be one."""
+    response = slots(client, headers, doctor_id=doctor_id, date=day)
+    assert (response.status_code, response.get_json()) == (200, [])
+    response = slots(client, headers, doctor_id=999999, date=day)
+    assert (response.status_code, response.get_json()) == (400, {"error": "Doctor not found"})
+
+
 @pytest.mark.parametrize(
     "params, message",
     [
