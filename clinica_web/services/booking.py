@@ -292,10 +292,11 @@ def reschedule_by_patient(*, patient: User, appointment_id, date, time, doctor_i
     or another of the same specialty. Same visit type and length."""
     with unit_of_work():  # a time taken after the check is refused by the database: SlotTaken
         appointment = get_for_patient(appointment_id, patient, lock=True)
-        check_patient_may_change(appointment, now=now, doing="changed")
         slot = parse_slot(doctor_id=appointment.doctor_id if doctor_id in (None, "") else doctor_id, date=date,
                           time=time, duration=appointment.duration_minutes,
                           appointment_type=appointment.appointment_type)
+        # After the format's checks, before the rules': the order of section 6, as a booking has it.
+        check_patient_may_change(appointment, now=now, doing="changed")
         doctor, start, end = check_bookable(slot, patient_id=patient.id, now=now, exclude_id=appointment.id, lock=True)
         if doctor.specialty != appointment.doctor.specialty:
             raise InvalidInput("Choose a doctor of the same specialty (%(specialty)s)", field="doctor_id",
@@ -332,8 +333,10 @@ def cancel_reason(reason, note, choices: dict) -> tuple[str, str | None]:
     reason = reason or "other"
     if not isinstance(reason, str) or reason not in choices:
         raise InvalidInput("Choose a reason: %(reasons)s", field="reason", reasons=", ".join(choices))
-    note = note.strip() if isinstance(note, str) else note
-    if note is not None and not isinstance(note, str) or note and len(note) > 500:
+    if note is not None and not isinstance(note, str):
+        raise InvalidInput("Write the note as text", field="note")
+    note = note.strip() if note is not None else None
+    if note and len(note) > 500:
         raise InvalidInput("A note has at most 500 characters", field="note")
     return reason, note or None
 

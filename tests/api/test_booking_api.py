@@ -670,6 +670,14 @@ def test_absurdly_nested_json_is_a_400(client, headers, raw):
         assert response.get_json() == {"error": "Request body must be valid JSON"}
 
 
+@pytest.mark.parametrize("raw, message", [("null", "Request body must be a JSON object"),
+                                          (" [1] ", "Request body must be a JSON object"),
+                                          ("nul", "Request body must be valid JSON")])
+def test_json_that_is_not_an_object_is_named_as_such(client, headers, raw, message):
+    response = client.post("/v1/bookings", data=raw, content_type="application/json", headers=headers)
+    assert (response.status_code, response.get_json()) == (400, {"error": message})
+
+
 # ---------------------------------------------------------------------------------------------
 # My bookings
 
@@ -809,7 +817,8 @@ def test_cancel_takes_an_optional_reason_and_note(app, client, book, headers, se
                                        "found_another_time, other"),
     ({"reason": 3}, "Choose a reason: "),
     ({"reason": "other", "note": "x" * 501}, "A note has at most 500 characters"),
-    ({"reason": "other", "note": ["a list"]}, "A note has at most 500 characters"),
+    ({"reason": "other", "note": ["a list"]}, "Write the note as text"),
+    ({"reason": "other", "note": {}}, "Write the note as text"),
 ])
 def test_cancel_refuses_a_reason_patients_do_not_have(app, client, book, headers, body, message):
     booked = book().get_json()
@@ -903,3 +912,7 @@ def test_moving_someone_elses_booking_or_inside_the_cutoff(app, client, book, be
     late = client.put(f"/v1/bookings/{booked['id']}", headers=bearer(patient_id),
                       json={"date": MONDAY.isoformat(), "time": "11:00"})
     assert (late.status_code, late.get_json()) == (400, TOO_LATE)
+    # As a booking does, the format's checks come first (section 6's order, the cutoff with the rules).
+    garbled = client.put(f"/v1/bookings/{booked['id']}", headers=bearer(patient_id),
+                         json={"date": MONDAY.isoformat(), "time": "9"})
+    assert (garbled.status_code, garbled.get_json()) == (400, {"error": "Invalid time format (HH:MM)"})

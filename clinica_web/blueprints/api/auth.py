@@ -62,7 +62,7 @@ def json_body() -> dict:
         body = request.get_json(silent=True)
     except RecursionError:  # nested deeper than the JSON parser goes
         body = None
-    if body is None:
+    if body is None and request.get_data().strip() != b"null":  # (null is valid JSON, if not an object)
         raise BadRequest("Request body must be valid JSON")
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
