@@ -102,7 +102,8 @@ def days(count):
 
 CHANGE_WORDS = {"booked": _l("Booked"), "cancelled": _l("Cancelled"), "rescheduled": _l("Moved"),
                 "status": _l("Status"), "status_undo": _l("Undid status"), "documented": _l("Documentation written"),
-                "documentation_edited": _l("Documentation changed"), "confirmed": _l("Confirmed by the patient")}
+                "documentation_edited": _l("Documentation changed"), "confirmed": _l("Confirmed by the patient"),
+                "waitlist_offer": _l("Offered from the waitlist")}
 
 
 def _change_value(value):

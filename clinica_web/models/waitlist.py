@@ -74,7 +74,9 @@ class WaitlistOffer(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    offered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the worker
 
     entry: Mapped[WaitlistEntry] = relationship()
     doctor: Mapped[Doctor] = relationship()
     appointment: Mapped[Appointment | None] = relationship()
+    offered_by: Mapped[User | None] = relationship()

@@ -18,20 +18,25 @@ BOOKED, RESCHEDULED, CANCELLED = "booked", "rescheduled", "cancelled"
 STATUS, STATUS_UNDO = "status", "status_undo"
 DOCUMENTED, DOCUMENTATION_EDITED = "documented", "documentation_edited"
 CONFIRMED = "confirmed"
-KINDS = (BOOKED, RESCHEDULED, CANCELLED, STATUS, STATUS_UNDO, DOCUMENTED, DOCUMENTATION_EDITED, CONFIRMED)
+# A freed time held and offered from the waitlist: recorded once the offer is accepted, at the time
+# it was made (an offer that ends unbooked leaves no visit, only its row in waitlist_offers).
+OFFERED = "waitlist_offer"
+KINDS = (BOOKED, RESCHEDULED, CANCELLED, STATUS, STATUS_UNDO, DOCUMENTED, DOCUMENTATION_EDITED, CONFIRMED, OFFERED)
 
 # The email each kind of change sends the patient (the others send none).
 PATIENT_EMAILS = {BOOKED: "booked", RESCHEDULED: "rescheduled", CANCELLED: "cancelled"}
 
 
-def record(appointment: Appointment, kind: str, *, actor: User, now: datetime, from_value=None, to_value=None,
+def record(appointment: Appointment, kind: str, *, actor: User | None, now: datetime, from_value=None, to_value=None,
            reason=None, previous_start=None, previous_place=None) -> AppointmentChange:
-    """Record one change of `appointment` by `actor`, and queue its consequences (a move passes
+    """Record one change of `appointment` by `actor` (None: the clinic's worker), and queue its
+    consequences (a move passes
     the time it leaves, `previous_start`, for the email's "from … to …", and `previous_place`,
     (doctor id, start, end), for the waitlist)."""
     if kind not in KINDS:
         raise ValueError(f"Unknown kind of change: {kind}")
-    change = AppointmentChange(appointment=appointment, actor_id=actor.id, at=now, kind=kind,
+    change = AppointmentChange(appointment=appointment, actor_id=actor.id if actor is not None else None, at=now,
+                               kind=kind,
                                from_value=from_value, to_value=to_value, reason=reason)
     db.session.add(change)
     if kind in PATIENT_EMAILS:

@@ -265,9 +265,9 @@ def _waiting_for(doctor, first_day, last_day, item) -> list[WaitlistEntry]:
         .with_for_update(skip_locked=True, of=WaitlistEntry)))
 
 
-def _hold(entry, doctor, start, end, *, now, given_up=None) -> bool:
-    """Hold [start, end) for the entry and offer it; False if the database refuses the hold
-    (someone booked the time a moment ago)."""
+def _hold(entry, doctor, start, end, *, now, given_up=None, offered_by: User | None = None) -> bool:
+    """Hold [start, end) for the entry and offer it (by `offered_by`, staff offering it by hand, or
+    by the worker); False if the database refuses the hold (someone booked the time a moment ago)."""
     held = Appointment(patient_id=entry.patient_id, doctor_id=doctor.id, starts_at=start, ends_at=end,
                        duration_minutes=int((end - start).total_seconds() // 60),
                        appointment_type=entry.appointment_type, status=HELD, notes="", created_at=now, updated_at=now)
@@ -287,7 +287,8 @@ def _hold(entry, doctor, start, end, *, now, given_up=None) -> bool:
         return False
     hold_until = min(now + timedelta(minutes=current_app.config["WAITLIST_HOLD_MINUTES"]), start)
     offer = WaitlistOffer(entry=entry, doctor_id=doctor.id, starts_at=start, ends_at=end, appointment_id=held.id,
-                          status=OPEN, expires_at=hold_until, created_at=now)
+                          status=OPEN, expires_at=hold_until, created_at=now,
+                          offered_by_id=offered_by.id if offered_by is not None else None)
     db.session.add(offer)
     db.session.flush()
     notifications.queue(recipient=entry.patient.email, now=now,
@@ -349,6 +350,7 @@ def accept(token: str, *, now: datetime, patient: User | None = None) -> Appoint
         offer.status, offer.decided_at = ACCEPTED, now
         offer.entry.status, offer.entry.ended_at = BOOKED, now
         links.spend(links.read(token, ACCEPT, now=now), now=now)
+        history.record(visit, history.OFFERED, actor=offer.offered_by, now=offer.created_at)
         history.record(visit, history.BOOKED, actor=offer.entry.patient, now=now, to_value=SCHEDULED)
     return visit
 
@@ -422,7 +424,7 @@ def offer_by_hand(*, actor: User, entry_id, doctor_id, date, time, now: datetime
     entry is waiting, for that doctor or their specialty, with no offer open; the time (clinic-local
     `date` YYYY-MM-DD and `time` HH:MM, the entry's visit type) passes every booking rule for the
     entry's patient. SlotTaken(TAKEN_JUST_NOW) if the database refuses the hold: someone booked it
-    a moment ago. Audited: the held row has no history, and the audit says who offered it."""
+    a moment ago. Audited; the visit's history names the actor too if the offer is booked."""
     # Here, not at the top: schedule imports this module.
     from clinica_web.models import ADMIN, RECEPTION
     from clinica_web.services import audit, schedule
@@ -442,7 +444,7 @@ def offer_by_hand(*, actor: User, entry_id, doctor_id, date, time, now: datetime
             _doctor, start, end = booking.check_bookable(slot, patient_id=entry.patient_id, now=now, lock=True)
         except PatientBusy:
             raise PatientBusy("The patient already has a booking at this time") from None
-        if not _hold(entry, doctor, start, end, now=now):
+        if not _hold(entry, doctor, start, end, now=now, offered_by=actor):
             raise SlotTaken(TAKEN_JUST_NOW)
         offer = db.session.scalars(select(WaitlistOffer).where(WaitlistOffer.entry_id == entry.id,
                                                                WaitlistOffer.status == OPEN)

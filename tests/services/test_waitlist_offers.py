@@ -22,7 +22,7 @@ from clinica_web.models import (
     WaitlistOffer,
     WeeklyHours,
 )
-from clinica_web.services import booking, clinic, schedule, waitlist
+from clinica_web.services import booking, clinic, history, schedule, waitlist
 from clinica_web.services.errors import DomainError
 from tests.conftest import PASSWORD, instant, race
 
@@ -109,6 +109,9 @@ def test_a_cancelled_time_is_held_for_the_first_in_line_who_books_it(app, client
     with app.app_context():
         visit = db.session.get(Appointment, held_id)
         assert (visit.status, visit.patient_id) == (SCHEDULED, people["ben"])
+        # Its history: the worker's offer (no one's, at the time it was made), then Ben's booking.
+        assert [(c.kind, c.actor_id, c.at) for c in history.changes_of(visit)] == [
+            ("waitlist_offer", None, instant(NOW_DAY, "12:00")), ("booked", people["ben"], clinic.now())]
         assert db.session.get(WaitlistEntry, ben_entry).status == "booked"
     assert offers(app)[0].status == "accepted"
     assert any(m["Subject"].startswith("Your appointment is booked") and m["To"] == "ben@example.com"

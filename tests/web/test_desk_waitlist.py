@@ -184,6 +184,26 @@ def test_a_time_offered_by_hand_is_held_and_emailed(app, desk, clinic_people, se
     assert len(held_and_offered(app)[1]) == 1
 
 
+def test_the_visit_of_a_booked_offer_has_the_offer_in_its_history(app, desk, clinic_people, clock, sent_mail):
+    """Section 14: the waitlist offer is a change of the visit, recorded when it was made and by
+    whom (here the desk's Rita; the worker's offers say "System"), before the patient's booking."""
+    entry = join(app, clinic_people["ana"], specialty="General Practice")
+    assert offer(desk, entry, clinic_people["rossi"], "10:00").status_code == 303
+    [message] = offer_mail(sent_mail)
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    [accept] = [path for path in re.findall(r"https?://[^/\s]+(/waitlist/offers/\S+)", text)
+                if not path.endswith("/decline")]
+    clock.advance(minutes=5)
+    assert app.test_client().post(accept).status_code == 200
+    with app.app_context():
+        visit_id = db.session.scalars(select(WaitlistOffer.appointment_id)).one()
+    page = desk.get(f"/desk/appointments/{visit_id}").text
+    history = re.search(r'<section aria-labelledby="history-heading">(.*?)</section>', page, re.S)[1]
+    rows = [text_of(row) for row in re.findall(r"<tr>(.*?)</tr>", history, re.S)[1:]]
+    assert rows == ["Wed 10 Mar 2027, 12:00 Rita Desk Offered from the waitlist",
+                    "Wed 10 Mar 2027, 12:05 Ana Torres Booked: scheduled"]
+
+
 @pytest.mark.parametrize("ending", ["runs out", "declined"])
 def test_a_time_offered_by_hand_is_freed_when_its_hold_runs_out_or_is_declined(
         app, desk, clinic_people, clock, run_worker, sent_mail, ending):
