@@ -370,6 +370,16 @@ def test_a_patient_registered_by_phone_only_is_booked_and_never_emailed(app, des
     assert non_reminder_emails(app) == []  # no confirmation queued
     page = desk.client.get(booked.headers["Location"]).text
     assert "Walk In · no email · +56 9 1111 2222" in text_of(page)
+    # The desk is told it has to pass the news on itself: nobody is emailed.
+    assert "Booked for Walk In. They have no email address: tell them the details." in text_of(page)
+    assert "emailed" not in text_of(page)
+    visit = booked.headers["Location"].rsplit("/", 1)[1]
+    moved = desk.client.post(f"/desk/appointments/{visit}/reschedule", data={
+        "doctor_id": doctor, "date": MONDAY.isoformat(), "time": "10:00", "reason": "Called to move it"})
+    assert moved.status_code == 303
+    page = text_of(desk.client.get(moved.headers["Location"]).text)
+    assert "The appointment is moved. The patient has no email address: tell them the new time." in page
+    assert "emailed" not in page
     assert f"patients/{patient.id}" in desk.client.get(f"/desk/?date={MONDAY}").text
     assert "None" not in desk.client.get(f"/desk/day.csv?date={MONDAY}").text
 
@@ -380,6 +390,11 @@ def test_a_patient_registered_by_phone_only_is_booked_and_never_emailed(app, des
     with app.app_context():
         reasons = set(db.session.scalars(select(OutboxEmail.last_error).where(OutboxEmail.status == SKIPPED)))
     assert reasons == {"The patient has no email address"}
+    cancelled = desk.client.post(f"/desk/appointments/{visit}/cancel", data={"reason": "patient_called"})
+    assert cancelled.status_code == 303
+    page = text_of(desk.client.get(cancelled.headers["Location"]).text)
+    assert "The appointment is cancelled. The patient has no email address: tell them." in page
+    assert "emailed" not in page and non_reminder_emails(app) == []
 
 
 def test_without_an_email_a_phone_is_required(app, desk):

@@ -196,7 +196,8 @@ def cancel(appointment_id):
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            flash(_("The appointment is cancelled and the patient has been emailed."), "success")
+            flash(_("The appointment is cancelled and the patient has been emailed.") if found.patient.email else
+                  _("The appointment is cancelled. The patient has no email address: tell them."), "success")
             return redirect(url_for("desk.appointment", appointment_id=found.id), code=303)
     return render_template("desk/cancel.html", appointment=found, form=form), 422 if form.errors else 200
 
@@ -259,7 +260,10 @@ def _move(found, *, now):
             if found.sequence == sequence:
                 flash(_("That is already the appointment's time and doctor: nothing has changed."), "info")
             else:
-                flash(_("The appointment is moved and the patient has been emailed the new time."), "success")
+                flash(_("The appointment is moved and the patient has been emailed the new time.")
+                      if found.patient.email else
+                      _("The appointment is moved. The patient has no email address: tell them the new time."),
+                      "success")
             return redirect(url_for("desk.appointment", appointment_id=found.id), code=303)
     doctor = availability.active_doctor(values.positive_number(form.doctor_id.data or "", values.MAX_ID))
     try:
@@ -380,7 +384,10 @@ def book_submit():
         flash(i18n.error_text(error), "error")
         return redirect(url_for("desk.book", patient_id=_int_arg("patient_id"), doctor_id=form.doctor_id.data,
                                 date=form.date.data, type=form.type.data), code=303)
-    flash(_("Booked for %(patient)s; they have been emailed the details.", patient=patient.full_name), "success")
+    flash(_("Booked for %(patient)s; they have been emailed the details.", patient=patient.full_name)
+          if patient.email else
+          _("Booked for %(patient)s. They have no email address: tell them the details.", patient=patient.full_name),
+          "success")
     return redirect(url_for("desk.appointment", appointment_id=booked.id), code=303)
 
 
