@@ -281,10 +281,12 @@ def clash_of(appointment: Appointment) -> BlockedPeriod | None:
 
 
 def appointments_during(period: BlockedPeriod) -> list[Appointment]:
-    """Non-cancelled appointments inside a blocked period (for a closure: every doctor's)."""
+    """Non-cancelled bookings inside a blocked period (for a closure: every doctor's). A waitlist
+    hold is not one: its "Book it" now refuses the time (waitlist.accept), and it runs out."""
     query = (
         select(Appointment)
-        .where(lifecycle.holds_time(), Appointment.overlapping(period.starts_at, period.ends_at))
+        .where(lifecycle.holds_time(), lifecycle.is_booking(),
+               Appointment.overlapping(period.starts_at, period.ends_at))
         .options(db.joinedload(Appointment.patient), db.joinedload(Appointment.doctor))
         .order_by(Appointment.starts_at)
     )

@@ -343,8 +343,9 @@ def accept(token: str, *, now: datetime, patient: User | None = None) -> Appoint
         if patient is not None and offer.entry.patient_id != patient.id:
             raise InvalidInput(OFFER_EXPIRED)
         share_locked(offer.entry.patient)  # their choice of reminders holds until this commits (booking._book)
-        if availability.active_doctor(offer.doctor_id, share_lock=True) is None:  # hidden since (as check_bookable)
-            raise InvalidInput(OFFER_EXPIRED)
+        doctor = availability.active_doctor(offer.doctor_id, share_lock=True)  # locked as check_bookable does
+        if doctor is None or _calendar_stops(doctor, offer, now=now):  # hidden, or the time taken off, since
+            raise InvalidInput(OFFER_EXPIRED)  # (the hold runs out as any other: the worker releases it)
         visit = locked(Appointment, offer.appointment_id)
         visit.status, visit.created_at, visit.updated_at = SCHEDULED, now, now
         offer.status, offer.decided_at = ACCEPTED, now
@@ -353,6 +354,22 @@ def accept(token: str, *, now: datetime, patient: User | None = None) -> Appoint
         history.record(visit, history.OFFERED, actor=offer.offered_by, now=offer.created_at)
         history.record(visit, history.BOOKED, actor=offer.entry.patient, now=now, to_value=SCHEDULED)
     return visit
+
+
+# What only the calendar can have changed since a time was held: the rest (the notice, the horizon)
+# was checked when it was offered, and the hold has kept everyone else off the time.
+_CALENDAR_RULES = frozenset(("not_working_day", "outside_hours", "blocked", "closed"))
+
+
+def _calendar_stops(doctor: Doctor, offer: WaitlistOffer, *, now) -> bool:
+    """Whether time off, a closure or changed hours now stop the offered time: a hold does not
+    stop the doctor's calendar from changing under it (the desk sees it among the bookings to
+    move), and "Book it" must not then book the patient into it."""
+    local = offer.starts_at.astimezone(clinic.tz())
+    minute, duration = local.hour * 60 + local.minute, int((offer.ends_at - offer.starts_at).total_seconds() // 60)
+    stopped = availability.rules_stopping(doctor, local.date(), minute, duration, now=now,
+                                          exclude_id=offer.appointment_id, every=True)
+    return any(code in _CALENDAR_RULES for code, _busy in stopped)
 
 
 def decline(token: str, *, now: datetime) -> WaitlistOffer:

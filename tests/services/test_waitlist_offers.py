@@ -346,6 +346,34 @@ def test_an_offer_of_a_doctor_hidden_since_cannot_be_booked(app, people, sent_ma
         assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.status == SCHEDULED)) == 0
 
 
+@pytest.mark.parametrize("taken_off", ["time off", "a clinic closure", "hours removed"])
+def test_a_held_time_the_calendar_takes_off_since_cannot_be_booked(app, people, make_user, sent_mail, taken_off):
+    """The hold keeps other patients off the time, not the doctor's calendar: time off, a closure
+    or hours removed since the offer stop its "Book it" (the offer is gone, nothing is booked),
+    and the desk is not sent to the hold among the bookings to move."""
+    admin = make_user(role="admin")
+    ana_visit = book(app, people["ana"], people["doctor"], "09:00")
+    join(app, people["ben"], doctor_id=people["doctor"])
+    cancel(app, people["ana"], ana_visit)
+    assert run(app) == 1
+    accept, _decline = offer_links(sent_mail, "ben@example.com")
+    with app.app_context():
+        actor = db.session.get(User, admin)
+        if taken_off == "hours removed":
+            [window] = db.session.scalars(select(WeeklyHours).where(
+                WeeklyHours.doctor_id == people["doctor"], WeeklyHours.weekday == DAY.weekday()))
+            schedule.remove_window(actor=actor, window_id=window.id)
+        else:
+            _period, inside = schedule.add_blocked_period(
+                actor=actor, doctor_id=people["doctor"] if taken_off == "time off" else None,
+                start_date=DAY.isoformat(), end_date=DAY.isoformat(), start_time="09:00", end_time="10:00",
+                reason="Away", now=clinic.now())
+            assert inside == []  # the hold is no booking to move
+    assert app.test_client().post(accept).status_code == 410
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.status == SCHEDULED)) == 0
+
+
 def test_the_worker_makes_the_offers_and_expires_the_holds(app, clock, people, make_user, run_worker, sent_mail):
     """The real worker pass: a cancelled 60-minute visit is offered to Ben and Cid (Dan, third,
     finds it all held); Ben books his, Cid lets hers run out, and the next pass offers it to Dan."""
