@@ -329,8 +329,9 @@ def _where_and_when(appointment):
 
 
 def cancel_reason(reason, note, choices: dict) -> tuple[str, str | None]:
-    """(reason code, note) checked against `choices` (lifecycle's lists); no reason is "other"."""
-    reason = reason or "other"
+    """(reason code, note) checked against `choices` (lifecycle's lists); no reason is "other"
+    (an empty or false one is a wrong one, not none)."""
+    reason = "other" if reason is None else reason
     if not isinstance(reason, str) or reason not in choices:
         raise InvalidInput("Choose a reason: %(reasons)s", field="reason", reasons=", ".join(choices))
     if note is not None and not isinstance(note, str):

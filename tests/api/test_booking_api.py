@@ -4,6 +4,7 @@ Every test talks HTTP to the app (register, login, JWT, doctors, slots, book, my
 cancel) and checks what the client receives: status, JSON body, the email the patient gets, and
 where the promise is about storage (nothing created on a refusal), the database.
 """
+import io
 import re
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -816,6 +817,8 @@ def test_cancel_takes_an_optional_reason_and_note(app, client, book, headers, se
     ({"reason": "doctor_unavailable"}, "Choose a reason: feeling_better, cannot_attend, booked_by_mistake, "
                                        "found_another_time, other"),
     ({"reason": 3}, "Choose a reason: "),
+    ({"reason": ""}, "Choose a reason: "),
+    ({"reason": False}, "Choose a reason: "),
     ({"reason": "other", "note": "x" * 501}, "A note has at most 500 characters"),
     ({"reason": "other", "note": ["a list"]}, "Write the note as text"),
     ({"reason": "other", "note": {}}, "Write the note as text"),
@@ -826,6 +829,20 @@ def test_cancel_refuses_a_reason_patients_do_not_have(app, client, book, headers
     assert response.status_code == 400 and response.get_json()["error"].startswith(message)
     with app.app_context():
         assert db.session.get(Appointment, booked["id"]).status == "scheduled"
+
+
+def test_a_chunked_cancel_body_is_read_like_any_other(app, client, book, headers):
+    """Without a Content-Length (Transfer-Encoding: chunked) the reason and note were dropped."""
+    booked = book().get_json()
+    body = b'{"reason": "cannot_attend", "note": "Away that week"}'
+    response = client.delete(f"/v1/bookings/{booked['id']}", input_stream=io.BytesIO(body),
+                             headers={**headers, "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+                             environ_overrides={"wsgi.input_terminated": True})  # as gunicorn passes it on, decoded
+    assert response.status_code == 200
+    with app.app_context():
+        row = db.session.get(Appointment, booked["id"])
+        assert (row.status, row.cancel_reason_code, row.cancel_reason) == (
+            "cancelled", "cannot_attend", "Away that week")
 
 
 def test_inside_the_cutoff_a_patient_cannot_cancel_online(app, client, bearer, patient_id, doctor_id,

@@ -86,7 +86,7 @@ def reschedule_booking(booking_id):
 @jwt_required
 def cancel_booking(booking_id):
     """An optional JSON body {"reason": code, "note": text}; no body means the reason "other"."""
-    body = json_body() if request.content_length else {}
+    body = json_body() if request.get_data() else {}  # (a chunked body has no Content-Length)
     booking.cancel_by_patient(patient=g.api_user, appointment_id=booking_id, reason=body.get("reason"),
                               note=body.get("note"), now=clinic.now())
     return {"message": "Booking cancelled successfully"}
