@@ -4,7 +4,7 @@ undo) and cancel it with a reason. The rules of when each is allowed are lifecyc
 The caller has checked that `actor` may touch the appointment (appointments.get_for_staff); each
 function locks it again (appointments.locked_for_staff) inside its unit of work.
 """
-from datetime import datetime
+from datetime import datetime, timezone
 
 from clinica_web.database import unit_of_work
 from clinica_web.models import DOCTOR, Appointment, User
@@ -48,7 +48,8 @@ def _reschedule(*, actor, appointment, starts_at, doctor_id, reason, now):
         raise refusal("off_grid", field="scheduled_at")
     slot = Slot(new_doctor_id, start.date(), start.hour * 60 + start.minute, appointment.duration_minutes,
                 find_type(appointment.appointment_type))
-    if slots.local_instant(slot.day, slot.minute, clinic.tz()) != start:
+    if slots.local_instant(slot.day, slot.minute, clinic.tz()) != start.astimezone(timezone.utc):
+        # (Compared in UTC: an aware time in a repeated hour never equals one of another zone.)
         # The second occurrence of an ambiguous local time: not a time the grid offers.
         raise refusal("off_grid", field="scheduled_at")
     try:

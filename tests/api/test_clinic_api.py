@@ -1024,3 +1024,22 @@ def test_a_local_time_the_clocks_skip_is_refused_not_moved_an_hour_on(app, api, 
     # The same instants with an offset, and the times either side of the gap, are read as before.
     assert in_range(api, desk, start_date="2026-09-06T00:30:00-04:00", end_date="2026-09-07").status_code == 200
     assert in_range(api, desk, start_date="2026-09-05T23:59:00", end_date="2026-09-06T01:00:00").status_code == 200
+
+
+def test_staff_move_a_visit_into_either_half_of_the_repeated_hour_as_the_grid_offers_it(
+        app, api, desk, make_doctor, make_appointment, ana, clock, appointment_row):
+    """2027-04-03, a Saturday, Santiago falls back at midnight: 23:00-24:00 comes twice. The grid
+    offers its first 23:15, the patients' API books it; staff got 'Outside doctor availability'
+    (the check compared a time in the repeated hour with another zone's, never equal)."""
+    night = date(2027, 4, 3)
+    clock.set(instant(night - timedelta(days=10), "12:00"))
+    doctor = make_doctor(name="Dr. Night", weekdays=[5], windows=(("22:00", "24:00"),))
+    visit = make_appointment(doctor_id=doctor, patient_id=ana, day=night, hhmm="22:00")
+    first = datetime(2027, 4, 3, 23, 15, tzinfo=TZ)  # fold=0: the first 23:15, -03
+    response = reschedule(api, desk, visit, scheduled_at=first.isoformat())
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["scheduled_at"] == "2027-04-04T02:15:00.000Z"
+    # The second 23:15 (-04) is not on the grid: refused, and nothing moves.
+    before = appointment_row(visit)
+    second = reschedule(api, desk, visit, scheduled_at="2027-04-03T23:15:00-04:00")
+    assert second.status_code == 422 and appointment_row(visit) == before
