@@ -189,18 +189,20 @@ def appointment_ics(appointment, method: str) -> bytes:
     event.add("uid", f"appointment-{appointment.id}@{_uid_domain()}")
     event.add("sequence", appointment.sequence)
     event.add("dtstamp", clinic.now())
-    event.add("dtstart", appointment.starts_at.astimezone(tz))
-    event.add("dtend", appointment.ends_at.astimezone(tz))
+    event.add("dtstart", _ical_time(appointment.starts_at, tz))
+    event.add("dtend", _ical_time(appointment.ends_at, tz))
     event.add("summary", gettext(EVENT_TITLE, clinic=current_app.config["CLINIC_NAME"],
                                  doctor=appointment.doctor.display_name))
-    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    # (A download, PUBLISH, of a visit cancelled since says so too; emails are written as the visit was.)
+    cancelled = method == "CANCEL" or method == "PUBLISH" and appointment.status == lifecycle.CANCELLED
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     event.add("location", current_app.config["CLINIC_ADDRESS"])
     event.add("description", gettext(EVENT_LINK, link=booking_link(appointment)) + "\n"
               + gettext("To change it, call %(phone)s.", phone=current_app.config["CLINIC_PHONE"]))
     event.add("organizer", _sender_address(), parameters={"cn": current_app.config["CLINIC_NAME"]})
     if method != "PUBLISH" and appointment.patient.email:  # a published file invites nobody (RFC 5546)
         event.add("attendee", f"mailto:{appointment.patient.email}", parameters={"cn": appointment.patient.full_name})
-    if method != "CANCEL":
+    if not cancelled:
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
         alarm.add("description", gettext("Appointment with %(doctor)s in one hour",
@@ -211,6 +213,14 @@ def appointment_ics(appointment, method: str) -> bytes:
     calendar.add_component(_vtimezone(tz.key, appointment.starts_at.astimezone(tz).year))
     calendar.add_component(event)
     return calendar.to_ical()
+
+
+def _ical_time(instant: datetime, tz) -> datetime:
+    """The clinic's local time, which the file's VTIMEZONE explains; in UTC if it is the second
+    pass of a repeated hour, which a local time cannot name (RFC 5545 reads it as the first: a
+    visit ending there lasted no time at all)."""
+    local = instant.astimezone(tz)
+    return instant.astimezone(timezone.utc) if local.fold else local
 
 
 @lru_cache(maxsize=16)

@@ -11,9 +11,9 @@ import re
 import socket
 import threading
 import time
-from datetime import datetime
+from datetime import date, datetime
 from datetime import time as clock
-from datetime import timedelta
+from datetime import timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -1006,3 +1006,30 @@ def test_a_patients_own_cancellation_says_as_they_asked_and_the_clinics_says_the
         assert message["To"] == PATIENT_EMAIL
         for body in (message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()):
             assert f"Your appointment at {app.config['CLINIC_NAME']} {says}" in body and never not in body, when
+
+
+def test_a_cancelled_visit_downloaded_says_cancelled_and_rings_no_alarm(app, doctor_id, patient_id, login_as):
+    day = next_weekday(0, weeks=1)
+    appointment_id = book(app, patient_id=patient_id, doctor_id=doctor_id, day=day)
+    cancel(app, patient_id=patient_id, appointment_id=appointment_id)
+    download = login_as(patient_id).get(f"/bookings/{appointment_id}/calendar.ics")
+    assert download.status_code == 200
+    [event] = Calendar.from_ical(download.data).walk("VEVENT")
+    assert str(event["STATUS"]) == "CANCELLED" and event.walk("VALARM") == []
+
+
+def test_a_visit_ending_in_the_second_pass_of_the_repeated_hour_keeps_its_length(
+        app, make_doctor, patient_id, clock, login_as):
+    """2027-04-03, Santiago falls back at midnight. A 60-minute visit at the first 23:45 ends at
+    the second 23:45: a local DTEND cannot say which (RFC 5545 reads the first), so it is in UTC."""
+    night = date(2027, 4, 3)
+    clock.set(instant(night - timedelta(days=10), "12:00"))
+    doctor = make_doctor(name="Dr. Night", weekdays=[5], windows=(("22:00", "24:00"),))
+    appointment_id = book(app, patient_id=patient_id, doctor_id=doctor, day=night, hhmm="23:45",
+                          appointment_type="therapy")
+    download = login_as(patient_id).get(f"/bookings/{appointment_id}/calendar.ics")
+    [event] = Calendar.from_ical(download.data).walk("VEVENT")
+    start, end = event.decoded("DTSTART"), event.decoded("DTEND")
+    assert end - start == timedelta(minutes=60)
+    assert start.astimezone(timezone.utc) == datetime(2027, 4, 4, 2, 45, tzinfo=timezone.utc)
+    assert b"DTEND:20270404T034500Z" in download.data
