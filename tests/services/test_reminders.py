@@ -3,6 +3,7 @@ dropped by a cancel, written out by the worker when due and never after the visi
 signed links, each bound to the visit's SEQUENCE and expiring at its start: Confirm is spent on use,
 Reschedule and Cancel lead to the patient's own pages and die when the visit changes (moved,
 cancelled)."""
+import html as html_lib
 import re
 import threading
 from datetime import timedelta
@@ -367,10 +368,11 @@ def test_links_expire_at_the_start_and_cannot_be_forged(app, doctor_id, ana, clo
         assert len(links._serializer().loads(token)["n"]) * 6 >= 128  # random bits, base64: 6 a character
 
 
-def test_reschedule_and_cancel_links_lead_to_the_patients_own_pages_and_their_cutoff(
-        app, doctor_id, ana, clock, sent_mail):
+def test_reschedule_and_cancel_links_lead_to_the_patients_own_pages_before_the_cutoff(
+        app, doctor_id, ana, clock, sent_mail, monkeypatch):
+    monkeypatch.setitem(app.config, "REMINDER_HOURS", [48])
     appointment_id = book(app, ana, doctor_id)
-    clock.set(instant(WEDNESDAY, "10:00") - timedelta(hours=24))
+    clock.set(instant(WEDNESDAY, "10:00") - timedelta(hours=48))
     reminder = reminders_in(sent_mail())[0]
     browser = app.test_client()
     moved = browser.get(link_in(reminder, "reschedule"))
@@ -379,9 +381,37 @@ def test_reschedule_and_cancel_links_lead_to_the_patients_own_pages_and_their_cu
     assert browser.post("/login", data={"email": "ana@example.com", "password": PASSWORD}).status_code == 303
     cancel = browser.get(link_in(reminder, "cancel"))
     assert cancel.headers["Location"] == f"/bookings/{appointment_id}/cancel"
-    # The reminder came exactly at the 24-hour cutoff: too late to change online.
-    refused = browser.get(cancel.headers["Location"], follow_redirects=True)
-    assert "Too late to change this booking online" in refused.text
+    assert "Yes, cancel it" in browser.get(cancel.headers["Location"]).text
+
+
+def test_after_the_cutoff_reschedule_and_cancel_links_say_to_call_without_a_login(
+        app, doctor_id, ana, clock, sent_mail):
+    """The 24-hour reminder comes at the 24-hour cutoff (the defaults): its Reschedule and Cancel
+    asked for a login that led to "too late". They now say so at once, with the phone."""
+    appointment_id = book(app, ana, doctor_id)
+    clock.set(instant(WEDNESDAY, "10:00") - timedelta(hours=24))
+    reminder = reminders_in(sent_mail())[0]
+    before = visit_row(app, appointment_id)
+    browser = app.test_client()  # not logged in
+    cutoff = (WEDNESDAY - timedelta(days=1)).strftime("%a %d %b %Y") + ", 10:00"
+    for action in ("reschedule", "cancel"):
+        page = browser.get(link_in(reminder, action))
+        assert page.status_code == 200 and "Online changes are closed" in page.text
+        assert (f"To reschedule or cancel, please call {app.config['CLINIC_PHONE']}: online changes closed at "
+                f"{cutoff}.") in text_of_page(page.text)
+    confirm = browser.get(link_in(reminder, "confirm")).text
+    assert "online changes closed at" in text_of_page(confirm) and "Change or cancel it" not in confirm
+    assert visit_row(app, appointment_id) == before
+
+
+def visit_row(app, appointment_id):
+    with app.app_context():
+        visit = db.session.get(Appointment, appointment_id)
+        return visit.status, visit.starts_at, visit.sequence, visit.confirmed_at
+
+
+def text_of_page(html):
+    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 # ---------------------------------------------------------------------------------------------

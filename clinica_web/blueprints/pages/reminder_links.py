@@ -1,5 +1,7 @@
 """The links in a reminder email (services/reminders.py): Confirm without logging in, Reschedule
-and Cancel into the patient's own pages (which ask them to log in, and hold the cutoff).
+and Cancel into the patient's own pages (which ask them to log in, and hold the cutoff). Once the
+cutoff has passed (the 24-hour reminder comes just after it by default), Reschedule and Cancel
+say so at once, with the clinic's phone, instead of asking for a login that leads to "too late".
 
 A GET never changes anything: mail scanners fetch every link in a message, and must not confirm
 a visit for the patient. Confirm's GET shows one button; its POST confirms.
@@ -10,7 +12,7 @@ from flask_babel import gettext as _
 from clinica_web import i18n
 from clinica_web.blueprints.pages import bp
 from clinica_web.forms import EmptyForm
-from clinica_web.services import clinic, reminders
+from clinica_web.services import clinic, lifecycle, reminders
 from clinica_web.services.errors import DomainError
 
 
@@ -31,7 +33,8 @@ def reminder_confirm(token):
             return render_template("pages/visit_confirmed.html", visit=confirmed)  # a second click
         return _dead_link(i18n.error_text(error))
     i18n.for_addressee(visit.patient)
-    return render_template("pages/confirm_visit.html", visit=visit, form=form)
+    return render_template("pages/confirm_visit.html", visit=visit, form=form, cutoff=lifecycle.change_cutoff(visit),
+                           changes_open=lifecycle.patient_change_refusal(visit, now=now) is None)
 
 
 @bp.route("/reminders/<token>/reschedule")
@@ -49,6 +52,9 @@ def _to_the_patients_page(token, action, endpoint):
         visit = reminders.visit_of_link(token, action, now=clinic.now())
     except DomainError as error:
         return _dead_link(i18n.error_text(error))
+    if lifecycle.patient_change_refusal(visit, now=clinic.now()) == "too_late_to_change":
+        i18n.for_addressee(visit.patient)
+        return render_template("pages/call_to_change.html", visit=visit, cutoff=lifecycle.change_cutoff(visit))
     return redirect(url_for(endpoint, appointment_id=visit.id), code=303)
 
 
