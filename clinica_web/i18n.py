@@ -31,9 +31,9 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 # ("Monday 07 December 2026", "Mon 07 Dec 2026, 09:30"); Spanish reads "lunes 7 de diciembre de 2026".
 PATTERNS = {
     "en": {"long_date": "EEEE dd MMMM yyyy", "short_date": "EEE dd MMM yyyy", "short_day": "EEE dd MMM",
-           "month": "MMMM yyyy", "weekday_time": "EEE HH:mm"},
+           "month": "MMMM yyyy", "weekday_time": "EEE dd MMM, HH:mm"},
     "es": {"long_date": "EEEE d 'de' MMMM 'de' yyyy", "short_date": "EEE d MMM yyyy", "short_day": "EEE d MMM",
-           "month": "LLLL 'de' yyyy", "weekday_time": "EEE HH:mm"},
+           "month": "LLLL 'de' yyyy", "weekday_time": "EEE d MMM, HH:mm"},
 }
 
 

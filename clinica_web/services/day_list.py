@@ -35,7 +35,8 @@ from clinica_web.services.values import csv_cell
 class ReminderNote(NamedTuple):
     """What the desk reads of a visit's reminders: "off" (the patient gets none), or the state of
     its reminder emails (reminders.ReminderState: "sent", "failed", "pending") and when that was
-    or is due, as clinic-local "HH:MM", with the weekday ("Sun 09:02") when not on the visit's day."""
+    or is due, as clinic-local "HH:MM", with the day ("Sun 06 Dec, 09:02") when not on the visit's
+    day: a weekday alone read as this week's, which it often is not."""
     status: str
     at: str
 

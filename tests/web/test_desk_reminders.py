@@ -71,9 +71,9 @@ def summary_of(client, appointment_id):
 
 
 def local(at, visit_day):
-    """How the desk writes a reminder's time: "HH:MM" on the visit's day, else "Tue 10:00"."""
+    """How the desk writes a reminder's time: "HH:MM" on the visit's day, else "Tue 08 Dec, 10:00"."""
     at = at.astimezone(TZ)
-    return at.strftime("%H:%M" if at.date() == visit_day else "%a %H:%M")
+    return at.strftime("%H:%M" if at.date() == visit_day else "%a %d %b, %H:%M")
 
 
 def reminder_rows(app, *appointment_ids, status=PENDING):
@@ -130,7 +130,7 @@ def test_a_pending_reminder_then_the_sent_one_with_their_clinic_times(app, desk,
     visit = book(app, clinic_people.ana, clinic_people.doctor, hhmm="10:00")
     first_due = instant(WEDNESDAY, "10:00") - timedelta(hours=24)  # the day before: its weekday is named
     expected = f"Reminder due {local(first_due, WEDNESDAY)}"
-    assert re.fullmatch(r"Reminder due \w{3} \d\d:\d\d", expected)
+    assert re.fullmatch(r"Reminder due \w{3} \d\d \w{3}, \d\d:\d\d", expected)
     assert expected in row_of(desk.client, WEDNESDAY, "Ana Torres")
     assert expected in summary_of(desk.client, visit)
 
