@@ -79,6 +79,14 @@ def test_the_account_page_needs_a_login(client):
     assert client.get("/account").status_code == 302
 
 
+@pytest.mark.parametrize("role", ["patient", "reception", "doctor", "admin"])
+def test_every_page_links_to_your_account_once_logged_in(client, make_user, login_as, role):
+    """It was reachable only by typing its address."""
+    assert 'href="/account"' not in client.get("/doctors").text
+    page = login_as(make_user(role=role)).get("/doctors").text
+    assert '<a href="/account">Your account</a>' in page
+
+
 def test_the_api_answers_in_english_whatever_the_request_asks(client):
     body = client.get("/v1/doctors/1/calendar?month=nonsense", headers=SPANISH).get_json()
     assert body == client.get("/v1/doctors/1/calendar?month=nonsense").get_json()
