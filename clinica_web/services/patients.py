@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
-from clinica_web.i18n import LANGUAGES
+from clinica_web.i18n import LANGUAGES, N_
 from clinica_web.models import NO_SHOW, PATIENT, AccessEvent, Appointment, User
 from clinica_web.services import accounts, lifecycle
 from clinica_web.services.errors import InvalidInput, NotFound
@@ -21,7 +21,7 @@ MIN_QUERY = 2  # characters: one letter would list half the clinic
 MAX_QUERY = 100
 PAST_SHOWN = 50  # the newest past visits listed on a patient's page (the counts cover them all)
 EMAIL_TAKEN = "Another account already uses this email address"
-PHONE_NEEDED = "Without an email address, a phone number is required"
+PHONE_NEEDED = N_("Without an email address, a phone number is required")
 
 
 def clean_query(query) -> str:

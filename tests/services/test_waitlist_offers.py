@@ -602,3 +602,15 @@ def test_a_long_booking_over_two_freed_slots_while_the_worker_holds_them(committ
         assert db.session.execute(select(Appointment.patient_id, Appointment.status).where(
             Appointment.status != "cancelled").order_by(Appointment.starts_at)).all() == [
                 (ids[1], HELD), (ids[2], HELD)]
+
+
+def test_booking_an_offer_while_logged_in_does_not_speak_of_logging_in(app, people, login_as, sent_mail):
+    ana_visit = book(app, people["ana"], people["doctor"], "09:00")
+    join(app, people["ben"], doctor_id=people["doctor"])
+    cancel(app, people["ana"], ana_visit)
+    assert run(app) == 1
+    accept, _decline = offer_links(sent_mail, "ben@example.com")
+    page = login_as(people["ben"]).post(accept)
+    assert page.status_code == 200 and "See your booking" in page.text and "log in" not in page.text
+    anonymous = app.test_client().get(accept)  # (opened again without a login: it says to log in)
+    assert "you will be asked to log in" in anonymous.text

@@ -470,3 +470,11 @@ def test_reception_chooses_the_language_a_patient_is_written_to_in(app, desk, pe
         subject = db.session.scalars(select(OutboxEmail.subject).where(
             OutboxEmail.recipient == "ana.torres@example.com", OutboxEmail.kind != "reminder")).one()
     assert subject.startswith("Tu cita está reservada: ")
+
+
+def test_the_missing_phone_is_said_in_the_pages_language(app, desk):
+    response = desk.client.post("/desk/patients", data={"full_name": "Walk In", "email": "", "phone": "", **CARRIED},
+                                headers={"Accept-Language": "es"})
+    assert response.status_code == 422
+    assert "Sin correo electrónico, se necesita un número de teléfono" in response.text
+    assert "a phone number is required" not in response.text
