@@ -1,5 +1,6 @@
 """The patient's way through the site: doctors, the slot list (page and HTMX partial), booking,
 my bookings and cancelling, with and without JavaScript."""
+import html
 import re
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -567,7 +568,13 @@ def test_a_patient_changes_the_time_of_their_booking_without_javascript(app, cli
     picker = client.get(f"/bookings/{appointment_id}/reschedule?date={MONDAY}")
     assert picker.status_code == 200
     assert "Dr. Other GP" in picker.text and "Dr. Skin" not in picker.text  # the same specialty only
-    assert "09:30" in slot_times(picker.text)  # its own time counts as free
+    # Its own time is not offered (moving there changed nothing); the times overlapping it are free for it.
+    assert "09:30" not in slot_times(picker.text) and "09:45" in slot_times(picker.text)
+    # The day before and after, as on the booking page (the picker's address follows with htmx).
+    for rel, other in (("prev", MONDAY - timedelta(days=1)), ("next", MONDAY + timedelta(days=1))):
+        link = re.search(rf'<a href="([^"]+)" hx-get="[^"]+" hx-target="#slots" hx-push-url="true" rel="{rel}">',
+                         picker.text)
+        assert html.unescape(link[1]) == f"/bookings/{appointment_id}/reschedule?doctor_id={doctor_id}&date={other}"
     partial = client.get(f"/bookings/{appointment_id}/reschedule?date={MONDAY}&doctor_id={same}",
                          headers={"HX-Request": "true"})
     assert "<html" not in partial.text and "Dr. Other GP" in partial.text

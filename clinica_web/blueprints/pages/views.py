@@ -330,9 +330,14 @@ def reschedule_booking(appointment_id):
                                    appointment.duration_minutes, now=now, exclude_id=appointment.id)
     today = clinic.local_today(now)
     next_day = day + timedelta(days=1) if day < today + timedelta(days=clinic.policy().horizon_days) else None
+    # Its own time is free for it (exclude_id) but no time to move to: offering it led to "nothing has changed".
+    local_start = clinic.to_local(appointment.starts_at)
+    own_minute = local_start.hour * 60 + local_start.minute if (doctor.id, day) == (
+        appointment.doctor_id, local_start.date()) else None
     return render_page_or_partial("pages/reschedule.html", "pages/_move_slots.html", appointment=appointment,
-                                  doctors=doctors, doctor=doctor, day=day, offer=offer, free_minutes=offer.free_minutes,
-                                  today=today, next_day=next_day)
+                                  doctors=doctors, doctor=doctor, day=day, offer=offer,
+                                  free_minutes=[m for m in offer.free_minutes if m != own_minute], today=today,
+                                  previous_day=day - timedelta(days=1) if day > today else None, next_day=next_day)
 
 
 @bp.route("/bookings/<id:appointment_id>/reschedule/confirm", methods=["GET", "POST"])
