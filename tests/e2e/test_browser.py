@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from clinica_web.database import begin_write
 from clinica_web.extensions import db
-from clinica_web.models import SCHEDULED, Appointment, Doctor, User, WaitlistEntry, WaitlistOffer
+from clinica_web.models import SCHEDULED, Appointment, Doctor, User, WaitlistEntry, WaitlistOffer, WeeklyHours
 from clinica_web.services import clinic, links, waitlist
 from tests.e2e.conftest import (
     DESK,
@@ -523,8 +523,10 @@ def test_a_patient_joins_the_waitlist_and_books_a_time_held_for_them(new_page, s
     with writing_to_the_server_database(server):  # a time held for Ben, as the worker would hold it
         now = clinic.now()
         ben = db.session.scalars(select(User).where(User.full_name == "Ben Carter")).one()
-        doctor = Doctor(display_name=f"Dr. Offer {viewport['width']}", specialty="General Practice", active=True)
         day = clinic.local_today(now) + timedelta(days=6)
+        # Evening hours that day: a held time is one the doctor's calendar offers ("Book it" checks it still is).
+        doctor = Doctor(display_name=f"Dr. Offer {viewport['width']}", specialty="General Practice", active=True,
+                        weekly_hours=[WeeklyHours(weekday=day.weekday(), start_minute=20 * 60, end_minute=22 * 60)])
         start = clinic.local_day_span(day)[0] + timedelta(hours=20 if viewport is DESK else 21)
         entry = WaitlistEntry(patient=ben, doctor=doctor, appointment_type="follow_up", from_date=day, to_date=day,
                               part_of_day="any", status="active", created_at=now)
