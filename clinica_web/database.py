@@ -116,16 +116,8 @@ def locked(model, row_id):
     FOR NO KEY UPDATE, not FOR UPDATE: no writer changes a row's id, and the lighter lock does not
     stop rows that point at this one from being inserted meanwhile (their foreign key's check
     takes FOR KEY SHARE): a doctor's hours being changed do not hold up the worker's waitlist
-    holds for that doctor. It still excludes share locks (share_locked, a booking's doctor)."""
+    holds for that doctor. It still excludes share locks (a booking's doctor: availability.active_doctor)."""
     return db.session.get(model, row_id, with_for_update={"key_share": True}, populate_existing=True)
-
-
-def share_locked(row):
-    """`row` read again, and kept from changing until the transaction ends (SELECT ... FOR SHARE):
-    what this transaction decides from it stays true until it commits, while other transactions
-    may still read and share-lock it. SQLite needs no lock: one writer at a time."""
-    db.session.refresh(row, with_for_update={"read": True})
-    return row
 
 
 def give_up_lock_waits_after(duration: str) -> None:

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from clinica_web.database import locked, share_locked, unit_of_work
+from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.i18n import N_
 from clinica_web.models import CANCELLED, HELD, PATIENT, SCHEDULED, Appointment, AppointmentType, Doctor, User
@@ -181,9 +181,12 @@ def book(
 
 
 def _book(*, actor, patient, doctor_id, date, time, duration, appointment_type, notes, booking_key, now):
-    # Read under a share lock: reception turning the patient's reminders on or off meanwhile waits
-    # for this booking, then sees it (reminders.set_wanted), instead of missing it.
-    share_locked(patient)
+    # Read under a lock: reception turning the patient's reminders on or off meanwhile waits for
+    # this booking, then sees it (reminders.set_wanted), instead of missing it; and two bookings of
+    # one patient at once run one after the other, the second refused by the rules' check. (Under a
+    # share lock both went on to their inserts, which the patient's overlap guard checked against
+    # each other at once: on PostgreSQL each waited for the other, a deadlock, and a 500.)
+    locked(User, patient.id)
     if patient.role != PATIENT:
         raise NotAllowed("Appointments are booked for patient accounts")
     slot = parse_slot(
@@ -310,7 +313,7 @@ def move(appointment: Appointment, doctor: Doctor, start: datetime, end: datetim
     the "moved from … to …" email. Nothing moves, nothing is recorded, if it is already there."""
     if (start, doctor.id) == (appointment.starts_at, appointment.doctor_id):
         return appointment
-    share_locked(appointment.patient)  # their choice of reminders holds until this commits (_book)
+    locked(User, appointment.patient_id)  # as _book: their reminders' choice holds, their bookings queue
     before, previous_start = _where_and_when(appointment), appointment.starts_at
     previous_place = (appointment.doctor_id, appointment.starts_at, appointment.ends_at)
     appointment.starts_at, appointment.ends_at, appointment.doctor = start, end, doctor

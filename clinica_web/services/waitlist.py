@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clinica_web import mail
-from clinica_web.database import gave_up_waiting, give_up_lock_waits_after, locked, share_locked, unit_of_work
+from clinica_web.database import gave_up_waiting, give_up_lock_waits_after, locked, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.i18n import N_
 from clinica_web.models import (
@@ -342,7 +342,7 @@ def accept(token: str, *, now: datetime, patient: User | None = None) -> Appoint
         offer = offer_of_link(token, ACCEPT, now=now, lock=True)
         if patient is not None and offer.entry.patient_id != patient.id:
             raise InvalidInput(OFFER_EXPIRED)
-        share_locked(offer.entry.patient)  # their choice of reminders holds until this commits (booking._book)
+        locked(User, offer.entry.patient_id)  # as booking._book: their reminders' choice holds, their bookings queue
         doctor = availability.active_doctor(offer.doctor_id, share_lock=True)  # locked as check_bookable does
         if doctor is None or _calendar_stops(doctor, offer, now=now):  # hidden, or the time taken off, since
             raise InvalidInput(OFFER_EXPIRED)  # (the hold runs out as any other: the worker releases it)

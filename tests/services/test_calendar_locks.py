@@ -7,12 +7,12 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from clinica_web.extensions import db
-from clinica_web.models import ADMIN, OutboxEmail, User, WaitlistOffer, WeeklyHours
+from clinica_web.models import ADMIN, SCHEDULED, Appointment, OutboxEmail, User, WaitlistOffer, WeeklyHours
 from clinica_web.models.outbox import PENDING, REMINDER
-from clinica_web.services import booking, clinic, reminders, schedule, slots, staff, waitlist
+from clinica_web.services import booking, clinic, links, reminders, schedule, slots, staff, waitlist
 from clinica_web.services.errors import DomainError
 from tests.conftest import PASSWORD, next_weekday
 
@@ -212,3 +212,80 @@ def test_the_worker_offers_freed_time_while_an_admin_changes_that_doctors_hours(
     assert results["offers"] == 1 and isinstance(results["hours"], int)
     with app.app_context():
         assert db.session.execute(select(WaitlistOffer.entry_id, WaitlistOffer.starts_at)).all() == [(entry, start)]
+
+
+@pytest.mark.parametrize("first", ["the booking", "the time off"])
+def test_time_off_added_while_a_held_time_is_booked(world, monkeypatch, first):
+    """'Book it' checks the held time is still on the doctor's calendar, under the doctor's share
+    lock: time off added at that moment either waits and then lists the new booking to move, or
+    comes first and the booking is refused. Never a booking inside time off that nobody is told of."""
+    app, doctor_id, admin_id, patient_id = world
+    with app.app_context():
+        waitlist.join(patient=db.session.get(User, patient_id), doctor_id=doctor_id, appointment_type="consultation",
+                      from_date=MONDAY.isoformat(), to_date=MONDAY.isoformat(), now=clinic.now())
+        start = slots.local_instant(MONDAY, 600, clinic.tz())
+        waitlist.time_freed(doctor_id, start, start + timedelta(minutes=30), now=clinic.now())
+        db.session.commit()
+        assert waitlist.offer_freed_time(now=clinic.now()) == 1
+        offer = db.session.scalars(select(WaitlistOffer)).one()
+        token = links.make(waitlist.ACCEPT, target_id=offer.id, sequence=0, expires_at=offer.expires_at)
+    if first == "the booking":
+        paused = pausing_after(waitlist, "_calendar_stops", monkeypatch)
+    else:
+        paused = pausing_after(schedule, "managed_doctor", monkeypatch)
+
+    def book():
+        if first != "the booking":
+            paused.wait(timeout=20)
+        return waitlist.accept(token, now=clinic.now()).id
+
+    def time_off():
+        if first == "the booking":
+            paused.wait(timeout=20)
+        _period, inside = schedule.add_blocked_period(
+            actor=db.session.get(User, admin_id), doctor_id=doctor_id, start_date=MONDAY.isoformat(),
+            end_date=None, start_time="10:00", end_time="11:00", reason="Away", now=clinic.now())
+        return [visit.id for visit in inside]
+
+    results = run_together(app, {"booked": book, "to move": time_off})
+    if first == "the booking":
+        assert isinstance(results["booked"], int) and results["to move"] == [results["booked"]]
+    else:
+        assert results["booked"] == "Offer expired" and results["to move"] == []
+        with app.app_context():
+            assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.status == SCHEDULED)) == 0
+
+
+def test_one_patients_two_bookings_at_once_queue_at_the_patient(world, monkeypatch):
+    """Two bookings of one patient for the same time with two doctors: the second waits for the
+    first at the patient's row, then the rules' check refuses it. (Both went on to insert at once,
+    and the patient's overlap guard, checking each against the other, could deadlock: a 500.)"""
+    from clinica_web.models import Doctor
+    app, doctor_id, _admin_id, patient_id = world
+    with app.app_context():
+        other = Doctor(display_name="Dr. Other", specialty="General Practice",
+                       weekly_hours=[WeeklyHours(weekday=0, start_minute=540, end_minute=720)])
+        db.session.add(other)
+        db.session.commit()
+        other_id = other.id
+    order, real = [], booking.check_bookable
+
+    def checking(*args, **kwargs):
+        order.append(f"check {args[0].doctor_id}")
+        result = real(*args, **kwargs)
+        time.sleep(0.5)  # the first holds its locks a while: the second must not get past the patient
+        return result
+
+    monkeypatch.setattr(booking, "check_bookable", checking)
+    real_record = booking.history.record
+
+    def recording(appointment, kind, **kwargs):
+        order.append(f"booked {appointment.doctor.id}")
+        return real_record(appointment, kind, **kwargs)
+
+    monkeypatch.setattr(booking.history, "record", recording)
+    results = run_together(app, {"first": booking_at(app, patient_id, doctor_id, "10:00"),
+                                 "second": booking_at(app, patient_id, other_id, "10:00")})
+    assert sorted(map(str, results.values()))[-1] == "You already have a booking at this time", results
+    first = order[0].split()[1]
+    assert order == [f"check {first}", f"booked {first}", f"check {other_id if first == str(doctor_id) else doctor_id}"]
