@@ -82,7 +82,9 @@ def unit_of_work():
 
     Anything raised inside rolls everything back. A write the overlap guards refuse, at a flush
     or at the commit, becomes SlotTaken or PatientBusy, the errors the checks before it would have
-    raised had the other booking been committed a moment sooner.
+    raised had the other booking been committed a moment sooner. So does a deadlock in a guard's
+    check (PostgreSQL): two bookings of one time inserted at the same moment can each wait for the
+    other there, and the database fails one of them: the other has the time.
     """
     begin_write()
     try:
@@ -94,9 +96,22 @@ def unit_of_work():
         if refused is None:
             raise
         raise OVERLAP_GUARDS[refused]() from None
+    except OperationalError as error:
+        db.session.rollback()
+        if _deadlocked_in_overlap_guard(error):
+            raise SlotTaken() from None
+        raise
     except BaseException:
         db.session.rollback()
         raise
+
+
+def _deadlocked_in_overlap_guard(error: OperationalError) -> bool:
+    """Whether PostgreSQL broke a deadlock by failing this write while it checked an overlap guard
+    (an exclusion constraint of the appointments table: its error's context says so)."""
+    context = getattr(getattr(error.orig, "diag", None), "context", None) or ""
+    return (getattr(error.orig, "sqlstate", None) == "40P01" and "exclusion constraint" in context
+            and '"appointments"' in context)
 
 
 def _overlap_guard(error: IntegrityError) -> str | None:

@@ -289,3 +289,37 @@ def test_one_patients_two_bookings_at_once_queue_at_the_patient(world, monkeypat
     assert sorted(map(str, results.values()))[-1] == "You already have a booking at this time", results
     first = order[0].split()[1]
     assert order == [f"check {first}", f"booked {first}", f"check {other_id if first == str(doctor_id) else doctor_id}"]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one writer, no deadlock
+def test_a_deadlock_in_the_overlap_guard_is_a_taken_time_not_a_500(world):
+    """Another transaction holds 10:00 uncommitted; the booking of 10:15 waits for it in the
+    doctor's overlap guard; that transaction then inserts 10:30, which waits for the booking's
+    row: PostgreSQL fails the booking as the deadlock's victim. It is told the time is taken."""
+    from clinica_web.models import Appointment
+    app, doctor_id, _admin_id, patient_id = world
+    with app.app_context():
+        other = User(email="other@example.com", full_name="Other Patient", role="patient")
+        other.set_password(PASSWORD)
+        db.session.add(other)
+        db.session.commit()
+        other_id = other.id
+
+        def visit(hhmm):
+            start = slots.local_instant(MONDAY, int(hhmm[:2]) * 60 + int(hhmm[3:]), clinic.tz())
+            return {"patient_id": other_id, "doctor_id": doctor_id, "starts_at": start,
+                    "ends_at": start + timedelta(minutes=30), "duration_minutes": 30, "status": SCHEDULED,
+                    "appointment_type": "consultation", "notes": "", "sequence": 0, "created_at": start,
+                    "updated_at": start}
+
+        with db.engine.connect() as elsewhere:
+            elsewhere.execute(Appointment.__table__.insert(), visit("10:00"))
+            booking_thread = in_thread(app, booking_at(app, patient_id, doctor_id, "10:15"), results := {}, "booked")
+            booking_thread.start()
+            time.sleep(0.5)  # the booking now waits for 10:00 in the guard
+            elsewhere.execute(Appointment.__table__.insert(), visit("10:30"))  # and this for the booking
+            booking_thread.join(timeout=20)
+            elsewhere.commit()
+    assert results == {"booked": "Time slot overlaps with another booking"}
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.patient_id == patient_id)) == 0
