@@ -135,6 +135,13 @@ def locked(model, row_id):
     return db.session.get(model, row_id, with_for_update={"key_share": True}, populate_existing=True)
 
 
+def locked_again(row):
+    """A row already loaded, read again and locked as locked() locks it: one query, where asking
+    its id first would load an expired row once more (begin_write expires what the request read)."""
+    db.session.refresh(row, with_for_update={"key_share": True})
+    return row
+
+
 def give_up_lock_waits_after(duration: str) -> None:
     """For the rest of this transaction, a statement that waits longer than `duration` (e.g.
     "100ms") for another transaction's lock fails (gave_up_waiting), instead of waiting on.

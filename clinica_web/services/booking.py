@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from clinica_web.database import locked, unit_of_work
+from clinica_web.database import locked, locked_again, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.i18n import N_
 from clinica_web.models import CANCELLED, HELD, PATIENT, SCHEDULED, Appointment, AppointmentType, Doctor, User
@@ -186,7 +186,7 @@ def _book(*, actor, patient, doctor_id, date, time, duration, appointment_type, 
     # one patient at once run one after the other, the second refused by the rules' check. (Under a
     # share lock both went on to their inserts, which the patient's overlap guard checked against
     # each other at once: on PostgreSQL each waited for the other, a deadlock, and a 500.)
-    locked(User, patient.id)
+    locked_again(patient)
     if patient.role != PATIENT:
         raise NotAllowed("Appointments are booked for patient accounts")
     slot = parse_slot(
