@@ -83,6 +83,16 @@ def run(app):
         return waitlist.offer_freed_time(now=clinic.now())
 
 
+def ben_offered_anas_9_oclock(app, people, sent_mail):
+    """Ana's 09:00 booked and cancelled with Ben waiting for the doctor: the worker holds it for
+    him and emails him. His offer's (accept, decline) links."""
+    ana_visit = book(app, people["ana"], people["doctor"], "09:00")
+    join(app, people["ben"], doctor_id=people["doctor"])
+    cancel(app, people["ana"], ana_visit)
+    assert run(app) == 1
+    return offer_links(sent_mail, "ben@example.com")
+
+
 def test_a_cancelled_time_is_held_for_the_first_in_line_who_books_it(app, client, clock, people, sent_mail):
     """Ana's 09:00 frees up: Ben joined first, so Ben is offered it and it is held for him."""
     ana_visit = book(app, people["ana"], people["doctor"], "09:00")
@@ -332,11 +342,7 @@ def test_a_long_visit_moved_away_frees_a_slot_for_each_of_the_first_in_line(app,
 def test_an_offer_of_a_doctor_hidden_since_cannot_be_booked(app, people, sent_mail):
     """Hiding a doctor stops new bookings with them; a time held for the waitlist before is no
     exception (its "Book it" says the offer is gone, and nothing is booked)."""
-    ana_visit = book(app, people["ana"], people["doctor"], "09:00")
-    join(app, people["ben"], doctor_id=people["doctor"])
-    cancel(app, people["ana"], ana_visit)
-    assert run(app) == 1
-    accept, _decline = offer_links(sent_mail, "ben@example.com")
+    accept, _decline = ben_offered_anas_9_oclock(app, people, sent_mail)
     with app.app_context():
         db.session.get(Doctor, people["doctor"]).active = False
         db.session.commit()
@@ -352,11 +358,7 @@ def test_a_held_time_the_calendar_takes_off_since_cannot_be_booked(app, people, 
     or hours removed since the offer stop its "Book it" (the offer is gone, nothing is booked),
     and the desk is not sent to the hold among the bookings to move."""
     admin = make_user(role="admin")
-    ana_visit = book(app, people["ana"], people["doctor"], "09:00")
-    join(app, people["ben"], doctor_id=people["doctor"])
-    cancel(app, people["ana"], ana_visit)
-    assert run(app) == 1
-    accept, _decline = offer_links(sent_mail, "ben@example.com")
+    accept, _decline = ben_offered_anas_9_oclock(app, people, sent_mail)
     with app.app_context():
         actor = db.session.get(User, admin)
         if taken_off == "hours removed":
@@ -605,11 +607,7 @@ def test_a_long_booking_over_two_freed_slots_while_the_worker_holds_them(committ
 
 
 def test_booking_an_offer_while_logged_in_does_not_speak_of_logging_in(app, people, login_as, sent_mail):
-    ana_visit = book(app, people["ana"], people["doctor"], "09:00")
-    join(app, people["ben"], doctor_id=people["doctor"])
-    cancel(app, people["ana"], ana_visit)
-    assert run(app) == 1
-    accept, _decline = offer_links(sent_mail, "ben@example.com")
+    accept, _decline = ben_offered_anas_9_oclock(app, people, sent_mail)
     page = login_as(people["ben"]).post(accept)
     assert page.status_code == 200 and "See your booking" in page.text and "log in" not in page.text
     anonymous = app.test_client().get(accept)  # (opened again without a login: it says to log in)
