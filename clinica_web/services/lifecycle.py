@@ -131,7 +131,12 @@ STAFF_CANCEL_REASONS = {**PATIENT_CANCEL_REASONS, "doctor_unavailable": "Doctor 
 
 def change_cutoff(appointment: Appointment) -> datetime:
     """Until when a patient may change or cancel this visit online (CHANGE_CUTOFF_HOURS before it)."""
-    return appointment.starts_at - timedelta(hours=current_app.config["CHANGE_CUTOFF_HOURS"])
+    return cutoff_before(appointment.starts_at)
+
+
+def cutoff_before(start: datetime) -> datetime:
+    """Until when a visit starting at `start` can be changed or cancelled online."""
+    return start - timedelta(hours=current_app.config["CHANGE_CUTOFF_HOURS"])
 
 
 def patient_may_cancel(appointment: Appointment, *, now: datetime) -> bool:

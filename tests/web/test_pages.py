@@ -620,3 +620,12 @@ def test_the_move_picker_says_why_a_day_has_no_time(client, make_doctor, patient
     picker = client.get(f"/bookings/{appointment_id}/reschedule?date={sunday}")
     assert picker.status_code == 200 and slot_times(picker.text) == []
     assert "does not see patients on this day. Try the next day." in picker.text
+
+
+def test_the_confirmation_says_when_a_time_is_inside_the_change_cutoff(client, make_doctor, patient, clock):
+    """Booked inside the cutoff, a visit cannot be changed online at all: said before it is booked."""
+    doctor_id = make_doctor()
+    clock.set(instant(MONDAY, "08:00"))
+    warning = "This time is less than 24 hours away: once booked, it cannot be changed or cancelled online"
+    assert warning in open_slot(client, doctor_id, "10:00").text  # two hours ahead
+    assert warning not in open_slot(client, doctor_id, "10:00", day=MONDAY + timedelta(days=1)).text  # 26 hours

@@ -252,7 +252,9 @@ def book(doctor_id):
         status = refused or status
     refreshed = _refreshed_slots(doctor, form) if form.form_errors else None
     form.fill_new_key()
-    return render_template("pages/book.html", doctor=doctor, form=form, start=start, refreshed=refreshed), status
+    changes_closed = start is not None and clinic.now() >= lifecycle.cutoff_before(start)  # said before booking
+    return render_template("pages/book.html", doctor=doctor, form=form, start=start, refreshed=refreshed,
+                           changes_closed=changes_closed), status
 
 
 def _preview(doctor_id, form):
