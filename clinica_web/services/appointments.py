@@ -9,11 +9,10 @@ from sqlalchemy import Select, select
 
 from clinica_web.extensions import db
 from clinica_web.models import ADMIN, DOCTOR, RECEPTION, Appointment, Doctor, User
-from clinica_web.services import clinic, lifecycle, values
+from clinica_web.services import clinic, lifecycle, rules, slots, values
 from clinica_web.services.errors import FieldErrors, NotFound
 
 BLANK, INVALID = "can't be blank", "is invalid"
-SKIPPED = "is a local time the clocks skip (daylight saving)"
 
 
 class SkippedTime(ValueError):
@@ -21,8 +20,9 @@ class SkippedTime(ValueError):
 
 
 def instant_error(error: ValueError | OverflowError) -> str:
-    """The field message for what parse_instant refused."""
-    return SKIPPED if isinstance(error, SkippedTime) else INVALID
+    """The scheduled_at message for what parse_instant refused: a time the clocks skip is one no
+    doctor's calendar offers (section 6's message for it), anything else is invalid."""
+    return rules.RULES["off_grid"].message if isinstance(error, SkippedTime) else INVALID
 
 
 def visible_to(actor: User, query: Select) -> Select:
@@ -57,12 +57,14 @@ def locked_for_staff(actor: User, appointment_id) -> Appointment:
     return found
 
 
-def parse_instant(value, *, end_of_day=False) -> datetime:
+def parse_instant(value, *, end_of_day=False, bound=False) -> datetime:
     """An ISO 8601 date or datetime as a UTC instant; ValueError if it is neither.
 
     A date means local midnight (or, with end_of_day, the next local midnight, so that a
     date-only end includes that whole day). A datetime without an offset is clinic-local; one the
-    clocks skip is refused (SkippedTime), not read as the hour after it, which nobody asked for.
+    clocks skip is refused (SkippedTime), not read as the hour after it, which nobody asked for,
+    except as a `bound` of a range, where it is where the gap ends (a day's 00:00 on the night the
+    clocks jump at midnight: the day's first instant).
     """
     if not isinstance(value, str) or len(value) > 40:
         raise ValueError(value)
@@ -79,7 +81,9 @@ def parse_instant(value, *, end_of_day=False) -> datetime:
     if moment.tzinfo is None:
         local = moment.replace(tzinfo=clinic.tz())
         if local.astimezone(timezone.utc).astimezone(clinic.tz()).replace(tzinfo=None) != moment:
-            raise SkippedTime(value)
+            if not bound:
+                raise SkippedTime(value)
+            return slots.gap_end(moment, clinic.tz())
         moment = local
     return moment.astimezone(timezone.utc)
 
@@ -146,9 +150,9 @@ def _parse_bounds(errors, **given) -> dict:
             errors[field] = [BLANK]
             continue
         try:
-            bounds[field] = parse_instant(value, end_of_day=field == "end_date")
-        except (ValueError, OverflowError) as error:
-            errors[field] = [instant_error(error)]
+            bounds[field] = parse_instant(value, end_of_day=field == "end_date", bound=True)
+        except (ValueError, OverflowError):
+            errors[field] = [INVALID]
     return bounds
 
 

@@ -54,13 +54,19 @@ def window_span(day: date, window: tuple[int, int], tz: ZoneInfo) -> tuple[int, 
 def _edge(day, minute, tz):
     instant = local_instant(day, minute, tz)
     if instant is None:
-        # fold=1 reads the skipped wall time with the later offset: an instant just before the
-        # gap. Walk forward to the first real minute whose wall time is at or after the edge.
         wall = datetime.combine(day + timedelta(days=minute // 1440), time((minute % 1440) // 60, minute % 60))
-        instant = wall.replace(tzinfo=tz, fold=1).astimezone(timezone.utc)
-        while instant.astimezone(tz).replace(tzinfo=None) < wall:
-            instant += timedelta(minutes=1)
+        instant = gap_end(wall, tz)
     return epoch_minutes(instant)
+
+
+def gap_end(wall: datetime, tz: ZoneInfo) -> datetime:
+    """The UTC instant where the spring-forward gap holding the (naive, skipped) wall time ends:
+    the first real minute whose wall time is at or after it."""
+    # fold=1 reads the skipped wall time with the later offset: an instant just before the gap.
+    instant = wall.replace(tzinfo=tz, fold=1).astimezone(timezone.utc)
+    while instant.astimezone(tz).replace(tzinfo=None) < wall:
+        instant += timedelta(minutes=1)
+    return instant
 
 
 def inside_a_window(start: int, end: int, spans: list[tuple[int, int]]) -> bool:

@@ -1007,23 +1007,23 @@ def test_explain_is_for_staff_only(client, bearer, ana, doctor_a, patient_api_to
         assert (response.status_code, response.get_json()) == (401, NOT_AUTHORIZED), headers
 
 
-def test_a_local_time_the_clocks_skip_is_refused_not_moved_an_hour_on(app, api, desk, booked, appointment_row):
+def test_a_local_time_the_clocks_skip_is_refused_not_moved_an_hour_on(
+        app, api, desk, booked, appointment_row, make_appointment, doctor_a, ana):
     """2026-09-06 00:30 does not exist in Santiago (00:00 jumps to 01:00). Read as clinic-local it
-    became 01:30, an hour nobody asked for; each endpoint now says why it cannot use it."""
-    skipped = {"scheduled_at": ["is a local time the clocks skip (daylight saving)"]}
+    became 01:30, an hour nobody asked for: a move there is refused as a time no calendar offers.
+    As a range's bound it is where the gap ends: that day's 00:00 is its first instant."""
+    outside = {"scheduled_at": ["Outside doctor availability"]}
     before = appointment_row(booked)
     response = reschedule(api, desk, booked, scheduled_at="2026-09-06T00:30:00")
-    assert (response.status_code, response.get_json()) == (422, {"errors": skipped})
+    assert (response.status_code, response.get_json()) == (422, {"errors": outside})
     assert appointment_row(booked) == before
     response = api("get", EXPLAIN, desk, query_string={"provider_id": before["doctor_id"],
                                                        "scheduled_at": "2026-09-06T00:30"})
-    assert (response.status_code, response.get_json()) == (422, {"errors": skipped})
-    response = in_range(api, desk, start_date="2026-09-06T00:30:00", end_date="2026-09-07")
-    assert (response.status_code, response.get_json()) == (
-        422, {"errors": {"start_date": ["is a local time the clocks skip (daylight saving)"]}})
-    # The same instants with an offset, and the times either side of the gap, are read as before.
-    assert in_range(api, desk, start_date="2026-09-06T00:30:00-04:00", end_date="2026-09-07").status_code == 200
-    assert in_range(api, desk, start_date="2026-09-05T23:59:00", end_date="2026-09-06T01:00:00").status_code == 200
+    assert (response.status_code, response.get_json()) == (422, {"errors": outside})
+    first = make_appointment(doctor_id=doctor_a, patient_id=ana, day=date(2026, 9, 6), hhmm="01:00")
+    make_appointment(doctor_id=doctor_a, patient_id=ana, day=date(2026, 9, 5), hhmm="23:30")
+    for start in ("2026-09-06T00:00:00", "2026-09-06T00:30:00", "2026-09-06"):
+        assert ids(in_range(api, desk, start_date=start, end_date="2026-09-06T01:00:00")) == [first], start
 
 
 def test_staff_move_a_visit_into_either_half_of_the_repeated_hour_as_the_grid_offers_it(

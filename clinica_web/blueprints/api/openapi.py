@@ -28,7 +28,7 @@ JWT = [{"bearerAuth": []}]
 STAFF = [{"userToken": []}]
 TIME = "^([01][0-9]|2[0-3]):[0-5][0-9]$"
 DATE_DESCRIPTION = ("ISO 8601 date (whole local days) or date-time (no offset means clinic-local; a local time "
-                    "the clocks skip is refused)")
+                    "the clocks skip means where the gap ends)")
 CONFIRMED_AT = {"type": "string", "format": "date-time", "nullable": True,
                 "description": "When the patient confirmed this time (null until then, and again after a move)"}
 PATH_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
