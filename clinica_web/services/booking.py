@@ -295,6 +295,7 @@ def reschedule_by_patient(*, patient: User, appointment_id, date, time, doctor_i
     or another of the same specialty. Same visit type and length."""
     with unit_of_work():  # a time taken after the check is refused by the database: SlotTaken
         appointment = get_for_patient(appointment_id, patient, lock=True)
+        lock_patient_of(appointment)  # before the doctor's share lock: the order every write takes
         slot = parse_slot(doctor_id=appointment.doctor_id if doctor_id in (None, "") else doctor_id, date=date,
                           time=time, duration=appointment.duration_minutes,
                           appointment_type=appointment.appointment_type)
@@ -307,13 +308,21 @@ def reschedule_by_patient(*, patient: User, appointment_id, date, time, doctor_i
         return move(appointment, doctor, start, end, actor=patient, reason=None, now=now)
 
 
+def lock_patient_of(appointment: Appointment) -> None:
+    """Lock the patient of an appointment about to move, as _book locks a booking's patient (their
+    choice of reminders holds, their changes queue). Taken before the doctor's share lock
+    (check_bookable), as _book takes it: a move that took it after could deadlock with a booking
+    of the same patient and a clinic closure, which locks the doctors one after another."""
+    locked(User, appointment.patient_id)
+
+
 def move(appointment: Appointment, doctor: Doctor, start: datetime, end: datetime, *, actor: User, reason,
          now: datetime) -> Appointment:
-    """Put a locked, checked appointment at a new time and/or doctor: SEQUENCE + 1, the history and
-    the "moved from … to …" email. Nothing moves, nothing is recorded, if it is already there."""
+    """Put a locked, checked appointment (its patient locked: lock_patient_of) at a new time and/or
+    doctor: SEQUENCE + 1, the history and the "moved from … to …" email. Nothing moves, nothing is
+    recorded, if it is already there."""
     if (start, doctor.id) == (appointment.starts_at, appointment.doctor_id):
         return appointment
-    locked(User, appointment.patient_id)  # as _book: their reminders' choice holds, their bookings queue
     before, previous_start = _where_and_when(appointment), appointment.starts_at
     previous_place = (appointment.doctor_id, appointment.starts_at, appointment.ends_at)
     appointment.starts_at, appointment.ends_at, appointment.doctor = start, end, doctor

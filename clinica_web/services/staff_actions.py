@@ -52,6 +52,7 @@ def _reschedule(*, actor, appointment, starts_at, doctor_id, reason, now):
         # (Compared in UTC: an aware time in a repeated hour never equals one of another zone.)
         # The second occurrence of an ambiguous local time: not a time the grid offers.
         raise refusal("off_grid", field="scheduled_at")
+    booking.lock_patient_of(appointment)  # before the doctor's share lock: the order every write takes
     try:
         new_doctor, new_start, new_end = booking.check_bookable(slot, patient_id=appointment.patient_id,
                                                                 now=now, exclude_id=appointment.id, lock=True)

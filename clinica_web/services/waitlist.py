@@ -454,6 +454,7 @@ def offer_by_hand(*, actor: User, entry_id, doctor_id, date, time, now: datetime
         if actor.role not in (RECEPTION, ADMIN) and not schedule.can_manage(actor, doctor):
             raise NotAllowed("You can only offer your own times")
         entry = _entry_to_offer(entry_id, doctor, now=now)
+        locked(User, entry.patient_id)  # as a booking: the patient first, then the doctor's share lock
         if date in (None, "") or time in (None, ""):
             raise InvalidInput("Give a day and a time (HH:MM)", field="time")
         slot = booking.parse_slot(doctor_id=doctor.id, date=date, time=time, appointment_type=entry.appointment_type)
