@@ -82,9 +82,10 @@ def unit_of_work():
 
     Anything raised inside rolls everything back. A write the overlap guards refuse, at a flush
     or at the commit, becomes SlotTaken or PatientBusy, the errors the checks before it would have
-    raised had the other booking been committed a moment sooner. So does a deadlock in a guard's
-    check (PostgreSQL): two bookings of one time inserted at the same moment can each wait for the
-    other there, and the database fails one of them: the other has the time.
+    raised had the other booking been committed a moment sooner. A deadlock in a guard's check
+    (PostgreSQL: two bookings of one time inserted at the same moment, each waiting for the other
+    there) becomes SlotTaken: one patient's changes queue at the patient's row, so the bookings
+    that meet there are different patients' for one doctor's time, and the other one has it.
     """
     begin_write()
     try:
@@ -107,11 +108,12 @@ def unit_of_work():
 
 
 def _deadlocked_in_overlap_guard(error: OperationalError) -> bool:
-    """Whether PostgreSQL broke a deadlock by failing this write while it checked an overlap guard
-    (an exclusion constraint of the appointments table: its error's context says so)."""
-    context = getattr(getattr(error.orig, "diag", None), "context", None) or ""
-    return (getattr(error.orig, "sqlstate", None) == "40P01" and "exclusion constraint" in context
-            and '"appointments"' in context)
+    """Whether PostgreSQL broke a deadlock by failing a write of an appointment: what such a write
+    can wait for is another's row in an overlap guard (its foreign keys' checks wait for no lock
+    the code takes). Told by the statement, not by the error's words, which the server translates."""
+    statement = (error.statement or "").lstrip().upper()
+    return (getattr(error.orig, "sqlstate", None) == "40P01"
+            and statement.startswith(("INSERT INTO APPOINTMENTS ", "UPDATE APPOINTMENTS ")))
 
 
 def _overlap_guard(error: IntegrityError) -> str | None:

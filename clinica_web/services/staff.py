@@ -116,7 +116,8 @@ def set_doctor_active(*, actor: User, doctor_id, active: bool, now: datetime) ->
         doctor.active = bool(active)
     upcoming = db.session.scalars(
         select(Appointment)
-        .where(Appointment.doctor_id == doctor.id, lifecycle.holds_time(), Appointment.overlapping(now))
+        .where(Appointment.doctor_id == doctor.id, lifecycle.holds_time(), lifecycle.is_booking(),
+               Appointment.overlapping(now))  # (a waitlist hold is no booking to move: "Book it" now refuses it)
         .order_by(Appointment.starts_at)
     )
     return doctor, list(upcoming)

@@ -22,7 +22,7 @@ from clinica_web.models import (
     WaitlistOffer,
     WeeklyHours,
 )
-from clinica_web.services import booking, clinic, history, schedule, waitlist
+from clinica_web.services import booking, clinic, history, schedule, staff, waitlist
 from clinica_web.services.errors import DomainError
 from tests.conftest import PASSWORD, instant, race
 
@@ -339,13 +339,16 @@ def test_a_long_visit_moved_away_frees_a_slot_for_each_of_the_first_in_line(app,
                                       ("cid@example.com", offer_subject("09:30"))]
 
 
-def test_an_offer_of_a_doctor_hidden_since_cannot_be_booked(app, people, sent_mail):
+def test_an_offer_of_a_doctor_hidden_since_cannot_be_booked(app, people, make_user, sent_mail):
     """Hiding a doctor stops new bookings with them; a time held for the waitlist before is no
-    exception (its "Book it" says the offer is gone, and nothing is booked)."""
+    exception (its "Book it" says the offer is gone, and nothing is booked), nor a booking the
+    admin is told to move."""
     accept, _decline = ben_offered_anas_9_oclock(app, people, sent_mail)
+    admin = make_user(role="admin")
     with app.app_context():
-        db.session.get(Doctor, people["doctor"]).active = False
-        db.session.commit()
+        _doctor, to_move = staff.set_doctor_active(actor=db.session.get(User, admin), doctor_id=people["doctor"],
+                                                   active=False, now=clinic.now())
+        assert to_move == []
     assert app.test_client().post(accept).status_code == 410
     assert offers(app)[0].status == "open"  # until it runs out, as any offer not taken
     with app.app_context():
