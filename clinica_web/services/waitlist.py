@@ -343,8 +343,7 @@ def accept(token: str, *, now: datetime, patient: User | None = None) -> Appoint
         if patient is not None and offer.entry.patient_id != patient.id:
             raise InvalidInput(OFFER_EXPIRED)
         locked(User, offer.entry.patient_id)  # as booking._book: their reminders' choice holds, their bookings queue
-        doctor = availability.active_doctor(offer.doctor_id, share_lock=True)  # locked as check_bookable does
-        if doctor is None or _calendar_stops(doctor, offer, now=now):  # hidden, or the time taken off, since
+        if not _still_bookable(offer, now=now, lock=True):
             raise InvalidInput(OFFER_EXPIRED)  # (the hold runs out as any other: the worker releases it)
         visit = locked(Appointment, offer.appointment_id)
         visit.status, visit.created_at, visit.updated_at = SCHEDULED, now, now
@@ -359,6 +358,22 @@ def accept(token: str, *, now: datetime, patient: User | None = None) -> Appoint
 # What only the calendar can have changed since a time was held: the rest (the notice, the horizon)
 # was checked when it was offered, and the hold has kept everyone else off the time.
 _CALENDAR_RULES = frozenset(("not_working_day", "outside_hours", "blocked", "closed"))
+
+
+def offer_to_answer(token: str, action: str, *, now: datetime) -> WaitlistOffer:
+    """The open offer an emailed link's page shows: for "Book it", only while accept() would book
+    it (the page offered a button that could only fail)."""
+    offer = offer_of_link(token, action, now=now)
+    if action == ACCEPT and not _still_bookable(offer, now=now):
+        raise InvalidInput(OFFER_EXPIRED)
+    return offer
+
+
+def _still_bookable(offer: WaitlistOffer, *, now, lock=False) -> bool:
+    """Whether the offer's doctor is still shown and its time still on their calendar; with `lock`
+    (accept) the doctor's row is share-locked, as check_bookable does."""
+    doctor = availability.active_doctor(offer.doctor_id, share_lock=lock)
+    return doctor is not None and not _calendar_stops(doctor, offer, now=now)
 
 
 def _calendar_stops(doctor: Doctor, offer: WaitlistOffer, *, now) -> bool:

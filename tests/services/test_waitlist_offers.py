@@ -349,6 +349,7 @@ def test_an_offer_of_a_doctor_hidden_since_cannot_be_booked(app, people, make_us
         _doctor, to_move = staff.set_doctor_active(actor=db.session.get(User, admin), doctor_id=people["doctor"],
                                                    active=False, now=clinic.now())
         assert to_move == []
+    assert app.test_client().get(accept).status_code == 410
     assert app.test_client().post(accept).status_code == 410
     assert offers(app)[0].status == "open"  # until it runs out, as any offer not taken
     with app.app_context():
@@ -374,6 +375,7 @@ def test_a_held_time_the_calendar_takes_off_since_cannot_be_booked(app, people, 
                 start_date=DAY.isoformat(), end_date=DAY.isoformat(), start_time="09:00", end_time="10:00",
                 reason="Away", now=clinic.now())
             assert inside == []  # the hold is no booking to move
+    assert app.test_client().get(accept).status_code == 410  # its page offers no button that can only fail
     assert app.test_client().post(accept).status_code == 410
     with app.app_context():
         assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.status == SCHEDULED)) == 0

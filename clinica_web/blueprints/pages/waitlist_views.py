@@ -111,7 +111,7 @@ def _answer_offer(token, action, act, *, done):
             result = act()
             i18n.for_addressee(result.patient if action == waitlist_service.ACCEPT else result.entry.patient)
             return render_template(done, result=result)
-        offer = waitlist_service.offer_of_link(token, action, now=clinic.now())
+        offer = waitlist_service.offer_to_answer(token, action, now=clinic.now())
     except DomainError as error:
         if action == waitlist_service.ACCEPT and (visit := waitlist_service.booked_by_link(
                 token, now=clinic.now())) is not None:
