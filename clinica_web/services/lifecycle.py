@@ -139,6 +139,12 @@ def cutoff_before(start: datetime) -> datetime:
     return start - timedelta(hours=current_app.config["CHANGE_CUTOFF_HOURS"])
 
 
+def online_changes_closed(start: datetime, *, now: datetime) -> bool:
+    """Whether a visit starting at `start`, booked now, could no longer be changed online (the
+    confirmation says so before it is booked)."""
+    return now >= cutoff_before(start)
+
+
 def patient_may_cancel(appointment: Appointment, *, now: datetime) -> bool:
     """A patient cancels their own scheduled visits that have not started (the cutoff aside)."""
     return appointment.status == SCHEDULED and appointment.starts_at > now

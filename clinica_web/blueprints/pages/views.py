@@ -252,7 +252,7 @@ def book(doctor_id):
         status = refused or status
     refreshed = _refreshed_slots(doctor, form) if form.form_errors else None
     form.fill_new_key()
-    changes_closed = start is not None and clinic.now() >= lifecycle.cutoff_before(start)  # said before booking
+    changes_closed = start is not None and lifecycle.online_changes_closed(start, now=clinic.now())
     return render_template("pages/book.html", doctor=doctor, form=form, start=start, refreshed=refreshed,
                            changes_closed=changes_closed), status
 
@@ -332,13 +332,11 @@ def reschedule_booking(appointment_id):
                                    appointment.duration_minutes, now=now, exclude_id=appointment.id)
     today = clinic.local_today(now)
     next_day = day + timedelta(days=1) if day < today + timedelta(days=clinic.policy().horizon_days) else None
-    # Its own time is free for it (exclude_id) but no time to move to: offering it led to "nothing has changed".
-    local_start = clinic.to_local(appointment.starts_at)
-    own_minute = local_start.hour * 60 + local_start.minute if (doctor.id, day) == (
-        appointment.doctor_id, local_start.date()) else None
     return render_page_or_partial("pages/reschedule.html", "pages/_move_slots.html", appointment=appointment,
                                   doctors=doctors, doctor=doctor, day=day, offer=offer,
-                                  free_minutes=[m for m in offer.free_minutes if m != own_minute], today=today,
+                                  free_minutes=booking.times_to_move_to(offer.free_minutes, appointment, doctor.id,
+                                                                        day),
+                                  today=today,
                                   previous_day=day - timedelta(days=1) if day > today else None, next_day=next_day)
 
 
