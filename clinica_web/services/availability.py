@@ -141,6 +141,15 @@ def day_offer(doctor: Doctor, day: date, duration: int, *, now: datetime, exclud
     return offer
 
 
+def times_to_move_to(free_minutes: list[int], appointment: Appointment, doctor_id: int, day: date) -> list[int]:
+    """The free start minutes of a doctor's day (the visit's own time counted free: exclude_id) that
+    the visit can be moved to: all but its own start, where a move changes nothing."""
+    local = clinic.to_local(appointment.starts_at)
+    if (doctor_id, day) != (appointment.doctor_id, local.date()):
+        return list(free_minutes)
+    return [minute for minute in free_minutes if minute != local.hour * 60 + local.minute]
+
+
 def free_minutes(day: date, windows, busy, duration: int, *, now: datetime) -> list[int]:
     """slots.free_slots() (no query), without trying each quarter hour of a day whose hours are
     booked solid: finding a time across a busy clinic's weeks meets mostly such days."""

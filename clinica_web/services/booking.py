@@ -308,15 +308,6 @@ def reschedule_by_patient(*, patient: User, appointment_id, date, time, doctor_i
         return move(appointment, doctor, start, end, actor=patient, reason=None, now=now)
 
 
-def times_to_move_to(free_minutes: list[int], appointment: Appointment, doctor_id: int, day: date) -> list[int]:
-    """The free start minutes of a doctor's day (the visit's own time counted free: exclude_id) that
-    the visit can be moved to: all but its own start, where a move changes nothing."""
-    local = clinic.to_local(appointment.starts_at)
-    if (doctor_id, day) != (appointment.doctor_id, local.date()):
-        return list(free_minutes)
-    return [minute for minute in free_minutes if minute != local.hour * 60 + local.minute]
-
-
 def lock_patient_of(appointment: Appointment) -> None:
     """Lock the patient of an appointment about to move, as _book locks a booking's patient (their
     choice of reminders holds, their changes queue). Taken before the doctor's share lock

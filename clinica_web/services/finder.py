@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from clinica_web.extensions import db
-from clinica_web.models import Doctor
+from clinica_web.models import Appointment, Doctor
 from clinica_web.services import availability, clinic, slots
 
 OPEN, FULL, DAY_OFF, CLOSED, PAST, BEYOND_HORIZON = "open", "full", "day_off", "closed", "past", "beyond_horizon"
@@ -46,20 +46,29 @@ def month_days(year: int, month: int) -> list[date]:
 
 
 def month(doctor: Doctor, year: int, month_number: int, duration: int, *, now: datetime,
-          exclude_id=None) -> list[CalendarDay]:
+          moving: Appointment | None = None) -> list[CalendarDay]:
     """Every day of the month with its status and number of free times (the doctor's hours loaded).
 
-    exclude_id: an appointment being moved, whose own time counts as free."""
+    moving: an appointment being moved, counted as a day picker counts it
+    (availability.times_to_move_to): its own time is free for the times around it, but not one
+    to move to."""
     days = month_days(year, month_number)
     start, end = clinic.local_day_span(days[0], days[-1])
-    busy = availability.busy_intervals(doctor.id, start, end, exclude_id=exclude_id)
+    busy = availability.busy_intervals(doctor.id, start, end, exclude_id=moving.id if moving else None)
     windows = availability.weekly_windows(doctor)
     offers = [(day, availability.classify_day(day, windows.get(day.weekday(), []), _within(busy, day), duration,
                                               now=now)) for day in days]
     reasons = availability.period_reasons([ref for _day, offer in offers for ref in offer.closures])
-    return [CalendarDay(day, MONTH_STATUS[offer.why_none], len(offer.free_minutes),
-                        availability.closure_reasons(offer.closures, reasons))
-            for day, offer in offers]
+    return [_calendar_day(day, offer, reasons, doctor, moving) for day, offer in offers]
+
+
+def _calendar_day(day, offer, reasons, doctor, moving) -> CalendarDay:
+    free = offer.free_minutes
+    if moving is not None:
+        free = availability.times_to_move_to(free, moving, doctor.id, day)
+    # A day whose one free time is the visit's own has nothing to move to: full, for this move.
+    status = FULL if offer.free_minutes and not free else MONTH_STATUS[offer.why_none]
+    return CalendarDay(day, status, len(free), availability.closure_reasons(offer.closures, reasons))
 
 
 def _within(busy, day, span=None):

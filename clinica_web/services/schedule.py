@@ -139,6 +139,8 @@ def add_blocked_period(
         end = local_day_span(last)[1] if not end_time else _instant(last, _hhmm(end_time, "end_time"))
         if end <= start:
             raise InvalidInput("The end must be after the start", field="end_date")
+        if end <= now:  # blocks nothing: no one can book the past (one under way is kept: it ends later)
+            raise InvalidInput("This time is already over: block time still to come", field="end_date")
         reason = " ".join(reason.split())[:200] if isinstance(reason, str) else ""
         period = BlockedPeriod(doctor_id=doctor.id if doctor else None, starts_at=start, ends_at=end, reason=reason)
         db.session.add(period)

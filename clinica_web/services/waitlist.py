@@ -74,11 +74,19 @@ def join(*, patient: User, doctor_id=None, specialty=None, appointment_type=None
         waiting = db.session.scalar(select(func.count(WaitlistEntry.id)).where(
             WaitlistEntry.patient_id == patient.id, WaitlistEntry.status == ACTIVE,
             WaitlistEntry.to_date >= clinic.local_today(now)))
-        if waiting >= MAX_ACTIVE:
-            raise InvalidInput("You can wait for at most %(limit)s things at once: leave one first", limit=MAX_ACTIVE)
         entry = WaitlistEntry(patient_id=patient.id, doctor_id=doctor.id if doctor else None,
                               specialty=None if doctor else specialty, appointment_type=kind.name,
                               from_date=first, to_date=last, part_of_day=part_of_day, status=ACTIVE, created_at=now)
+        # The same wait twice would be offered nothing more, and take one of the MAX_ACTIVE places.
+        if db.session.scalar(select(WaitlistEntry.id).where(
+                WaitlistEntry.patient_id == patient.id, WaitlistEntry.status == ACTIVE,
+                WaitlistEntry.doctor_id.is_(None) if doctor is None else WaitlistEntry.doctor_id == doctor.id,
+                WaitlistEntry.specialty.is_(None) if doctor else WaitlistEntry.specialty == specialty,
+                WaitlistEntry.appointment_type == kind.name, WaitlistEntry.from_date == first,
+                WaitlistEntry.to_date == last, WaitlistEntry.part_of_day == part_of_day).limit(1)) is not None:
+            raise InvalidInput("You are already on the waitlist for this")
+        if waiting >= MAX_ACTIVE:
+            raise InvalidInput("You can wait for at most %(limit)s things at once: leave one first", limit=MAX_ACTIVE)
         db.session.add(entry)
     return entry
 

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 import pytest
 
 from clinica_web.extensions import db
-from clinica_web.models import BlockedPeriod
+from clinica_web.models import Appointment, BlockedPeriod
 from clinica_web.services import availability, finder
 from tests.conftest import instant
 
@@ -51,6 +51,25 @@ def test_every_day_of_the_month_has_its_status_and_number_of_free_times(
     assert (days[16].status, days[16].free) == ("open", 3)
     assert days[17].status == "day_off"  # the doctor's time off: the reason is theirs, not shown
     assert [days[d].free for d in (16, 22, 31)] == [3, 3, 3]
+
+
+def test_a_month_for_moving_a_visit_counts_its_own_time_free_for_the_others_but_not_offered(
+        app, make_doctor, make_appointment, make_user):
+    doctor_id = make_doctor(windows=(("09:00", "10:00"),))  # 30-minute visits at 09:00, 09:15, 09:30
+    patient = make_user(email="ana@example.com")
+    moving = make_appointment(doctor_id=doctor_id, patient_id=patient, day=date(2027, 3, 11), hhmm="09:00")
+    make_appointment(doctor_id=doctor_id, patient_id=patient, day=date(2027, 3, 11), hhmm="09:30")
+    make_appointment(doctor_id=doctor_id, patient_id=patient, day=date(2027, 3, 12), hhmm="09:30")
+    with app.app_context():
+        appointment = db.session.get(Appointment, moving)
+        other_doctor = make_doctor(name="Dr. Other", windows=(("09:00", "10:00"),))
+        days, others = ({day.date.day: day for day in finder.month(doctor_row(doctor), 2027, 3, 30,
+                                                                   now=instant(NOW_DAY, "12:00"), moving=appointment)}
+                        for doctor in (doctor_id, other_doctor))
+    # Its day: 09:00 is its own (no move), 09:15 would overlap 09:30's visit: nothing to move to.
+    assert (days[11].status, days[11].free) == ("full", 0)
+    assert (days[12].status, days[12].free) == ("open", 1)  # 09:00: its hour on another day is a move
+    assert (others[11].status, others[11].free) == ("open", 3)  # the same time with another doctor is a move
 
 
 def test_beyond_the_horizon(app, make_doctor):

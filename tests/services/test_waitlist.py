@@ -57,9 +57,9 @@ def test_at_most_three_waiting_and_left_ones_do_not_count(app, people):
     _doctor, ana, ben = people
     with app.app_context():
         first = join(ana)
-        join(ana), join(ana)
+        join(ana, part_of_day=MORNING), join(ana, part_of_day=AFTERNOON)
         with pytest.raises(InvalidInput, match="at most 3"):
-            join(ana)
+            join(ana, to_date="2027-03-19")
         join(ben)  # each patient has their own three
         waitlist.leave(patient=db.session.get(User, ana), entry_id=first.id, now=NOW)
         join(ana)
@@ -70,9 +70,9 @@ def test_entries_whose_last_day_has_passed_do_not_count(app, people):
     they would shut the patient out of the waitlist for good."""
     _doctor, ana, _ben = people
     with app.app_context():
-        join(ana), join(ana), join(ana, to_date="2027-03-11")
+        join(ana), join(ana, part_of_day=MORNING), join(ana, to_date="2027-03-11")
         with pytest.raises(InvalidInput, match="at most 3"):
-            join(ana)
+            join(ana, part_of_day=AFTERNOON)
         two_days_on = instant(TODAY + timedelta(days=2), "09:00")
         patient = db.session.get(User, ana)
         fresh = waitlist.join(patient=patient, specialty="General Practice", from_date="2027-03-13",
@@ -81,14 +81,32 @@ def test_entries_whose_last_day_has_passed_do_not_count(app, people):
         assert fresh in waitlist.entries_of(patient, now=two_days_on)
         with pytest.raises(InvalidInput, match="at most 3"):
             waitlist.join(patient=patient, specialty="General Practice", from_date="2027-03-13",
-                          to_date="2027-03-20", now=two_days_on)
+                          to_date="2027-03-20", part_of_day=MORNING, now=two_days_on)
+
+
+def test_the_same_wait_twice_is_refused_while_the_first_is_waiting(app, people):
+    """A second identical entry would be offered nothing the first is not, and take a place."""
+    doctor_id, ana, ben = people
+    with app.app_context():
+        first = join(ana, doctor_id=doctor_id, specialty=None)
+        with pytest.raises(InvalidInput, match="already on the waitlist for this"):
+            join(ana, doctor_id=doctor_id, specialty=None)
+        # Any difference is another wait: the part of the day, a day, the doctor or specialty.
+        join(ana, doctor_id=doctor_id, specialty=None, part_of_day=MORNING)
+        join(ana, doctor_id=doctor_id, specialty=None, to_date="2027-03-19")
+        join(ben, doctor_id=doctor_id, specialty=None)
+        waitlist.leave(patient=db.session.get(User, ana), entry_id=first.id, now=NOW)
+        join(ana, doctor_id=doctor_id, specialty=None)  # left, it can be joined again
+        entries = db.session.scalars(db.select(WaitlistEntry).where(WaitlistEntry.patient_id == ana)).all()
+        assert sorted((e.part_of_day, e.to_date.day, e.status) for e in entries) == [
+            (ANY_TIME, 19, ACTIVE), (ANY_TIME, 20, ACTIVE), (ANY_TIME, 20, LEFT), (MORNING, 20, ACTIVE)]
 
 
 def test_the_list_leaves_out_others_left_and_ended_entries(app, people):
     _doctor, ana, ben = people
     with app.app_context():
         patient = db.session.get(User, ana)
-        later, ending, gone = join(ana), join(ana, to_date="2027-03-12"), join(ana)
+        later, ending, gone = join(ana), join(ana, to_date="2027-03-12"), join(ana, part_of_day=MORNING)
         join(ben)
         waitlist.leave(patient=patient, entry_id=gone.id, now=NOW)
         assert [e.id for e in waitlist.entries_of(patient, now=NOW)] == [later.id, ending.id]

@@ -102,13 +102,14 @@ def test_the_month_beside_the_slots_follows_the_visit_type_and_the_month(
 
 
 def test_moving_the_month_keeps_it_in_the_address_and_a_day_of_it_needs_no_second_month(client, make_doctor):
-    """htmx puts the month's own page in the address bar (a reload or a shared link shows that
-    month); a day then chosen in that month comes without the month view, one of another with it."""
+    """htmx puts the booking page of that month in the address bar (a reload or a shared link shows
+    that month); a day then chosen in that month comes without the month view, one of another with it."""
     doctor_id = make_doctor()
     page = client.get(f"/doctors/{doctor_id}?date=2027-03-15&type=consultation").text
     next_month = re.search(r'<a id="month-next"[^>]*>', page)[0]
-    assert 'hx-push-url="true"' in next_month and "month=2027-04" in next_month
-    moved = f"http://localhost/doctors/{doctor_id}/calendar?month=2027-04&type=consultation"
+    there = f"/doctors/{doctor_id}?type=consultation&amp;month=2027-04"
+    assert f'href="{there}" hx-get="{there}"' in next_month and 'hx-push-url="true"' in next_month
+    moved = f"http://localhost/doctors/{doctor_id}?type=consultation&month=2027-04"
 
     def swap(day):
         return client.get(f"/doctors/{doctor_id}/slots?date={day}&type=consultation",
@@ -116,6 +117,30 @@ def test_moving_the_month_keeps_it_in_the_address_and_a_day_of_it_needs_no_secon
 
     assert 'id="month"' not in swap("2027-04-05")
     assert 'hx-swap-oob="true"' in swap("2027-05-03") and "May 2027" in swap("2027-05-03")
+
+
+def test_the_booking_page_of_another_month_stays_the_booking_page(client, make_doctor, make_appointment, make_user):
+    """What the month's arrows lead to: without JavaScript (and on Reload or Back after htmx) the
+    booking page with that month beside its first day with free times; for htmx, the month alone,
+    whose arrows lead on the same way."""
+    doctor_id = make_doctor(windows=(("09:00", "10:00"),))
+    for hhmm in ("09:00", "09:30"):  # Thursday 1 April full for a 30-minute visit: Friday the 2nd is first
+        make_appointment(doctor_id=doctor_id, patient_id=make_user(email=f"p{hhmm[3]}@example.com"),
+                         day=date(2027, 4, 1), hhmm=hhmm)
+    page = client.get(f"/doctors/{doctor_id}?type=consultation&month=2027-04")
+    assert page.status_code == 200 and "Book with Dr. Laura Rossi" in page.text
+    assert re.search(r'<h2 id="month-heading"[^>]*>April 2027</h2>', page.text)
+    assert '<h2 id="slots-heading" tabindex="-1">Friday 02 April 2027</h2>' in page.text
+    assert f'href="/doctors/{doctor_id}/book?date=2027-04-02&amp;time=09:00&amp;type=consultation"' in page.text
+    month_only = client.get(f"/doctors/{doctor_id}?type=consultation&month=2027-05", headers=HTMX)
+    assert "<html" not in month_only.text and 'id="slots"' not in month_only.text
+    assert re.search(r'<h2 id="month-heading"[^>]*>May 2027</h2>', month_only.text)
+    previous = re.search(r'<a id="month-prev"[^>]*>', month_only.text)[0]
+    assert f'href="/doctors/{doctor_id}?type=consultation&amp;month=2027-04"' in previous
+    # This month: its first day with a free time to come (today's hours are over at noon).
+    this_month = client.get(f"/doctors/{doctor_id}?month=2027-03").text
+    assert '<h2 id="slots-heading" tabindex="-1">Thursday 11 March 2027</h2>' in this_month
+    assert client.get(f"/doctors/{doctor_id}?month=2027-13").status_code == 400
 
 
 @pytest.mark.parametrize("day", ["2027-04-05", "2027-04-04"])  # a day with free times, and a Sunday without

@@ -226,6 +226,18 @@ def test_bad_blocked_periods_are_refused(app, rossi, fields, message):
     assert blocks(app, rossi.id) == []
 
 
+def test_time_off_already_over_is_refused_and_time_off_under_way_is_kept(app, rossi, clock):
+    clock.set(instant(MONDAY, "12:00"))
+    over = add_block(rossi.client, rossi.id, MONDAY, start_time="08:00", end_time="11:00", reason="Dentist")
+    assert over.status_code == 422 and "This time is already over: block time still to come" in over.text
+    assert add_block(rossi.client, rossi.id, MONDAY - timedelta(days=7)).status_code == 422
+    assert blocks(app, rossi.id) == []
+    # Off since this morning, until 15:00: what is left of it still stops bookings.
+    assert add_block(rossi.client, rossi.id, MONDAY, start_time="08:00", end_time="15:00").status_code == 200
+    assert len(blocks(app, rossi.id)) == 1
+    assert slot_times(rossi.client, rossi.id, MONDAY)[0] == "15:00"
+
+
 def test_removing_a_block_frees_the_slots_for_patients(app, rossi, make_block):
     make_block(doctor_id=rossi.id, start=instant(MONDAY, "00:00"), end=instant(TUESDAY, "00:00"))
     assert slot_times(rossi.client, rossi.id, MONDAY) == []

@@ -66,11 +66,19 @@ def test_what_cannot_be_waited_for_is_refused_and_nothing_saved(app, client, mak
 
 def test_at_most_three_at_once(app, client, make_doctor, patient):
     make_doctor()
-    for _ in range(3):
-        assert join(client).status_code == 303
-    fourth = join(client)
+    for part_of_day in ("morning", "afternoon", "any"):
+        assert join(client, part_of_day=part_of_day).status_code == 303
+    fourth = join(client, to_date="2027-03-19")
     assert fourth.status_code == 422 and "at most 3 things at once" in fourth.text
     assert len(entries(app)) == 3
+
+
+def test_the_same_wait_twice_is_refused(app, client, make_doctor, patient):
+    make_doctor()
+    assert join(client).status_code == 303
+    again = join(client)
+    assert again.status_code == 422 and "You are already on the waitlist for this" in again.text
+    assert len(entries(app)) == 1
 
 
 def test_another_patients_entry_cannot_be_left(app, client, make_doctor, make_user, patient, login_as):

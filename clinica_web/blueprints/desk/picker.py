@@ -12,7 +12,7 @@ from flask import abort, render_template, request, url_for
 
 from clinica_web import i18n
 from clinica_web.htmx import current_page_args, is_htmx
-from clinica_web.models import AppointmentType, Doctor
+from clinica_web.models import Appointment, AppointmentType, Doctor
 from clinica_web.services import availability, booking, clinic, finder, values
 from clinica_web.services.errors import DomainError
 from clinica_web.services.rules import refusal
@@ -34,7 +34,7 @@ class Picker:
     kind: AppointmentType
     day: date
     duration: int
-    exclude_id: int | None = None  # an appointment being moved: its own time counts as free
+    moving: Appointment | None = None  # an appointment being moved: its own time counts as free
     # Carried fields typed on the page: htmx sends what is typed now (hx-include), not the link's copy.
     typed: tuple[str, ...] = ()
 
@@ -47,6 +47,10 @@ class Picker:
         """url() for htmx, which adds the typed fields itself (`include`): a copy in the address
         would come first and win."""
         return self.url(**{name: None for name in self.typed}, **changes)
+
+    @property
+    def exclude_id(self) -> int | None:
+        return self.moving.id if self.moving else None
 
     @property
     def include(self) -> str | None:
@@ -128,7 +132,10 @@ def _day(picker: Picker, *, now) -> dict:
     if not offer.free_minutes and offer.why_none not in ("past", "beyond_horizon"):
         [next_time] = finder.earliest([picker.doctor], picker.duration, now=now,
                                       start_day=picker.day + timedelta(days=1), limit=1) or [None]
-    return dict(offer=offer, free_minutes=offer.free_minutes, next_time=next_time, today=today,
+    # A move's own time is free (so the times around it are), but not offered: moving there changes nothing.
+    free_minutes = (availability.times_to_move_to(offer.free_minutes, picker.moving, picker.doctor.id, picker.day)
+                    if picker.moving else offer.free_minutes)
+    return dict(offer=offer, free_minutes=free_minutes, next_time=next_time, today=today,
                 previous_day=picker.day - timedelta(days=1) if picker.day > today else None,
                 next_day=picker.day + timedelta(days=1) if picker.day < horizon else None)
 
@@ -141,7 +148,7 @@ def _month(picker: Picker, first: date, *, now) -> dict:
     following = (first + timedelta(days=31)).replace(day=1)
     return dict(doctor=picker.doctor, kind=picker.kind, first=first,
                 days=finder.month(picker.doctor, first.year, first.month, picker.duration, now=now,
-                                  exclude_id=picker.exclude_id),
+                                  moving=picker.moving),
                 previous_month=previous if previous >= today.replace(day=1) else None,
                 next_month=following if following <= last_month else None)
 

@@ -224,7 +224,7 @@ def reschedule(appointment_id):
         abort(400, i18n.error_text(error))
     chosen = picker.Picker("desk.reschedule", {"appointment_id": found.id}, {"reason": form.reason.data or None},
                            doctor, kind, picker.chosen_day(clinic.to_local(found.starts_at).date()),
-                           found.duration_minutes, exclude_id=found.id, typed=("reason",))
+                           found.duration_minutes, moving=found, typed=("reason",))
     # The desk moves a visit to any doctor; a doctor within their own calendar (staff_actions).
     context = dict(appointment=found, form=form, doctors=day_list.doctors_for(current_user), verb="Move to")
     if not request.args.get("time"):

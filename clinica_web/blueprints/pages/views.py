@@ -35,8 +35,9 @@ def doctors():
     )
 
 
-def _slot_context(doctor_id):
-    """What the booking page and its slot list show, from ?date= and ?type= (400 on bad input)."""
+def _slot_context(doctor_id, default_day=None):
+    """What the booking page and its slot list show, from ?date= and ?type= (400 on bad input);
+    without a date, `default_day`, else the doctor's first day with a free time."""
     doctor = availability.active_doctor(doctor_id) or abort(404)
     now = clinic.now()
     types = booking.appointment_types()
@@ -45,7 +46,7 @@ def _slot_context(doctor_id):
         day = booking.parse_date(request.args["date"]) if request.args.get("date") else None
     except DomainError as error:
         abort(400, i18n.error_text(error))
-    day = (day or availability.first_day_with_free_slot(doctor, kind.default_duration, now=now)
+    day = (day or default_day or availability.first_day_with_free_slot(doctor, kind.default_duration, now=now)
            or clinic.local_today(now))
     offer = availability.day_offer(doctor, day, kind.default_duration, now=now)
     return dict(
@@ -122,12 +123,17 @@ def calendar(doctor_id):
     now = clinic.now()
     try:
         kind = booking.find_type(request.args.get("type") or None)
-        first = date(*values.parse_month(request.args["month"]), 1) if request.args.get("month") else None
+        first = _asked_month()
     except DomainError as error:
         abort(400, i18n.error_text(error))
     return render_page_or_partial("pages/calendar.html", "pages/_calendar.html",
                                   **_month_context(doctor, kind, first or clinic.local_today(now).replace(day=1),
                                                    now=now))
+
+
+def _asked_month() -> date | None:
+    """The first day of ?month=YYYY-MM, if asked; DomainError if it is no month."""
+    return date(*values.parse_month(request.args["month"]), 1) if request.args.get("month") else None
 
 
 def _month_context(doctor, kind, first, *, now):
@@ -162,8 +168,24 @@ def find():
 
 @bp.route("/doctors/<id:doctor_id>")
 def doctor(doctor_id):
-    context = _slot_context(doctor_id)
-    month = _month_context(context["doctor"], context["kind"], context["day"].replace(day=1), now=clinic.now())
+    """The booking page: a day's free times beside its month. The month view's arrows ask for
+    ?month= without a day: that month, beside its first day with free times (Back, Reload and a
+    shared link show what was chosen); htmx gets the month alone."""
+    now = clinic.now()
+    try:
+        first = _asked_month()
+        kind = booking.find_type(request.args.get("type") or None) if first else None
+    except DomainError as error:
+        abort(400, i18n.error_text(error))
+    if first is None:
+        context = _slot_context(doctor_id)
+        month = _month_context(context["doctor"], context["kind"], context["day"].replace(day=1), now=now)
+    else:
+        month = _month_context(availability.active_doctor(doctor_id) or abort(404), kind, first, now=now)
+        if is_htmx():
+            return render_template("pages/_calendar.html", on_booking_page=True, **month)
+        opening = next((day.date for day in month["days"] if day.status == finder.OPEN), None)
+        context = _slot_context(doctor_id, default_day=opening or max(first, clinic.local_today(now)))
     return render_template("pages/doctor.html", **context, month=month)
 
 
@@ -181,7 +203,7 @@ def slots(doctor_id):
         day, kind = context["day"], context["kind"]
         html, page_url = render_template("pages/_slot_list.html", **context), _page_url(doctor_id, day, kind.name)
         if _month_changed(day, kind.name):
-            html += render_template("pages/_calendar.html", oob=True,
+            html += render_template("pages/_calendar.html", oob=True, on_booking_page=True,
                                     **_month_context(context["doctor"], kind, day.replace(day=1), now=clinic.now()))
     # Keep the address bar on the bookmarkable page, not on this partial's URL.
     return html, {"HX-Push-Url": page_url}
@@ -332,10 +354,9 @@ def reschedule_booking(appointment_id):
                                    appointment.duration_minutes, now=now, exclude_id=appointment.id)
     today = clinic.local_today(now)
     next_day = day + timedelta(days=1) if day < today + timedelta(days=clinic.policy().horizon_days) else None
+    free_minutes = availability.times_to_move_to(offer.free_minutes, appointment, doctor.id, day)
     return render_page_or_partial("pages/reschedule.html", "pages/_move_slots.html", appointment=appointment,
-                                  doctors=doctors, doctor=doctor, day=day, offer=offer,
-                                  free_minutes=booking.times_to_move_to(offer.free_minutes, appointment, doctor.id,
-                                                                        day),
+                                  doctors=doctors, doctor=doctor, day=day, offer=offer, free_minutes=free_minutes,
                                   today=today,
                                   previous_day=day - timedelta(days=1) if day > today else None, next_day=next_day)
 
