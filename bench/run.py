@@ -15,6 +15,7 @@ reminders to a local SMTP server, timed against a bare smtplib client in the sam
 import gc
 import http.cookiejar
 import json
+import math
 import os
 import re
 import shutil
@@ -319,7 +320,7 @@ def _csrf_token(page):
     return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page)[1]
 
 
-def over_http(base, floor_base, facts, jwt):
+def over_http(base, floor_base, facts, jwt, measured):
     wrk = shutil.which("wrk")
     if not wrk:
         print("wrk is not installed (Debian: apt-get install wrk): skipping the HTTP measurements.")
@@ -338,7 +339,8 @@ def over_http(base, floor_base, facts, jwt):
 
     for name, (method, path, headers) in endpoints(facts, jwt).items():
         headers = {"Cookie": cookie} if headers == "desk-session" else headers
-        results[name] = beside_the_floor(lambda: _wrk(wrk, base + path, headers))
+        seconds = _wrk_seconds(measured[name]["p50_ms"])
+        results[name] = beside_the_floor(lambda: _wrk(wrk, base + path, headers, seconds=seconds))
     # Each wrk request books a different free time, for a patient with a doctor of their own; the
     # latency run and the throughput run book for different halves of the patients.
     api = [[("/v1/bookings", {"Authorization": f"Bearer {facts['wrk_jwts'][_patient(n)]}",
@@ -360,6 +362,13 @@ def over_http(base, floor_base, facts, jwt):
     results["booking POST (web)"] = beside_the_floor(
         lambda: _wrk(wrk, f"{base}/", {}, scripts=[_booking_script(p) for p in web]))
     return results
+
+
+def _wrk_seconds(in_process_p50_ms):
+    """WRK_SECONDS, or longer for a slow endpoint: long enough for 8 connections on 2 workers to
+    get answers (4 requests a worker, each taking up to 5 times its in-process time on a busy
+    machine; a short smoke run of /find once counted none)."""
+    return max(WRK_SECONDS, math.ceil(in_process_p50_ms * THROUGHPUT_CONNECTIONS / 2 * 5 / 1000))
 
 
 def _halves(patients):
@@ -461,7 +470,7 @@ def main():
     process, base = serve(url, mail_dir)
     floor_process, floor_base = serve(url, mail_dir, "bench.floor:app")
     try:
-        http_results = over_http(base, floor_base, facts, jwt)
+        http_results = over_http(base, floor_base, facts, jwt, measured)
     finally:
         for server in (process, floor_process):
             server.terminate()
