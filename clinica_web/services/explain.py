@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from clinica_web.extensions import db
-from clinica_web.i18n import N_, Word
+from clinica_web.i18n import N_, Word, format_day
 from clinica_web.models import DOCTOR, Appointment, BlockedPeriod, User
 from clinica_web.services import availability, clinic, slots
 from clinica_web.services.rules import RULES
@@ -105,7 +105,7 @@ def _detail(code, busy, rows, *, doctor, day, minute, now) -> "Detail":
     if code == "beyond_horizon":
         last = clinic.local_today(now) + timedelta(days=policy.horizon_days)
         return Detail(N_("Bookings open %(days)s days ahead: up to %(last)s"), days=policy.horizon_days,
-                      last=last.isoformat())
+                      last=format_day(last, "short_date"))
     if code == "not_working_day":
         return Detail(N_("%(doctor)s does not work on %(weekdays)s"), doctor=doctor.display_name,
                       weekdays=Word(WEEKDAYS[day.weekday()]))

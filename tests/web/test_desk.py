@@ -1317,6 +1317,17 @@ def test_why_not_explains_a_time_the_picker_does_not_offer(app, desk, make_docto
     assert desk.client.get("/desk/explain").status_code == 200  # the bare form
 
 
+def test_why_not_says_the_horizon_as_a_date_people_read_and_no_rule_codes(app, desk, make_doctor, clock):
+    clock.set(instant(MONDAY, "12:00"))
+    doctor_id = make_doctor()
+    far = MONDAY + timedelta(weeks=20)
+    page = text_of(desk.client.get("/desk/explain", query_string={
+        "doctor_id": doctor_id, "date": far.isoformat(), "time": "09:00"}).text)
+    last = MONDAY + timedelta(days=app.config["BOOKING_HORIZON_DAYS"])
+    assert f"Bookings open 90 days ahead: up to {last:%a %d %b %Y}" in page
+    assert last.isoformat() not in page and "beyond_horizon" not in page
+
+
 def test_a_doctor_asks_why_not_of_their_own_calendar_only(app, login_as, make_doctor, make_user, make_appointment):
     mine = make_doctor(name="Dr. Laura Rossi", with_user=True)
     theirs = make_doctor(name="Dr. Marco Bianchi", with_user=True)
