@@ -44,13 +44,19 @@ def queue(*, recipient, subject, text_body, html_body, cc=None, ics=None, ics_me
     return email
 
 
+def is_emailed(patient: User) -> bool:
+    """Whether the changes to a patient's appointments are emailed to them: not to a patient
+    registered at the desk without an address, whom the desk tells itself (and is told to)."""
+    return bool(patient.email)
+
+
 def queue_appointment_email(appointment, kind, *, now, previous_start=None) -> None:
     """Plan the patient's email about a change of `kind` (booked, rescheduled, cancelled), in the
     change's transaction: the row names the appointment and the SEQUENCE the change made, and
     keeps the doctor and times the email is to say (a later change does not rewrite it). Nothing
     for a patient without an email address (registered at the desk by phone: the desk tells them)."""
     db.session.flush()  # the appointment's id, and its doctor's id after a move (history.record's next steps too)
-    if not appointment.patient.email:
+    if not is_emailed(appointment.patient):
         return
     facts = {"doctor_id": appointment.doctor_id, "starts_at": appointment.starts_at.isoformat(),
              "ends_at": appointment.ends_at.isoformat(),

@@ -35,6 +35,7 @@ from clinica_web.services import explain as explainer
 from clinica_web.services import (
     history,
     lifecycle,
+    notifications,
     patients,
     reminders,
     schedule,
@@ -196,7 +197,8 @@ def cancel(appointment_id):
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            flash(_("The appointment is cancelled and the patient has been emailed.") if found.patient.email else
+            flash(_("The appointment is cancelled and the patient has been emailed.")
+                  if notifications.is_emailed(found.patient) else
                   _("The appointment is cancelled. The patient has no email address: tell them."), "success")
             return redirect(url_for("desk.appointment", appointment_id=found.id), code=303)
     return render_template("desk/cancel.html", appointment=found, form=form), 422 if form.errors else 200
@@ -261,7 +263,7 @@ def _move(found, *, now):
                 flash(_("That is already the appointment's time and doctor: nothing has changed."), "info")
             else:
                 flash(_("The appointment is moved and the patient has been emailed the new time.")
-                      if found.patient.email else
+                      if notifications.is_emailed(found.patient) else
                       _("The appointment is moved. The patient has no email address: tell them the new time."),
                       "success")
             return redirect(url_for("desk.appointment", appointment_id=found.id), code=303)
@@ -385,7 +387,7 @@ def book_submit():
         return redirect(url_for("desk.book", patient_id=_int_arg("patient_id"), doctor_id=form.doctor_id.data,
                                 date=form.date.data, type=form.type.data), code=303)
     flash(_("Booked for %(patient)s; they have been emailed the details.", patient=patient.full_name)
-          if patient.email else
+          if notifications.is_emailed(patient) else
           _("Booked for %(patient)s. They have no email address: tell them the details.", patient=patient.full_name),
           "success")
     return redirect(url_for("desk.appointment", appointment_id=booked.id), code=303)
