@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from clinica_web.extensions import db
 from clinica_web.models import ADMIN, SCHEDULED, Appointment, OutboxEmail, User, WaitlistOffer, WeeklyHours
 from clinica_web.models.outbox import PENDING, REMINDER
-from clinica_web.services import booking, clinic, links, reminders, schedule, slots, staff, waitlist
+from clinica_web.services import booking, clinic, links, reminders, schedule, slots, staff, staff_actions, waitlist
 from clinica_web.services.errors import DomainError
 from tests.conftest import PASSWORD, next_weekday
 
@@ -323,3 +323,53 @@ def test_a_deadlock_in_the_overlap_guard_is_a_taken_time_not_a_500(world):
     assert results == {"booked": "Time slot overlaps with another booking"}
     with app.app_context():
         assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.patient_id == patient_id)) == 0
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one writer, no deadlock
+def test_a_move_a_booking_of_the_same_patient_and_a_closure_at_once_all_go_through(world, monkeypatch):
+    """The order every write takes its locks, patient before doctors: a move that took the
+    patient's lock after its new doctor's share lock closed a cycle with a booking of the same
+    patient (patient held, waiting for its doctor) and a clinic closure (which locks every doctor
+    in id order: the booking's doctor taken, the move's awaited). PostgreSQL failed one of them
+    as a deadlock, a 500."""
+    from clinica_web.models import BlockedPeriod, Doctor
+    app, first_doctor, admin_id, patient_id = world
+    with app.app_context():
+        second = Doctor(display_name="Dr. Second", specialty="General Practice",
+                        weekly_hours=[WeeklyHours(weekday=0, start_minute=540, end_minute=720)])
+        db.session.add(second)
+        db.session.commit()
+        second_doctor = second.id
+    moving = run_together(app, {"id": booking_at(app, patient_id, first_doctor, "09:00")})["id"]
+    # The booking holds the patient's lock for a while before share-locking its doctor.
+    patient_locked = pausing_after(booking, "locked_again", monkeypatch, seconds=1.5)
+    move_started = threading.Event()
+
+    def move():  # to the second doctor: its check share-locks that doctor
+        patient_locked.wait(timeout=20)
+        move_started.set()
+        admin = db.session.get(User, admin_id)
+        moved = staff_actions.reschedule(actor=admin, appointment=db.session.get(Appointment, moving),
+                                         starts_at=slots.local_instant(MONDAY, 10 * 60, clinic.tz()),
+                                         doctor_id=second_doctor, now=clinic.now())
+        return moved.doctor_id
+
+    def close():  # another day: it locks every doctor all the same, the first then the second
+        move_started.wait(timeout=20)
+        time.sleep(0.3)  # the move has got as far as it can
+        tuesday = (MONDAY + timedelta(days=1)).isoformat()
+        period, _inside = schedule.add_blocked_period(actor=db.session.get(User, admin_id), doctor_id=None,
+                                                      start_date=tuesday, end_date=tuesday, reason="Inventory",
+                                                      now=clinic.now())
+        return period.id
+
+    results = run_together(app, {"booked": booking_at(app, patient_id, first_doctor, "11:00"), "moved": move,
+                                 "closed": close})
+    assert results.keys() == {"booked", "moved", "closed"}, results  # a thread that raised has no result
+    assert results["moved"] == second_doctor and isinstance(results["booked"], int)
+    with app.app_context():
+        visits = db.session.execute(select(Appointment.doctor_id, Appointment.starts_at)
+                                    .where(Appointment.patient_id == patient_id).order_by(Appointment.starts_at)).all()
+        assert [(doctor, clinic.to_local(start).strftime("%H:%M")) for doctor, start in visits] == [
+            (second_doctor, "10:00"), (first_doctor, "11:00")]
+        assert db.session.scalar(select(func.count(BlockedPeriod.id))) == 1
