@@ -77,18 +77,29 @@ def join(*, patient: User, doctor_id=None, specialty=None, appointment_type=None
         entry = WaitlistEntry(patient_id=patient.id, doctor_id=doctor.id if doctor else None,
                               specialty=None if doctor else specialty, appointment_type=kind.name,
                               from_date=first, to_date=last, part_of_day=part_of_day, status=ACTIVE, created_at=now)
-        # The same wait twice would be offered nothing more, and take one of the MAX_ACTIVE places.
-        if db.session.scalar(select(WaitlistEntry.id).where(
-                WaitlistEntry.patient_id == patient.id, WaitlistEntry.status == ACTIVE,
-                WaitlistEntry.doctor_id.is_(None) if doctor is None else WaitlistEntry.doctor_id == doctor.id,
-                WaitlistEntry.specialty.is_(None) if doctor else WaitlistEntry.specialty == specialty,
-                WaitlistEntry.appointment_type == kind.name, WaitlistEntry.from_date == first,
-                WaitlistEntry.to_date == last, WaitlistEntry.part_of_day == part_of_day).limit(1)) is not None:
-            raise InvalidInput("You are already on the waitlist for this")
+        if _overlapping_wait(entry, doctor.specialty if doctor else specialty, now=now):
+            raise InvalidInput("You are already waiting for this on some of these days: leave that entry first "
+                               "to change it")
         if waiting >= MAX_ACTIVE:
             raise InvalidInput("You can wait for at most %(limit)s things at once: leave one first", limit=MAX_ACTIVE)
         db.session.add(entry)
     return entry
+
+
+def _overlapping_wait(entry: WaitlistEntry, specialty: str, *, now) -> bool:
+    """Whether the patient already waits, in an entry on their list, for some of what `entry`
+    would: the same visit type, some of its days and part of the day, and its doctor (a doctor, or
+    any doctor of the doctor's specialty). Two such entries could hold two times for the patient
+    at once, and take two of the MAX_ACTIVE places for one wait."""
+    same_doctors = [WaitlistEntry.specialty == specialty]
+    same_doctors.append(WaitlistEntry.doctor_id == entry.doctor_id if entry.doctor_id is not None
+                        else WaitlistEntry.doctor_id.in_(select(Doctor.id).where(Doctor.specialty == specialty)))
+    parts = tuple(PARTS_OF_DAY) if entry.part_of_day == ANY_TIME else (entry.part_of_day, ANY_TIME)
+    return db.session.scalar(select(WaitlistEntry.id).where(
+        WaitlistEntry.patient_id == entry.patient_id, WaitlistEntry.status == ACTIVE,
+        WaitlistEntry.to_date >= clinic.local_today(now), or_(*same_doctors),
+        WaitlistEntry.appointment_type == entry.appointment_type, WaitlistEntry.from_date <= entry.to_date,
+        WaitlistEntry.to_date >= entry.from_date, WaitlistEntry.part_of_day.in_(parts)).limit(1)) is not None
 
 
 def _target(doctor_id, specialty) -> Doctor | None:

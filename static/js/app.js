@@ -6,11 +6,25 @@
    "Show free times", Enter in the day's field), the focus moves to that heading: a screen reader
    reads it out, and a phone scrolls the list into view; the link or button pressed is gone anyway.
    Replaced because a select changed, the focus stays on the select, and the heading is read out
-   through the page's status region. */
+   through the page's status region.
+
+   A month view's arrow ("Next month ›") swaps in the whole month (and, on the booking page, the
+   day's times beside it): the focus stays on the arrow (htmx finds its id again; past the last
+   month, the words that are no longer a link), and the new month's name, with the day now shown
+   beside it, is read out through the status region. */
 (function () {
   "use strict";
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail.target;
+    var pressed = (event.detail.requestConfig || {}).elt;
+    if (event.target.id === "month" && pressed && /^month-(prev|next)$/.test(pressed.id)) {
+      var said = [document.getElementById("month-heading"),
+        event.target.hasAttribute("data-with-day") ? document.querySelector("#slots h2") : null];
+      document.getElementById("swap-status").textContent = said.filter(Boolean).map(function (heading) {
+        return heading.textContent.trim();
+      }).join(". ");
+      return;
+    }
     if (event.target !== target) {
       return;  // also fired for each part swapped out of band (the month beside the day)
     }

@@ -148,12 +148,13 @@ def test_an_inactive_doctor_is_not_found(app, join, world):
 
 
 def test_the_horizon_and_the_range_are_inclusive(join):
-    assert join(**days(1, 60)).status_code == 201  # 60 days
-    assert join(**days(40, 90)).status_code == 201  # the horizon's last day
+    assert join(**days(1, 60), part_of_day="morning").status_code == 201  # 60 days
+    assert join(**days(40, 90), part_of_day="afternoon").status_code == 201  # the horizon's last day
 
 
 def test_a_fourth_waiting_entry_is_refused_until_one_is_left(app, client, join, world):
-    first, *_ = [join(part_of_day=part).get_json() for part in ("morning", "afternoon", "any")]
+    first, *_ = [join(part_of_day=part, appointment_type=kind).get_json()
+                 for part, kind in (("morning", None), ("afternoon", None), ("any", "therapy"))]
     response = join(doctor_id=None, specialty="Pediatrics")
     assert response.status_code == 400 and response.get_json() == TOO_MANY
     assert len(entries(app)) == 3
@@ -162,6 +163,14 @@ def test_a_fourth_waiting_entry_is_refused_until_one_is_left(app, client, join, 
     # Leaving one makes room.
     assert client.delete(f"/v1/waitlist/{first['id']}", headers=world.headers).status_code == 200
     assert join(doctor_id=None, specialty="Pediatrics").status_code == 201
+
+
+def test_waiting_again_for_some_of_the_same_is_refused(app, join, world):
+    assert join(**days(1, 7)).status_code == 201
+    again = join(**days(5, 12), part_of_day="morning")
+    assert again.status_code == 400 and again.get_json() == {
+        "error": "You are already waiting for this on some of these days: leave that entry first to change it"}
+    assert len(entries(app)) == 1
 
 
 def test_only_patients_join_the_waitlist(app, client, join, make_doctor, make_user, bearer):

@@ -4,6 +4,7 @@ these are the rules the API does not reach."""
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from clinica_web.extensions import db
 from clinica_web.models import User, WaitlistEntry
@@ -37,7 +38,7 @@ def test_join_stores_the_entry_with_its_defaults(app, people):
                 row.from_date, row.to_date, row.created_at, row.ended_at) == (
             ana, doctor_id, None, "consultation", ANY_TIME, ACTIVE, date(2027, 3, 11), date(2027, 3, 20), NOW, None)
         assert waitlist.describe(row) == "Dr. Laura Rossi"
-        specialty = join(ana)
+        specialty = join(ana, from_date="2027-03-21", to_date="2027-03-30")  # (the doctor's wait is another)
         assert waitlist.describe(specialty) == "any doctor of General Practice"
 
 
@@ -56,13 +57,13 @@ def test_a_part_of_day_must_be_one_of_the_three(app, people, part_of_day):
 def test_at_most_three_waiting_and_left_ones_do_not_count(app, people):
     _doctor, ana, ben = people
     with app.app_context():
-        first = join(ana)
-        join(ana, part_of_day=MORNING), join(ana, part_of_day=AFTERNOON)
+        first = join(ana, part_of_day=MORNING)
+        join(ana, part_of_day=AFTERNOON), join(ana, appointment_type="follow_up")
         with pytest.raises(InvalidInput, match="at most 3"):
-            join(ana, to_date="2027-03-19")
+            join(ana, appointment_type="therapy")
         join(ben)  # each patient has their own three
         waitlist.leave(patient=db.session.get(User, ana), entry_id=first.id, now=NOW)
-        join(ana)
+        join(ana, part_of_day=MORNING)
 
 
 def test_entries_whose_last_day_has_passed_do_not_count(app, people):
@@ -70,43 +71,66 @@ def test_entries_whose_last_day_has_passed_do_not_count(app, people):
     they would shut the patient out of the waitlist for good."""
     _doctor, ana, _ben = people
     with app.app_context():
-        join(ana), join(ana, part_of_day=MORNING), join(ana, to_date="2027-03-11")
+        join(ana, from_date="2027-03-13"), join(ana, appointment_type="follow_up"), join(ana, to_date="2027-03-11")
         with pytest.raises(InvalidInput, match="at most 3"):
-            join(ana, part_of_day=AFTERNOON)
+            join(ana, appointment_type="therapy")
         two_days_on = instant(TODAY + timedelta(days=2), "09:00")
         patient = db.session.get(User, ana)
-        fresh = waitlist.join(patient=patient, specialty="General Practice", from_date="2027-03-13",
-                              to_date="2027-03-20", now=two_days_on)
+        # The 11th is over: the entry that ended then waits for nothing, counts for nothing, and
+        # is no other wait's copy.
+        fresh = waitlist.join(patient=patient, specialty="General Practice", from_date="2027-03-12",
+                              to_date="2027-03-12", now=two_days_on)
         assert len(waitlist.entries_of(patient, now=two_days_on)) == 3
         assert fresh in waitlist.entries_of(patient, now=two_days_on)
         with pytest.raises(InvalidInput, match="at most 3"):
-            waitlist.join(patient=patient, specialty="General Practice", from_date="2027-03-13",
-                          to_date="2027-03-20", part_of_day=MORNING, now=two_days_on)
+            waitlist.join(patient=patient, specialty="General Practice", appointment_type="therapy",
+                          from_date="2027-03-13", to_date="2027-03-20", now=two_days_on)
 
 
-def test_the_same_wait_twice_is_refused_while_the_first_is_waiting(app, people):
-    """A second identical entry would be offered nothing the first is not, and take a place."""
+@pytest.mark.parametrize("again", [
+    {},  # the very same
+    {"from_date": "2027-03-15", "to_date": "2027-03-16"},  # some of its days
+    {"from_date": "2027-03-20", "to_date": "2027-04-02"},  # its last day, and more
+    {"part_of_day": MORNING},  # inside "any time"
+    {"doctor_id": "DOCTOR", "specialty": None},  # a doctor of the specialty waited for
+], ids=["same", "days-inside", "last-day", "morning", "its-doctor"])
+def test_waiting_again_for_some_of_what_an_entry_waits_for_is_refused(app, people, again):
+    """Two entries for one wait could hold two times for the patient at once (each entry gets
+    its own offer), and take two of the three places."""
     doctor_id, ana, ben = people
+    again = {name: doctor_id if value == "DOCTOR" else value for name, value in again.items()}
     with app.app_context():
-        first = join(ana, doctor_id=doctor_id, specialty=None)
-        with pytest.raises(InvalidInput, match="already on the waitlist for this"):
-            join(ana, doctor_id=doctor_id, specialty=None)
-        # Any difference is another wait: the part of the day, a day, the doctor or specialty.
-        join(ana, doctor_id=doctor_id, specialty=None, part_of_day=MORNING)
-        join(ana, doctor_id=doctor_id, specialty=None, to_date="2027-03-19")
-        join(ben, doctor_id=doctor_id, specialty=None)
+        first = join(ana)  # any doctor of General Practice, 11 to 20 March, any time
+        with pytest.raises(InvalidInput, match="You are already waiting for this on some of these days"):
+            join(ana, **again)
+        join(ben, **again)  # another patient's wait is their own
         waitlist.leave(patient=db.session.get(User, ana), entry_id=first.id, now=NOW)
-        join(ana, doctor_id=doctor_id, specialty=None)  # left, it can be joined again
-        entries = db.session.scalars(db.select(WaitlistEntry).where(WaitlistEntry.patient_id == ana)).all()
-        assert sorted((e.part_of_day, e.to_date.day, e.status) for e in entries) == [
-            (ANY_TIME, 19, ACTIVE), (ANY_TIME, 20, ACTIVE), (ANY_TIME, 20, LEFT), (MORNING, 20, ACTIVE)]
+        join(ana, **again)  # the first one left, it is a wait of its own
+        assert db.session.scalar(select(func.count(WaitlistEntry.id)).where(
+            WaitlistEntry.patient_id == ana, WaitlistEntry.status == ACTIVE)) == 1
+
+
+@pytest.mark.parametrize("other", [
+    {"from_date": "2027-03-21", "to_date": "2027-03-30"},  # other days
+    {"part_of_day": MORNING},  # against an afternoon
+    {"appointment_type": "therapy"},  # another kind of visit
+    {"specialty": "Dermatology"},  # another specialty
+], ids=["days", "part", "type", "specialty"])
+def test_a_wait_for_something_else_is_another_entry(app, people, make_doctor, other):
+    make_doctor(name="Dr. Skin", specialty="Dermatology")
+    _doctor_id, ana, _ben = people
+    with app.app_context():
+        join(ana, part_of_day=AFTERNOON)
+        join(ana, **{"part_of_day": AFTERNOON, **other})
+        assert len(waitlist.entries_of(db.session.get(User, ana), now=NOW)) == 2
 
 
 def test_the_list_leaves_out_others_left_and_ended_entries(app, people):
     _doctor, ana, ben = people
     with app.app_context():
         patient = db.session.get(User, ana)
-        later, ending, gone = join(ana), join(ana, to_date="2027-03-12"), join(ana, part_of_day=MORNING)
+        later, ending = join(ana, from_date="2027-03-13"), join(ana, to_date="2027-03-12")
+        gone = join(ana, appointment_type="therapy")
         join(ben)
         waitlist.leave(patient=patient, entry_id=gone.id, now=NOW)
         assert [e.id for e in waitlist.entries_of(patient, now=NOW)] == [later.id, ending.id]

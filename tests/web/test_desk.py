@@ -928,6 +928,16 @@ def test_reschedule_page_offers_the_free_times_around_its_own(desk, booked, make
     assert "11:00" in desk_slot_times(other.text)
 
 
+def test_a_day_whose_only_free_time_is_the_visits_own_leads_to_the_next_free_time(desk, booked, make_block):
+    for start, end in (("00:00", "10:00"), ("10:30", "23:45")):  # the doctor away but for the visit
+        make_block(doctor_id=booked.rossi, start=instant(MONDAY, start), end=instant(MONDAY, end), reason="Course")
+    page = text_of(desk.client.get(f"/desk/appointments/{booked.id}/reschedule").text)
+    assert desk_slot_times(page) == [] and "No free times on this day." in page
+    tuesday = MONDAY + timedelta(days=1)
+    assert f"Next free time with Dr. Laura Rossi: Tue {tuesday:%d %b %Y}, 09:00" in page
+    assert "has no free time after this day" not in page
+
+
 def test_reschedule_to_a_free_time_moves_and_emails(app, desk, booked, sent_mail):
     response = reschedule(desk.client, booked.id, doctor_id=booked.rossi, time="15:00", reason="Clashes with work")
     assert response.status_code == 303

@@ -108,7 +108,7 @@ def test_moving_the_month_keeps_it_in_the_address_and_a_day_of_it_needs_no_secon
     page = client.get(f"/doctors/{doctor_id}?date=2027-03-15&type=consultation").text
     next_month = re.search(r'<a id="month-next"[^>]*>', page)[0]
     there = f"/doctors/{doctor_id}?type=consultation&amp;month=2027-04"
-    assert f'href="{there}" hx-get="{there}"' in next_month and 'hx-push-url="true"' in next_month
+    assert f'href="{there}#month" hx-get="{there}"' in next_month and 'hx-push-url="true"' in next_month
     moved = f"http://localhost/doctors/{doctor_id}?type=consultation&month=2027-04"
 
     def swap(day):
@@ -121,8 +121,9 @@ def test_moving_the_month_keeps_it_in_the_address_and_a_day_of_it_needs_no_secon
 
 def test_the_booking_page_of_another_month_stays_the_booking_page(client, make_doctor, make_appointment, make_user):
     """What the month's arrows lead to: without JavaScript (and on Reload or Back after htmx) the
-    booking page with that month beside its first day with free times; for htmx, the month alone,
-    whose arrows lead on the same way."""
+    booking page with that month beside its first day with free times; for htmx the same two
+    parts, the day's times out of band, so the page is what its address says. The month's arrows
+    lead on the same way."""
     doctor_id = make_doctor(windows=(("09:00", "10:00"),))
     for hhmm in ("09:00", "09:30"):  # Thursday 1 April full for a 30-minute visit: Friday the 2nd is first
         make_appointment(doctor_id=doctor_id, patient_id=make_user(email=f"p{hhmm[3]}@example.com"),
@@ -132,15 +133,38 @@ def test_the_booking_page_of_another_month_stays_the_booking_page(client, make_d
     assert re.search(r'<h2 id="month-heading"[^>]*>April 2027</h2>', page.text)
     assert '<h2 id="slots-heading" tabindex="-1">Friday 02 April 2027</h2>' in page.text
     assert f'href="/doctors/{doctor_id}/book?date=2027-04-02&amp;time=09:00&amp;type=consultation"' in page.text
-    month_only = client.get(f"/doctors/{doctor_id}?type=consultation&month=2027-05", headers=HTMX)
-    assert "<html" not in month_only.text and 'id="slots"' not in month_only.text
-    assert re.search(r'<h2 id="month-heading"[^>]*>May 2027</h2>', month_only.text)
-    previous = re.search(r'<a id="month-prev"[^>]*>', month_only.text)[0]
-    assert f'href="/doctors/{doctor_id}?type=consultation&amp;month=2027-04"' in previous
+    parts = client.get(f"/doctors/{doctor_id}?type=consultation&month=2027-05", headers=HTMX).text
+    assert "<html" not in parts and re.search(r'<h2 id="month-heading"[^>]*>May 2027</h2>', parts)
+    day = parts.split('<div id="slots" hx-swap-oob="innerHTML">')[1]
+    assert '<h2 id="slots-heading" tabindex="-1">Monday 03 May 2027</h2>' in day  # Saturday the 1st: no hours
+    previous = re.search(r'<a id="month-prev"[^>]*>', parts)[0]
+    assert f'href="/doctors/{doctor_id}?type=consultation&amp;month=2027-04#month"' in previous
     # This month: its first day with a free time to come (today's hours are over at noon).
     this_month = client.get(f"/doctors/{doctor_id}?month=2027-03").text
     assert '<h2 id="slots-heading" tabindex="-1">Thursday 11 March 2027</h2>' in this_month
     assert client.get(f"/doctors/{doctor_id}?month=2027-13").status_code == 400
+
+
+@pytest.mark.parametrize("asked, shown", [("2020-01", "March 2027"), ("2027-02", "March 2027"),
+                                          ("2027-06", "June 2027"), ("2030-01", "June 2027")])
+def test_an_old_or_far_month_link_shows_a_month_that_can_be_booked(client, make_doctor, asked, shown):
+    """This month (10 March 2027) and the horizon's (8 June) bound what a month link shows: one
+    bookmarked long ago does not leave the patient dozens of clicks from a day to book."""
+    doctor_id = make_doctor()
+    for path in (f"/doctors/{doctor_id}?month={asked}", f"/doctors/{doctor_id}/calendar?month={asked}"):
+        page = client.get(path).text
+        assert re.search(rf'<h2 id="month-heading"[^>]*>{shown}</h2>', page), path
+
+
+def test_the_months_arrows_stay_in_place_where_there_is_no_month_to_go_to(client, make_doctor):
+    """The words stay, not a link, with the arrow's id: htmx gives the focus back to them when the
+    arrow just pressed has gone (the last month), instead of dropping it to the page's top."""
+    doctor_id = make_doctor()
+    this_month = client.get(f"/doctors/{doctor_id}?month=2027-03").text
+    assert '<span id="month-prev" class="month-nav-end" tabindex="-1">‹ Previous month</span>' in this_month
+    assert '<a id="month-next"' in this_month
+    last = client.get(f"/doctors/{doctor_id}?month=2027-06", headers=HTMX).text
+    assert '<span id="month-next" class="month-nav-end" tabindex="-1">Next month ›</span>' in last
 
 
 @pytest.mark.parametrize("day", ["2027-04-05", "2027-04-04"])  # a day with free times, and a Sunday without

@@ -39,7 +39,7 @@ def entries(app):
 def test_a_patient_joins_sees_and_leaves_the_waitlist(app, client, make_doctor, patient):
     doctor_id = make_doctor()
     assert join(client).status_code == 303
-    assert join(client, target=f"doctor:{doctor_id}", part_of_day="any").status_code == 303
+    assert join(client, target=f"doctor:{doctor_id}", part_of_day="afternoon").status_code == 303
     page = client.get("/waitlist").text
     assert "any doctor of General Practice" in page and "Dr. Laura Rossi" in page
     assert "Thursday 11 March 2027 to Saturday 20 March 2027, morning (before 13:00)" in page
@@ -66,9 +66,9 @@ def test_what_cannot_be_waited_for_is_refused_and_nothing_saved(app, client, mak
 
 def test_at_most_three_at_once(app, client, make_doctor, patient):
     make_doctor()
-    for part_of_day in ("morning", "afternoon", "any"):
-        assert join(client, part_of_day=part_of_day).status_code == 303
-    fourth = join(client, to_date="2027-03-19")
+    for part_of_day, kind in (("morning", "follow_up"), ("afternoon", "follow_up"), ("any", "consultation")):
+        assert join(client, part_of_day=part_of_day, type=kind).status_code == 303
+    fourth = join(client, type="therapy")
     assert fourth.status_code == 422 and "at most 3 things at once" in fourth.text
     assert len(entries(app)) == 3
 
@@ -76,8 +76,8 @@ def test_at_most_three_at_once(app, client, make_doctor, patient):
 def test_the_same_wait_twice_is_refused(app, client, make_doctor, patient):
     make_doctor()
     assert join(client).status_code == 303
-    again = join(client)
-    assert again.status_code == 422 and "You are already on the waitlist for this" in again.text
+    again = join(client, from_date="2027-03-15", part_of_day="any")
+    assert again.status_code == 422 and "You are already waiting for this on some of these days" in again.text
     assert len(entries(app)) == 1
 
 

@@ -128,13 +128,13 @@ def _day(picker: Picker, *, now) -> dict:
     offer = availability.day_offer(picker.doctor, picker.day, picker.duration, now=now, exclude_id=picker.exclude_id)
     today = clinic.local_today(now)
     horizon = today + timedelta(days=clinic.policy().horizon_days)
-    next_time = None
-    if not offer.free_minutes and offer.why_none not in ("past", "beyond_horizon"):
-        [next_time] = finder.earliest([picker.doctor], picker.duration, now=now,
-                                      start_day=picker.day + timedelta(days=1), limit=1) or [None]
     # A move's own time is free (so the times around it are), but not offered: moving there changes nothing.
     free_minutes = (availability.times_to_move_to(offer.free_minutes, picker.moving, picker.doctor.id, picker.day)
                     if picker.moving else offer.free_minutes)
+    next_time = None
+    if not free_minutes and offer.why_none not in ("past", "beyond_horizon"):
+        [next_time] = finder.earliest([picker.doctor], picker.duration, now=now,
+                                      start_day=picker.day + timedelta(days=1), limit=1) or [None]
     return dict(offer=offer, free_minutes=free_minutes, next_time=next_time, today=today,
                 previous_day=picker.day - timedelta(days=1) if picker.day > today else None,
                 next_day=picker.day + timedelta(days=1) if picker.day < horizon else None)

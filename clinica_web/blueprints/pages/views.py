@@ -123,7 +123,7 @@ def calendar(doctor_id):
     now = clinic.now()
     try:
         kind = booking.find_type(request.args.get("type") or None)
-        first = _asked_month()
+        first = _asked_month(now)
     except DomainError as error:
         abort(400, i18n.error_text(error))
     return render_page_or_partial("pages/calendar.html", "pages/_calendar.html",
@@ -131,9 +131,14 @@ def calendar(doctor_id):
                                                    now=now))
 
 
-def _asked_month() -> date | None:
-    """The first day of ?month=YYYY-MM, if asked; DomainError if it is no month."""
-    return date(*values.parse_month(request.args["month"]), 1) if request.args.get("month") else None
+def _asked_month(now) -> date | None:
+    """The first day of ?month=YYYY-MM, if asked (DomainError if it is no month), brought within
+    the months that can be booked: an old or far link shows this month or the last one."""
+    if not request.args.get("month"):
+        return None
+    today = clinic.local_today(now)
+    last = (today + timedelta(days=clinic.policy().horizon_days)).replace(day=1)
+    return min(max(date(*values.parse_month(request.args["month"]), 1), today.replace(day=1)), last)
 
 
 def _month_context(doctor, kind, first, *, now):
@@ -170,10 +175,11 @@ def find():
 def doctor(doctor_id):
     """The booking page: a day's free times beside its month. The month view's arrows ask for
     ?month= without a day: that month, beside its first day with free times (Back, Reload and a
-    shared link show what was chosen); htmx gets the month alone."""
+    shared link show what was chosen); for htmx the two parts, the month and (out of band) the
+    day's times."""
     now = clinic.now()
     try:
-        first = _asked_month()
+        first = _asked_month(now)
         kind = booking.find_type(request.args.get("type") or None) if first else None
     except DomainError as error:
         abort(400, i18n.error_text(error))
@@ -182,10 +188,11 @@ def doctor(doctor_id):
         month = _month_context(context["doctor"], context["kind"], context["day"].replace(day=1), now=now)
     else:
         month = _month_context(availability.active_doctor(doctor_id) or abort(404), kind, first, now=now)
-        if is_htmx():
-            return render_template("pages/_calendar.html", on_booking_page=True, **month)
         opening = next((day.date for day in month["days"] if day.status == finder.OPEN), None)
         context = _slot_context(doctor_id, default_day=opening or max(first, clinic.local_today(now)))
+        if is_htmx():
+            return (render_template("pages/_calendar.html", on_booking_page=True, **month)
+                    + render_template("pages/_slot_list.html", oob=True, **context))
     return render_template("pages/doctor.html", **context, month=month)
 
 
