@@ -36,6 +36,11 @@ class Detail(str):
         return str(self)
 
 
+# How the desk's page heads a reason where the booking API's message would mislead staff (the
+# API keeps its contract's words: "Time blocked by doctor" for a clinic closure too).
+STAFF_HEADINGS = {"closed": N_("The clinic is closed"), "too_soon": N_("Too soon to book")}
+
+
 @dataclass(frozen=True)
 class Reason:
     code: str
@@ -61,12 +66,14 @@ def explain_instant(*, actor: User, doctor_id: int, start: datetime, duration: i
 
 
 def explain(*, actor: User, doctor_id: int, day: date, minute: int, duration: int, now: datetime,
-            off_grid=False) -> Explanation:
-    """Every rule that stops [minute, minute + duration) on the doctor's local `day`."""
+            off_grid=False, moving: Appointment | None = None) -> Explanation:
+    """Every rule that stops [minute, minute + duration) on the doctor's local `day`; for a visit
+    being `moving`, the visit itself left out (its time is free for it)."""
     doctor = availability.active_doctor(doctor_id)
     if doctor is None or (actor.role == DOCTOR and doctor.user_id != actor.id):
         return Explanation(False, [_reason("doctor_not_found", Detail(N_("No active doctor has this id")))])
-    stopped = availability.rules_stopping(doctor, day, minute, duration, now=now, every=True)
+    stopped = availability.rules_stopping(doctor, day, minute, duration, now=now, every=True,
+                                          exclude_id=moving.id if moving else None)
     if off_grid and not any(code == "off_grid" for code, _busy in stopped):
         stopped.append(("off_grid", None))
     rows = _rows_in_the_way([busy for _code, busy in stopped if busy is not None])

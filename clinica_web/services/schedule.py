@@ -1,7 +1,7 @@
 """Changing a doctor's weekly hours and blocked periods, and the clinic's closures: doctors their
 own, admins everyone's (reading them is availability.py)."""
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
@@ -135,20 +135,28 @@ def add_blocked_period(
         else:
             doctor = managed_doctor(actor, doctor_id, lock=True)
         first, last = parse_date(start_date), parse_date(end_date or start_date)
-        start = local_day_span(first)[0] if not start_time else _instant(first, _hhmm(start_time, "start_time"))
-        end = local_day_span(last)[1] if not end_time else _instant(last, _hhmm(end_time, "end_time"))
+        start = local_day_span(first)[0] if not start_time else _bound(first, _hhmm(start_time, "start_time"))
+        end = local_day_span(last)[1] if not end_time else _bound(last, _hhmm(end_time, "end_time"), end=True)
         if end <= start:
             raise InvalidInput("The end must be after the start", field="end_date")
         if end <= now:  # blocks nothing: no one can book the past (one under way is kept: it ends later)
-            raise InvalidInput("This time is already over: block time still to come", field="end_date")
+            raise InvalidInput("This time is already over: choose a time still to come", field="start_date")
         reason = " ".join(reason.split())[:200] if isinstance(reason, str) else ""
         period = BlockedPeriod(doctor_id=doctor.id if doctor else None, starts_at=start, ends_at=end, reason=reason)
         db.session.add(period)
     return period, appointments_during(period)
 
 
-def _instant(day, minute):
-    return slots.local_instant(day, minute, clinic.tz()) or slots.local_instant(day, minute + 60, clinic.tz())
+def _bound(day, minute, *, end=False) -> datetime:
+    """A blocked period's wall-clock bound as an instant, so that the period covers all it says:
+    a time the clocks skip (spring forward) is where the gap ends, the first moment that shows a
+    later time; a time shown twice (clocks going back) is the first of the two as a start, the
+    second as an end."""
+    tz = clinic.tz()
+    wall = datetime.combine(day, datetime.min.time()) + timedelta(minutes=minute)
+    if slots.local_instant(day, minute, tz) is None:
+        return slots.gap_end(wall, tz)
+    return wall.replace(tzinfo=tz, fold=1 if end else 0).astimezone(timezone.utc)
 
 
 def managed_period(actor: User, period_id) -> BlockedPeriod:

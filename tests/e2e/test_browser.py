@@ -487,14 +487,22 @@ def test_a_month_of_free_days_and_the_earliest_time_in_three_clicks(new_page, se
     month = page.locator("section.month")
     heading = month.get_by_role("heading").inner_text()
     check(page, "doctor-with-month")
-    month.get_by_role("link", name="Next month ›").click()
+    month.get_by_role("link", name="Next month ›").press("Enter")
     shown = datetime.strptime(heading, "%B %Y").date()
     following = (shown + timedelta(days=31)).replace(day=1).strftime("%B %Y")
     page.locator("section.month").get_by_role("heading", name=following).wait_for()
+    # The day's times beside it are those of the month's first free day, as the address says.
+    day_shown = page.locator("#slots-heading")
+    expect(day_shown).to_contain_text(following)
     check(page, "month-next")
-    assert "month=" in page.url  # the address bar follows: a reload stays on that month
+    assert "month=" in page.url  # the address bar follows: a reload stays on that month, and that day
+    if javascript:
+        expect(page.locator("#month-next")).to_be_focused()  # the arrow pressed, to press again
+        expect(page.locator("#swap-status")).to_have_text(f"{following}. {day_shown.inner_text()}")
+    on_screen = day_shown.inner_text()
     page.reload()
     page.locator("section.month").get_by_role("heading", name=following).wait_for()
+    assert day_shown.inner_text() == on_screen
     open_day = page.locator("section.month td.day-open a").first
     label = open_day.locator(".visually-hidden").inner_text()  # "Monday 04 January 2027: 12 free times"
     open_day.click()
@@ -502,6 +510,12 @@ def test_a_month_of_free_days_and_the_earliest_time_in_three_clicks(new_page, se
     page.get_by_role("heading", name=day_name).wait_for()
     assert page.locator("section.month td.day-day-off").count() >= 8  # Tuesdays, Thursdays, weekends
     check(page, f"month-day-{width}")
+    if javascript:  # on to the last month that can be booked: the focus stays on "Next month ›"'s words
+        while page.locator("a#month-next").count():
+            before = page.locator("#month-heading").inner_text()
+            page.locator("a#month-next").press("Enter")
+            expect(page.locator("#month-heading")).not_to_have_text(before)
+        expect(page.locator("span#month-next")).to_be_focused()
 
 
 @pytest.mark.parametrize("viewport", [DESK, PHONE], ids=["desk", "phone"])

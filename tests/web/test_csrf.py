@@ -139,7 +139,7 @@ SENDERS = {
                                "booking_key": "k" * 32}),
     "pages.cancel_booking": ("patient", {}),
     "pages.reminder_confirm": ("anonymous", {}),
-    "pages.waitlist": ("patient", {"target": "specialty:General Practice", "type": "consultation", "part_of_day": "any",
+    "pages.waitlist": ("patient", {"target": "specialty:General Practice", "type": "follow_up", "part_of_day": "any",
                                    "from_date": MONDAY.isoformat(), "to_date": MONDAY.isoformat()}),
     "pages.leave_waitlist": ("patient", {}),
     "pages.waitlist_offer": ("anonymous", {}),

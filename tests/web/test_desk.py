@@ -356,6 +356,9 @@ def test_day_list_filters_by_date_and_doctor(make_doctor, make_user, make_appoin
     tomorrow = desk.client.get(f"/desk/?date={TOMORROW}").text
     assert "Rosa Rossi-Patient" in tomorrow and "Bruno Bianchi-Patient" in tomorrow
     assert "Yara Yesterday" not in tomorrow
+    # The tab says the day as people read it, as the timeline's does.
+    assert f"<title>Day list {TOMORROW:%a %d %b %Y} · " in tomorrow
+    assert f"<title>Timeline {TOMORROW:%a %d %b %Y} · " in desk.client.get(f"/desk/timeline?date={TOMORROW}").text
     only_bianchi = desk.client.get(f"/desk/?date={TOMORROW}&doctor_id={bianchi}").text
     assert "Bruno Bianchi-Patient" in only_bianchi and "Rosa Rossi-Patient" not in only_bianchi
     assert f'<option value="{bianchi}" selected>' in only_bianchi
@@ -1325,6 +1328,37 @@ def test_why_not_explains_a_time_the_picker_does_not_offer(app, desk, make_docto
     bad = desk.client.get("/desk/explain", query_string={**hidden, "type": "massage", "time": "09:00"})
     assert bad.status_code == 400 and "Invalid appointment type" in bad.text
     assert desk.client.get("/desk/explain").status_code == 200  # the bare form
+
+
+def test_why_not_on_the_move_picker_asks_for_that_visit_its_length_and_its_own_time_free(desk, booked, make_user,
+                                                                                         make_appointment):
+    make_appointment(doctor_id=booked.rossi, patient_id=make_user(full_name="Ben Ortiz"), day=MONDAY, hhmm="11:00")
+    picker = desk.client.get(f"/desk/appointments/{booked.id}/reschedule").text
+    form = re.search(r'<form method="get" action="/desk/explain"[^>]*>(.*?)</form>', picker, re.S)
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form[1]))
+    assert hidden["appointment_id"] == str(booked.id)
+    # 10:15 overlaps only the visit itself: free for it. 10:45 runs into Ben's 11:00.
+    free = text_of(desk.client.get("/desk/explain", query_string={**hidden, "time": "10:15"}).text)
+    assert "10:15 on" in free and "can be booked" in free and "Ana Torres" in free  # "For moving Ana Torres's visit"
+    clash = text_of(desk.client.get("/desk/explain", query_string={**hidden, "time": "10:45"}).text)
+    assert "cannot be booked" in clash and "Ben Ortiz" in clash
+    other_patient = text_of(desk.client.get("/desk/explain", query_string={
+        "doctor_id": booked.rossi, "date": MONDAY.isoformat(), "time": "10:15"}).text)
+    assert "cannot be booked" in other_patient and "of Ana Torres" in other_patient  # for anyone else: taken
+    assert desk.client.get("/desk/explain", query_string={**hidden, "appointment_id": "999999",
+                                                          "time": "10:15"}).status_code == 404
+
+
+def test_why_not_heads_a_clinic_closure_and_a_time_too_soon_as_such(app, desk, make_doctor, make_block, clock):
+    clock.set(instant(MONDAY, "12:00"))
+    doctor_id = make_doctor()
+    make_block(doctor_id=None, start=instant(MONDAY, "14:00"), end=instant(MONDAY, "15:00"), reason="Drill")
+    closed = text_of(desk.client.get("/desk/explain", query_string={
+        "doctor_id": doctor_id, "date": MONDAY.isoformat(), "time": "14:00"}).text)
+    assert "The clinic is closed" in closed and "Time blocked by doctor" not in closed and "Drill" in closed
+    earlier = text_of(desk.client.get("/desk/explain", query_string={
+        "doctor_id": doctor_id, "date": MONDAY.isoformat(), "time": "10:00"}).text)
+    assert "Too soon to book" in earlier and "Date must be in the future" not in earlier
 
 
 def test_why_not_says_the_horizon_as_a_date_people_read_and_no_rule_codes(app, desk, make_doctor, clock):

@@ -1,8 +1,9 @@
 """Working hours and blocked periods from the desk: a doctor manages their own, an admin anyone's,
 reception nobody's; what patients can book follows at once."""
 import re
-from datetime import timedelta
+from datetime import date, datetime, timedelta, timezone
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -229,13 +230,45 @@ def test_bad_blocked_periods_are_refused(app, rossi, fields, message):
 def test_time_off_already_over_is_refused_and_time_off_under_way_is_kept(app, rossi, clock):
     clock.set(instant(MONDAY, "12:00"))
     over = add_block(rossi.client, rossi.id, MONDAY, start_time="08:00", end_time="11:00", reason="Dentist")
-    assert over.status_code == 422 and "This time is already over: block time still to come" in over.text
+    assert over.status_code == 422 and "This time is already over: choose a time still to come" in over.text
+    # Said at the first day, the field to change (the last may well be left empty).
+    assert '<p class="error" id="start_date-error">This time is already over' in over.text
     assert add_block(rossi.client, rossi.id, MONDAY - timedelta(days=7)).status_code == 422
     assert blocks(app, rossi.id) == []
     # Off since this morning, until 15:00: what is left of it still stops bookings.
     assert add_block(rossi.client, rossi.id, MONDAY, start_time="08:00", end_time="15:00").status_code == 200
     assert len(blocks(app, rossi.id)) == 1
     assert slot_times(rossi.client, rossi.id, MONDAY)[0] == "15:00"
+
+
+SPRING_FORWARD, FALL_BACK = date(2027, 9, 5), date(2027, 4, 3)  # Santiago: 00:00-01:00 skipped; 23:00-24:00 twice
+
+
+@pytest.mark.parametrize("start, end, saved", [
+    ("00:30", "02:00", ("01:00", "02:00")),  # from a skipped time: from where the gap ends, not 01:30
+    ("00:45", "01:45", ("01:00", "01:45")),  # (was refused: "the end must be after the start")
+    ("00:00", "01:00", None),  # only skipped time: nothing to block
+])
+def test_time_off_from_a_time_the_clocks_skip_starts_where_they_resume(app, rossi, clock, start, end, saved):
+    clock.set(instant(SPRING_FORWARD - timedelta(days=5), "12:00"))
+    response = add_block(rossi.client, rossi.id, SPRING_FORWARD, start_time=start, end_time=end)
+    if saved is None:
+        assert response.status_code == 422 and "The end must be after the start" in response.text
+        assert blocks(app, rossi.id) == []
+        return
+    [(_id, starts_at, ends_at, _reason)] = blocks(app, rossi.id)
+    assert (starts_at, ends_at) == (instant(SPRING_FORWARD, saved[0]), instant(SPRING_FORWARD, saved[1]))
+
+
+def test_time_off_in_the_hour_the_clocks_repeat_covers_both_and_is_not_over_in_the_second(app, rossi, clock):
+    tz = ZoneInfo("America/Santiago")
+    second_23_20 = datetime(2027, 4, 3, 23, 20, tzinfo=tz, fold=1)
+    clock.set(second_23_20.astimezone(timezone.utc))
+    assert add_block(rossi.client, rossi.id, FALL_BACK, start_time="23:30", end_time="23:45").status_code == 200
+    [(_id, starts_at, ends_at, _reason)] = blocks(app, rossi.id)
+    first_23_30 = datetime(2027, 4, 3, 23, 30, tzinfo=tz).astimezone(timezone.utc)
+    second_23_45 = datetime(2027, 4, 3, 23, 45, tzinfo=tz, fold=1).astimezone(timezone.utc)
+    assert (starts_at, ends_at) == (first_23_30, second_23_45)  # an hour and a quarter
 
 
 def test_removing_a_block_frees_the_slots_for_patients(app, rossi, make_block):

@@ -523,30 +523,35 @@ def _guarded(render):
 @bp.route("/explain")
 @roles_required(*STAFF)
 def explain():
-    """?doctor_id=&date=&time=&type=: a plain GET form, and with a time, why it can or cannot be booked."""
+    """?doctor_id=&date=&time=&type=: a plain GET form, and with a time, why it can or cannot be
+    booked. With &appointment_id= (the move picker's), for moving that visit: its length, and its
+    own time free for it."""
     now = clinic.now()
     types = booking.appointment_types()
     asked, explanation, problem = request.args.get("time"), None, None
     day, kind = clinic.local_today(now), next(iter(types), None)
+    moving = _appointment(_int_arg("appointment_id")) if request.args.get("appointment_id") else None
     try:
-        kind = booking.find_type(request.args.get("type") or None, types)
+        kind = booking.find_type(moving.appointment_type if moving else request.args.get("type") or None, types)
         day = _day_arg(now)
         if asked:
-            explanation = explainer.explain(actor=current_user, doctor_id=_int_arg("doctor_id"), day=day,
-                                            minute=values.parse_time(asked), duration=kind.default_duration, now=now)
+            explanation = explainer.explain(
+                actor=current_user, doctor_id=_int_arg("doctor_id"), day=day, minute=values.parse_time(asked),
+                duration=moving.duration_minutes if moving else kind.default_duration, now=now, moving=moving)
     except DomainError as error:
         problem = i18n.error_text(error)
     status = 400 if problem else 200
     return render_template("desk/explain.html", doctors=day_list.doctors_for(current_user),
                            doctor_id=_int_arg("doctor_id"), types=types, kind=kind, day=day, time=asked or "",
-                           explanation=explanation,
+                           explanation=explanation, moving=moving,
                            reasons=[_reason_shown(reason) for reason in explanation.reasons] if explanation else [],
                            problem=problem), status
 
 
 def _reason_shown(reason):
     """One of the explainer's reasons in the page's language (the clinic API keeps its English)."""
-    return explainer.Reason(reason.code, _(reason.message), i18n.error_text(reason.detail))
+    return explainer.Reason(reason.code, _(explainer.STAFF_HEADINGS.get(reason.code, reason.message)),
+                            i18n.error_text(reason.detail))
 
 
 # ---------------------------------------------------------------------------------------------
