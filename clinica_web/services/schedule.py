@@ -142,9 +142,22 @@ def add_blocked_period(
         if end <= now:  # blocks nothing: no one can book the past (one under way is kept: it ends later)
             raise InvalidInput("This time is already over: choose a time still to come", field="start_date")
         reason = " ".join(reason.split())[:200] if isinstance(reason, str) else ""
+        if not reason.isprintable():  # control or direction-changing characters: the public pages show it
+            raise InvalidInput("Write the reason as plain text", field="reason")
+        if _already_blocked(doctor, start, end):
+            raise InvalidInput("This time is already blocked", field="start_date")
         period = BlockedPeriod(doctor_id=doctor.id if doctor else None, starts_at=start, ends_at=end, reason=reason)
         db.session.add(period)
     return period, appointments_during(period)
+
+
+def _already_blocked(doctor: Doctor | None, start, end) -> bool:
+    """Whether a blocked period of the same doctor (or a closure, for one) already covers
+    [start, end): a second would change nothing, and removing one would seem to free the time.
+    True under the caller's locks: the doctor's row, or every doctor's for a closure."""
+    owner = BlockedPeriod.doctor_id.is_(None) if doctor is None else BlockedPeriod.doctor_id == doctor.id
+    return db.session.scalar(select(BlockedPeriod.id).where(
+        owner, BlockedPeriod.starts_at <= start, BlockedPeriod.ends_at >= end).limit(1)) is not None
 
 
 def _bound(day, minute, *, end=False) -> datetime:

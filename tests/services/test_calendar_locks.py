@@ -373,3 +373,21 @@ def test_a_move_a_booking_of_the_same_patient_and_a_closure_at_once_all_go_throu
         assert [(doctor, clinic.to_local(start).strftime("%H:%M")) for doctor, start in visits] == [
             (second_doctor, "10:00"), (first_doctor, "11:00")]
         assert db.session.scalar(select(func.count(BlockedPeriod.id))) == 1
+
+
+@pytest.mark.parametrize("doctor", [True, False], ids=["time-off", "closure"])
+def test_the_same_time_blocked_twice_at_once_is_blocked_once(world, doctor):
+    from clinica_web.models import BlockedPeriod
+    app, doctor_id, admin_id, _patient_id = world
+
+    def block():
+        period, _inside = schedule.add_blocked_period(
+            actor=db.session.get(User, admin_id), doctor_id=doctor_id if doctor else None,
+            start_date=MONDAY.isoformat(), end_date=MONDAY.isoformat(), reason="Course", now=clinic.now())
+        return period.id
+
+    results = run_together(app, {"first": block, "second": block})
+    assert sorted(map(type, results.values()), key=str) == [int, str], results
+    assert "This time is already blocked" in results.values()
+    with app.app_context():
+        assert db.session.scalar(select(func.count(BlockedPeriod.id))) == 1

@@ -905,6 +905,15 @@ def test_cancel_emails_the_patient_and_frees_the_slot(app, desk, booked, sent_ma
     again = desk.client.post(f"/desk/appointments/{booked.id}/cancel", data={"reason": "other"})
     assert again.status_code == 422 and "Only scheduled or arrived appointments can be cancelled" in again.text
     assert len(sent_mail()) == 1
+    # An old link to its cancel or move page (a tab left open) leads to the visit's page, saying
+    # why, not to a form that can only fail.
+    for action, refused in (("cancel", "Only scheduled or arrived appointments can be cancelled"),
+                            ("reschedule", "Only scheduled appointments can be rescheduled"),
+                            ("reschedule?date={MONDAY}&time=11:00&doctor_id={booked.rossi}",
+                             "Only scheduled appointments can be rescheduled")):
+        stale = desk.client.get(f"/desk/appointments/{booked.id}/" + action.format(MONDAY=MONDAY, booked=booked))
+        assert stale.status_code == 303 and stale.headers["Location"] == f"/desk/appointments/{booked.id}"
+        assert flashes(desk.client.get(stale.headers["Location"]).text) == [refused]
 
 
 def reschedule(client, appointment_id, *, doctor_id, time, reason="Patient asked", day=MONDAY):

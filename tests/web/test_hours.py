@@ -271,6 +271,24 @@ def test_time_off_in_the_hour_the_clocks_repeat_covers_both_and_is_not_over_in_t
     assert (starts_at, ends_at) == (first_23_30, second_23_45)  # an hour and a quarter
 
 
+def test_time_already_blocked_is_not_blocked_twice(app, rossi):
+    assert add_block(rossi.client, rossi.id, MONDAY, start_time="10:00", end_time="12:00").status_code == 200
+    for start, end in (("10:00", "12:00"), ("10:30", "11:00")):  # the same, or inside it
+        again = add_block(rossi.client, rossi.id, MONDAY, start_time=start, end_time=end)
+        assert again.status_code == 422 and "This time is already blocked" in again.text
+    assert len(blocks(app, rossi.id)) == 1
+    # More than it covers is time off of its own (removing either leaves the other).
+    assert add_block(rossi.client, rossi.id, MONDAY, start_time="11:00", end_time="13:00").status_code == 200
+    assert len(blocks(app, rossi.id)) == 2
+
+
+@pytest.mark.parametrize("reason", ["Holiday\x01", "Away \u202eyadiloH", "Bell\x07", "esc\x1b[31m"])
+def test_a_reason_with_control_characters_is_refused(app, rossi, reason):
+    response = add_block(rossi.client, rossi.id, MONDAY, reason=reason)
+    assert response.status_code == 422 and "Write the reason as plain text" in response.text
+    assert blocks(app, rossi.id) == []
+
+
 def test_removing_a_block_frees_the_slots_for_patients(app, rossi, make_block):
     make_block(doctor_id=rossi.id, start=instant(MONDAY, "00:00"), end=instant(TUESDAY, "00:00"))
     assert slot_times(rossi.client, rossi.id, MONDAY) == []

@@ -189,6 +189,8 @@ def set_reminders(appointment_id):
 @roles_required(*STAFF)
 def cancel(appointment_id):
     found = _appointment(appointment_id)
+    if request.method == "GET" and (refused := lifecycle.staff_cancel_refusal(found)) is not None:
+        return _back_to_the_appointment(found, refused)
     form = CancelForm()
     if form.validate_on_submit():
         try:
@@ -216,6 +218,8 @@ def reschedule(appointment_id):
     now = clinic.now()
     if request.method == "POST":
         return _move(found, now=now)
+    if (refused := lifecycle.reschedule_refusal(found)) is not None:
+        return _back_to_the_appointment(found, refused)
     form = RescheduleForm(formdata=request.args)
     if len(form.reason.data or "") > MAX_REASON:  # said before it is carried any further
         abort(400, _("A reason has at most %(limit)s characters.", limit=MAX_REASON))
@@ -243,6 +247,13 @@ def reschedule(appointment_id):
     form.doctor_id.data, form.date.data, form.time.data = doctor.id, chosen.day.isoformat(), slots.format_minute(minute)
     return render_template("desk/confirm_reschedule.html", appointment=found, form=form, target=(doctor, start),
                            back=chosen.url())
+
+
+def _back_to_the_appointment(found, refused):
+    """A page whose action the visit no longer allows (an old link, a tab left open after it was
+    cancelled or completed): its own page, saying why, rather than a form that can only fail."""
+    flash(_(refused), "error")
+    return redirect(url_for("desk.appointment", appointment_id=found.id), code=303)
 
 
 def _move(found, *, now):
