@@ -21,6 +21,11 @@ def long_date(day):
     return i18n.format_day(day, "long_date")
 
 
+def capfirst(text):
+    """A text as a heading starts it: its first letter a capital ("any doctor of …" alone)."""
+    return text[:1].upper() + text[1:]
+
+
 def short_date(day):
     return i18n.format_day(day, "short_date")
 
@@ -126,6 +131,7 @@ def init_app(app):
     app.add_template_filter(lambda period: clinic.format_period(period.starts_at, period.ends_at), "local_period")
     app.add_template_filter(long_date)
     app.add_template_filter(short_date)
+    app.add_template_filter(capfirst)
     app.add_template_filter(month_name)
     app.add_template_filter(short_day)
     app.add_template_filter(weekday_name)

@@ -1,6 +1,7 @@
 """The patient's waitlist page (DESIGN.md section 18, its first part): join, list, leave; and the
 link to it from a day without free time."""
-from datetime import date
+import re
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -8,6 +9,7 @@ from sqlalchemy import select
 from clinica_web.extensions import db
 from clinica_web.models import WaitlistEntry
 from tests.conftest import PASSWORD, instant
+from tests.web.test_desk import text_of
 
 NOW_DAY = date(2027, 3, 10)
 
@@ -101,6 +103,30 @@ def test_a_full_day_links_to_the_waitlist_prefilled(client, make_doctor, make_ap
     form = client.get(link.replace("&amp;", "&")).text
     assert f'<option selected value="doctor:{doctor_id}">' in form
     assert 'value="2027-03-11"' in form and '<option selected value="consultation">' in form
+
+
+def test_a_link_from_a_day_near_the_horizon_prefills_a_form_that_goes_through(app, client, make_doctor, patient):
+    doctor_id = make_doctor()
+    horizon = NOW_DAY + timedelta(days=app.config["BOOKING_HORIZON_DAYS"])  # 8 June 2027
+    form = client.get(f"/waitlist?doctor_id={doctor_id}&date={horizon - timedelta(days=3)}&type=consultation").text
+    values = dict(re.findall(r'<input[^>]*name="(\w+_date)"[^>]*value="([^"]*)"', form))
+    assert values == {"from_date": str(horizon - timedelta(days=3)), "to_date": str(horizon)}  # not 2 weeks on
+    sent = client.post("/waitlist", data={"target": f"doctor:{doctor_id}", "type": "consultation",
+                                          "from_date": str(horizon - timedelta(days=3)), "to_date": str(horizon),
+                                          "part_of_day": "any"})
+    assert sent.status_code == 303 and len(entries(app)) == 1
+
+
+def test_the_list_heads_each_wait_and_tells_the_leave_buttons_apart(app, client, make_doctor, patient):
+    make_doctor()
+    for part in ("morning", "afternoon"):
+        assert join(client, part_of_day=part).status_code == 303
+    page = client.get("/waitlist").text
+    assert page.count("<h3>Any doctor of General Practice</h3>") == 2
+    described = re.findall(r'<button type="submit" class="button" aria-describedby="([^"]+)">', page)
+    assert len(set(described)) == 2
+    said = [text_of(re.search(rf'<p id="{key}">(.*?)</p>', page, re.S)[1]) for key in described]
+    assert [text.split(", ")[-1] for text in said] == ["morning (before 13:00).", "afternoon (from 13:00)."]
 
 
 def test_staff_have_no_waitlist_page(client, make_user, login_as):

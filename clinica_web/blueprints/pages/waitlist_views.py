@@ -68,8 +68,11 @@ def _prefill_waitlist_form(form, now):
         first = booking.parse_date(request.args["date"]) if request.args.get("date") else clinic.local_today(now)
     except DomainError:
         first = clinic.local_today(now)
-    form.from_date.data = max(first, clinic.local_today(now))
-    form.to_date.data = form.from_date.data + timedelta(days=13)
+    # Two weeks from that day, within the booking horizon: the form is sent as it comes.
+    today = clinic.local_today(now)
+    horizon = today + timedelta(days=clinic.policy().horizon_days)
+    form.from_date.data = min(max(first, today), horizon)
+    form.to_date.data = min(form.from_date.data + timedelta(days=13), horizon)
     if request.args.get("type") in booking.visit_labels():
         form.type.data = request.args["type"]
 
