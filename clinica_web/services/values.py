@@ -77,8 +77,11 @@ INVALID_MONTH = N_("Invalid month format (YYYY-MM)")
 def parse_month(value) -> tuple[int, int]:
     """A YYYY-MM month from FIRST_DATE's to LAST_DATE's, as (year, month); InvalidInput otherwise."""
     match = _MONTH.fullmatch(value) if isinstance(value, str) else None
-    if not match or not FIRST_DATE.year <= int(match[1]) <= LAST_DATE.year:
+    if not match:
         raise InvalidInput(INVALID_MONTH, field="month")
+    if not FIRST_DATE.year <= int(match[1]) <= LAST_DATE.year:  # well written: say what is allowed
+        raise InvalidInput("Choose a month from %(first)s to %(last)s", field="month",
+                           first=FIRST_DATE.strftime("%Y-%m"), last=LAST_DATE.strftime("%Y-%m"))
     return int(match[1]), int(match[2])
 
 

@@ -343,7 +343,7 @@ def test_a_typed_reason_survives_changing_the_day_month_and_doctor_with_htmx(cli
     ({"date": "2027-02-30"}, 400, "Invalid date format (YYYY-MM-DD)"),
     ({"date": "\x1b[31m"}, 400, "Invalid date format (YYYY-MM-DD)"),
     ({"date": "2027-01-01\x00"}, 400, "Text must not contain NUL characters."),
-    ({"month": "0001-01"}, 400, "Invalid month format (YYYY-MM)"),
+    ({"month": "0001-01"}, 400, "Choose a month from 2000-01 to 2099-12"),
     ({"month": "2027-13"}, 400, "Invalid month format (YYYY-MM)"),
     ({"doctor_id": "{retired}"}, 400, "Doctor not found"),
     ({"doctor_id": "9" * 5000}, 400, "Doctor not found"),

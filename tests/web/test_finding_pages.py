@@ -65,11 +65,14 @@ def test_the_month_partial_for_htmx_and_months_beyond_the_horizon(client, make_d
     assert "month=2027-07" not in partial.text  # no next month: nothing can be booked then
 
 
-@pytest.mark.parametrize("month", ["2027-13", "27-03", "0001-01", "9999-12", "2027-3", "x"])
-def test_a_bad_month_is_a_clear_400(client, make_doctor, month):
+@pytest.mark.parametrize("month, message", [
+    *[(month, "Invalid month format (YYYY-MM)") for month in ("2027-13", "27-03", "2027-3", "x")],
+    *[(month, "Choose a month from 2000-01 to 2099-12") for month in ("0001-01", "1999-12", "2100-01", "9999-12")]])
+def test_a_bad_month_is_a_clear_400(client, make_doctor, month, message):
     doctor_id = make_doctor()
-    page = client.get(f"/doctors/{doctor_id}/calendar?month={month}")
-    assert page.status_code == 400 and "Invalid month format (YYYY-MM)" in page.text
+    for path in (f"/doctors/{doctor_id}/calendar?month={month}", f"/doctors/{doctor_id}?month={month}"):
+        page = client.get(path)
+        assert page.status_code == 400 and message in page.text
 
 
 def test_the_booking_page_shows_the_month_of_its_day(client, make_doctor):
