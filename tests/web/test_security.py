@@ -1,4 +1,5 @@
 """Security headers on every response, and pages that a strict CSP can serve."""
+import io
 import re
 
 from tests.conftest import next_weekday
@@ -94,6 +95,19 @@ def test_bodies_over_a_megabyte_are_refused_before_they_are_read(client, make_do
     # Just under the limit is read as usual (and refused for what it says).
     small = client.post("/v1/auth/login", json={"email": "ana@example.com", "password": "x" * 1000})
     assert small.status_code == 400 and small.json == {"error": "Invalid credentials"}
+
+
+def test_a_chunked_body_over_a_megabyte_is_refused_too(client, make_user):
+    """A chunked body says no length beforehand: it is refused once reading passes the limit."""
+    make_user(email="ana@example.com")
+    huge = b'{"email": "ana@example.com", "password": "' + b"x" * (1024 * 1024) + b'"}'
+    api = client.post("/v1/auth/login", input_stream=io.BytesIO(huge), content_type="application/json",
+                      headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+    assert api.status_code == 413 and api.json == {"error": "That request is larger than this site accepts."}
+    small = b'{"email": "ana@example.com", "password": "wrong"}'
+    api = client.post("/v1/auth/login", input_stream=io.BytesIO(small), content_type="application/json",
+                      headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+    assert api.status_code == 400 and api.json == {"error": "Invalid credentials"}
 
 
 def test_links_in_emails_are_on_the_site_whatever_host_the_request_names(client, make_user, sent_mail):

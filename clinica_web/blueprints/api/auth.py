@@ -5,8 +5,8 @@ Only these headers are read; the session cookie is never used by the API.
 import re
 from functools import wraps
 
-from flask import g, request
-from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+from flask import current_app, g, request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge, UnsupportedMediaType
 
 from clinica_web.blueprints.api.errors import NOT_AUTHORIZED, clinic_error, error
 from clinica_web.services import clinic, tokens
@@ -58,6 +58,12 @@ def json_body() -> dict:
     """The request's JSON object; a clear 4xx for anything else."""
     if not request.is_json:
         raise UnsupportedMediaType("Content-Type must be application/json")
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit is not None and len(request.get_data()) >= limit:
+        # A chunked body, which says no length before it comes (security.refuse_large_bodies
+        # refuses the others unread): Werkzeug stops reading it at the limit, and the rest would
+        # be parsed as broken JSON.
+        raise RequestEntityTooLarge()
     try:
         body = request.get_json(silent=True)
     except RecursionError:  # nested deeper than the JSON parser goes
