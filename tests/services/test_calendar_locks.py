@@ -76,6 +76,17 @@ def pausing_after(module, name, monkeypatch, seconds=0.5):
     return done
 
 
+def another_doctor(app, name):
+    """A second doctor of the same specialty and hours (Mondays 09:00-12:00), committed: its id."""
+    from clinica_web.models import Doctor
+    with app.app_context():
+        doctor = Doctor(display_name=name, specialty="General Practice",
+                        weekly_hours=[WeeklyHours(weekday=0, start_minute=540, end_minute=720)])
+        db.session.add(doctor)
+        db.session.commit()
+        return doctor.id
+
+
 def booking_at(app, patient_id, doctor_id, hhmm):
     def book():
         patient = db.session.get(User, patient_id)
@@ -260,14 +271,8 @@ def test_one_patients_two_bookings_at_once_queue_at_the_patient(world, monkeypat
     """Two bookings of one patient for the same time with two doctors: the second waits for the
     first at the patient's row, then the rules' check refuses it. (Both went on to insert at once,
     and the patient's overlap guard, checking each against the other, could deadlock: a 500.)"""
-    from clinica_web.models import Doctor
     app, doctor_id, _admin_id, patient_id = world
-    with app.app_context():
-        other = Doctor(display_name="Dr. Other", specialty="General Practice",
-                       weekly_hours=[WeeklyHours(weekday=0, start_minute=540, end_minute=720)])
-        db.session.add(other)
-        db.session.commit()
-        other_id = other.id
+    other_id = another_doctor(app, "Dr. Other")
     order, real = [], booking.check_bookable
 
     def checking(*args, **kwargs):
@@ -332,14 +337,9 @@ def test_a_move_a_booking_of_the_same_patient_and_a_closure_at_once_all_go_throu
     patient (patient held, waiting for its doctor) and a clinic closure (which locks every doctor
     in id order: the booking's doctor taken, the move's awaited). PostgreSQL failed one of them
     as a deadlock, a 500."""
-    from clinica_web.models import BlockedPeriod, Doctor
+    from clinica_web.models import BlockedPeriod
     app, first_doctor, admin_id, patient_id = world
-    with app.app_context():
-        second = Doctor(display_name="Dr. Second", specialty="General Practice",
-                        weekly_hours=[WeeklyHours(weekday=0, start_minute=540, end_minute=720)])
-        db.session.add(second)
-        db.session.commit()
-        second_doctor = second.id
+    second_doctor = another_doctor(app, "Dr. Second")
     moving = run_together(app, {"id": booking_at(app, patient_id, first_doctor, "09:00")})["id"]
     # The booking holds the patient's lock for a while before share-locking its doctor.
     patient_locked = pausing_after(booking, "locked_again", monkeypatch, seconds=1.5)
