@@ -94,14 +94,25 @@ class Word(str):
     as is in the English message, translated by `error_text`. Mark its msgid with N_ too."""
 
 
+class Day(date):
+    """A value of a service message that is a date: ISO 8601 in the English message (what the
+    APIs answer), a date as people read it by `error_text` (format_day's short_date)."""
+
+    @classmethod
+    def of(cls, day: date) -> "Day":
+        return cls(day.year, day.month, day.day)
+
+
 def error_text(error) -> str:
     """A service's DomainError in the current language: its message template translated, then
-    its values filled in (a Word value translated too). The JSON API keeps `error.message`, the
-    English text, whatever the request's language (DESIGN.md sections 6 and 10)."""
+    its values filled in (a Word value translated too, a Day as people read it). The JSON API
+    keeps `error.message`, the English text, whatever the request's language (DESIGN.md sections
+    6 and 10)."""
     template = getattr(error, "template", None) or error.message
     if not template:
         return template  # gettext("") would be the catalogue's header
-    values = {name: gettext(value) if isinstance(value, Word) else value
+    values = {name: gettext(value) if isinstance(value, Word) else
+              format_day(value, "short_date") if isinstance(value, Day) else value
               for name, value in (getattr(error, "values", None) or {}).items()}
     return gettext(template, **values) if values else gettext(template)
 

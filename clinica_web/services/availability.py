@@ -131,13 +131,20 @@ class DayOffer:
     closures: tuple[int, ...] = ()
 
 
-def day_offer(doctor: Doctor, day: date, duration: int, *, now: datetime, exclude_id=None) -> DayOffer:
-    """free_slots() with the reason a day offers nothing, from the same one query."""
+def day_offer(doctor: Doctor, day: date, duration: int, *, now: datetime,
+              moving: Appointment | None = None) -> DayOffer:
+    """free_slots() with the reason a day offers nothing, from the same one query. For a visit
+    `moving`, the times it can move to (times_to_move_to): a day whose one free time is its own
+    is "full" for it."""
     start, end = clinic.local_day_span(day)
     offer = classify_day(day, weekly_windows(doctor).get(day.weekday(), []),
-                         busy_intervals(doctor.id, start, end, exclude_id=exclude_id), duration, now=now)
+                         busy_intervals(doctor.id, start, end, exclude_id=moving.id if moving else None), duration,
+                         now=now)
     if offer.why_none == "closed":
         return DayOffer([], "closed", closure_reasons(offer.closures, period_reasons(offer.closures)))
+    if moving is not None and offer.free_minutes:
+        free = times_to_move_to(offer.free_minutes, moving, doctor.id, day)
+        return DayOffer(free, None if free else "full")
     return offer
 
 
@@ -289,12 +296,14 @@ def clash_of(appointment: Appointment) -> BlockedPeriod | None:
     ).order_by(BlockedPeriod.starts_at)).first()
 
 
-def appointments_during(period: BlockedPeriod) -> list[Appointment]:
-    """Non-cancelled bookings inside a blocked period (for a closure: every doctor's). A waitlist
-    hold is not one: its "Book it" now refuses the time (waitlist.accept), and it runs out."""
+def appointments_during(period: BlockedPeriod, *, now: datetime) -> list[Appointment]:
+    """The bookings still to come inside a blocked period (for a closure: every doctor's), not
+    cancelled: those to move. One already started or over stays where it was (time off added
+    once the day is under way). A waitlist hold is not one: its "Book it" now refuses the time
+    (waitlist.accept), and it runs out."""
     query = (
         select(Appointment)
-        .where(lifecycle.holds_time(), lifecycle.is_booking(),
+        .where(lifecycle.holds_time(), lifecycle.is_booking(), Appointment.starts_at >= now,
                Appointment.overlapping(period.starts_at, period.ends_at))
         .options(db.joinedload(Appointment.patient), db.joinedload(Appointment.doctor))
         .order_by(Appointment.starts_at)
@@ -304,12 +313,12 @@ def appointments_during(period: BlockedPeriod) -> list[Appointment]:
     return list(db.session.scalars(query))
 
 
-def bookings_inside(doctor_id, period_id) -> list[Appointment]:
-    """The bookings inside one of the doctor's blocked periods ([] if it is not theirs)."""
+def bookings_inside(doctor_id, period_id, *, now: datetime) -> list[Appointment]:
+    """The bookings to come inside one of the doctor's blocked periods ([] if it is not theirs)."""
     period = db.session.get(BlockedPeriod, period_id)
     if period is None or period.doctor_id != doctor_id:
         return []
-    return appointments_during(period)
+    return appointments_during(period, now=now)
 
 
 def upcoming_blocked_periods(doctor_id, *, now: datetime) -> list[BlockedPeriod]:

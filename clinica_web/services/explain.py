@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from clinica_web.extensions import db
-from clinica_web.i18n import N_, Word, format_day
+from clinica_web.i18n import N_, Day, Word
 from clinica_web.models import DOCTOR, Appointment, BlockedPeriod, User
 from clinica_web.services import availability, clinic, slots
 from clinica_web.services.rules import RULES
@@ -38,7 +38,10 @@ class Detail(str):
 
 # How the desk's page heads a reason where the booking API's message would mislead staff (the
 # API keeps its contract's words: "Time blocked by doctor" for a clinic closure too).
-STAFF_HEADINGS = {"closed": N_("The clinic is closed"), "too_soon": N_("Too soon to book")}
+STAFF_HEADINGS = {"closed": N_("The clinic is closed"), "too_soon": N_("Too soon, or already past")}
+# A move's own reason, beside the booking rules (rules.RULES): the visit's very time.
+OWN_TIME = "own_time"
+RULES_OF_A_MOVE = {OWN_TIME: N_("This is the visit's own time")}
 
 
 @dataclass(frozen=True)
@@ -65,14 +68,22 @@ def explain_instant(*, actor: User, doctor_id: int, start: datetime, duration: i
                    off_grid=off_grid)
 
 
-def explain(*, actor: User, doctor_id: int, day: date, minute: int, duration: int, now: datetime,
+def explain(*, actor: User, doctor_id: int, day: date, minute: int, duration: int | None, now: datetime,
             off_grid=False, moving: Appointment | None = None) -> Explanation:
-    """Every rule that stops [minute, minute + duration) on the doctor's local `day`; for a visit
-    being `moving`, the visit itself left out (its time is free for it)."""
+    """Every rule that stops [minute, minute + duration) on the doctor's local `day`. For a visit
+    `moving` (the desk's move picker): its length, its own time free for it, its patient's other
+    visits in the way, and its very time refused (moving there changes nothing)."""
     doctor = availability.active_doctor(doctor_id)
     if doctor is None or (actor.role == DOCTOR and doctor.user_id != actor.id):
         return Explanation(False, [_reason("doctor_not_found", Detail(N_("No active doctor has this id")))])
+    if moving is not None:
+        local = clinic.to_local(moving.starts_at)
+        if (doctor.id, day, minute) == (moving.doctor_id, local.date(), local.hour * 60 + local.minute):
+            return Explanation(False, [Reason(OWN_TIME, RULES_OF_A_MOVE[OWN_TIME],
+                                              Detail(N_("Moving the visit there changes nothing")))])
+        duration = moving.duration_minutes
     stopped = availability.rules_stopping(doctor, day, minute, duration, now=now, every=True,
+                                          patient_id=moving.patient_id if moving else None,
                                           exclude_id=moving.id if moving else None)
     if off_grid and not any(code == "off_grid" for code, _busy in stopped):
         stopped.append(("off_grid", None))
@@ -112,7 +123,7 @@ def _detail(code, busy, rows, *, doctor, day, minute, now) -> "Detail":
     if code == "beyond_horizon":
         last = clinic.local_today(now) + timedelta(days=policy.horizon_days)
         return Detail(N_("Bookings open %(days)s days ahead: up to %(last)s"), days=policy.horizon_days,
-                      last=format_day(last, "short_date"))
+                      last=Day.of(last))
     if code == "not_working_day":
         return Detail(N_("%(doctor)s does not work on %(weekdays)s"), doctor=doctor.display_name,
                       weekdays=Word(WEEKDAYS[day.weekday()]))

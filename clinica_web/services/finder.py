@@ -41,6 +41,33 @@ class FreeTime:
     starts_at: datetime
 
 
+def bookable_months(now: datetime) -> tuple[date, date]:
+    """The first days of the first and the last month with days that can be booked: this month
+    and the booking horizon's."""
+    today = clinic.local_today(now)
+    return today.replace(day=1), (today + timedelta(days=clinic.policy().horizon_days)).replace(day=1)
+
+
+def within_bookable_months(first: date, *, now: datetime) -> date:
+    """A month (its first day) brought within bookable_months: an old or far link shows this
+    month or the horizon's."""
+    earliest, latest = bookable_months(now)
+    return min(max(first, earliest), latest)
+
+
+def months_around(first: date, *, now: datetime) -> tuple[date | None, date | None]:
+    """The months before and after `first` (their first days), where they are bookable_months."""
+    earliest, latest = bookable_months(now)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    following = (first + timedelta(days=31)).replace(day=1)
+    return (previous if previous >= earliest else None), (following if following <= latest else None)
+
+
+def first_open_day(days: list["CalendarDay"]) -> date | None:
+    """The first day of a month (month()) with a free time."""
+    return next((day.date for day in days if day.status == OPEN), None)
+
+
 def month_days(year: int, month: int) -> list[date]:
     return [date(year, month, day) for day in range(1, calendar.monthrange(year, month)[1] + 1)]
 

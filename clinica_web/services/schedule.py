@@ -1,7 +1,7 @@
 """Changing a doctor's weekly hours and blocked periods, and the clinic's closures: doctors their
 own, admins everyone's (reading them is availability.py)."""
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -12,7 +12,7 @@ from clinica_web.services import clinic, lifecycle, slots, waitlist
 from clinica_web.services.availability import appointments_during, weekly_windows
 from clinica_web.services.clinic import local_day_span
 from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound
-from clinica_web.services.values import parse_date, valid_id, whole_number
+from clinica_web.services.values import has_hidden_controls, parse_date, valid_id, whole_number
 
 
 def can_manage(actor: User, doctor: Doctor | None) -> bool:
@@ -136,40 +136,40 @@ def add_blocked_period(
             doctor = managed_doctor(actor, doctor_id, lock=True)
         first, last = parse_date(start_date), parse_date(end_date or start_date)
         start = local_day_span(first)[0] if not start_time else _bound(first, _hhmm(start_time, "start_time"))
-        end = local_day_span(last)[1] if not end_time else _bound(last, _hhmm(end_time, "end_time"), end=True)
+        end = local_day_span(last)[1] if not end_time else _bound(last, _hhmm(end_time, "end_time"))
         if end <= start:
             raise InvalidInput("The end must be after the start", field="end_date")
         if end <= now:  # blocks nothing: no one can book the past (one under way is kept: it ends later)
             raise InvalidInput("This time is already over: choose a time still to come", field="start_date")
         reason = " ".join(reason.split())[:200] if isinstance(reason, str) else ""
-        if not reason.isprintable():  # control or direction-changing characters: the public pages show it
-            raise InvalidInput("Write the reason as plain text", field="reason")
+        if has_hidden_controls(reason):  # the public pages show a closure's reason
+            raise InvalidInput("Write the reason without control characters or direction marks", field="reason")
         if _already_blocked(doctor, start, end):
             raise InvalidInput("This time is already blocked", field="start_date")
         period = BlockedPeriod(doctor_id=doctor.id if doctor else None, starts_at=start, ends_at=end, reason=reason)
         db.session.add(period)
-    return period, appointments_during(period)
+    return period, appointments_during(period, now=now)
 
 
 def _already_blocked(doctor: Doctor | None, start, end) -> bool:
     """Whether a blocked period of the same doctor (or a closure, for one) already covers
     [start, end): a second would change nothing, and removing one would seem to free the time.
-    True under the caller's locks: the doctor's row, or every doctor's for a closure."""
+    True under the caller's locks: the doctor's row, or every active doctor's for a closure (the
+    lock that closures take one after another, as long as the clinic has a doctor)."""
     owner = BlockedPeriod.doctor_id.is_(None) if doctor is None else BlockedPeriod.doctor_id == doctor.id
     return db.session.scalar(select(BlockedPeriod.id).where(
         owner, BlockedPeriod.starts_at <= start, BlockedPeriod.ends_at >= end).limit(1)) is not None
 
 
-def _bound(day, minute, *, end=False) -> datetime:
-    """A blocked period's wall-clock bound as an instant, so that the period covers all it says:
-    a time the clocks skip (spring forward) is where the gap ends, the first moment that shows a
-    later time; a time shown twice (clocks going back) is the first of the two as a start, the
-    second as an end."""
+def _bound(day, minute) -> datetime:
+    """A blocked period's wall-clock bound as an instant: a time the clocks skip (spring forward)
+    is where the gap ends, the first moment that shows a later time; a time shown twice (clocks
+    going back) is the first of the two, as DESIGN.md section 4 reads every such time."""
     tz = clinic.tz()
-    wall = datetime.combine(day, datetime.min.time()) + timedelta(minutes=minute)
-    if slots.local_instant(day, minute, tz) is None:
-        return slots.gap_end(wall, tz)
-    return wall.replace(tzinfo=tz, fold=1 if end else 0).astimezone(timezone.utc)
+    instant = slots.local_instant(day, minute, tz)
+    if instant is None:
+        return slots.gap_end(datetime.combine(day, datetime.min.time()) + timedelta(minutes=minute), tz)
+    return instant
 
 
 def managed_period(actor: User, period_id) -> BlockedPeriod:

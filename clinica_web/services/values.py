@@ -120,6 +120,17 @@ def one_line(value, *, field: str, max_length: int, empty: str, too_long: str, *
     return text
 
 
+# Characters that change how the text around them reads (its direction), unseen: U+061C, U+200E/F,
+# U+202A-U+202E, U+2066-U+2069.
+_DIRECTION_MARKS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def has_hidden_controls(text: str) -> bool:
+    """Whether a text has control characters or direction marks: what a short public text (a
+    closure's reason) must not carry. Emoji sequences and soft hyphens are fine."""
+    return bool(_DIRECTION_MARKS.search(text)) or any(unicodedata.category(char) == "Cc" for char in text)
+
+
 def csv_cell(value) -> str:
     """A value as a CSV cell that spreadsheets show as text: one starting like a formula ("=", "+",
     "-", "@", a tab or a return) gets a leading apostrophe (CSV injection)."""

@@ -10,8 +10,8 @@
 
    A month view's arrow ("Next month ›") swaps in the whole month (and, on the booking page, the
    day's times beside it): the focus stays on the arrow (htmx finds its id again; past the last
-   month, the words that are no longer a link), and the new month's name, with the day now shown
-   beside it, is read out through the status region. */
+   month, the words that are no longer a link) and in view, and the new month's name, with the day
+   now shown beside it, is read out through the status region. */
 (function () {
   "use strict";
   document.addEventListener("htmx:afterSettle", function (event) {
@@ -23,6 +23,9 @@
       document.getElementById("swap-status").textContent = said.filter(Boolean).map(function (heading) {
         return heading.textContent.trim();
       }).join(". ");
+      // The day's times above it may have grown (a phone stacks the two): the month just asked
+      // for, and the arrow with the focus, stay in view.
+      event.target.scrollIntoView({block: "nearest"});
       return;
     }
     if (event.target !== target) {

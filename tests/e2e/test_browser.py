@@ -498,6 +498,7 @@ def test_a_month_of_free_days_and_the_earliest_time_in_three_clicks(new_page, se
     assert "month=" in page.url  # the address bar follows: a reload stays on that month, and that day
     if javascript:
         expect(page.locator("#month-next")).to_be_focused()  # the arrow pressed, to press again
+        expect(page.locator("#month-next")).to_be_in_viewport(ratio=1)  # (a longer day above it on a phone)
         expect(page.locator("#swap-status")).to_have_text(f"{following}. {day_shown.inner_text()}")
     on_screen = day_shown.inner_text()
     page.reload()

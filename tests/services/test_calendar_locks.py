@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from clinica_web.extensions import db
 from clinica_web.models import ADMIN, SCHEDULED, Appointment, OutboxEmail, User, WaitlistOffer, WeeklyHours
@@ -74,6 +74,22 @@ def pausing_after(module, name, monkeypatch, seconds=0.5):
 
     monkeypatch.setattr(module, name, paused)
     return done
+
+
+def waiting_for_a_lock(transactions, seconds=20):
+    """Return once `transactions` others of this PostgreSQL database wait for a lock (at most
+    `seconds`): a forced interleaving that does not depend on how busy the machine is."""
+    deadline = time.monotonic() + seconds
+    with db.engine.connect() as connection:
+        while time.monotonic() < deadline:
+            waiting = connection.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()")).scalar()
+            if waiting >= transactions:
+                return
+            connection.rollback()
+            time.sleep(0.02)
+    raise AssertionError(f"{transactions} transactions never waited for a lock")
 
 
 def another_doctor(app, name):
@@ -356,7 +372,7 @@ def test_a_move_a_booking_of_the_same_patient_and_a_closure_at_once_all_go_throu
 
     def close():  # another day: it locks every doctor all the same, the first then the second
         move_started.wait(timeout=20)
-        time.sleep(0.3)  # the move has got as far as it can
+        waiting_for_a_lock(1)  # the move has got as far as it can: it waits for the booking's patient
         tuesday = (MONDAY + timedelta(days=1)).isoformat()
         period, _inside = schedule.add_blocked_period(actor=db.session.get(User, admin_id), doctor_id=None,
                                                       start_date=tuesday, end_date=tuesday, reason="Inventory",

@@ -914,6 +914,10 @@ def test_cancel_emails_the_patient_and_frees_the_slot(app, desk, booked, sent_ma
         stale = desk.client.get(f"/desk/appointments/{booked.id}/" + action.format(MONDAY=MONDAY, booked=booked))
         assert stale.status_code == 303 and stale.headers["Location"] == f"/desk/appointments/{booked.id}"
         assert flashes(desk.client.get(stale.headers["Location"]).text) == [refused]
+    # The move picker's htmx requests in that tab send the whole tab there, not the page into the picker.
+    swap = desk.client.get(f"/desk/appointments/{booked.id}/reschedule?date={MONDAY}", headers={"HX-Request": "true"})
+    assert (swap.status_code, swap.text) == (200, "")
+    assert swap.headers["HX-Redirect"] == f"/desk/appointments/{booked.id}"
 
 
 def reschedule(client, appointment_id, *, doctor_id, time, reason="Patient asked", day=MONDAY):
@@ -944,7 +948,7 @@ def test_a_day_whose_only_free_time_is_the_visits_own_leads_to_the_next_free_tim
     for start, end in (("00:00", "10:00"), ("10:30", "23:45")):  # the doctor away but for the visit
         make_block(doctor_id=booked.rossi, start=instant(MONDAY, start), end=instant(MONDAY, end), reason="Course")
     page = text_of(desk.client.get(f"/desk/appointments/{booked.id}/reschedule").text)
-    assert desk_slot_times(page) == [] and "No free times on this day." in page
+    assert desk_slot_times(page) == [] and "Dr. Laura Rossi is fully booked on this day." in page
     tuesday = MONDAY + timedelta(days=1)
     assert f"Next free time with Dr. Laura Rossi: Tue {tuesday:%d %b %Y}, 09:00" in page
     assert "has no free time after this day" not in page
@@ -1342,15 +1346,23 @@ def test_why_not_explains_a_time_the_picker_does_not_offer(app, desk, make_docto
 def test_why_not_on_the_move_picker_asks_for_that_visit_its_length_and_its_own_time_free(desk, booked, make_user,
                                                                                          make_appointment):
     make_appointment(doctor_id=booked.rossi, patient_id=make_user(full_name="Ben Ortiz"), day=MONDAY, hhmm="11:00")
+    make_appointment(doctor_id=booked.bianchi, patient_id=booked.ana, day=MONDAY, hhmm="14:00")  # Ana's other visit
     picker = desk.client.get(f"/desk/appointments/{booked.id}/reschedule").text
     form = re.search(r'<form method="get" action="/desk/explain"[^>]*>(.*?)</form>', picker, re.S)
     hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form[1]))
     assert hidden["appointment_id"] == str(booked.id)
     # 10:15 overlaps only the visit itself: free for it. 10:45 runs into Ben's 11:00.
     free = text_of(desk.client.get("/desk/explain", query_string={**hidden, "time": "10:15"}).text)
-    assert "10:15 on" in free and "can be booked" in free and "Ana Torres" in free  # "For moving Ana Torres's visit"
+    assert "10:15 on" in free and "can be booked" in free and "For moving Ana Torres's visit" in free
+    back = f'<a href="/desk/appointments/{booked.id}/reschedule?doctor_id={booked.rossi}&amp;date={MONDAY}">'
+    assert back in desk.client.get("/desk/explain", query_string={**hidden, "time": "10:15"}).text
     clash = text_of(desk.client.get("/desk/explain", query_string={**hidden, "time": "10:45"}).text)
     assert "cannot be booked" in clash and "Ben Ortiz" in clash
+    # The patient's own other visit is in the way too; and its very time changes nothing.
+    busy = text_of(desk.client.get("/desk/explain", query_string={**hidden, "time": "14:00"}).text)
+    assert "cannot be booked" in busy and "You already have a booking at this time" in busy
+    own = text_of(desk.client.get("/desk/explain", query_string={**hidden, "time": "10:00"}).text)
+    assert "cannot be booked" in own and "This is the visit's own time" in own
     other_patient = text_of(desk.client.get("/desk/explain", query_string={
         "doctor_id": booked.rossi, "date": MONDAY.isoformat(), "time": "10:15"}).text)
     assert "cannot be booked" in other_patient and "of Ana Torres" in other_patient  # for anyone else: taken
@@ -1367,7 +1379,7 @@ def test_why_not_heads_a_clinic_closure_and_a_time_too_soon_as_such(app, desk, m
     assert "The clinic is closed" in closed and "Time blocked by doctor" not in closed and "Drill" in closed
     earlier = text_of(desk.client.get("/desk/explain", query_string={
         "doctor_id": doctor_id, "date": MONDAY.isoformat(), "time": "10:00"}).text)
-    assert "Too soon to book" in earlier and "Date must be in the future" not in earlier
+    assert "Too soon, or already past" in earlier and "Date must be in the future" not in earlier
 
 
 def test_why_not_says_the_horizon_as_a_date_people_read_and_no_rule_codes(app, desk, make_doctor, clock):

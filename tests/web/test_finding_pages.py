@@ -237,9 +237,12 @@ def test_month_and_find_run_a_fixed_number_of_queries(
             assert client.get(url, headers=headers).status_code == 200
 
         return (count_queries(lambda: ok(f"/doctors/{doctor_id}/calendar?month=2027-03", **HTMX)),
+                # The booking page's month arrow: the month and its first free day's times.
+                count_queries(lambda: ok(f"/doctors/{doctor_id}?month=2027-03", **HTMX)),
                 count_queries(lambda: ok("/find")))
 
     few = measure()
+    assert few[1] == few[0] + 1, few  # the month's, and the day's busy time: the doctor and types read once
     for day in range(11, 31):
         if date(2027, 3, day).weekday() < 5:
             for hhmm in ("09:00", "10:00", "11:00", "14:00", "15:00", "16:00"):

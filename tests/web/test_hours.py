@@ -260,15 +260,25 @@ def test_time_off_from_a_time_the_clocks_skip_starts_where_they_resume(app, ross
     assert (starts_at, ends_at) == (instant(SPRING_FORWARD, saved[0]), instant(SPRING_FORWARD, saved[1]))
 
 
-def test_time_off_in_the_hour_the_clocks_repeat_covers_both_and_is_not_over_in_the_second(app, rossi, clock):
+def test_time_off_in_the_hour_the_clocks_repeat_means_its_first_pass(app, rossi, clock):
+    """DESIGN.md section 4: a local time shown twice means its first occurrence, for both bounds."""
     tz = ZoneInfo("America/Santiago")
-    second_23_20 = datetime(2027, 4, 3, 23, 20, tzinfo=tz, fold=1)
-    clock.set(second_23_20.astimezone(timezone.utc))
+    clock.set(datetime(2027, 4, 3, 12, 0, tzinfo=tz).astimezone(timezone.utc))
     assert add_block(rossi.client, rossi.id, FALL_BACK, start_time="23:30", end_time="23:45").status_code == 200
     [(_id, starts_at, ends_at, _reason)] = blocks(app, rossi.id)
-    first_23_30 = datetime(2027, 4, 3, 23, 30, tzinfo=tz).astimezone(timezone.utc)
-    second_23_45 = datetime(2027, 4, 3, 23, 45, tzinfo=tz, fold=1).astimezone(timezone.utc)
-    assert (starts_at, ends_at) == (first_23_30, second_23_45)  # an hour and a quarter
+    first = [datetime(2027, 4, 3, 23, minute, tzinfo=tz).astimezone(timezone.utc) for minute in (30, 45)]
+    assert [starts_at, ends_at] == first  # a quarter of an hour, not an hour and a quarter
+    backwards = add_block(rossi.client, rossi.id, FALL_BACK, start_time="23:45", end_time="23:15")
+    assert backwards.status_code == 422 and "The end must be after the start" in backwards.text
+
+
+def test_time_off_under_way_lists_only_the_bookings_still_to_come(app, rossi, make_user, make_appointment, clock):
+    clock.set(instant(MONDAY, "13:30"))
+    make_appointment(doctor_id=rossi.id, patient_id=make_user(full_name="Ana Morning"), day=MONDAY, hhmm="11:00")
+    make_appointment(doctor_id=rossi.id, patient_id=make_user(full_name="Ben Later"), day=MONDAY, hhmm="15:00")
+    response = add_block(rossi.client, rossi.id, MONDAY, "08:00", "", "18:00", reason="Sick")
+    affected = response.text.split('id="affected-heading"')[1].split("</section>")[0]
+    assert "Ben Later" in affected and "Ana Morning" not in affected  # her visit is over: nothing to move
 
 
 def test_time_already_blocked_is_not_blocked_twice(app, rossi):
@@ -282,11 +292,17 @@ def test_time_already_blocked_is_not_blocked_twice(app, rossi):
     assert len(blocks(app, rossi.id)) == 2
 
 
-@pytest.mark.parametrize("reason", ["Holiday\x01", "Away \u202eyadiloH", "Bell\x07", "esc\x1b[31m"])
-def test_a_reason_with_control_characters_is_refused(app, rossi, reason):
+@pytest.mark.parametrize("reason", ["Holiday\x01", "Away \u202eyadiloH", "Bell\x07", "esc\x1b[31m", "Left\u200fmark"])
+def test_a_reason_with_control_characters_or_direction_marks_is_refused(app, rossi, reason):
     response = add_block(rossi.client, rossi.id, MONDAY, reason=reason)
-    assert response.status_code == 422 and "Write the reason as plain text" in response.text
+    assert response.status_code == 422 and "Write the reason without control characters" in response.text
     assert blocks(app, rossi.id) == []
+
+
+@pytest.mark.parametrize("reason", ["Vacaciones \U0001f469\u200d\u2695\ufe0f", "Fort\u00adbildung", "Congreso 🇨🇱"])
+def test_a_reason_with_emoji_sequences_or_soft_hyphens_is_kept(app, rossi, reason):
+    assert add_block(rossi.client, rossi.id, MONDAY, reason=reason).status_code == 200
+    assert [row.reason for row in blocks(app, rossi.id)] == [reason]
 
 
 def test_removing_a_block_frees_the_slots_for_patients(app, rossi, make_block):

@@ -288,7 +288,7 @@ def closure(period_id):
     except DomainError:
         abort(404)
     return render_template(
-        "admin/closure.html", period=period, affected=availability.appointments_during(period),
+        "admin/closure.html", period=period, affected=availability.appointments_during(period, now=clinic.now()),
     )
 
 

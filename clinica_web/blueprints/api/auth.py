@@ -59,7 +59,7 @@ def json_body() -> dict:
     if not request.is_json:
         raise UnsupportedMediaType("Content-Type must be application/json")
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    if limit is not None and len(request.get_data()) >= limit:
+    if request.content_length is None and limit is not None and len(request.get_data()) >= limit:
         # A chunked body, which says no length before it comes (security.refuse_large_bodies
         # refuses the others unread): Werkzeug stops reading it at the limit, and the rest would
         # be parsed as broken JSON.

@@ -270,8 +270,9 @@ PATHS = {
             ],
             "responses": {
                 "200": _json({"type": "array", "items": _ref("CalendarDay")}, "The days of the month, in order"),
-                "400": _json(ERROR, "`Invalid month format (YYYY-MM)`, `Invalid duration`, `Invalid appointment "
-                                    "type`, `Doctor not found` (unknown or inactive)"),
+                "400": _json(ERROR, "`Invalid month format (YYYY-MM)`, `Choose a month from 2000-01 to 2099-12`, "
+                                    "`Invalid duration`, `Invalid appointment type`, `Doctor not found` (unknown or "
+                                    "inactive)"),
                 "401": BOOKING_401,
                 "404": _json(ERROR, "The id in the path is not a whole number"),
             },

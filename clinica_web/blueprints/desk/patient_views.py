@@ -11,7 +11,7 @@ from clinica_web.blueprints.desk.views import _carried_slot
 from clinica_web.blueprints.roles import DESK, STAFF, roles_required
 from clinica_web.forms import add_domain_error
 from clinica_web.htmx import is_htmx
-from clinica_web.services import audit, clinic, documentation, notifications, patients
+from clinica_web.services import audit, clinic, documentation, patients
 from clinica_web.services.errors import DomainError
 
 
@@ -90,7 +90,7 @@ def create_patient():
             add_domain_error(form, error)
         else:
             flash(_("%(patient)s is registered. They have been emailed a link to choose a password. Now choose the "
-                    "appointment.", patient=patient.full_name) if notifications.is_emailed(patient) else
+                    "appointment.", patient=patient.full_name) if patient.email else
                   _("%(patient)s is registered. Without an email address they cannot log in and get no email: tell "
                     "them the details. Now choose the appointment.", patient=patient.full_name), "success")
             return redirect(url_for("desk.book", patient_id=patient.id, **_carried_slot()), code=303)

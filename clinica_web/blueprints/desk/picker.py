@@ -49,10 +49,6 @@ class Picker:
         return self.url(**{name: None for name in self.typed}, **changes)
 
     @property
-    def exclude_id(self) -> int | None:
-        return self.moving.id if self.moving else None
-
-    @property
     def include(self) -> str | None:
         return ", ".join(f"#{name}" for name in self.typed) or None
 
@@ -125,32 +121,25 @@ def render(picker: Picker, page: str, *, now, notice=None, status=200, **context
 
 def _day(picker: Picker, *, now) -> dict:
     """The day's free times; on a day without any, why, and the doctor's next free time."""
-    offer = availability.day_offer(picker.doctor, picker.day, picker.duration, now=now, exclude_id=picker.exclude_id)
+    offer = availability.day_offer(picker.doctor, picker.day, picker.duration, now=now, moving=picker.moving)
     today = clinic.local_today(now)
     horizon = today + timedelta(days=clinic.policy().horizon_days)
-    # A move's own time is free (so the times around it are), but not offered: moving there changes nothing.
-    free_minutes = (availability.times_to_move_to(offer.free_minutes, picker.moving, picker.doctor.id, picker.day)
-                    if picker.moving else offer.free_minutes)
     next_time = None
-    if not free_minutes and offer.why_none not in ("past", "beyond_horizon"):
+    if not offer.free_minutes and offer.why_none not in ("past", "beyond_horizon"):
         [next_time] = finder.earliest([picker.doctor], picker.duration, now=now,
                                       start_day=picker.day + timedelta(days=1), limit=1) or [None]
-    return dict(offer=offer, free_minutes=free_minutes, next_time=next_time, today=today,
+    return dict(offer=offer, free_minutes=offer.free_minutes, next_time=next_time, today=today,
                 previous_day=picker.day - timedelta(days=1) if picker.day > today else None,
                 next_day=picker.day + timedelta(days=1) if picker.day < horizon else None)
 
 
 def _month(picker: Picker, first: date, *, now) -> dict:
     """The doctor's month (finder.month) and the months before and after it, within the horizon."""
-    today = clinic.local_today(now)
-    last_month = (today + timedelta(days=clinic.policy().horizon_days)).replace(day=1)
-    previous = (first - timedelta(days=1)).replace(day=1)
-    following = (first + timedelta(days=31)).replace(day=1)
+    previous, following = finder.months_around(first, now=now)
     return dict(doctor=picker.doctor, kind=picker.kind, first=first,
                 days=finder.month(picker.doctor, first.year, first.month, picker.duration, now=now,
                                   moving=picker.moving),
-                previous_month=previous if previous >= today.replace(day=1) else None,
-                next_month=following if following <= last_month else None)
+                previous_month=previous, next_month=following)
 
 
 def _month_shown(args):

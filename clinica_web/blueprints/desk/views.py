@@ -209,7 +209,8 @@ def cancel(appointment_id):
 @bp.route("/appointments/<id:appointment_id>/reschedule", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def reschedule(appointment_id):
-    """GET: the slot picker (see picker.py; any active doctor, the appointment's own time free),
+    """GET: the slot picker (see picker.py; any active doctor; the appointment's own time free for
+    the times around it, not offered itself),
     and with a time chosen (?time=), "Move … from … to …?" with the reason; POST: move it.
 
     The reason may be typed on the picker: it belongs to the picker's form and rides along in its
@@ -251,9 +252,12 @@ def reschedule(appointment_id):
 
 def _back_to_the_appointment(found, refused):
     """A page whose action the visit no longer allows (an old link, a tab left open after it was
-    cancelled or completed): its own page, saying why, rather than a form that can only fail."""
+    cancelled or completed): its own page, saying why, rather than a form that can only fail.
+    For htmx (the picker's doctor, day or month changed in that tab) the whole page goes there:
+    a redirect would be followed and the visit's page swapped into the picker."""
     flash(_(refused), "error")
-    return redirect(url_for("desk.appointment", appointment_id=found.id), code=303)
+    there = url_for("desk.appointment", appointment_id=found.id)
+    return ("", 200, {"HX-Redirect": there}) if is_htmx() else redirect(there, code=303)
 
 
 def _move(found, *, now):
@@ -433,7 +437,7 @@ def hours(doctor_id):
     """?block=<id>: also list the bookings inside that blocked period (after adding it)."""
     block_id = _int_arg("block")
     return _guarded(lambda: _hours_page(
-        doctor_id, affected=availability.bookings_inside(doctor_id, block_id) if block_id else None))
+        doctor_id, affected=availability.bookings_inside(doctor_id, block_id, now=clinic.now()) if block_id else None))
 
 
 @bp.route("/doctors/<id:doctor_id>/hours/windows", methods=["POST"])
@@ -548,7 +552,7 @@ def explain():
         if asked:
             explanation = explainer.explain(
                 actor=current_user, doctor_id=_int_arg("doctor_id"), day=day, minute=values.parse_time(asked),
-                duration=moving.duration_minutes if moving else kind.default_duration, now=now, moving=moving)
+                duration=kind.default_duration, now=now, moving=moving)  # (a move's own length, if moving)
     except DomainError as error:
         problem = i18n.error_text(error)
     status = 400 if problem else 200

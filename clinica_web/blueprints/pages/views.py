@@ -35,18 +35,30 @@ def doctors():
     )
 
 
-def _slot_context(doctor_id, default_day=None):
-    """What the booking page and its slot list show, from ?date= and ?type= (400 on bad input);
-    without a date, `default_day`, else the doctor's first day with a free time."""
+def _choices(doctor_id):
+    """The booking page's doctor (404 unless active), the visit type asked for (?type=, 400 for
+    an unknown one) and the types to choose from."""
     doctor = availability.active_doctor(doctor_id) or abort(404)
-    now = clinic.now()
     types = booking.appointment_types()
     try:
-        kind = booking.find_type(request.args.get("type") or None, types)
-        day = booking.parse_date(request.args["date"]) if request.args.get("date") else None
+        return doctor, booking.find_type(request.args.get("type") or None, types), types
     except DomainError as error:
         abort(400, i18n.error_text(error))
-    day = (day or default_day or availability.first_day_with_free_slot(doctor, kind.default_duration, now=now)
+
+
+def _asked_day() -> date | None:
+    """?date=, if asked; 400 for anything but a date."""
+    try:
+        return booking.parse_date(request.args["date"]) if request.args.get("date") else None
+    except DomainError as error:
+        abort(400, i18n.error_text(error))
+
+
+def _slot_context(doctor, kind, types, day=None):
+    """What the booking page and its slot list show of `day` (default: the doctor's first day with
+    a free time)."""
+    now = clinic.now()
+    day = (day or availability.first_day_with_free_slot(doctor, kind.default_duration, now=now)
            or clinic.local_today(now))
     offer = availability.day_offer(doctor, day, kind.default_duration, now=now)
     return dict(
@@ -119,37 +131,29 @@ def _ways_on(doctor, day, offer, duration, *, now):
 @bp.route("/doctors/<id:doctor_id>/calendar")
 def calendar(doctor_id):
     """A month of the doctor's days (DESIGN.md section 17); the month alone for htmx."""
-    doctor = availability.active_doctor(doctor_id) or abort(404)
+    doctor, kind, _types = _choices(doctor_id)
     now = clinic.now()
-    try:
-        kind = booking.find_type(request.args.get("type") or None)
-        first = _asked_month(now)
-    except DomainError as error:
-        abort(400, i18n.error_text(error))
+    first = _asked_month(now)
     return render_page_or_partial("pages/calendar.html", "pages/_calendar.html",
                                   **_month_context(doctor, kind, first or clinic.local_today(now).replace(day=1),
                                                    now=now))
 
 
 def _asked_month(now) -> date | None:
-    """The first day of ?month=YYYY-MM, if asked (DomainError if it is no month), brought within
-    the months that can be booked: an old or far link shows this month or the last one."""
-    if not request.args.get("month"):
-        return None
-    today = clinic.local_today(now)
-    last = (today + timedelta(days=clinic.policy().horizon_days)).replace(day=1)
-    return min(max(date(*values.parse_month(request.args["month"]), 1), today.replace(day=1)), last)
+    """The first day of ?month=YYYY-MM, if asked (400 if it is no month), within the months that
+    can be booked (finder.within_bookable_months)."""
+    try:
+        asked = date(*values.parse_month(request.args["month"]), 1) if request.args.get("month") else None
+    except DomainError as error:
+        abort(400, i18n.error_text(error))
+    return finder.within_bookable_months(asked, now=now) if asked else None
 
 
 def _month_context(doctor, kind, first, *, now):
-    today = clinic.local_today(now)
-    last_month = (today + timedelta(days=clinic.policy().horizon_days)).replace(day=1)
-    previous = (first - timedelta(days=1)).replace(day=1)
-    following = (first + timedelta(days=31)).replace(day=1)
+    previous, following = finder.months_around(first, now=now)
     return dict(doctor=doctor, kind=kind, first=first,
                 days=finder.month(doctor, first.year, first.month, kind.default_duration, now=now),
-                previous_month=previous if previous >= today.replace(day=1) else None,
-                next_month=following if following <= last_month else None)
+                previous_month=previous, next_month=following)
 
 
 @bp.route("/find")
@@ -178,18 +182,15 @@ def doctor(doctor_id):
     shared link show what was chosen); for htmx the two parts, the month and (out of band) the
     day's times."""
     now = clinic.now()
-    try:
-        first = _asked_month(now)
-        kind = booking.find_type(request.args.get("type") or None) if first else None
-    except DomainError as error:
-        abort(400, i18n.error_text(error))
+    (doctor, kind, types), asked_day, first = _choices(doctor_id), _asked_day(), _asked_month(now)
     if first is None:
-        context = _slot_context(doctor_id)
-        month = _month_context(context["doctor"], context["kind"], context["day"].replace(day=1), now=now)
+        context = _slot_context(doctor, kind, types, asked_day)
+        month = _month_context(doctor, kind, context["day"].replace(day=1), now=now)
     else:
-        month = _month_context(availability.active_doctor(doctor_id) or abort(404), kind, first, now=now)
-        opening = next((day.date for day in month["days"] if day.status == finder.OPEN), None)
-        context = _slot_context(doctor_id, default_day=opening or max(first, clinic.local_today(now)))
+        month = _month_context(doctor, kind, first, now=now)
+        if asked_day is None or asked_day.replace(day=1) != first:  # (a day of another month is not shown)
+            asked_day = finder.first_open_day(month["days"]) or max(first, clinic.local_today(now))
+        context = _slot_context(doctor, kind, types, asked_day)
         if is_htmx():
             return (render_template("pages/_calendar.html", on_booking_page=True, **month)
                     + render_template("pages/_slot_list.html", oob=True, **context))
@@ -206,7 +207,7 @@ def slots(doctor_id):
     if quick is not None:
         html, page_url = quick
     else:
-        context = _slot_context(doctor_id)
+        context = _slot_context(*_choices(doctor_id), _asked_day())
         day, kind = context["day"], context["kind"]
         html, page_url = render_template("pages/_slot_list.html", **context), _page_url(doctor_id, day, kind.name)
         if _month_changed(day, kind.name):
@@ -228,11 +229,13 @@ def _month_changed(day, type_name):
 
 
 def _month_shown(args):
-    """(first of the month, visit type) the page with these query arguments shows, if they say: the
-    booking page's day, or the month its month view moved to (that month's own address)."""
+    """(first of the month, visit type) the booking page with these query arguments shows, if they
+    say: the month its arrows moved to (?month=, within the bookable months, as doctor() shows
+    it), else its day's."""
     try:
         if "month" in args:
-            return date(*values.parse_month(args["month"]), 1), args.get("type")
+            asked = date(*values.parse_month(args["month"]), 1)
+            return finder.within_bookable_months(asked, now=clinic.now()), args.get("type")
         return booking.parse_date(args.get("date", "")).replace(day=1), args.get("type")
     except DomainError:
         return None
@@ -358,12 +361,11 @@ def reschedule_booking(appointment_id):
     except DomainError as error:
         abort(400, i18n.error_text(error))
     offer = availability.day_offer(availability.active_doctor(doctor.id) or abort(404), day,
-                                   appointment.duration_minutes, now=now, exclude_id=appointment.id)
+                                   appointment.duration_minutes, now=now, moving=appointment)
     today = clinic.local_today(now)
     next_day = day + timedelta(days=1) if day < today + timedelta(days=clinic.policy().horizon_days) else None
-    free_minutes = availability.times_to_move_to(offer.free_minutes, appointment, doctor.id, day)
     return render_page_or_partial("pages/reschedule.html", "pages/_move_slots.html", appointment=appointment,
-                                  doctors=doctors, doctor=doctor, day=day, offer=offer, free_minutes=free_minutes,
+                                  doctors=doctors, doctor=doctor, day=day, offer=offer, free_minutes=offer.free_minutes,
                                   today=today,
                                   previous_day=day - timedelta(days=1) if day > today else None, next_day=next_day)
 
