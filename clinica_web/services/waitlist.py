@@ -131,6 +131,18 @@ def _days(from_date, to_date, *, now) -> tuple[date, date]:
     return first, last
 
 
+SUGGESTED_DAYS = 14
+
+
+def days_to_suggest(first: date, *, now: datetime) -> tuple[date, date]:
+    """The days a waitlist form offers from a day without free time: two weeks from it, none
+    past and none beyond the horizon, so that the form goes through as it comes."""
+    today = clinic.local_today(now)
+    horizon = today + timedelta(days=clinic.policy().horizon_days)
+    first = min(max(first, today), horizon)
+    return first, min(first + timedelta(days=SUGGESTED_DAYS - 1), horizon)
+
+
 def _specialties():
     return set(db.session.scalars(select(Doctor.specialty).where(Doctor.active)))
 

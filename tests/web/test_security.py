@@ -108,6 +108,10 @@ def test_a_chunked_body_over_a_megabyte_is_refused_too(client, make_user):
     api = client.post("/v1/auth/login", input_stream=io.BytesIO(small), content_type="application/json",
                       headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
     assert api.status_code == 400 and api.json == {"error": "Invalid credentials"}
+    # A body that says its length may be the limit exactly (only a longer one is refused, unread).
+    exact = b'{"email": "ana@example.com", "password": "wrong"}'.ljust(1024 * 1024)
+    api = client.post("/v1/auth/login", data=exact, content_type="application/json")
+    assert api.status_code == 400 and api.json == {"error": "Invalid credentials"}
 
 
 def test_links_in_emails_are_on_the_site_whatever_host_the_request_names(client, make_user, sent_mail):

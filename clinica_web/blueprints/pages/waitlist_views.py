@@ -1,7 +1,5 @@
 """The patient's waitlist (DESIGN.md section 18): the entries, joining (prefilled from a full
 day's link) and leaving."""
-from datetime import timedelta
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -68,11 +66,7 @@ def _prefill_waitlist_form(form, now):
         first = booking.parse_date(request.args["date"]) if request.args.get("date") else clinic.local_today(now)
     except DomainError:
         first = clinic.local_today(now)
-    # Two weeks from that day, within the booking horizon: the form is sent as it comes.
-    today = clinic.local_today(now)
-    horizon = today + timedelta(days=clinic.policy().horizon_days)
-    form.from_date.data = min(max(first, today), horizon)
-    form.to_date.data = min(form.from_date.data + timedelta(days=13), horizon)
+    form.from_date.data, form.to_date.data = waitlist_service.days_to_suggest(first, now=now)
     if request.args.get("type") in booking.visit_labels():
         form.type.data = request.args["type"]
 
