@@ -1,7 +1,7 @@
 """HTMX helpers: one URL, two renderings (a partial for htmx, the full page otherwise)."""
 from urllib.parse import parse_qs, urlsplit
 
-from flask import render_template, request
+from flask import redirect, render_template, request
 
 
 def is_htmx() -> bool:
@@ -20,6 +20,14 @@ def current_page_args() -> dict[str, str] | None:
         return {name: found[0] for name, found in parse_qs(urlsplit(address).query).items()}
     except ValueError:
         return None
+
+
+def redirect_whole_page(location: str):
+    """Send the browser to another page: a 303, or for htmx an HX-Redirect (a 303 would be
+    followed by htmx itself, and the whole page swapped into the part asked for)."""
+    if is_htmx():
+        return "", 200, {"HX-Redirect": location}
+    return redirect(location, code=303)
 
 
 def render_page_or_partial(page: str, partial: str, **context) -> str:

@@ -297,13 +297,13 @@ def clash_of(appointment: Appointment) -> BlockedPeriod | None:
 
 
 def appointments_during(period: BlockedPeriod, *, now: datetime) -> list[Appointment]:
-    """The bookings still to come inside a blocked period (for a closure: every doctor's), not
-    cancelled: those to move. One already started or over stays where it was (time off added
-    once the day is under way). A waitlist hold is not one: its "Book it" now refuses the time
-    (waitlist.accept), and it runs out."""
+    """The bookings not yet over inside a blocked period (for a closure: every doctor's), not
+    cancelled: those to move or cancel. One already over is left out (time off added once the
+    day is under way); one under way is not (the patient may be in the waiting room). A waitlist
+    hold is not one: its "Book it" now refuses the time (waitlist.accept), and it runs out."""
     query = (
         select(Appointment)
-        .where(lifecycle.holds_time(), lifecycle.is_booking(), Appointment.starts_at >= now,
+        .where(lifecycle.holds_time(), lifecycle.is_booking(), Appointment.ends_at > now,
                Appointment.overlapping(period.starts_at, period.ends_at))
         .options(db.joinedload(Appointment.patient), db.joinedload(Appointment.doctor))
         .order_by(Appointment.starts_at)

@@ -38,7 +38,8 @@ class Detail(str):
 
 # How the desk's page heads a reason where the booking API's message would mislead staff (the
 # API keeps its contract's words: "Time blocked by doctor" for a clinic closure too).
-STAFF_HEADINGS = {"closed": N_("The clinic is closed"), "too_soon": N_("Too soon, or already past")}
+STAFF_HEADINGS = {"closed": N_("The clinic is closed"), "too_soon": N_("Too soon, or already past"),
+                  "patient_busy": N_("The patient already has a booking at this time")}
 # A move's own reason, beside the booking rules (rules.RULES): the visit's very time.
 OWN_TIME = "own_time"
 RULES_OF_A_MOVE = {OWN_TIME: N_("This is the visit's own time")}

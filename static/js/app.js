@@ -26,6 +26,9 @@
       // The day's times above it may have grown (a phone stacks the two): the month just asked
       // for, and the arrow with the focus, stay in view.
       event.target.scrollIntoView({block: "nearest"});
+      if (document.activeElement && document.activeElement.id === pressed.id) {
+        document.activeElement.scrollIntoView({block: "nearest"});  // (a month taller than the screen)
+      }
       return;
     }
     if (event.target !== target) {

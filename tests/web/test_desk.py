@@ -1354,13 +1354,14 @@ def test_why_not_on_the_move_picker_asks_for_that_visit_its_length_and_its_own_t
     # 10:15 overlaps only the visit itself: free for it. 10:45 runs into Ben's 11:00.
     free = text_of(desk.client.get("/desk/explain", query_string={**hidden, "time": "10:15"}).text)
     assert "10:15 on" in free and "can be booked" in free and "For moving Ana Torres's visit" in free
+    assert "its own time counts as free for the times around it" in free
     back = f'<a href="/desk/appointments/{booked.id}/reschedule?doctor_id={booked.rossi}&amp;date={MONDAY}">'
     assert back in desk.client.get("/desk/explain", query_string={**hidden, "time": "10:15"}).text
     clash = text_of(desk.client.get("/desk/explain", query_string={**hidden, "time": "10:45"}).text)
     assert "cannot be booked" in clash and "Ben Ortiz" in clash
     # The patient's own other visit is in the way too; and its very time changes nothing.
     busy = text_of(desk.client.get("/desk/explain", query_string={**hidden, "time": "14:00"}).text)
-    assert "cannot be booked" in busy and "You already have a booking at this time" in busy
+    assert "cannot be booked" in busy and "The patient already has a booking at this time" in busy
     own = text_of(desk.client.get("/desk/explain", query_string={**hidden, "time": "10:00"}).text)
     assert "cannot be booked" in own and "This is the visit's own time" in own
     other_patient = text_of(desk.client.get("/desk/explain", query_string={

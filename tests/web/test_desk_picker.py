@@ -157,6 +157,13 @@ def test_htmx_loads_a_days_free_times_in_place_and_the_month_only_when_it_change
             '     hx-include="#desk-picker"') in partial.text
 
 
+def test_an_old_or_far_month_on_the_desks_picker_shows_a_month_that_can_be_booked(clinic_world):
+    this_month, last = BEFORE.replace(day=1), (BEFORE + timedelta(days=90)).replace(day=1)  # (the horizon's)
+    for asked, shown in (("2020-01", this_month), ("2099-12", last)):
+        page = clinic_world.client.get(picker_url(clinic_world, month=asked), headers=HTMX).text
+        assert re.search(rf'<h2 id="month-heading"[^>]*>{shown:%B %Y}</h2>', page), asked
+
+
 def test_the_desks_month_changes_with_htmx_and_by_plain_links(clinic_world):
     client = clinic_world.client
     page = client.get(picker_url(clinic_world)).text

@@ -272,13 +272,15 @@ def test_time_off_in_the_hour_the_clocks_repeat_means_its_first_pass(app, rossi,
     assert backwards.status_code == 422 and "The end must be after the start" in backwards.text
 
 
-def test_time_off_under_way_lists_only_the_bookings_still_to_come(app, rossi, make_user, make_appointment, clock):
+def test_time_off_under_way_lists_only_the_bookings_not_yet_over(app, rossi, make_user, make_appointment, clock):
     clock.set(instant(MONDAY, "13:30"))
     make_appointment(doctor_id=rossi.id, patient_id=make_user(full_name="Ana Morning"), day=MONDAY, hhmm="11:00")
+    make_appointment(doctor_id=rossi.id, patient_id=make_user(full_name="Carl Now"), day=MONDAY, hhmm="13:15")
     make_appointment(doctor_id=rossi.id, patient_id=make_user(full_name="Ben Later"), day=MONDAY, hhmm="15:00")
     response = add_block(rossi.client, rossi.id, MONDAY, "08:00", "", "18:00", reason="Sick")
     affected = response.text.split('id="affected-heading"')[1].split("</section>")[0]
-    assert "Ben Later" in affected and "Ana Morning" not in affected  # her visit is over: nothing to move
+    assert "Ana Morning" not in affected  # her visit is over: nothing to move
+    assert "Carl Now" in affected and "Ben Later" in affected  # under way (he may be waiting), and to come
 
 
 def test_time_already_blocked_is_not_blocked_twice(app, rossi):

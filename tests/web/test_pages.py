@@ -529,6 +529,9 @@ def test_inside_the_cutoff_moving_a_booking_is_refused_with_the_clinics_phone(
             assert "Too late to change this booking online; please call the clinic" in page.text, (method, url)
             assert f'href="tel:{phone.replace(" ", "")}">{phone}</a>' in page.text, (method, url)
             assert slot_times(page.text) == [] and "Move your appointment?" not in page.text
+        # The picker's htmx requests (a tab left open past the cutoff) send the whole tab there.
+        swap = client.get(f"/bookings/{visit}/reschedule?date={MONDAY}", headers={"HX-Request": "true"})
+        assert (swap.status_code, swap.text, swap.headers["HX-Redirect"]) == (200, "", f"/bookings/{visit}")
         assert table_snapshot(app) == before, now
     with app.app_context():
         row = db.session.get(Appointment, visit)

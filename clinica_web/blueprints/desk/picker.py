@@ -103,7 +103,8 @@ def render(picker: Picker, page: str, *, now, notice=None, status=200, **context
     chosen time was not taken, above the free times."""
     asked_month = request.args.get("month")
     try:
-        first = date(*values.parse_month(asked_month), 1) if asked_month else picker.day.replace(day=1)
+        first = (finder.within_bookable_months(date(*values.parse_month(asked_month), 1), now=now) if asked_month
+                 else picker.day.replace(day=1))
     except DomainError as error:
         abort(400, i18n.error_text(error))
     if is_htmx() and asked_month:

@@ -19,7 +19,7 @@ from clinica_web.blueprints.desk.forms import (
 )
 from clinica_web.blueprints.roles import DESK, STAFF, roles_required
 from clinica_web.forms import EmptyForm, add_domain_error, confirmation
-from clinica_web.htmx import is_htmx, render_page_or_partial
+from clinica_web.htmx import is_htmx, redirect_whole_page, render_page_or_partial
 from clinica_web.models import DOCTOR
 from clinica_web.security import is_local_path
 from clinica_web.services import (
@@ -252,12 +252,10 @@ def reschedule(appointment_id):
 
 def _back_to_the_appointment(found, refused):
     """A page whose action the visit no longer allows (an old link, a tab left open after it was
-    cancelled or completed): its own page, saying why, rather than a form that can only fail.
-    For htmx (the picker's doctor, day or month changed in that tab) the whole page goes there:
-    a redirect would be followed and the visit's page swapped into the picker."""
+    cancelled or completed): its own page, saying why, rather than a form that can only fail
+    (the whole tab, also from the picker's htmx requests)."""
     flash(_(refused), "error")
-    there = url_for("desk.appointment", appointment_id=found.id)
-    return ("", 200, {"HX-Redirect": there}) if is_htmx() else redirect(there, code=303)
+    return redirect_whole_page(url_for("desk.appointment", appointment_id=found.id))
 
 
 def _move(found, *, now):

@@ -10,7 +10,7 @@ from clinica_web.blueprints.pages import bp
 from clinica_web.blueprints.pages.forms import BookingForm, CancelForm
 from clinica_web.blueprints.roles import DESK, home_endpoint
 from clinica_web.forms import EmptyForm
-from clinica_web.htmx import current_page_args, is_htmx, render_page_or_partial
+from clinica_web.htmx import current_page_args, is_htmx, redirect_whole_page, render_page_or_partial
 from clinica_web.models import PATIENT
 from clinica_web.services import availability, booking, calendars, clinic, directory, finder, lifecycle, values
 from clinica_web.services.errors import DomainError, PatientBusy, SlotTaken
@@ -411,12 +411,13 @@ def _target(appointment, chosen):
 
 
 def _change_refused(appointment, now, doing="changed"):
-    """The booking page again, with the reason, when the patient may no longer change this booking."""
+    """The booking page again, with the reason, when the patient may no longer change this booking
+    (the whole tab, also from the picker's htmx requests)."""
     try:
         booking.check_patient_may_change(appointment, now=now, doing=doing)
     except DomainError as error:
         flash(i18n.error_text(error), "error")
-        return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
+        return redirect_whole_page(url_for("pages.booking_detail", appointment_id=appointment.id))
     return None
 
 
