@@ -219,10 +219,10 @@ def classify_day(day: date, windows, busy, duration: int, *, now: datetime) -> D
     return DayOffer([], "full")
 
 
-def busy_by_doctor(doctor_ids, start, end, *, bookings=True) -> dict[int, list[slots.Busy]]:
+def busy_by_doctor(doctor_ids, start, end, *, bookings=True, exclude_id=None) -> dict[int, list[slots.Busy]]:
     """busy_intervals() for several doctors at once, in one query: {doctor_id: [Busy]} (clinic
     closures under every doctor). With bookings=False only time off and closures, for a caller
-    that reads the bookings itself (the timeline)."""
+    that reads the bookings itself (the timeline); `exclude_id` leaves out a visit being moved."""
     doctor_ids = list(doctor_ids)
     periods = (
         select(BlockedPeriod.doctor_id, BlockedPeriod.starts_at, BlockedPeriod.ends_at,
@@ -232,12 +232,13 @@ def busy_by_doctor(doctor_ids, start, end, *, bookings=True) -> dict[int, list[s
                BlockedPeriod.starts_at < end, BlockedPeriod.ends_at > start)
     )
     if bookings:
-        periods = union_all(
-            select(Appointment.doctor_id, Appointment.starts_at, Appointment.ends_at, literal(slots.BOOKED),
-                   Appointment.id)
-            .where(Appointment.doctor_id.in_(doctor_ids), lifecycle.holds_time(),
-                   Appointment.overlapping(start, end)),
-            periods)
+        booked = (select(Appointment.doctor_id, Appointment.starts_at, Appointment.ends_at, literal(slots.BOOKED),
+                         Appointment.id)
+                  .where(Appointment.doctor_id.in_(doctor_ids), lifecycle.holds_time(),
+                         Appointment.overlapping(start, end)))
+        if exclude_id is not None:
+            booked = booked.where(Appointment.id != exclude_id)
+        periods = union_all(booked, periods)
     rows = db.session.execute(periods)
     found = {doctor_id: [] for doctor_id in doctor_ids}
     for doctor_id, *busy in rows:

@@ -104,35 +104,28 @@ def _within(busy, day, span=None):
 
 
 def earliest(doctors: list[Doctor], duration: int, *, now: datetime, start_day: date | None = None, limit: int = 10,
-             per_doctor: int | None = None) -> list[FreeTime]:
+             per_doctor: int | None = None, moving: Appointment | None = None) -> list[FreeTime]:
     """The earliest free times of these doctors (hours loaded), earliest first (then by doctor's
     name), from `start_day` (default today) to the booking horizon: `limit` in all, and at most
-    `per_doctor` of each. The busy time is read in SCAN_CHUNKS, for all of them at once."""
+    `per_doctor` of each. The busy time is read in SCAN_CHUNKS, for all of them at once. For a
+    visit `moving`, the times it can move to (availability.times_to_move_to)."""
     today = clinic.local_today(now)
     last = today + timedelta(days=clinic.policy().horizon_days)
     day = max(start_day or today, today)
     windows = {doctor.id: availability.weekly_windows(doctor) for doctor in doctors}
     working = [doctor for doctor in doctors if windows[doctor.id]]
     found, counts = [], {doctor.id: 0 for doctor in working}
-    tz = clinic.tz()
     # A doctor's day gives at most this many of its times (its earliest): the rest could not be taken.
     per_day = limit if per_doctor is None else min(limit, per_doctor)
     chunks = iter(SCAN_CHUNKS)
     while day <= last and working and len(found) < limit:
         chunk_end = min(day + timedelta(days=next(chunks, (last - day).days + 1) - 1), last)
         start, end = clinic.local_day_span(day, chunk_end)
-        busy = availability.busy_by_doctor([doctor.id for doctor in working], start, end)
-        in_chunk = []
-        while day <= chunk_end:
-            span = clinic.local_day_span(day)
-            for doctor in working:
-                day_windows = windows[doctor.id].get(day.weekday())
-                if not day_windows:
-                    continue
-                for minute in availability.free_minutes(day, day_windows, _within(busy[doctor.id], day, span),
-                                                        duration, now=now)[:per_day]:
-                    in_chunk.append(FreeTime(doctor, day, minute, slots.local_instant(day, minute, tz)))
-            day += timedelta(days=1)
+        busy = availability.busy_by_doctor([doctor.id for doctor in working], start, end,
+                                           exclude_id=moving.id if moving else None)
+        in_chunk = _free_times(working, windows, busy, day, chunk_end, duration, per_day=per_day, now=now,
+                               moving=moving)
+        day = chunk_end + timedelta(days=1)
         # The chunk's times are all earlier than the next chunk's: take them in order.
         for time in sorted(in_chunk, key=lambda t: (t.starts_at, t.doctor.display_name, t.doctor.id)):
             if len(found) == limit:
@@ -142,6 +135,26 @@ def earliest(doctors: list[Doctor], duration: int, *, now: datetime, start_day: 
                 counts[time.doctor.id] += 1
         if per_doctor is not None:
             working = [doctor for doctor in working if counts[doctor.id] < per_doctor]
+    return found
+
+
+def _free_times(doctors, windows, busy, first, last, duration, *, per_day, now, moving) -> list[FreeTime]:
+    """Each doctor's earliest `per_day` free times of each day from `first` to `last` (their
+    weekly windows and busy time read already); for a visit `moving`, those it can move to."""
+    tz, found, day = clinic.tz(), [], first
+    while day <= last:
+        span = clinic.local_day_span(day)
+        for doctor in doctors:
+            day_windows = windows[doctor.id].get(day.weekday())
+            if not day_windows:
+                continue
+            minutes = availability.free_minutes(day, day_windows, _within(busy[doctor.id], day, span), duration,
+                                                now=now)
+            if moving is not None:
+                minutes = availability.times_to_move_to(minutes, moving, doctor.id, day)
+            found += [FreeTime(doctor, day, minute, slots.local_instant(day, minute, tz))
+                      for minute in minutes[:per_day]]
+        day += timedelta(days=1)
     return found
 
 

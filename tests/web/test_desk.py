@@ -954,6 +954,16 @@ def test_a_day_whose_only_free_time_is_the_visits_own_leads_to_the_next_free_tim
     assert "has no free time after this day" not in page
 
 
+def test_the_move_pickers_next_free_time_counts_the_visits_own_time_free(desk, booked, make_block,
+                                                                         make_appointment):
+    """A Tuesday 09:00 visit, moved from a Monday the doctor is away: 09:15 overlaps only the visit itself."""
+    tuesday = MONDAY + timedelta(days=1)
+    visit = make_appointment(doctor_id=booked.rossi, patient_id=booked.ana, day=tuesday, hhmm="09:00")
+    make_block(doctor_id=booked.rossi, start=instant(MONDAY, "00:00"), end=instant(tuesday, "00:00"), reason="Away")
+    page = text_of(desk.client.get(f"/desk/appointments/{visit}/reschedule?date={MONDAY}").text)
+    assert f"Next free time with Dr. Laura Rossi: Tue {tuesday:%d %b %Y}, 09:15" in page
+
+
 def test_reschedule_to_a_free_time_moves_and_emails(app, desk, booked, sent_mail):
     response = reschedule(desk.client, booked.id, doctor_id=booked.rossi, time="15:00", reason="Clashes with work")
     assert response.status_code == 303

@@ -127,7 +127,7 @@ def _day(picker: Picker, *, now) -> dict:
     horizon = today + timedelta(days=clinic.policy().horizon_days)
     next_time = None
     if not offer.free_minutes and offer.why_none not in ("past", "beyond_horizon"):
-        [next_time] = finder.earliest([picker.doctor], picker.duration, now=now,
+        [next_time] = finder.earliest([picker.doctor], picker.duration, now=now, moving=picker.moving,
                                       start_day=picker.day + timedelta(days=1), limit=1) or [None]
     return dict(offer=offer, free_minutes=offer.free_minutes, next_time=next_time, today=today,
                 previous_day=picker.day - timedelta(days=1) if picker.day > today else None,
