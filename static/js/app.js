@@ -14,6 +14,25 @@
    now shown beside it, is read out through the status region. */
 (function () {
   "use strict";
+  // The month beside a day's times marks that day (the page comes marked; another day's times,
+  // swapped in, move the mark).
+  function markShownDay(isoDate) {
+    var month = document.getElementById("month");
+    if (!month || !isoDate) {
+      return;
+    }
+    var marked = month.querySelector("td.day-shown");
+    if (marked) {
+      marked.classList.remove("day-shown");
+      marked.removeAttribute("aria-current");
+    }
+    var cell = month.querySelector('td[data-date="' + isoDate + '"]');
+    if (cell) {
+      cell.classList.add("day-shown");
+      cell.setAttribute("aria-current", "true");
+    }
+  }
+
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail.target;
     var pressed = (event.detail.requestConfig || {}).elt;
@@ -38,6 +57,7 @@
     if (!heading) {
       return;
     }
+    markShownDay(heading.getAttribute("data-day"));
     var request = event.detail.requestConfig || {};
     var followed = request.elt && request.elt.tagName === "A";
     var sent = (request.triggeringEvent && request.triggeringEvent.type === "submit") ||

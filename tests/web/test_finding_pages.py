@@ -20,7 +20,7 @@ def fixed_clock(clock):
 
 def day_cells(html):
     """{day of month: (css status, what a screen reader hears)} of a month view."""
-    cells = re.findall(r'<td class="day day-([a-z-]+)[^"]*">(.*?)</td>', html, re.S)
+    cells = re.findall(r'<td class="day day-([a-z-]+)[^"]*"[^>]*>(.*?)</td>', html, re.S)
     found = {}
     for status, inside in cells:
         said = re.search(r'<span class="visually-hidden">([^<]*)</span>', inside)[1]
@@ -134,18 +134,31 @@ def test_the_booking_page_of_another_month_stays_the_booking_page(client, make_d
     page = client.get(f"/doctors/{doctor_id}?type=consultation&month=2027-04")
     assert page.status_code == 200 and "Book with Dr. Laura Rossi" in page.text
     assert re.search(r'<h2 id="month-heading"[^>]*>April 2027</h2>', page.text)
-    assert '<h2 id="slots-heading" tabindex="-1">Friday 02 April 2027</h2>' in page.text
+    assert '<h2 id="slots-heading" tabindex="-1" data-day="2027-04-02">Friday 02 April 2027</h2>' in page.text
     assert f'href="/doctors/{doctor_id}/book?date=2027-04-02&amp;time=09:00&amp;type=consultation"' in page.text
     parts = client.get(f"/doctors/{doctor_id}?type=consultation&month=2027-05", headers=HTMX).text
     assert "<html" not in parts and re.search(r'<h2 id="month-heading"[^>]*>May 2027</h2>', parts)
     day = parts.split('<div id="slots" hx-swap-oob="innerHTML">')[1]
-    assert '<h2 id="slots-heading" tabindex="-1">Monday 03 May 2027</h2>' in day  # Saturday the 1st: no hours
+    # (Saturday the 1st has no hours.)
+    assert '<h2 id="slots-heading" tabindex="-1" data-day="2027-05-03">Monday 03 May 2027</h2>' in day
     previous = re.search(r'<a id="month-prev"[^>]*>', parts)[0]
     assert f'href="/doctors/{doctor_id}?type=consultation&amp;month=2027-04#month"' in previous
     # This month: its first day with a free time to come (today's hours are over at noon).
     this_month = client.get(f"/doctors/{doctor_id}?month=2027-03").text
-    assert '<h2 id="slots-heading" tabindex="-1">Thursday 11 March 2027</h2>' in this_month
+    assert '<h2 id="slots-heading" tabindex="-1" data-day="2027-03-11">Thursday 11 March 2027</h2>' in this_month
     assert client.get(f"/doctors/{doctor_id}?month=2027-13").status_code == 400
+
+
+def test_the_month_marks_the_day_whose_times_are_shown_beside_it(client, make_doctor):
+    doctor_id = make_doctor()
+    page = client.get(f"/doctors/{doctor_id}?date=2027-03-16").text
+    assert re.findall(r'<td class="day day-[a-z-]+ day-shown" data-date="([0-9-]+)" aria-current="true">', page) == [
+        "2027-03-16"]
+    assert '<h2 id="slots-heading" tabindex="-1" data-day="2027-03-16">' in page  # (app.js moves the mark)
+    # The month its arrow brings marks the day brought with it; the month page alone, none.
+    arrow = client.get(f"/doctors/{doctor_id}?month=2027-04", headers=HTMX).text
+    assert re.findall(r'day-shown" data-date="([0-9-]+)"', arrow) == ["2027-04-01"]
+    assert "day-shown" not in client.get(f"/doctors/{doctor_id}/calendar?month=2027-04").text
 
 
 @pytest.mark.parametrize("asked, shown", [("2020-01", "March 2027"), ("2027-02", "March 2027"),

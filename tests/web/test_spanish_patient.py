@@ -67,7 +67,7 @@ def test_the_booking_page_and_its_slot_list_read_in_spanish(ana, make_doctor):
 
     partial = text(client.get(f"/doctors/{doctor_id}/slots?date={MONDAY}", headers=HTMX))
     assert "<html" not in partial
-    assert f'<h2 id="slots-heading" tabindex="-1">{in_spanish(MONDAY)}</h2>' in partial
+    assert f'<h2 id="slots-heading" tabindex="-1" data-day="{MONDAY}">{in_spanish(MONDAY)}</h2>' in partial
     assert "30 horas libres de consulta (30 min). Elige una:" in partial
     assert f'aria-label="17:30, {in_spanish(MONDAY)}, con Dr. Laura Rossi"' in partial
 

@@ -192,7 +192,7 @@ def doctor(doctor_id):
             asked_day = finder.first_open_day(month["days"]) or max(first, clinic.local_today(now))
         context = _slot_context(doctor, kind, types, asked_day)
         if is_htmx():
-            return (render_template("pages/_calendar.html", on_booking_page=True, **month)
+            return (render_template("pages/_calendar.html", on_booking_page=True, day=context["day"], **month)
                     + render_template("pages/_slot_list.html", oob=True, **context))
     return render_template("pages/doctor.html", **context, month=month)
 
@@ -211,7 +211,7 @@ def slots(doctor_id):
         day, kind = context["day"], context["kind"]
         html, page_url = render_template("pages/_slot_list.html", **context), _page_url(doctor_id, day, kind.name)
         if _month_changed(day, kind.name):
-            html += render_template("pages/_calendar.html", oob=True, on_booking_page=True,
+            html += render_template("pages/_calendar.html", oob=True, on_booking_page=True, day=day,
                                     **_month_context(context["doctor"], kind, day.replace(day=1), now=clinic.now()))
     # Keep the address bar on the bookmarkable page, not on this partial's URL.
     return html, {"HX-Push-Url": page_url}
