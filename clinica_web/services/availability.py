@@ -142,10 +142,17 @@ def day_offer(doctor: Doctor, day: date, duration: int, *, now: datetime,
                          now=now)
     if offer.why_none == "closed":
         return DayOffer([], "closed", closure_reasons(offer.closures, period_reasons(offer.closures)))
-    if moving is not None and offer.free_minutes:
-        free = times_to_move_to(offer.free_minutes, moving, doctor.id, day)
-        return DayOffer(free, None if free else "full")
-    return offer
+    return for_a_move(offer, moving, doctor.id, day)
+
+
+def for_a_move(offer: DayOffer, moving: Appointment | None, doctor_id: int, day: date) -> DayOffer:
+    """A day's offer (the visit `moving` left out of its busy time) as a move sees it: its own
+    start is no time to move to (times_to_move_to), and a day whose one free time is its own is
+    "full" for it. The offer itself when nothing is moving."""
+    if moving is None or not offer.free_minutes:
+        return offer
+    free = times_to_move_to(offer.free_minutes, moving, doctor_id, day)
+    return DayOffer(free, None if free else "full")
 
 
 def times_to_move_to(free_minutes: list[int], appointment: Appointment, doctor_id: int, day: date) -> list[int]:

@@ -90,12 +90,9 @@ def month(doctor: Doctor, year: int, month_number: int, duration: int, *, now: d
 
 
 def _calendar_day(day, offer, reasons, doctor, moving) -> CalendarDay:
-    free = offer.free_minutes
-    if moving is not None:
-        free = availability.times_to_move_to(free, moving, doctor.id, day)
-    # A day whose one free time is the visit's own has nothing to move to: full, for this move.
-    status = FULL if offer.free_minutes and not free else MONTH_STATUS[offer.why_none]
-    return CalendarDay(day, status, len(free), availability.closure_reasons(offer.closures, reasons))
+    offer = availability.for_a_move(offer, moving, doctor.id, day)
+    return CalendarDay(day, MONTH_STATUS[offer.why_none], len(offer.free_minutes),
+                       availability.closure_reasons(offer.closures, reasons))
 
 
 def _within(busy, day, span=None):

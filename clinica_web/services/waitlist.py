@@ -50,6 +50,7 @@ from clinica_web.services.errors import InvalidInput, NotAllowed, NotFound
 
 MAX_ACTIVE = 3
 MAX_RANGE_DAYS = 60
+SUGGESTED_DAYS = 14  # what a waitlist form offers from a day without free time (days_to_suggest)
 PARTS_OF_DAY = {MORNING: "Morning (before 13:00)", AFTERNOON: "Afternoon (from 13:00)", ANY_TIME: "Any time"}
 NOT_YOURS = N_("Waitlist entry not found")
 
@@ -129,9 +130,6 @@ def _days(from_date, to_date, *, now) -> tuple[date, date]:
     if last > today + timedelta(days=clinic.policy().horizon_days):
         raise InvalidInput("The last day is beyond the booking horizon", field="to_date")
     return first, last
-
-
-SUGGESTED_DAYS = 14
 
 
 def days_to_suggest(first: date, *, now: datetime) -> tuple[date, date]:
