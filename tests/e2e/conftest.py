@@ -180,6 +180,7 @@ def focus_settles_on(page, element_id, seconds=5) -> bool:
 
 
 def screenshot(page, name):
+    page.wait_for_load_state("load")  # the stylesheet applied, not the page as it is being built
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     width = page.viewport_size["width"]
     page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)

@@ -47,7 +47,10 @@ def look(page, name):
 
 def assert_fits(page, what):
     """The page is no wider than the viewport (no sideways scrolling), and every visible action
-    (button, button-styled link) lies inside it: none is hidden off-screen in a scrolling table."""
+    (button, button-styled link) lies inside it: none is hidden off-screen in a scrolling table.
+    Measured once the page has loaded: before its stylesheet is applied (a revalidation of app.css
+    can still be under way when the headings are there) the unstyled page is wider than a phone."""
+    page.wait_for_load_state("load")
     problems = page.evaluate("""() => {
         const width = document.documentElement.clientWidth;
         const found = [];
