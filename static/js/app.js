@@ -11,7 +11,10 @@
    A month view's arrow ("Next month ›") swaps in the whole month (and, on the booking page, the
    day's times beside it): the focus stays on the arrow (htmx finds its id again; past the last
    month, the words that are no longer a link) and in view, and the new month's name, with the day
-   now shown beside it, is read out through the status region. */
+   now shown beside it, is read out through the status region.
+
+   The desk's "Why not?" form on a move's picker takes along the reason as typed now (without this
+   script, as it was when the picker was last drawn), for the explainer's "Back to moving it". */
 (function () {
   "use strict";
   // The month beside a day's times marks that day (the page comes marked; another day's times,
@@ -32,6 +35,14 @@
       cell.setAttribute("aria-current", "true");
     }
   }
+
+  document.addEventListener("submit", function (event) {
+    var carried = event.target.matches("form.why-not") ? event.target.querySelector('input[name="reason"]') : null;
+    var typed = document.getElementById("reason");
+    if (carried && typed) {
+      carried.value = typed.value;
+    }
+  });
 
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail.target;

@@ -1,7 +1,7 @@
 """The desk books and reschedules with the patients' slot picker (DESIGN.md section 20), in
 headless Chromium at phone and desk widths, with and without JavaScript: a day's free times load
 in place (htmx) or by plain GET, a time leads to a confirmation step, and a reason typed before
-changing the day is still there when the move is confirmed. Every page is checked for sideways
+changing the day, or asking "Why not?", is still there when the move is confirmed. Every page is checked for sideways
 scrolling and, with JavaScript (axe runs in the page), by axe."""
 import re
 from datetime import timedelta
@@ -145,10 +145,21 @@ def test_desk_reschedules_with_a_reason_typed_before_changing_the_day(new_page, 
     assert page.get_by_label("Reason").input_value() == REASON
     look_at(page, f"desk-picker-reschedule-day-changed-{name}")
 
+    # "Why not?" about a time not listed, and back to the move: the reason is still there (with
+    # JavaScript, also what was typed after the times were last drawn).
+    reason = REASON + (" (urgent)" if javascript else "")
+    page.get_by_label("Reason").fill(reason)
+    page.get_by_label("Time not listed? Ask why").fill("07:00")
+    page.get_by_role("button", name="Why not?").click()
+    page.get_by_role("heading", name=re.compile(r"^07:00 on .* cannot be booked$")).wait_for()
+    page.get_by_role("link", name="Back to moving it").click()
+    page.get_by_role("heading", name=long_date(friday)).wait_for()
+    assert page.get_by_label("Reason").input_value() == reason
+
     page.get_by_role("button", name=f"Move to 15:00, {long_date(friday)}, with Dr. Laura Rossi").click()
     page.get_by_role("heading", name=re.compile(r"^Move Ana Torres from .*, 11:00 to .*, 15:00\?$")).wait_for()
-    assert page.get_by_label("Reason").input_value() == REASON
+    assert page.get_by_label("Reason").input_value() == reason
     look_at(page, f"desk-picker-confirm-move-{name}")
     page.get_by_role("button", name=re.compile(r"^Move to ")).click()
     page.get_by_text("The appointment is moved").wait_for()
-    assert page.get_by_text(REASON).first.is_visible()  # in the appointment's history
+    assert page.get_by_text(reason).first.is_visible()  # in the appointment's history

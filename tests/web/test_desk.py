@@ -1381,6 +1381,23 @@ def test_why_not_on_the_move_picker_asks_for_that_visit_its_length_and_its_own_t
                                                           "time": "10:15"}).status_code == 404
 
 
+def test_why_not_on_the_move_picker_keeps_the_reason_typed_for_the_way_back(desk, booked):
+    picker = desk.client.get(f"/desk/appointments/{booked.id}/reschedule",
+                             query_string={"reason": "Asked by phone & later"}).text
+    form = re.search(r'<form method="get" action="/desk/explain"[^>]*>(.*?)</form>', picker, re.S)
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form[1]))
+    assert hidden["reason"] == "Asked by phone &amp; later"
+    asked = {**hidden, "reason": "Asked by phone & later", "time": "10:15"}
+    page = desk.client.get("/desk/explain", query_string=asked).text
+    back = re.search(r'<a href="([^"]+)">Back to moving it</a>', page)[1].replace("&amp;", "&")
+    again = desk.client.get(back).text  # the move's picker, the reason in its field as typed
+    assert re.search(r'<textarea[^>]*id="reason"[^>]*>\s*Asked by phone &amp; later</textarea>', again)
+    # Asking about another time from the explainer keeps it too.
+    assert '<input type="hidden" name="reason" value="Asked by phone &amp; later">' in page
+    too_long = desk.client.get("/desk/explain", query_string={**asked, "reason": "x" * 501})
+    assert too_long.status_code == 400 and "at most 500 characters" in too_long.text
+
+
 def test_why_not_heads_a_clinic_closure_and_a_time_too_soon_as_such(app, desk, make_doctor, make_block, clock):
     clock.set(instant(MONDAY, "12:00"))
     doctor_id = make_doctor()

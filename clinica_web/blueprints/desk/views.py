@@ -538,12 +538,15 @@ def _guarded(render):
 def explain():
     """?doctor_id=&date=&time=&type=: a plain GET form, and with a time, why it can or cannot be
     booked. With &appointment_id= (the move picker's), for moving that visit: its length, and its
-    own time free for it."""
+    own time free for it; &reason=, the reason typed on the picker, goes back to it."""
     now = clinic.now()
     types = booking.appointment_types()
     asked, explanation, problem = request.args.get("time"), None, None
     day, kind = clinic.local_today(now), next(iter(types), None)
     moving = _appointment(_int_arg("appointment_id")) if request.args.get("appointment_id") else None
+    reason = request.args.get("reason", "") if moving else ""
+    if len(reason) > MAX_REASON:
+        abort(400, _("A reason has at most %(limit)s characters.", limit=MAX_REASON))
     try:
         kind = booking.find_type(moving.appointment_type if moving else request.args.get("type") or None, types)
         day = _day_arg(now)
@@ -556,7 +559,7 @@ def explain():
     status = 400 if problem else 200
     return render_template("desk/explain.html", doctors=day_list.doctors_for(current_user),
                            doctor_id=_int_arg("doctor_id"), types=types, kind=kind, day=day, time=asked or "",
-                           explanation=explanation, moving=moving,
+                           explanation=explanation, moving=moving, reason=reason,
                            reasons=[_reason_shown(reason) for reason in explanation.reasons] if explanation else [],
                            problem=problem), status
 
