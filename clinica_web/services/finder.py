@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from clinica_web.extensions import db
 from clinica_web.models import Appointment, Doctor
-from clinica_web.services import availability, clinic, slots
+from clinica_web.services import availability, clinic, slots, values
 
 OPEN, FULL, DAY_OFF, CLOSED, PAST, BEYOND_HORIZON = "open", "full", "day_off", "closed", "past", "beyond_horizon"
 # A day's DayOffer.why_none, as the month view says it: today with its hours behind us is past.
@@ -53,6 +53,12 @@ def within_bookable_months(first: date, *, now: datetime) -> date:
     month or the horizon's."""
     earliest, latest = bookable_months(now)
     return min(max(first, earliest), latest)
+
+
+def bookable_month(asked: str, *, now: datetime) -> date:
+    """The month a page shows for ?month=YYYY-MM (its first day): within_bookable_months. A
+    month that is no month is refused (InvalidInput)."""
+    return within_bookable_months(date(*values.parse_month(asked), 1), now=now)
 
 
 def months_around(first: date, *, now: datetime) -> tuple[date | None, date | None]:

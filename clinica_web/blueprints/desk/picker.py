@@ -103,8 +103,7 @@ def render(picker: Picker, page: str, *, now, notice=None, status=200, **context
     chosen time was not taken, above the free times."""
     asked_month = request.args.get("month")
     try:
-        first = (finder.within_bookable_months(date(*values.parse_month(asked_month), 1), now=now) if asked_month
-                 else picker.day.replace(day=1))
+        first = finder.bookable_month(asked_month, now=now) if asked_month else picker.day.replace(day=1)
     except DomainError as error:
         abort(400, i18n.error_text(error))
     if is_htmx() and asked_month:
@@ -145,10 +144,10 @@ def _month(picker: Picker, first: date, *, now) -> dict:
 
 def _month_shown(args):
     """(doctor id, visit type, first of the month) the picker page with these query arguments
-    shows, as far as they say: when the free times of another doctor, type or month come, the
-    month comes too."""
+    shows, as far as they say (its month as render() shows it): when the free times of another
+    doctor, type or month come, the month comes too."""
     try:
-        first = (date(*values.parse_month(args["month"]), 1) if args.get("month")
+        first = (finder.bookable_month(args["month"], now=clinic.now()) if args.get("month")
                  else booking.parse_date(args.get("date", "")).replace(day=1))
     except DomainError:
         return None

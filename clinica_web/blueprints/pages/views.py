@@ -143,10 +143,9 @@ def _asked_month(now) -> date | None:
     """The first day of ?month=YYYY-MM, if asked (400 if it is no month), within the months that
     can be booked (finder.within_bookable_months)."""
     try:
-        asked = date(*values.parse_month(request.args["month"]), 1) if request.args.get("month") else None
+        return finder.bookable_month(request.args["month"], now=now) if request.args.get("month") else None
     except DomainError as error:
         abort(400, i18n.error_text(error))
-    return finder.within_bookable_months(asked, now=now) if asked else None
 
 
 def _month_context(doctor, kind, first, *, now):
@@ -234,8 +233,7 @@ def _month_shown(args):
     it), else its day's."""
     try:
         if "month" in args:
-            asked = date(*values.parse_month(args["month"]), 1)
-            return finder.within_bookable_months(asked, now=clinic.now()), args.get("type")
+            return finder.bookable_month(args["month"], now=clinic.now()), args.get("type")
         return booking.parse_date(args.get("date", "")).replace(day=1), args.get("type")
     except DomainError:
         return None
