@@ -5,6 +5,7 @@ Each writing function owns its transaction (database.unit_of_work): it locks the
 changes, checks the rules (rules.py), writes the appointment and records the change
 (history.record, which queues the email); the worker sends the email.
 """
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -22,11 +23,18 @@ from clinica_web.services.values import in_range, parse_date, parse_duration, pa
 
 MAX_NOTES = 2000
 MAX_BOOKING_KEY = 64  # the column's length: the forms make 32-character keys
+# An API client's Idempotency-Key: visible ASCII (a UUID, say), short enough to fit the column
+# with its client's prefix (api_booking_key).
+API_BOOKING_KEY = re.compile(r"[\x21-\x7e]{1,40}")
 DEFAULT_TYPE = "consultation"
 NOT_YOURS_MESSAGE = N_("Booking not found or unauthorized")
 # What a patient reads when a booking is no longer theirs to change (check_patient_may_change's `doing`).
 NOT_UPCOMING = {"changed": N_("Only upcoming scheduled bookings can be changed"),
                 "cancelled": N_("Only upcoming scheduled bookings can be cancelled")}
+
+
+class BookingKeyUsed(InvalidInput):
+    """A booking's one-time key sent again for something else than the booking it made."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +188,17 @@ def book(
         raise
 
 
+def api_booking_key(patient: User, key: str | None) -> str | None:
+    """The one-time key (book's `booking_key`) of an API client's booking, from its
+    Idempotency-Key header: a retry of a booking that went through gets that booking back, not
+    "overlaps". Each patient's keys are their own (the forms' keys never contain a colon)."""
+    if key is None:
+        return None
+    if not API_BOOKING_KEY.fullmatch(key):
+        raise InvalidInput("Idempotency-Key must be 1 to 40 visible ASCII characters")
+    return f"api:{patient.id}:{key}"
+
+
 def _book(*, actor, patient, doctor_id, date, time, duration, appointment_type, notes, booking_key, now):
     # Read under a lock: reception turning the patient's reminders on or off meanwhile waits for
     # this booking, then sees it (reminders.set_wanted), instead of missing it; and two bookings of
@@ -222,7 +241,7 @@ def _find_by_key(booking_key, patient_id, asked):
     found = db.session.scalars(select(Appointment).where(Appointment.booking_key == booking_key)).first()
     if found is not None and (found.patient_id != patient_id or found.status not in lifecycle.HOLDS_TIME
                               or _doctor_day_and_time(found) != _asked_for(*asked)):
-        raise InvalidInput("This form was already used. Please reload the page and try again.")
+        raise BookingKeyUsed("This form was already used. Please reload the page and try again.")
     return found
 
 

@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 
 import jwt
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from clinica_web import worker
 from clinica_web.extensions import db
-from clinica_web.models import Appointment, AppointmentChange, Doctor, User
-from tests.conftest import PASSWORD, TEST_NOW, TODAY, TZ_NAME, instant, next_weekday
+from clinica_web.models import Appointment, AppointmentChange, AppointmentType, Doctor, User, WeeklyHours
+from clinica_web.services import tokens
+from tests.conftest import PASSWORD, TEST_NOW, TODAY, TZ_NAME, instant, next_weekday, race
 
 SECRET = "test-secret-key-of-at-least-32-bytes"  # tests/conftest.py base_config
 TZ = ZoneInfo(TZ_NAME)
@@ -933,3 +935,87 @@ def test_moving_someone_elses_booking_or_inside_the_cutoff(app, client, book, be
     garbled = client.put(f"/v1/bookings/{booked['id']}", headers=bearer(patient_id),
                          json={"date": MONDAY.isoformat(), "time": "9"})
     assert (garbled.status_code, garbled.get_json()) == (400, {"error": "Invalid time format (HH:MM)"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Retries: the Idempotency-Key header
+
+
+def test_a_retry_with_the_same_idempotency_key_gets_the_booking_it_made(book, headers, count, outbox_count,
+                                                                        sent_mail):
+    """A client that lost the answer sends the booking again: the same booking comes back, as the
+    first answer was; nothing is booked, recorded or emailed twice."""
+    key = {**headers, "Idempotency-Key": "2f0c1e6a-6a43-4d0e-9b3f-0d1c2b3a4f5e"}
+    first = book(headers=key, time="10:30")
+    again = book(headers=key, time="10:30")
+    assert first.status_code == again.status_code == 201
+    assert again.get_json() == first.get_json()
+    assert count(Appointment) == 1 and count(AppointmentChange) == 1
+    [message] = sent_mail()  # the confirmation, once
+    assert message["To"] == "ana@example.com"
+    without_a_key = book(time="10:30")  # as before: the client's own booking is in the way
+    assert without_a_key.status_code == 400
+    assert without_a_key.get_json() == {"error": "Time slot overlaps with another booking"}
+
+
+def test_an_idempotency_key_used_for_another_time_or_a_cancelled_booking_is_refused(
+        client, book, headers, count, outbox_count):
+    key = {**headers, "Idempotency-Key": "retry-1"}
+    booked = book(headers=key, time="10:30").get_json()
+    used = {"error": "This Idempotency-Key was already used for another booking: send a new key"}
+    other_time = book(headers=key, time="11:30")
+    assert other_time.status_code == 422 and other_time.get_json() == used
+    assert count(Appointment) == 1
+    assert client.delete(f"/v1/bookings/{booked['id']}", headers=headers).status_code == 200
+    emails = outbox_count()
+    after_the_cancel = book(headers=key, time="10:30")  # "booked" would be untrue: it is cancelled
+    assert after_the_cancel.status_code == 422 and after_the_cancel.get_json() == used
+    assert count(Appointment) == 1 and outbox_count() == emails
+
+
+def test_each_patient_s_idempotency_keys_are_their_own(book, headers, bearer, make_user, count):
+    other = {**bearer(make_user(email="ben@example.com", full_name="Ben Ortiz")), "Idempotency-Key": "1"}
+    mine = book(headers={**headers, "Idempotency-Key": "1"}, time="10:30")
+    theirs = book(headers=other, time="11:30")
+    assert mine.status_code == theirs.status_code == 201
+    assert mine.get_json()["id"] != theirs.get_json()["id"] and count(Appointment) == 2
+
+
+@pytest.mark.parametrize("key", ["", " ", "x" * 41, "ключ", "a b", "tab\there"])
+def test_an_idempotency_key_that_is_no_key_is_refused(book, headers, count, key):
+    response = book(headers={**headers, "Idempotency-Key": key})
+    assert response.status_code == 400
+    assert response.get_json() == {"error": "Idempotency-Key must be 1 to 40 visible ASCII characters"}
+    assert count(Appointment) == 0
+
+
+@pytest.mark.concurrency
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_same_booking_sent_twice_at_once_with_one_key_is_booked_once(committing_app, clock, tmp_path):
+    """A client retrying while its first request is still running: both requests, each on its own
+    connection, get the one booking; one row, one history entry, one email."""
+    app = committing_app
+    with app.app_context():
+        db.session.add(AppointmentType(name="consultation", label="Consultation", default_duration=30))
+        doctor = Doctor(display_name="Dr. Race", specialty="General Practice",
+                        weekly_hours=[WeeklyHours(weekday=0, start_minute=540, end_minute=780)])
+        patient = User(email="ana@example.com", full_name="Ana Torres", role="patient")
+        patient.set_password(PASSWORD)
+        db.session.add_all([doctor, patient])
+        db.session.commit()
+        doctor_id, jwt_token = doctor.id, tokens.create_jwt(patient, now=clock())
+    key = {"Authorization": f"Bearer {jwt_token}", "Idempotency-Key": "one-booking"}
+    body = {"doctor_id": doctor_id, "date": MONDAY.isoformat(), "time": "09:00"}
+
+    def post():
+        return app.test_client().post("/v1/bookings", json=body, headers=key)
+
+    answers = race(post, post)
+    assert [answer.status_code for answer in answers] == [201, 201], [answer.get_json() for answer in answers]
+    assert answers[0].get_json()["id"] == answers[1].get_json()["id"]
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Appointment.id))) == 1
+        assert db.session.scalar(select(func.count(AppointmentChange.id))) == 1
+        worker.run_once(now=clock())
+    [sent] = (tmp_path / "mail").glob("*.eml")
+    assert "To: ana@example.com" in sent.read_text()

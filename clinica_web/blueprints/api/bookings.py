@@ -56,11 +56,16 @@ def create_booking():
     notes = "" if body.get("notes") is None else body["notes"]
     if not isinstance(notes, str):
         return error(400, "Invalid notes")
-    appointment = booking.book(
-        actor=g.api_user, patient=g.api_user, doctor_id=body.get("doctor_id"), date=body.get("date"),
-        time=body.get("time"), duration=body.get("duration"), appointment_type=body.get("appointment_type"),
-        notes=notes, now=clinic.now(),
-    )
+    try:
+        appointment = booking.book(
+            actor=g.api_user, patient=g.api_user, doctor_id=body.get("doctor_id"), date=body.get("date"),
+            time=body.get("time"), duration=body.get("duration"), appointment_type=body.get("appointment_type"),
+            notes=notes, booking_key=booking.api_booking_key(g.api_user, request.headers.get("Idempotency-Key")),
+            now=clinic.now(),
+        )
+    except booking.BookingKeyUsed:
+        return error(422, "This Idempotency-Key was already used for another booking: send a new key")
+    # (A retry with the key of a booking that went through answers as the first time did.)
     return out.booking(appointment), 201, {"Location": url_for("api.my_bookings")}
 
 

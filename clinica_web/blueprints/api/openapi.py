@@ -308,6 +308,13 @@ PATHS = {
             "summary": "Book an appointment",
             "tags": ["booking"],
             "security": JWT,
+            "parameters": [{
+                "name": "Idempotency-Key", "in": "header", "required": False,
+                "schema": {"type": "string", "pattern": "^[!-~]{1,40}$"},
+                "description": "A key of the client's choosing (a UUID, say) that makes a retry safe: the same key "
+                               "with the same doctor, day and time answers with the booking it made (201), not "
+                               "an overlap; with anything else, or once that booking is cancelled or moved, 422",
+            }],
             "requestBody": _body({
                 "type": "object",
                 "required": ["doctor_id", "date", "time"],
@@ -331,6 +338,7 @@ PATHS = {
                 "400": BAD_REQUEST,
                 "401": BOOKING_401,
                 "415": NOT_JSON,
+                "422": _json(ERROR, "The Idempotency-Key was already used for another booking"),
             },
         }
     },
