@@ -578,7 +578,7 @@ def test_a_refused_form_low_on_a_long_page_takes_the_focus_to_its_error(new_page
     login(page, "rossi@clinica.test")
     page.goto("/desk/doctors/1/hours")
     page.get_by_label("First day").fill("2030-01-10")
-    page.get_by_label("Last day (empty: the same day)").fill("2030-01-09")
+    page.get_by_label("Last day (optional)").fill("2030-01-09")
     page.get_by_role("button", name="Block this time").click()
     in_view = ("(() => { const e = document.activeElement, r = e.getBoundingClientRect(); "
                "return [e.id, e.getAttribute('aria-invalid'), r.top >= 0 && r.bottom <= window.innerHeight]; })()")

@@ -215,10 +215,12 @@ def test_empty_times_block_whole_local_days(app, rossi):
 @pytest.mark.parametrize("fields, message", [
     ({"start_time": "12:00", "end_time": "10:00"}, "The end must be after the start"),
     ({"end_date": str(MONDAY - timedelta(days=1))}, "The end must be after the start"),
-    ({"start_date": "next monday"}, "Invalid date format (YYYY-MM-DD)"),
-    ({"start_time": "9:5"}, "Use HH:MM (24-hour)"),
+    # The form's own checks, worded as on the admin's closure form (one form for both).
+    ({"start_date": "next monday"}, "Use a date as YYYY-MM-DD."),
+    ({"start_time": "9:5"}, "Use a time as HH:MM (24-hour)."),
+    ({"start_time": "25:00"}, "Use HH:MM (24-hour)"),
     ({"start_time": "09:20"}, "Use a quarter hour"),
-    ({"start_date": ""}, "This field is required."),
+    ({"start_date": ""}, "Enter the first day."),
 ])
 def test_bad_blocked_periods_are_refused(app, rossi, fields, message):
     response = add_block(rossi.client, rossi.id, **{"start_date": MONDAY, **fields})

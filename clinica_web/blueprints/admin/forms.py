@@ -3,8 +3,7 @@ services/schedule.py have the last word (and say why, next to the field)."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional, Regexp
-from wtforms.widgets import DateInput, TimeInput
+from wtforms.validators import DataRequired, Length, Optional
 
 try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice
     from wtforms.fields.choices import SelectChoice
@@ -12,11 +11,10 @@ except ImportError:  # WTForms < 3.3
     def SelectChoice(value, label):  # noqa: N802
         return value, label
 
+from clinica_web.forms import PeriodForm
 from clinica_web.services.accounts import MAX_NAME, MAX_PASSWORD, MIN_PASSWORD
 from clinica_web.services.staff import MAX_SPECIALTY, MAX_TOKEN_NAME
 
-DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
-TIME = r"^[0-9]{2}:[0-9]{2}$"
 ROLES = ("reception", "admin")  # the accounts made on the staff page (doctors' with their doctor)
 # A stored role as a word of the reader's language, lower case as in a sentence ("reception",
 # "recepción"); capitalized where it stands alone.
@@ -75,26 +73,7 @@ class TokenForm(FlaskForm):
     )
 
 
-class ClosureForm(FlaskForm):
-    start_date = StringField(
-        _l("First day"), widget=DateInput(),
-        validators=[DataRequired(_l("Enter the first day.")), Regexp(DATE, message=_l("Use a date as YYYY-MM-DD."))],
-    )
-    end_date = StringField(
-        _l("Last day (optional)"), widget=DateInput(),
-        validators=[Optional(), Regexp(DATE, message=_l("Use a date as YYYY-MM-DD."))],
-        description=_l("Leave it empty to close a single day."),
-    )
-    start_time = StringField(
-        _l("Closed from (optional)"), widget=TimeInput(),
-        validators=[Optional(), Regexp(TIME, message=_l("Use a time as HH:MM (24-hour)."))],
-        description=_l("On the first day; empty means from opening. Quarter hours only."),
-    )
-    end_time = StringField(
-        _l("Closed until (optional)"), widget=TimeInput(),
-        validators=[Optional(), Regexp(TIME, message=_l("Use a time as HH:MM (24-hour)."))],
-        description=_l("On the last day; empty means until the end of the day. Quarter hours only."),
-    )
+class ClosureForm(PeriodForm):
     reason = StringField(
         _l("Reason"), validators=[Optional(), Length(max=200)], description=_l("For example “Public holiday”."),
     )

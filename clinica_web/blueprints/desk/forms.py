@@ -12,6 +12,7 @@ except ImportError:  # WTForms < 3.3
         return value, label
 
 from clinica_web.blueprints.pages.forms import CANCEL_REASON_WORDS
+from clinica_web.forms import PeriodForm
 from clinica_web.i18n import LANGUAGES
 from clinica_web.services.lifecycle import STAFF_CANCEL_REASONS
 
@@ -109,9 +110,6 @@ class WindowForm(FlaskForm):
     end = StringField(_l("Until (HH:MM)"), validators=[DataRequired()], render_kw={"inputmode": "numeric"})
 
 
-class BlockForm(FlaskForm):
-    start_date = StringField(_l("First day"), validators=[DataRequired()], render_kw={"type": "date"})
-    start_time = StringField(_l("From (HH:MM, empty for the whole day)"), validators=[Optional()])
-    end_date = StringField(_l("Last day (empty: the same day)"), validators=[Optional()], render_kw={"type": "date"})
-    end_time = StringField(_l("Until (HH:MM, empty for the whole day)"), validators=[Optional()])
-    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)])
+class BlockForm(PeriodForm):
+    reason = StringField(_l("Reason"), validators=[Optional(), Length(max=200)],
+                         description=_l("For example “Training”."))
