@@ -7,7 +7,9 @@ classes further down deliver over SMTP to a real server on loopback (aiosmtpd), 
 import asyncio
 import email
 import email.policy
+import os
 import re
+import signal
 import socket
 import threading
 import time
@@ -1033,3 +1035,29 @@ def test_a_visit_ending_in_the_second_pass_of_the_repeated_hour_keeps_its_length
     assert end - start == timedelta(minutes=60)
     assert start.astimezone(timezone.utc) == datetime(2027, 4, 4, 2, 45, tzinfo=timezone.utc)
     assert b"DTEND:20270404T034500Z" in download.data
+
+
+def test_the_worker_goes_straight_on_after_a_full_pass_and_pauses_after_the_rest(app, monkeypatch):
+    """A backlog (a morning's reminders) goes out pass after pass with no pause between full
+    passes; the pause (WORKER_INTERVAL_SECONDS) comes after the first pass that was not full."""
+    full, failed_too, last = ({"sent": notifications.BATCH, "failed": 0},
+                              {"sent": notifications.BATCH - 1, "failed": 1}, {"sent": 3, "failed": 0})
+    answers, passes, paused_after = iter([full, failed_too, last]), [], []
+
+    def one_pass(*, now):
+        passes.append(now)
+        return {"reset_requests": 0, "offers_expired": 0, "offers_made": 0, **next(answers)}
+
+    def pause(_seconds):  # the first pause: how many passes came before it; then stop, as Ctrl-C does
+        paused_after.append(len(passes))
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    monkeypatch.setattr(worker, "run_once", one_pass)
+    monkeypatch.setattr(worker.time, "sleep", pause)
+    try:
+        worker.run_until_stopped(app, interval=5, report=lambda _line: None)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert paused_after == [3] and len(passes) == 3
