@@ -11,6 +11,7 @@ before the service reads anything, so concurrent bookings queue one behind the o
 both reading "free" and one failing with "database is locked". On PostgreSQL it is an ordinary
 transaction and the exclusion constraint settles races.
 """
+import functools
 from contextlib import contextmanager
 
 from sqlalchemy import Integer, any_, event, literal, text
@@ -74,6 +75,12 @@ def begin_write():
 
 # The database's overlap guards (migrations 0001 and 0004) and the rule each one enforces.
 OVERLAP_GUARDS = {"appointments_no_overlap": SlotTaken, "appointments_patient_no_overlap": PatientBusy}
+DEADLOCK_ATTEMPTS = 3  # runs of a write retried_after_a_deadlock, the first included
+
+
+class DeadlockInOverlapGuard(SlotTaken):
+    """unit_of_work's SlotTaken when PostgreSQL broke a deadlock in an overlap guard by failing
+    this write: the other write may not have committed yet, or may still fail."""
 
 
 @contextmanager
@@ -84,8 +91,9 @@ def unit_of_work():
     or at the commit, becomes SlotTaken or PatientBusy, the errors the checks before it would have
     raised had the other booking been committed a moment sooner. A deadlock in a guard's check
     (PostgreSQL: two bookings of one time inserted at the same moment, each waiting for the other
-    there) becomes SlotTaken: one patient's changes queue at the patient's row, so the bookings
-    that meet there are different patients' for one doctor's time, and the other one has it.
+    there) becomes DeadlockInOverlapGuard, a SlotTaken, which the writes of appointments take as
+    a reason to run again (retried_after_a_deadlock). One patient's changes queue at the
+    patient's row, so the bookings that meet there are different patients' for one doctor's time.
     """
     begin_write()
     try:
@@ -100,11 +108,30 @@ def unit_of_work():
     except OperationalError as error:
         db.session.rollback()
         if _deadlocked_in_overlap_guard(error):
-            raise SlotTaken() from None
+            raise DeadlockInOverlapGuard() from None
         raise
     except BaseException:
         db.session.rollback()
         raise
+
+
+def retried_after_a_deadlock(write):
+    """For a service function that writes an appointment in one unit_of_work: run it again when it
+    was the victim of a deadlock in an overlap guard, as PostgreSQL advises (its other side went
+    on). Run again, it waits for that write in the guard, no longer a cycle: it is refused
+    (SlotTaken) once that one has committed, so the time it is told is taken is, and whatever is
+    read next shows it; or, should that one fail after all, it takes the time. After
+    DEADLOCK_ATTEMPTS runs, SlotTaken. The function's arguments are ids and rows, which its
+    unit_of_work reads again: nothing it did before is left."""
+    @functools.wraps(write)
+    def run(*args, **kwargs):
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                return write(*args, **kwargs)
+            except DeadlockInOverlapGuard:
+                if attempt == DEADLOCK_ATTEMPTS:
+                    raise
+    return run
 
 
 def _deadlocked_in_overlap_guard(error: OperationalError) -> bool:

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from clinica_web.database import locked, locked_again, unit_of_work
+from clinica_web.database import locked, locked_again, retried_after_a_deadlock, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.i18n import N_
 from clinica_web.models import CANCELLED, HELD, PATIENT, SCHEDULED, Appointment, AppointmentType, Doctor, User
@@ -153,6 +153,7 @@ def free_times(*, doctor_id, date, duration=None, now: datetime) -> list[int]:
     return list(calendars.free_minutes(calendar, day, duration, now=now))
 
 
+@retried_after_a_deadlock
 def book(
     *,
     actor: User,
@@ -308,6 +309,7 @@ def check_patient_may_change(appointment: Appointment, *, now: datetime, doing: 
         raise refusal(refused)
 
 
+@retried_after_a_deadlock
 def reschedule_by_patient(*, patient: User, appointment_id, date, time, doctor_id=None, now: datetime) -> Appointment:
     """A patient moves one of their own bookings (DESIGN.md section 15): until the change cutoff,
     to a time that passes every booking rule (the booking itself left out), with the same doctor

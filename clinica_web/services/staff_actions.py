@@ -6,7 +6,7 @@ function locks it again (appointments.locked_for_staff) inside its unit of work.
 """
 from datetime import datetime, timezone
 
-from clinica_web.database import unit_of_work
+from clinica_web.database import retried_after_a_deadlock, unit_of_work
 from clinica_web.models import DOCTOR, Appointment, User
 from clinica_web.services import appointments, availability, booking, clinic, history, lifecycle, slots
 from clinica_web.services.booking import Slot, find_type
@@ -15,6 +15,7 @@ from clinica_web.services.rules import refusal
 from clinica_web.services.values import parse_date, parse_time, whole_number
 
 
+@retried_after_a_deadlock
 def reschedule(
     *, actor: User, appointment: Appointment, starts_at: datetime | None = None, doctor_id=None, reason=None,
     now: datetime,
@@ -85,6 +86,7 @@ def change_status(*, actor: User, appointment: Appointment, to_status, now: date
     return appointment
 
 
+@retried_after_a_deadlock
 def undo_last_change(*, actor: User, appointment: Appointment, now: datetime) -> Appointment:
     """Undo the appointment's last change if it was a status change (one step back)."""
     with unit_of_work():

@@ -19,7 +19,13 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from clinica_web import mail
-from clinica_web.database import gave_up_waiting, give_up_lock_waits_after, locked, unit_of_work
+from clinica_web.database import (
+    gave_up_waiting,
+    give_up_lock_waits_after,
+    locked,
+    retried_after_a_deadlock,
+    unit_of_work,
+)
 from clinica_web.extensions import db
 from clinica_web.i18n import N_
 from clinica_web.models import (
@@ -362,6 +368,7 @@ def booked_by_link(token: str, *, now: datetime) -> Appointment | None:
     return visit if visit is not None and visit.status in lifecycle.HOLDS_TIME else None
 
 
+@retried_after_a_deadlock
 def accept(token: str, *, now: datetime, patient: User | None = None) -> Appointment:
     """Book the held slot: it becomes a normal booking (its email, its reminders), the entry leaves
     the list. `patient`: the API's caller, who must be the offer's patient."""
@@ -477,6 +484,7 @@ def desk_waitlist(doctors: list[Doctor], *, now: datetime):
     return queues, {offer.entry_id: offer for offer in offers}
 
 
+@retried_after_a_deadlock
 def offer_by_hand(*, actor: User, entry_id, doctor_id, date, time, now: datetime) -> WaitlistOffer:
     """The desk offers a waiting patient a time by hand (one it knows has freed up), held and
     emailed as the worker's offers are.

@@ -313,10 +313,14 @@ def test_one_patients_two_bookings_at_once_queue_at_the_patient(world, monkeypat
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one writer, no deadlock
-def test_a_deadlock_in_the_overlap_guard_is_a_taken_time_not_a_500(world):
+@pytest.mark.parametrize("other_ends", ["commit", "rollback"])
+def test_a_deadlock_in_the_overlap_guard_is_waited_out_not_a_500(world, other_ends):
     """Another transaction holds 10:00 uncommitted; the booking of 10:15 waits for it in the
     doctor's overlap guard; that transaction then inserts 10:30, which waits for the booking's
-    row: PostgreSQL fails the booking as the deadlock's victim. It is told the time is taken."""
+    row: PostgreSQL fails the booking as the deadlock's victim. The booking runs again and waits
+    for the other transaction: once it commits, the booking is told the time is taken (true by
+    then); should it roll back, the booking takes the time. (Told "taken" at once, before,
+    the patient could read 10:15 as free a moment later, or be refused a time nobody took.)"""
     from clinica_web.models import Appointment
     app, doctor_id, _admin_id, patient_id = world
     with app.app_context():
@@ -337,13 +341,18 @@ def test_a_deadlock_in_the_overlap_guard_is_a_taken_time_not_a_500(world):
             elsewhere.execute(Appointment.__table__.insert(), visit("10:00"))
             booking_thread = in_thread(app, booking_at(app, patient_id, doctor_id, "10:15"), results := {}, "booked")
             booking_thread.start()
-            time.sleep(0.5)  # the booking now waits for 10:00 in the guard
-            elsewhere.execute(Appointment.__table__.insert(), visit("10:30"))  # and this for the booking
+            waiting_for_a_lock(1)  # the booking waits for 10:00 in the guard
+            elsewhere.execute(Appointment.__table__.insert(), visit("10:30"))  # this for the booking: a deadlock
+            waiting_for_a_lock(1)  # the booking, run again, waits for this transaction's end
+            assert booking_thread.is_alive() and results == {}
+            getattr(elsewhere, other_ends)()
             booking_thread.join(timeout=20)
-            elsewhere.commit()
-    assert results == {"booked": "Time slot overlaps with another booking"}
     with app.app_context():
-        assert db.session.scalar(select(func.count(Appointment.id)).where(Appointment.patient_id == patient_id)) == 0
+        booked = db.session.scalars(select(Appointment).where(Appointment.patient_id == patient_id)).all()
+    if other_ends == "commit":
+        assert results == {"booked": "Time slot overlaps with another booking"} and booked == []
+    else:
+        assert [appointment.id for appointment in booked] == [results["booked"]]
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one writer, no deadlock
