@@ -132,14 +132,16 @@ class DayOffer:
 
 
 def day_offer(doctor: Doctor, day: date, duration: int, *, now: datetime,
-              moving: Appointment | None = None) -> DayOffer:
+              moving: Appointment | None = None, patient_id=None) -> DayOffer:
     """free_slots() with the reason a day offers nothing, from the same one query. For a visit
     `moving`, the times it can move to (times_to_move_to): a day whose one free time is its own
-    is "full" for it."""
+    is "full" for it. For a patient (`patient_id`; a visit moving: its patient), only times clear
+    of their own other visits with any doctor (the rule "patient_busy"), which they could not
+    book: a day whose free times all clash with theirs is "full" for them."""
     start, end = clinic.local_day_span(day)
-    offer = classify_day(day, weekly_windows(doctor).get(day.weekday(), []),
-                         busy_intervals(doctor.id, start, end, exclude_id=moving.id if moving else None), duration,
-                         now=now)
+    patient_id = moving.patient_id if moving is not None else patient_id
+    busy = busy_intervals(doctor.id, start, end, patient_id=patient_id, exclude_id=moving.id if moving else None)
+    offer = classify_day(day, weekly_windows(doctor).get(day.weekday(), []), busy, duration, now=now)
     if offer.why_none == "closed":
         return DayOffer([], "closed", closure_reasons(offer.closures, period_reasons(offer.closures)))
     return for_a_move(offer, moving, doctor.id, day)
@@ -162,6 +164,23 @@ def times_to_move_to(free_minutes: list[int], appointment: Appointment, doctor_i
     if (doctor_id, day) != (appointment.doctor_id, local.date()):
         return list(free_minutes)
     return [minute for minute in free_minutes if minute != local.hour * 60 + local.minute]
+
+
+def clear_of_own_visits(free: list[int], patient_id: int, day: date, duration: int) -> list[int]:
+    """Of a day's free start minutes (its doctor's), those clear of the patient's own visits with
+    any doctor: what day_offer(patient_id=) offers, for a list worked out without the patient
+    (the slot list kept in memory, services/calendars.py). One query."""
+    start, end = clinic.local_day_span(day)
+    own = db.session.execute(select(Appointment.starts_at, Appointment.ends_at).where(
+        Appointment.patient_id == patient_id, lifecycle.holds_time(),
+        Appointment.overlapping(start, end, earliest=start - timedelta(minutes=MAX_DURATION)))).all()
+    if not own:
+        return free
+    spans, tz = [(slots.epoch_minutes(b_start), slots.epoch_minutes(b_end)) for b_start, b_end in own], clinic.tz()
+    starts = {minute: slots.local_instant(day, minute, tz) for minute in free}
+    return [minute for minute in free
+            if not slots.overlaps_any(slots.epoch_minutes(starts[minute]),
+                                      slots.epoch_minutes(starts[minute]) + duration, spans)]
 
 
 def free_minutes(day: date, windows, busy, duration: int, *, now: datetime) -> list[int]:

@@ -70,10 +70,11 @@ def explain_instant(*, actor: User, doctor_id: int, start: datetime, duration: i
 
 
 def explain(*, actor: User, doctor_id: int, day: date, minute: int, duration: int | None, now: datetime,
-            off_grid=False, moving: Appointment | None = None) -> Explanation:
+            off_grid=False, moving: Appointment | None = None, patient_id=None) -> Explanation:
     """Every rule that stops [minute, minute + duration) on the doctor's local `day`. For a visit
     `moving` (the desk's move picker): its length, its own time free for it, its patient's other
-    visits in the way, and its very time refused (moving there changes nothing)."""
+    visits in the way, and its very time refused (moving there changes nothing). For a patient
+    being booked for (`patient_id`, the desk's booking picker): their other visits in the way."""
     doctor = availability.active_doctor(doctor_id)
     if doctor is None or (actor.role == DOCTOR and doctor.user_id != actor.id):
         return Explanation(False, [_reason("doctor_not_found", Detail(N_("No active doctor has this id")))])
@@ -84,7 +85,7 @@ def explain(*, actor: User, doctor_id: int, day: date, minute: int, duration: in
                                               Detail(N_("Moving the visit there changes nothing")))])
         duration = moving.duration_minutes
     stopped = availability.rules_stopping(doctor, day, minute, duration, now=now, every=True,
-                                          patient_id=moving.patient_id if moving else None,
+                                          patient_id=moving.patient_id if moving else patient_id,
                                           exclude_id=moving.id if moving else None)
     if off_grid and not any(code == "off_grid" for code, _busy in stopped):
         stopped.append(("off_grid", None))

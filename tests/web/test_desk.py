@@ -1332,7 +1332,8 @@ def test_why_not_explains_a_time_the_picker_does_not_offer(app, desk, make_docto
     form = re.search(r'<form method="get" action="/desk/explain"[^>]*>(.*?)</form>', picker, re.S)
     assert form, "the picker has a why-not form"
     hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form[1]))
-    assert hidden == {"doctor_id": str(doctor_id), "date": MONDAY.isoformat(), "type": "consultation"}
+    assert hidden == {"doctor_id": str(doctor_id), "date": MONDAY.isoformat(), "type": "consultation",
+                      "patient_id": str(patient_id)}
 
     answer = desk.client.get("/desk/explain", query_string={**hidden, "time": "10:00"})
     assert answer.status_code == 200
@@ -1396,6 +1397,21 @@ def test_why_not_on_the_move_picker_keeps_the_reason_typed_for_the_way_back(desk
     assert '<input type="hidden" name="reason" value="Asked by phone &amp; later">' in page
     too_long = desk.client.get("/desk/explain", query_string={**asked, "reason": "x" * 501})
     assert too_long.status_code == 400 and "at most 500 characters" in too_long.text
+
+
+def test_the_booking_picker_offers_no_time_that_clashes_with_the_patient_s_visits_and_says_why(
+        desk, make_doctor, make_user, make_appointment):
+    rossi, bianchi = make_doctor(name="Dr. Laura Rossi"), make_doctor(name="Dr. Marco Bianchi")
+    ana = make_user(full_name="Ana Torres")
+    make_appointment(doctor_id=bianchi, patient_id=ana, day=MONDAY, hhmm="10:00")
+    picker = desk.client.get(f"/desk/book?patient_id={ana}&doctor_id={rossi}&date={MONDAY}").text
+    times = desk_slot_times(picker)
+    assert {"09:30", "10:30"} <= set(times) and {"09:45", "10:00", "10:15"}.isdisjoint(times)
+    form = re.search(r'<form method="get" action="/desk/explain"[^>]*>(.*?)</form>', picker, re.S)
+    hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form[1]))
+    why = text_of(desk.client.get("/desk/explain", query_string={**hidden, "time": "10:00"}).text)
+    assert "cannot be booked" in why and "The patient already has a booking at this time" in why
+    assert "Dr. Marco Bianchi" in why
 
 
 def test_why_not_heads_a_clinic_closure_and_a_time_too_soon_as_such(app, desk, make_doctor, make_block, clock):

@@ -358,9 +358,10 @@ def test_slot_list_and_booking_run_a_fixed_number_of_queries(
     small = measure()
     add_many_appointments(app, doctor_id, other, days=40)
     assert measure() == small
-    # The logged-in patient's session, and one query (the calendar version and the day's busy
-    # time): the doctor, their hours and the visit types are kept in memory under that version.
-    assert small[0] == 2
+    # The logged-in patient's session, one query (the calendar version and the day's busy time:
+    # the doctor, their hours and the visit types are kept in memory under that version), and
+    # the patient's own visits that day (times that clash with them are not offered).
+    assert small[0] == 3
 
     booking_queries = count_queries(lambda: book_slot(client, doctor_id, "09:00"))
     add_many_appointments(app, doctor_id, other, days=20)
@@ -632,3 +633,35 @@ def test_the_confirmation_says_when_a_time_is_inside_the_change_cutoff(client, m
     warning = "This time is less than 24 hours away: once booked, it cannot be changed or cancelled online"
     assert warning in open_slot(client, doctor_id, "10:00").text  # two hours ahead
     assert warning not in open_slot(client, doctor_id, "10:00", day=MONDAY + timedelta(days=1)).text  # 26 hours
+
+
+def test_a_patient_is_not_offered_times_that_clash_with_their_own_visits(app, client, make_doctor, make_appointment,
+                                                                         patient):
+    """Ana sees Dr. Bianchi on Monday 10:00-10:30: Dr. Rossi's 30-minute times 09:45, 10:00 and
+    10:15 would overlap it, so her lists (the page, the htmx list, the list after a refusal) leave
+    them out, where anyone else sees them."""
+    rossi, bianchi = make_doctor(), make_doctor(name="Dr. Marco Bianchi")
+    make_appointment(doctor_id=bianchi, patient_id=patient, day=MONDAY, hhmm="10:00")
+    clashing = {"09:45", "10:00", "10:15"}
+    page = slot_times(client.get(f"/doctors/{rossi}?date={MONDAY}&type=consultation").text)
+    partial_url = f"/doctors/{rossi}/slots?date={MONDAY}&type=consultation"
+    partials = [slot_times(client.get(partial_url, headers=HTMX).text) for _ in range(2)]  # kept, then from memory
+    for times in (page, *partials):
+        assert {"09:30", "10:30"} <= set(times) and clashing.isdisjoint(times)
+    with app.test_client() as anyone:
+        assert clashing <= set(slot_times(anyone.get(partial_url, headers=HTMX).text))
+    # Asked for by hand anyway: refused, and the free times then shown still leave it out.
+    refused = client.post(f"/doctors/{rossi}/book", data={"date": MONDAY.isoformat(), "time": "10:00",
+                                                          "type": "consultation"})
+    assert refused.status_code == 422 and "You already have a booking at this time" in refused.text
+    assert clashing.isdisjoint(slot_times(refused.text)) and "10:30" in slot_times(refused.text)
+
+
+def test_moving_a_visit_offers_no_time_that_clashes_with_the_patient_s_other_visits(client, make_doctor,
+                                                                                   make_appointment, patient):
+    rossi, bianchi = make_doctor(), make_doctor(name="Dr. Marco Bianchi")
+    moving = make_appointment(doctor_id=rossi, patient_id=patient, day=MONDAY, hhmm="09:00")
+    make_appointment(doctor_id=bianchi, patient_id=patient, day=MONDAY, hhmm="11:00")
+    times = slot_times(client.get(f"/bookings/{moving}/reschedule?date={MONDAY}").text)
+    assert {"09:15", "10:30", "11:30"} <= set(times)
+    assert {"10:45", "11:00", "11:15"}.isdisjoint(times) and "09:00" not in times  # (its own time: no move)

@@ -121,7 +121,8 @@ def render(picker: Picker, page: str, *, now, notice=None, status=200, **context
 
 def _day(picker: Picker, *, now) -> dict:
     """The day's free times; on a day without any, why, and the doctor's next free time."""
-    offer = availability.day_offer(picker.doctor, picker.day, picker.duration, now=now, moving=picker.moving)
+    offer = availability.day_offer(picker.doctor, picker.day, picker.duration, now=now, moving=picker.moving,
+                                   patient_id=picker.carried.get("patient_id"))
     today = clinic.local_today(now)
     horizon = today + timedelta(days=clinic.policy().horizon_days)
     next_time = None

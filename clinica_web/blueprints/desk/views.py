@@ -538,13 +538,15 @@ def _guarded(render):
 def explain():
     """?doctor_id=&date=&time=&type=: a plain GET form, and with a time, why it can or cannot be
     booked. With &appointment_id= (the move picker's), for moving that visit: its length, and its
-    own time free for it; &reason=, the reason typed on the picker, goes back to it."""
+    own time free for it; &reason=, the reason typed on the picker, goes back to it. With
+    &patient_id= (the booking picker's), for booking that patient: their other visits count."""
     now = clinic.now()
     types = booking.appointment_types()
     asked, explanation, problem = request.args.get("time"), None, None
     day, kind = clinic.local_today(now), next(iter(types), None)
     moving = _appointment(_int_arg("appointment_id")) if request.args.get("appointment_id") else None
     reason = request.args.get("reason", "") if moving else ""
+    patient_id = None if moving else _int_arg("patient_id")
     if len(reason) > MAX_REASON:
         abort(400, _("A reason has at most %(limit)s characters.", limit=MAX_REASON))
     try:
@@ -553,13 +555,15 @@ def explain():
         if asked:
             explanation = explainer.explain(
                 actor=current_user, doctor_id=_int_arg("doctor_id"), day=day, minute=values.parse_time(asked),
-                duration=kind.default_duration, now=now, moving=moving)  # (a move's own length, if moving)
+                duration=kind.default_duration, now=now, moving=moving,  # (a move's own length, if moving)
+                patient_id=patient_id)
     except DomainError as error:
         problem = i18n.error_text(error)
     status = 400 if problem else 200
     return render_template("desk/explain.html", doctors=day_list.doctors_for(current_user),
                            doctor_id=_int_arg("doctor_id"), types=types, kind=kind, day=day, time=asked or "",
                            explanation=explanation, moving=moving, reason=reason,
+                           patient_id=patient_id,
                            reasons=[_reason_shown(reason) for reason in explanation.reasons] if explanation else [],
                            problem=problem), status
 

@@ -60,7 +60,7 @@ def _slot_context(doctor, kind, types, day=None):
     now = clinic.now()
     day = (day or availability.first_day_with_free_slot(doctor, kind.default_duration, now=now)
            or clinic.local_today(now))
-    offer = availability.day_offer(doctor, day, kind.default_duration, now=now)
+    offer = availability.day_offer(doctor, day, kind.default_duration, now=now, patient_id=_patient_id())
     return dict(
         doctor=doctor,
         kind=kind,
@@ -70,6 +70,12 @@ def _slot_context(doctor, kind, types, day=None):
         **_days_around(day, now=now),
         **_ways_on(doctor, day, offer, kind.default_duration, now=now),
     )
+
+
+def _patient_id():
+    """The logged-in patient's id: the free times shown to them leave out those that clash with
+    their own visits (which they could not book); None for anyone else."""
+    return current_user.id if current_user.is_authenticated and current_user.role == PATIENT else None
 
 
 def _days_around(day, *, now):
@@ -83,8 +89,9 @@ def _days_around(day, *, now):
 
 def _quick_slot_list(doctor_id):
     """The htmx slot list of a day with free times, and its page's address, from what this worker
-    keeps in memory (services/calendars.py): one query, and the list rendered once per calendar
-    version, day, visit type, language and free times. None when it must take the full way
+    keeps in memory (services/calendars.py): one query (a second for a logged-in patient: their
+    own visits that day), and the list rendered once per calendar version, day, visit type,
+    language and free times. None when it must take the full way
     (_slot_context): no date or a bad one, an unknown doctor or visit type, or no free time (which
     leads on to other days and doctors)."""
     try:
@@ -100,6 +107,8 @@ def _quick_slot_list(doctor_id):
         return None
     now = clinic.now()
     free = calendars.free_minutes(calendar, day, kind.default_duration, now=now)
+    if free and (patient_id := _patient_id()) is not None:  # not the times that clash with their own visits
+        free = tuple(availability.clear_of_own_visits(free, patient_id, day, kind.default_duration))
     if not free:
         return None
     offer = availability.DayOffer(list(free))
@@ -312,13 +321,15 @@ def _show_booking_error(form, error):
 
 
 def _refreshed_slots(doctor, form):
-    """The free times of the same day and visit type, after a slot was taken under the patient."""
+    """The free times of the same day and visit type the patient can book, after a refusal (a
+    slot taken under them, or one that clashed with their own visit)."""
     try:
         kind = booking.find_type(form.type.data or None)
         day = booking.parse_date(form.date.data)
     except DomainError:
         return None
-    minutes = availability.free_slots(doctor, day, kind.default_duration, now=clinic.now())
+    minutes = availability.day_offer(doctor, day, kind.default_duration, now=clinic.now(),
+                                     patient_id=_patient_id()).free_minutes
     return dict(doctor=doctor, kind=kind, day=day, free_minutes=minutes)
 
 
