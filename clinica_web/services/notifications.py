@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import aliased
 
 from clinica_web import mail
 from clinica_web.database import unit_of_work
@@ -145,8 +146,8 @@ RECORD_AFTER = timedelta(minutes=1)
 @dataclass
 class _Held:
     """What a sender holds during a pass: the rows claimed and not yet handed to the server (by id,
-    their message fields and latest sending time), the lease they are held until, and the outcomes
-    not yet written: (email_id, fields, error or None)."""
+    their message fields, latest sending time and, for a visit's email, the visit), the lease they
+    are held until, and the outcomes not yet written: (email_id, fields, error or None)."""
     rows: dict
     lease: datetime
     written_at: datetime  # on the app's clock
@@ -166,26 +167,40 @@ def send_due(*, now: datetime, limit: int = BATCH) -> tuple[int, int]:
     with unit_of_work():
         held = _claim_due(now=now, limit=limit)
     # No transaction is held while talking to the mail server; one connection serves the pass.
+    failed_visits = set()  # visits one of whose emails failed: their later ones wait for its retry
     with mail.one_connection():
         while held.rows:
             if len(held.outcomes) >= RECORD_EVERY or clinic.now() - held.written_at >= RECORD_AFTER:
                 _write_down(held, now=now)
                 continue  # the rows still held, if any, now with a fresh lease
-            email_id, (fields, not_after) = next(iter(held.rows.items()))
+            email_id, (fields, not_after, visit_id) = next(iter(held.rows.items()))
             del held.rows[email_id]
             if not_after is not None and clinic.now() >= not_after:
                 continue  # the visit has started meanwhile: the next claim skips the reminder
-            held.outcomes.append((email_id, fields, _deliver(email_id, fields)))
+            if visit_id in failed_visits:
+                continue  # left under its lease; then _claim_due holds it back until the earlier one goes
+            held.outcomes.append((email_id, fields, error := _deliver(email_id, fields)))
+            if error is not None and visit_id is not None:
+                failed_visits.add(visit_id)
         if held.outcomes:
             _write_down(held, now=now)
     return held.sent, held.failed
 
 
 def _claim_due(*, now, limit) -> _Held:
+    # One visit's emails (booked, moved, cancelled) go out in the order of its changes, which is
+    # the order of their rows (one visit's changes queue at its row lock), not of their due times
+    # (each its request's `now`, read before the lock was waited for): due rows are taken in row
+    # order, and none while an earlier email of the same visit waits to be tried again.
+    earlier = aliased(OutboxEmail)
+    earlier_waiting = select(earlier.id).where(
+        earlier.appointment_id == OutboxEmail.appointment_id, earlier.status == PENDING,
+        earlier.kind.in_(APPOINTMENT_EMAILS), earlier.id < OutboxEmail.id, earlier.next_attempt_at > now).exists()
     due = (
         select(OutboxEmail)
-        .where(OutboxEmail.status == PENDING, OutboxEmail.next_attempt_at <= now)
-        .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
+        .where(OutboxEmail.status == PENDING, OutboxEmail.next_attempt_at <= now,
+               ~(OutboxEmail.kind.in_(APPOINTMENT_EMAILS) & earlier_waiting))
+        .order_by(OutboxEmail.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -200,8 +215,8 @@ def _claim_due(*, now, limit) -> _Held:
         fields = _message_fields(row) if row.kind == MESSAGE else written.get(row.id, f"Unknown kind: {row.kind}")
         if isinstance(fields, str):  # a planned email that must not go out, and why
             row.status, row.last_error = SKIPPED, fields
-        else:
-            claimed[row.id] = (fields, row.not_after)
+        else:  # (and for a visit's email, which visit: see send_due)
+            claimed[row.id] = (fields, row.not_after, row.appointment_id if row.kind in APPOINTMENT_EMAILS else None)
     lease = now + timedelta(minutes=CLAIM_MINUTES)
     if claimed:
         db.session.execute(update(OutboxEmail).where(OutboxEmail.id.in_(claimed)).values(next_attempt_at=lease))

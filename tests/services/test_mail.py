@@ -10,6 +10,7 @@ import email.policy
 import os
 import re
 import signal
+import smtplib
 import socket
 import threading
 import time
@@ -1061,3 +1062,56 @@ def test_the_worker_goes_straight_on_after_a_full_pass_and_pauses_after_the_rest
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
     assert paused_after == [3] and len(passes) == 3
+
+
+def test_one_visit_s_emails_go_out_in_the_order_of_its_changes(app, doctor_id, patient_id, clock, sent_mail):
+    """A move and a cancel of one visit at once: the move got the lock first, but the cancel's
+    request had started (and read the clock) a moment before, so its email is due first. The
+    patient still reads "moved", then "cancelled": the visit as it is, last."""
+    day = next_weekday(0, weeks=1)
+    appointment_id = book(app, patient_id=patient_id, doctor_id=doctor_id, day=day)
+    with app.app_context():
+        patient = db.session.get(User, patient_id)
+        booking.reschedule_by_patient(patient=patient, appointment_id=appointment_id, date=day.isoformat(),
+                                      time="11:30", now=TEST_NOW + timedelta(seconds=2))
+    cancel(app, patient_id=patient_id, appointment_id=appointment_id, now=TEST_NOW + timedelta(seconds=1))
+    clock.advance(seconds=3)
+    subjects = [message["Subject"].split(":")[0] for message in sent_mail()]
+    assert subjects == ["Your appointment is booked", "Your appointment has been moved",
+                        "Your appointment is cancelled"]
+
+
+def test_a_visit_s_later_email_waits_for_an_earlier_one_that_failed(
+        app, doctor_id, patient_id, clock, sent_mail, run_worker, monkeypatch):
+    """The "moved" email fails (the server refused it): the "cancelled" one after it is not sent
+    in its place, nor once its own claim has run out, but right after the "moved" one's retry."""
+    day = next_weekday(0, weeks=1)
+    appointment_id = book(app, patient_id=patient_id, doctor_id=doctor_id, day=day)
+    assert len(sent_mail()) == 1  # booked
+    with app.app_context():
+        patient = db.session.get(User, patient_id)
+        booking.reschedule_by_patient(patient=patient, appointment_id=appointment_id, date=day.isoformat(),
+                                      time="11:30", now=clinic.now())
+    cancel(app, patient_id=patient_id, appointment_id=appointment_id)
+    deliver = mail.deliver
+
+    def refusing_moves(message):
+        if "moved" in message.subject:
+            raise smtplib.SMTPRecipientsRefused({PATIENT_EMAIL: (450, b"Mailbox busy")})
+        deliver(message)
+
+    monkeypatch.setattr(mail, "deliver", refusing_moves)
+    run_worker()
+    assert len(sent_mail()) == 1  # (sent_mail runs a pass of its own: still nothing)
+    moved, cancelled = [row for row in outbox(app) if row.kind in ("rescheduled", "cancelled")]
+    assert (moved.status, moved.attempts, cancelled.status) == (PENDING, 1, PENDING)
+    with app.app_context():  # the cancelled email's claim runs out before the moved one's retry
+        db.session.get(OutboxEmail, cancelled.id).next_attempt_at = moved.next_attempt_at - timedelta(minutes=1)
+        db.session.commit()
+    clock.set(moved.next_attempt_at - timedelta(seconds=30))
+    assert len(sent_mail()) == 1
+    monkeypatch.setattr(mail, "deliver", deliver)
+    clock.set(moved.next_attempt_at)
+    subjects = [message["Subject"].split(":")[0] for message in sent_mail()]
+    assert subjects == ["Your appointment is booked", "Your appointment has been moved",
+                        "Your appointment is cancelled"]

@@ -657,8 +657,8 @@ def test_a_patient_is_not_offered_times_that_clash_with_their_own_visits(app, cl
     assert clashing.isdisjoint(slot_times(refused.text)) and "10:30" in slot_times(refused.text)
 
 
-def test_moving_a_visit_offers_no_time_that_clashes_with_the_patient_s_other_visits(client, make_doctor,
-                                                                                   make_appointment, patient):
+def test_moving_a_visit_offers_no_time_that_clashes_with_the_patient_s_other_visits(
+        client, make_doctor, make_appointment, patient):
     rossi, bianchi = make_doctor(), make_doctor(name="Dr. Marco Bianchi")
     moving = make_appointment(doctor_id=rossi, patient_id=patient, day=MONDAY, hhmm="09:00")
     make_appointment(doctor_id=bianchi, patient_id=patient, day=MONDAY, hhmm="11:00")
