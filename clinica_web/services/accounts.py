@@ -233,8 +233,9 @@ def _reset_serializer():
 
 def _password_fingerprint(user) -> str:
     # Part of the reset and welcome tokens: once the password changes, every earlier link stops
-    # working (a reset link is used up by the reset it makes).
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+    # working (a reset link is used up by the reset it makes); so it does once the email address
+    # changes: a link sent to a mistyped address the desk then corrects no longer opens the account.
+    return hashlib.sha256(f"{user.password_hash}\n{user.email or ''}".encode()).hexdigest()[:16]
 
 
 def request_password_reset(*, email, now: datetime) -> None:

@@ -152,15 +152,18 @@ AUDIT_DETAIL = 200  # AccessEvent.detail's length
 KEEP = object()  # update_contact(language=KEEP): the patient's language stays as it is
 
 
-def update_contact(*, actor: User, patient_id, full_name, email, phone, language=KEEP, now: datetime) -> dict:
+def update_contact(*, actor: User, patient_id, full_name, email, phone, language=KEEP, make_link=None,
+                   now: datetime) -> dict:
     """Change a patient's name, email (optional), phone and language (None: the clinic's default),
     by the rules of registration. Each
     changed field is recorded in the audit trail with its value before and after (one event a
     field). Returns {field: (before, after)} of what changed (empty: nothing did, nothing written).
-    Raises InvalidInput (nothing changes) or NotFound."""
+    Raises InvalidInput (nothing changes) or NotFound.
+
+    A new email address ends every password link sent before (to the old one, perhaps mistyped:
+    accounts._password_fingerprint) and, with make_link (as register_at_desk's), is sent a link
+    to choose a password, the patient's way in at the address the desk now has."""
     contact = _contact(full_name, email, phone)
-    if language is not KEEP:
-        contact["language"] = _language(language)
     if language is not KEEP:
         contact["language"] = _language(language)
     actor_id = actor.id
@@ -181,6 +184,8 @@ def update_contact(*, actor: User, patient_id, full_name, email, phone, language
                                            detail=_before_after(before, after)))
             if changes:
                 patient.updated_at = now
+            if "email" in changes and patient.email and make_link is not None:
+                accounts.queue_set_password_email(patient, make_link=make_link, now=now)
     except IntegrityError:
         raise taken from None
     return changes

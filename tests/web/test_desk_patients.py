@@ -435,6 +435,31 @@ def test_registered_with_an_email_the_patient_sets_a_password_link_that_works_on
     assert auth.login("walk.in@example.com", "someone-else-1").status_code == 422
 
 
+def test_a_link_sent_to_a_mistyped_address_dies_when_the_desk_corrects_it(app, desk, client, sent_mail, auth):
+    """Registered with a typo, the patient's link went to a stranger. The desk corrects the address:
+    that link opens nothing any more (nor a reset link asked for before), and the right address
+    gets a link of its own."""
+    assert register(desk, email="wrong-addr@example.com").status_code == 303
+    [to_the_stranger] = sent_mail()
+    strangers_link = re.search(r"/password-reset/\S+", to_the_stranger.get_body(("plain",)).get_content())[0]
+    patient = desk.client.get("/desk/patients", query_string={"q": "wrong-addr"}).text
+    patient_id = re.search(r'href="/desk/patients/(\d+)"', patient)[1]
+    saved = desk.client.post(f"/desk/patients/{patient_id}/edit", data={
+        "full_name": "Walk In", "email": "right-addr@example.com", "phone": ""}, follow_redirects=True)
+    assert "The new email address has been sent a link to choose a password" in saved.text
+
+    assert client.get(strangers_link).status_code == 400
+    taken_over = client.post(strangers_link, data={"password": "stranger-pass-999", "confirm": "stranger-pass-999"})
+    assert taken_over.status_code == 400
+    assert auth.login("right-addr@example.com", "stranger-pass-999").status_code == 422
+    [_, to_the_patient] = sent_mail()
+    assert to_the_patient["To"] == "right-addr@example.com"
+    own_link = re.search(r"/password-reset/\S+", to_the_patient.get_body(("plain",)).get_content())[0]
+    chosen = client.post(own_link, data={"password": "my-own-password-1", "confirm": "my-own-password-1"})
+    assert chosen.status_code == 303
+    assert auth.login("right-addr@example.com", "my-own-password-1").status_code == 303
+
+
 def test_the_set_password_link_lasts_a_week(app, desk, client, clock, sent_mail):
     register(desk, email="walk.in@example.com")
     link = re.search(r"/password-reset/\S+", sent_mail()[0].get_body(("plain",)).get_content())[0]

@@ -58,6 +58,11 @@ def patient(patient_id):
                            can_read_documentation=documentation.may_read(current_user))
 
 
+def _password_link(token):
+    """The page where a patient the desk registered (or gave a new address) chooses a password."""
+    return mail.link_to("auth.password_reset", token=token)
+
+
 @bp.route("/patients/<id:patient_id>/edit", methods=["GET", "POST"])
 @roles_required(*DESK)
 def edit_patient(patient_id):
@@ -67,11 +72,14 @@ def edit_patient(patient_id):
         try:
             changed = patients.update_contact(actor=current_user, patient_id=found.id, full_name=form.full_name.data,
                                               email=form.email.data, phone=form.phone.data,
-                                              language=form.language.data or None, now=clinic.now())
+                                              language=form.language.data or None, make_link=_password_link,
+                                              now=clinic.now())
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            flash(_("The contact details are saved.") if changed else _("Nothing was changed."), "success")
+            flash(_("The contact details are saved. The new email address has been sent a link to choose a "
+                    "password; links sent before no longer work.") if changed.get("email", (None, None))[1] else
+                  _("The contact details are saved.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for("desk.patient", patient_id=patient_id), code=303)
     return render_template("desk/patient_edit.html", patient=found, form=form), 422 if form.errors else 200
 
@@ -85,7 +93,7 @@ def create_patient():
         try:
             patient = patients.register_at_desk(
                 actor=current_user, full_name=form.full_name.data, email=form.email.data, phone=form.phone.data,
-                make_link=lambda token: mail.link_to("auth.password_reset", token=token), now=clinic.now())
+                make_link=_password_link, now=clinic.now())
         except DomainError as error:
             add_domain_error(form, error)
         else:
