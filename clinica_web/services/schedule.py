@@ -172,9 +172,12 @@ def _bound(day, minute) -> datetime:
     return instant
 
 
-def managed_period(actor: User, period_id) -> BlockedPeriod:
-    """A blocked period (or, for admins, a clinic closure) `actor` may remove; NotFound or NotAllowed."""
-    period = db.session.get(BlockedPeriod, period_id) if valid_id(period_id) else None
+def managed_period(actor: User, period_id, *, lock=False) -> BlockedPeriod:
+    """A blocked period (or, for admins, a clinic closure) `actor` may remove; NotFound or NotAllowed.
+    With `lock`, locked until the removal commits: a second removal at once waits, then finds
+    it gone (NotFound), instead of freeing its time for the waitlist again."""
+    period = ((locked(BlockedPeriod, period_id) if lock else db.session.get(BlockedPeriod, period_id))
+              if valid_id(period_id) else None)
     if period is None:
         raise NotFound("Blocked period not found")
     if period.doctor_id is None:
@@ -188,7 +191,7 @@ def managed_period(actor: User, period_id) -> BlockedPeriod:
 def remove_blocked_period(*, actor: User, period_id, now: datetime | None = None) -> None:
     """Remove time off or a closure; the time it covered is free again for the waitlist."""
     with unit_of_work():
-        period = managed_period(actor, period_id)
+        period = managed_period(actor, period_id, lock=True)
         doctors = [period.doctor_id] if period.doctor_id is not None else list(
             db.session.scalars(select(Doctor.id).where(Doctor.active)))
         for doctor_id in doctors:

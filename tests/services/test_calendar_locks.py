@@ -416,3 +416,28 @@ def test_the_same_time_blocked_twice_at_once_is_blocked_once(world, doctor):
     assert "This time is already blocked" in results.values()
     with app.app_context():
         assert db.session.scalar(select(func.count(BlockedPeriod.id))) == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one writer at a time
+@pytest.mark.parametrize("doctor", [True, False], ids=["time off", "closure"])
+def test_the_same_time_off_removed_twice_at_once_is_removed_once(world, doctor, monkeypatch):
+    """Two removals at once: the first holds the period while it frees its time; the second then
+    finds it gone ("not found"), and the waitlist is told of the freed time once, not twice."""
+    from clinica_web.models import BlockedPeriod, FreedTime
+    app, doctor_id, admin_id, _patient_id = world
+    with app.app_context():
+        period, _inside = schedule.add_blocked_period(
+            actor=db.session.get(User, admin_id), doctor_id=doctor_id if doctor else None,
+            start_date=MONDAY.isoformat(), end_date=MONDAY.isoformat(), reason="Course", now=clinic.now())
+        period_id = period.id
+    pausing_after(schedule, "managed_period", monkeypatch)
+
+    def remove():
+        schedule.remove_blocked_period(actor=db.session.get(User, admin_id), period_id=period_id, now=clinic.now())
+        return "removed"
+
+    results = run_together(app, {"first": remove, "second": remove})
+    assert sorted(results.values()) == ["Blocked period not found", "removed"], results
+    with app.app_context():
+        assert db.session.scalar(select(func.count(BlockedPeriod.id))) == 0
+        assert db.session.scalar(select(func.count(FreedTime.id))) == 1  # the one doctor's time, once
