@@ -1,8 +1,9 @@
 """Template filters and globals: clinic-local times, labels, roles."""
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from babel.dates import get_day_names
-from flask import current_app, g
+from flask import current_app, g, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from jinja2 import Undefined, pass_context
@@ -149,6 +150,17 @@ def init_app(app):
     app.add_template_test(lambda status: status in lifecycle.HOLDS_TIME, "holding_time")
     app.add_template_global(mail.link_to, "link_to")  # emails' links, on SITE_URL
     htmx.init_app(app)
+
+    @app.template_global()
+    def this_page():
+        """Where the footer's language buttons come back to: this page; for a page answering a
+        form sent (a POST, whose address may take no GET: a 405), the page the form was on."""
+        if request.method == "GET":
+            return request.full_path if request.query_string else request.path
+        came_from = urlsplit(request.referrer or "")
+        if came_from.netloc == request.host and came_from.path:
+            return came_from.path + (f"?{came_from.query}" if came_from.query else "")
+        return url_for("pages.home")
 
     @app.context_processor
     def clinic_globals():

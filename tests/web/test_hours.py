@@ -396,3 +396,20 @@ def test_an_admin_manages_any_doctors_hours(app, make_user, login_as, bianchi):
     assert add_window(client, 999999, 5, "09:00", "10:00").status_code == 404
     with app.app_context():
         assert db.session.scalar(select(func.count(WeeklyHours.id)).where(WeeklyHours.doctor_id == 999999)) == 0
+
+
+def test_the_language_buttons_on_a_refused_form_come_back_to_the_form_s_page(rossi):
+    """The page answering a refused form has an address that takes no GET (a 405 page, a dead end);
+    its language buttons lead back to the page the form was on, in the other language."""
+    page = rossi.client.get(f"/desk/doctors/{rossi.id}/hours")
+    hours_page = page.request.url  # (with the test client's host)
+    refused = rossi.client.post(f"/desk/doctors/{rossi.id}/hours/windows", headers={"Referer": hours_page},
+                                data={"weekday": "0", "start": "25:00", "end": "26:00"})
+    assert refused.status_code == 422
+    back = re.search(r'<input type="hidden" name="next" value="([^"]*)">', refused.text)[1]
+    assert back == f"/desk/doctors/{rossi.id}/hours"
+    switched = rossi.client.post("/language", data={"language": "es", "next": back}, follow_redirects=True)
+    assert switched.status_code == 200 and 'lang="es"' in switched.text
+    elsewhere = rossi.client.post(f"/desk/doctors/{rossi.id}/hours/windows", headers={"Referer": "http://evil.test/x"},
+                                  data={"weekday": "0", "start": "25:00", "end": "26:00"})
+    assert re.search(r'<input type="hidden" name="next" value="([^"]*)">', elsewhere.text)[1] == "/"

@@ -635,6 +635,21 @@ def test_the_confirmation_says_when_a_time_is_inside_the_change_cutoff(client, m
     assert warning not in open_slot(client, doctor_id, "10:00", day=MONDAY + timedelta(days=1)).text  # 26 hours
 
 
+def test_the_move_confirmation_says_when_the_new_time_is_inside_the_change_cutoff(client, make_doctor,
+                                                                                  make_appointment, patient, clock):
+    doctor_id = make_doctor()
+    visit = make_appointment(doctor_id=doctor_id, patient_id=patient, day=MONDAY + timedelta(days=2), hhmm="09:00")
+    clock.set(instant(MONDAY, "08:00"))
+    warning = "This time is less than 24 hours away: once moved there, it cannot be changed or cancelled online"
+
+    def confirmation(day):
+        return client.get(f"/bookings/{visit}/reschedule/confirm",
+                          query_string={"doctor_id": doctor_id, "date": day.isoformat(), "time": "10:00"}).text
+
+    assert warning in confirmation(MONDAY)  # two hours ahead
+    assert warning not in confirmation(MONDAY + timedelta(days=1))  # 26 hours
+
+
 def test_a_patient_is_not_offered_times_that_clash_with_their_own_visits(app, client, make_doctor, make_appointment,
                                                                          patient):
     """Ana sees Dr. Bianchi on Monday 10:00-10:30: Dr. Rossi's 30-minute times 09:45, 10:00 and

@@ -403,8 +403,9 @@ def confirm_reschedule(appointment_id):
                 flash(_("Your appointment is moved. We have emailed you the new time."), "success")
             return redirect(url_for("pages.booking_detail", appointment_id=appointment.id), code=303)
     target = _target(appointment, chosen) if error is None else None
+    changes_closed = target is not None and lifecycle.online_changes_closed(target[1], now=now)
     return render_template("pages/confirm_reschedule.html", appointment=appointment, chosen=chosen, target=target,
-                           error=error, form=EmptyForm()), 409 if error else 200
+                           changes_closed=changes_closed, error=error, form=EmptyForm()), 409 if error else 200
 
 
 def _target(appointment, chosen):
