@@ -1545,3 +1545,12 @@ def test_staff_may_cancel_inside_the_cutoff_and_it_is_recorded_as_late(app, desk
     assert "Cancelled because Patient called: Flu Late cancellation" in detail
     exported = desk.client.get(f"/desk/day.csv?date={MONDAY}").text
     assert "Patient called: Flu (late)" in exported
+
+
+def test_a_time_chosen_before_the_patient_is_said_as_people_read_it(desk, make_doctor):
+    doctor_id = make_doctor(name="Dr. Laura Rossi")
+    page = text_of(desk.client.get("/desk/book", query_string={
+        "doctor_id": doctor_id, "date": MONDAY.isoformat(), "time": "15:15"}).text)
+    assert (f"Booking 15:15 on {MONDAY:%A %d %B %Y} with Dr. Laura Rossi: first find the patient." in page)
+    odd = desk.client.get("/desk/book", query_string={"date": "not-a-day", "time": "15:15"})
+    assert odd.status_code == 200 and "first find the patient" not in odd.text

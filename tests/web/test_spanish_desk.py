@@ -58,7 +58,7 @@ def test_pending_documentation_heads_its_links_column_with_actions(app, staff, l
 def test_the_day_list_and_its_csv_read_in_spanish(rita, visit):
     page = text(rita.get(f"/desk/?date={MONDAY}"))
     assert f"<h1>Lista del día: {in_spanish(MONDAY)}</h1>" in page
-    assert '<th scope="col">Hora</th><th scope="col">Paciente</th><th scope="col">Consulta</th>' in page
+    assert '<th scope="col">Hora</th><th scope="col">Paciente</th><th scope="col">Tipo de visita</th>' in page
     assert ">Agendada</span>" in page
     assert ">Reservar para un paciente</a>" in page and ">Descargar CSV</a>" in page
     assert ">‹ Día anterior</a>" in page and ">Día siguiente ›</a>" in page
@@ -68,8 +68,8 @@ def test_the_day_list_and_its_csv_read_in_spanish(rita, visit):
     assert "No hay citas este día." in empty and "No appointments" not in empty
 
     rows = list(csv.reader(io.StringIO(rita.get(f"/desk/day.csv?date={MONDAY}").text)))
-    assert rows[0] == ["Fecha", "Hora", "Médico", "Paciente", "Teléfono", "Correo electrónico", "Consulta", "Minutos",
-                       "Estado", "Cancelación"]
+    assert rows[0] == ["Fecha", "Hora", "Médico", "Paciente", "Teléfono", "Correo electrónico", "Tipo de visita",
+                       "Minutos", "Estado", "Cancelación"]
     assert rows[1][8] == "Agendada"
 
 

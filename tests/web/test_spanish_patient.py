@@ -84,7 +84,7 @@ def test_confirming_and_booking_a_time_read_in_spanish(ana, make_doctor):
     doctor_id = make_doctor()
     page = text(client.get(f"/doctors/{doctor_id}/book?date={MONDAY}&time=11:00"))
     assert "<h1>Confirma tu cita</h1>" in page
-    assert "<dt>Médico</dt>" in page and "<dt>Cuándo</dt>" in page and "<dt>Consulta</dt>" in page
+    assert "<dt>Médico</dt>" in page and "<dt>Cuándo</dt>" in page and "<dt>Tipo de visita</dt>" in page
     assert "¿Algo que el médico deba saber? (opcional)" in page
     assert "Solo la clínica lo ve; nunca se incluye en los correos." in page
     assert ">Reservar esta hora</button>" in page and ">Elegir otra hora</a>" in page

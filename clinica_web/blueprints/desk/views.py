@@ -336,8 +336,9 @@ def book():
     patient_id = _int_arg("patient_id")
     if patient_id is None:
         query = request.args.get("q", "")
+        carried = _carried_slot()
         return render_template("desk/find_patient.html", query=query, found=patients.search(query),
-                               form=PatientForm(), carried=_carried_slot())
+                               form=PatientForm(), carried=carried, chosen=_chosen_in_words(carried))
     types = booking.appointment_types()
     try:
         patient = patients.get_patient(patient_id)
@@ -381,6 +382,17 @@ CARRIED = ("doctor_id", "date", "type", "time")
 
 def _carried_slot() -> dict:
     return {name: request.values[name] for name in CARRIED if request.values.get(name)}
+
+
+def _chosen_in_words(carried) -> dict | None:
+    """The time a link chose before the patient (the timeline's free times, a walk-in): its time,
+    day and doctor, to say above the search; None if it says no day and time."""
+    try:
+        day = booking.parse_date(carried.get("date", "")) if carried.get("time") else None
+    except DomainError:
+        return None
+    doctor = availability.active_doctor(values.positive_number(carried.get("doctor_id", ""), values.MAX_ID))
+    return dict(time=carried["time"], day=day, doctor=doctor) if day else None
 
 
 @bp.route("/book", methods=["POST"])
