@@ -29,6 +29,7 @@ from clinica_web.database import (
 from clinica_web.extensions import db
 from clinica_web.i18n import N_
 from clinica_web.models import (
+    CANCELLED,
     HELD,
     PATIENT,
     SCHEDULED,
@@ -283,19 +284,26 @@ def _days_between(first, last):
 
 def _waiting_for(doctor, first_day, last_day, item) -> list[WaitlistEntry]:
     """Active entries for this doctor or their specialty whose days meet the freed time, in joining
-    order; not those with an open offer, nor those already offered (and who let go of) this time.
-    Locked, skipping those another worker has locked (it is offering them a freed time of its own):
-    two workers never offer one entry two times, and neither waits for the other."""
+    order; not those with an open offer, nor those already offered (and who let go of) this time,
+    nor those of a patient who cancelled a visit with this doctor in it (they let go of it too),
+    nor those of a patient the offer cannot reach (no email address: the desk offers them a time
+    by phone, by hand). Locked, skipping those another worker has locked (it is offering them a
+    freed time of its own): two workers never offer one entry two times, and neither waits for
+    the other."""
     offered = select(WaitlistOffer.entry_id).where(or_(
         WaitlistOffer.status == OPEN,
         (WaitlistOffer.doctor_id == doctor.id) & (WaitlistOffer.starts_at < item.ends_at)
         & (WaitlistOffer.ends_at > item.starts_at)))
+    cancelled_it = select(Appointment.id).where(
+        Appointment.patient_id == WaitlistEntry.patient_id, Appointment.doctor_id == doctor.id,
+        Appointment.status == CANCELLED, Appointment.starts_at < item.ends_at, Appointment.ends_at > item.starts_at)
+    reachable = select(User.id).where(User.email.is_not(None))
     return list(db.session.scalars(
         select(WaitlistEntry).where(
             WaitlistEntry.status == ACTIVE, or_(WaitlistEntry.doctor_id == doctor.id,
                                                 WaitlistEntry.specialty == doctor.specialty),
             WaitlistEntry.from_date <= last_day, WaitlistEntry.to_date >= first_day,
-            WaitlistEntry.id.notin_(offered))
+            WaitlistEntry.id.notin_(offered), WaitlistEntry.patient_id.in_(reachable), ~cancelled_it.exists())
         .options(db.joinedload(WaitlistEntry.patient)).order_by(WaitlistEntry.id)
         .with_for_update(skip_locked=True, of=WaitlistEntry)))
 

@@ -617,3 +617,30 @@ def test_booking_an_offer_while_logged_in_does_not_speak_of_logging_in(app, peop
     assert page.status_code == 200 and "See your booking" in page.text and "log in" not in page.text
     anonymous = app.test_client().get(accept)  # (opened again without a login: it says to log in)
     assert "you will be asked to log in" in anonymous.text
+
+
+def test_the_time_a_patient_cancels_is_not_offered_back_to_them(app, people):
+    """Ana cancels her 09:00 while on the waitlist for that doctor's days: it goes to Ben, who
+    waits too, not back to her (she let go of it)."""
+    ana_visit = book(app, people["ana"], people["doctor"], "09:00")
+    join(app, people["ana"], doctor_id=people["doctor"])
+    ben_entry = join(app, people["ben"], doctor_id=people["doctor"])
+    cancel(app, people["ana"], ana_visit)
+    assert run(app) == 1
+    assert offers(app) == [(ben_entry, instant(DAY, "09:00"), "open")]
+
+
+def test_a_patient_without_an_email_address_is_not_offered_a_time_by_the_worker(app, people, make_user):
+    """The worker's offer is an email: it would hold the time for someone it cannot reach. The next
+    in line gets it (the desk can still offer a time by hand, by phone)."""
+    by_phone = make_user(phone="555 0101", full_name="Phone Only")
+    first = join(app, by_phone, doctor_id=people["doctor"])
+    with app.app_context():  # (registered by phone at the desk, or the desk removed the address since)
+        db.session.get(User, by_phone).email = None
+        db.session.commit()
+    ben_entry = join(app, people["ben"], doctor_id=people["doctor"])
+    cancel(app, people["ana"], book(app, people["ana"], people["doctor"], "09:00"))
+    assert run(app) == 1
+    assert offers(app) == [(ben_entry, instant(DAY, "09:00"), "open")]
+    with app.app_context():
+        assert db.session.get(WaitlistEntry, first).status == "active"  # still waiting
