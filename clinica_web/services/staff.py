@@ -153,11 +153,16 @@ def set_active(*, actor: User, user_id, active: bool, now: datetime) -> User:
     _require_admin(actor)
     actor_id = actor.id  # read before the transaction expires the actor, which would cost a reload
     with unit_of_work():
-        user = locked(User, user_id) if valid_id(user_id) else None  # a login meanwhile waits (sessions.start)
+        # The actor's row too, in id order as any two such changes take them: two admins stopping
+        # each other at once would leave the clinic with none; the second now finds itself stopped.
+        rows = {row_id: locked(User, row_id) for row_id in sorted({actor_id, user_id})} if valid_id(user_id) else {}
+        user = rows.get(user_id)  # (a login meanwhile waits: sessions.start)
         if user is None or user.role not in STAFF_ROLES:
             raise NotFound("Staff account not found")
         if user.id == actor_id and not active:
             raise NotAllowed("You cannot deactivate your own account; ask another admin")
+        if not rows[actor_id].active:
+            raise NotAllowed("Your account is no longer active")
         user.active = bool(active)
         user.failed_logins = 0
         user.locked_until = None

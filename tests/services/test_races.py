@@ -268,3 +268,34 @@ def test_ten_patients_moving_into_one_free_time_at_once_one_gets_it(clinic_world
         else:
             assert final.starts_at == instant(MONDAY, times[patient]) and final.changes == ["booked"]
             assert [sequence for sequence, _method, _start in final.emails] == [0]
+
+
+@pytest.mark.concurrency
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one writer at a time
+def test_two_admins_stopping_each_other_at_once_leave_one_active(committing_app):
+    from clinica_web.models import User
+    from clinica_web.services import staff
+    from clinica_web.services.errors import DomainError
+    app = committing_app
+    with app.app_context():
+        admins = [User(email=f"{name}@example.com", full_name=name.title(), role="admin") for name in ("ada", "bea")]
+        for admin in admins:
+            admin.set_password(PASSWORD)
+        db.session.add_all(admins)
+        db.session.commit()
+        ada, bea = (admin.id for admin in admins)
+
+    def stop(actor_id, user_id):
+        def run():
+            with app.app_context():
+                try:
+                    staff.set_active(actor=db.session.get(User, actor_id), user_id=user_id, active=False,
+                                     now=clinic.now())
+                    return "stopped"
+                except DomainError as error:
+                    return error.message
+        return run
+
+    assert sorted(race(stop(ada, bea), stop(bea, ada))) == ["Your account is no longer active", "stopped"]
+    with app.app_context():
+        assert len(db.session.scalars(select(User).where(User.role == "admin", User.active)).all()) == 1
