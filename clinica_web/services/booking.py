@@ -377,13 +377,14 @@ def cancel_reason(reason, note, choices: dict) -> tuple[str, str | None]:
 
 def cancel(appointment: Appointment, *, actor: User, reason: str, note=None, now: datetime) -> Appointment:
     """Cancel a locked appointment the caller has checked may be cancelled: its time is free at
-    once. Inside the change cutoff (only staff can) it counts as a late cancellation."""
+    once. Inside the change cutoff (only staff can) it counts as a late cancellation, unless the
+    clinic caused it (lifecycle.is_late_cancellation)."""
     previous = appointment.status
     appointment.status = CANCELLED
     appointment.cancelled_at = now
     appointment.cancelled_by_id = actor.id
     appointment.cancel_reason_code, appointment.cancel_reason = reason, note
-    appointment.late_cancellation = lifecycle.is_late_cancellation(appointment, now=now)
+    appointment.late_cancellation = lifecycle.is_late_cancellation(appointment, reason=reason, now=now)
     appointment.sequence += 1
     appointment.updated_at = now
     said = lifecycle.STAFF_CANCEL_REASONS[reason] + (f": {note}" if note else "")

@@ -127,6 +127,7 @@ PATIENT_CANCEL_REASONS = {"feeling_better": "Feeling better", "cannot_attend": "
                           "other": "Other"}
 STAFF_CANCEL_REASONS = {**PATIENT_CANCEL_REASONS, "doctor_unavailable": "Doctor unavailable",
                         "patient_called": "Patient called", "clinic_closed": "Clinic closed"}
+CLINIC_CANCEL_REASONS = frozenset({"doctor_unavailable", "clinic_closed"})  # the clinic's doing, not the patient's
 
 
 def change_cutoff(appointment: Appointment) -> datetime:
@@ -160,9 +161,10 @@ def patient_change_refusal(appointment: Appointment, *, now: datetime) -> str | 
     return None
 
 
-def is_late_cancellation(appointment: Appointment, *, now: datetime) -> bool:
-    """A cancellation inside the cutoff (by staff: patients cannot), counted in the reports."""
-    return now >= change_cutoff(appointment)
+def is_late_cancellation(appointment: Appointment, *, reason: str, now: datetime) -> bool:
+    """A cancellation inside the cutoff (by staff: patients cannot), counted in the reports and
+    against the patient; not one the clinic caused (its doctor away, a closure)."""
+    return reason not in CLINIC_CANCEL_REASONS and now >= change_cutoff(appointment)
 
 
 def is_upcoming_for_patient(appointment: Appointment, *, now: datetime) -> bool:

@@ -609,3 +609,16 @@ def test_audit_record_keeps_one_row_per_access(app, ids, make_appointment):
         assert [e.id for e in audit.recent(patient="ana torres")] == [first.id]
         assert [e.id for e in audit.recent(staff="Admin@Example")] == [second.id]
         assert db.session.scalar(select(func.count(AccessEvent.id))) == 2
+
+
+@pytest.mark.parametrize("reason, late", [("patient_called", True), ("cannot_attend", True),
+                                          ("doctor_unavailable", False), ("clinic_closed", False)])
+def test_a_cancellation_inside_the_cutoff_is_late_unless_the_clinic_caused_it(app, ids, make_appointment, reason,
+                                                                              late):
+    """Counted against the patient (their page, the reports): not when the doctor is away or the
+    clinic closes."""
+    appointment_id = make_appointment(doctor_id=ids.rossi, patient_id=ids.patient, day=MONDAY, hhmm="09:00")
+    with app.app_context():
+        staff_actions.cancel_by_staff(actor=user(ids.desk), appointment=appointment(appointment_id), reason=reason,
+                                      now=instant(MONDAY, "08:00"))
+        assert appointment(appointment_id).late_cancellation is late
