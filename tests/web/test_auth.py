@@ -7,7 +7,7 @@ about storage (lower-cased email, hashed password, failed-login counter).
 import html
 import re
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -146,6 +146,17 @@ def test_register_sends_a_welcome_link_that_signs_the_patient_in(app, client, se
     assert "Welcome! Your account is ready." in page
     assert "Log out" in page
     assert len(users_with_email(app, "ana@example.com")) == 1
+
+
+def test_the_check_your_email_page_s_log_in_link_goes_on_to_the_chosen_time(client):
+    """Registering on the way to a time: the "log in" link beside "check your email" leads back to
+    it too, as the email's link does."""
+    chosen = "/doctors/3/book?date=2030-01-07&time=09:00&type=consultation"
+    response = register(client, url="/register?" + urlencode({"next": chosen}))
+    sent = client.get(local_target(response)).text
+    login_link = re.search(r'<a href="(/login[^"]*)">log in</a>', sent)[1].replace("&amp;", "&")
+    assert parse_qs(urlsplit(login_link).query)["next"] == [chosen]
+    assert "next=" not in local_target(register(client, email="other@example.com"))
 
 
 def test_register_stores_the_email_lower_cased_and_the_password_hashed(app, client):

@@ -72,13 +72,14 @@ def register():
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            return redirect(url_for("auth.registered"), code=303)
+            # (The page's "log in" link goes on to the same page as the email's link.)
+            return redirect(url_for("auth.registered", next=next_page), code=303)
     return render_template("auth/register.html", form=form), 422 if form.errors else 200
 
 
 @bp.route("/register/sent")
 def registered():
-    return render_template("auth/registered.html")
+    return render_template("auth/registered.html", next_page=_safe_next(default=None))
 
 
 @bp.route("/register/welcome/<token>")
