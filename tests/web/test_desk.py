@@ -1554,3 +1554,12 @@ def test_a_time_chosen_before_the_patient_is_said_as_people_read_it(desk, make_d
     assert (f"Booking 15:15 on {MONDAY:%A %d %B %Y} with Dr. Laura Rossi: first find the patient." in page)
     odd = desk.client.get("/desk/book", query_string={"date": "not-a-day", "time": "15:15"})
     assert odd.status_code == 200 and "first find the patient" not in odd.text
+
+
+def test_a_cancelled_visit_s_page_offers_no_reminder_switch_nor_documentation(desk, booked, make_appointment):
+    before = desk.client.get(f"/desk/appointments/{booked.id}").text
+    assert "Turn reminders off" in before and "Not yet written" in before
+    cancelled = desk.client.post(f"/desk/appointments/{booked.id}/cancel", data={"reason": "patient_called"},
+                                 follow_redirects=True).text
+    assert "Cancelled because" in cancelled
+    assert "Turn reminders off" not in cancelled and "Not yet written" not in cancelled

@@ -129,6 +129,8 @@ def test_the_list_heads_each_wait_and_tells_the_leave_buttons_apart(app, client,
     assert [text.split(", ")[-1] for text in said] == ["morning (before 13:00).", "afternoon (from 13:00)."]
 
 
-def test_staff_have_no_waitlist_page(client, make_user, login_as):
+def test_staff_are_sent_from_the_patients_pages_to_the_desk_s(client, make_user, login_as):
     desk = login_as(make_user(email="desk@example.com", role="reception"))
-    assert desk.get("/waitlist").status_code == 403
+    assert desk.get("/waitlist").headers["Location"] == "/desk/waitlist"
+    assert desk.get("/bookings").headers["Location"] == "/desk/"
+    assert desk.post("/waitlist", data={}).status_code == 303  # nothing joined for staff

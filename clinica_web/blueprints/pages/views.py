@@ -336,6 +336,9 @@ def _refreshed_slots(doctor, form):
 @bp.route("/bookings")
 @login_required
 def bookings():
+    """The patient's own bookings; staff, who have none, are sent to their start page (the desk)."""
+    if current_user.role != PATIENT:
+        return redirect(url_for(home_endpoint(current_user)), code=303)
     now = clinic.now()
     upcoming, past = booking.list_for_patient(current_user, now=now)
     refusals = {a.id: lifecycle.patient_change_refusal(a, now=now) for a in upcoming}

@@ -17,9 +17,10 @@ from clinica_web.services.errors import DomainError
 @bp.route("/waitlist", methods=["GET", "POST"])
 @login_required
 def waitlist():
-    """The patient's waitlist entries and a form to join another (prefilled from a full day)."""
+    """The patient's waitlist entries and a form to join another (prefilled from a full day).
+    Staff are sent to the desk's waitlist, every patient's."""
     if current_user.role != PATIENT:
-        abort(403)
+        return redirect(url_for("desk.waitlist"), code=303)
     now = clinic.now()
     form = WaitlistForm(request.form if request.method == "POST" else None)
     doctors, types = directory.doctors(), booking.appointment_types()
