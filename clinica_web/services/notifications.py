@@ -152,6 +152,7 @@ class _Held:
     lease: datetime
     written_at: datetime  # on the app's clock
     outcomes: list = field(default_factory=list)
+    let_go: list = field(default_factory=list)  # rows given back unsent: due again now (send_due)
     sent: int = 0
     failed: int = 0
 
@@ -178,29 +179,32 @@ def send_due(*, now: datetime, limit: int = BATCH) -> tuple[int, int]:
             if not_after is not None and clinic.now() >= not_after:
                 continue  # the visit has started meanwhile: the next claim skips the reminder
             if visit_id in failed_visits:
-                continue  # left under its lease; then _claim_due holds it back until the earlier one goes
+                held.let_go.append(email_id)  # due again at once, held back until the earlier one goes
+                continue
             held.outcomes.append((email_id, fields, error := _deliver(email_id, fields)))
             if error is not None and visit_id is not None:
                 failed_visits.add(visit_id)
-        if held.outcomes:
+        if held.outcomes or held.let_go:
             _write_down(held, now=now)
     return held.sent, held.failed
 
 
 def _claim_due(*, now, limit) -> _Held:
     # One visit's emails (booked, moved, cancelled) go out in the order of its changes, which is
-    # the order of their rows (one visit's changes queue at its row lock), not of their due times
-    # (each its request's `now`, read before the lock was waited for): due rows are taken in row
-    # order, and none while an earlier email of the same visit waits to be tried again.
+    # the order of their rows (one visit's changes queue at its row lock). Taken by due time, an
+    # email waits while an earlier one of its visit is due after it: that one's request started
+    # later (its `now` read after this one's, though it had the lock first), or it is waiting to
+    # be tried again (or being sent: its lease).
     earlier = aliased(OutboxEmail)
-    earlier_waiting = select(earlier.id).where(
+    earlier_after_it = select(earlier.id).where(
         earlier.appointment_id == OutboxEmail.appointment_id, earlier.status == PENDING,
-        earlier.kind.in_(APPOINTMENT_EMAILS), earlier.id < OutboxEmail.id, earlier.next_attempt_at > now).exists()
+        earlier.kind.in_(APPOINTMENT_EMAILS), earlier.id < OutboxEmail.id,
+        earlier.next_attempt_at > OutboxEmail.next_attempt_at).exists()
     due = (
         select(OutboxEmail)
         .where(OutboxEmail.status == PENDING, OutboxEmail.next_attempt_at <= now,
-               ~(OutboxEmail.kind.in_(APPOINTMENT_EMAILS) & earlier_waiting))
-        .order_by(OutboxEmail.id)
+               ~(OutboxEmail.kind.in_(APPOINTMENT_EMAILS) & earlier_after_it))
+        .order_by(OutboxEmail.next_attempt_at, OutboxEmail.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -229,6 +233,11 @@ def _write_down(held: _Held, *, now) -> None:
     an email another sender has taken over since: those it lets go."""
     with unit_of_work():
         _record(held.outcomes, now=now)
+        if held.let_go:
+            db.session.execute(update(OutboxEmail).where(OutboxEmail.id.in_(held.let_go), OutboxEmail.status == PENDING,
+                                                         OutboxEmail.next_attempt_at == held.lease)
+                               .values(next_attempt_at=now))
+            held.let_go = []
         held.sent += sum(error is None for _id, _fields, error in held.outcomes)
         held.failed += sum(error is not None for _id, _fields, error in held.outcomes)
         held.outcomes = []
