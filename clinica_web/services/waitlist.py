@@ -285,7 +285,8 @@ def _days_between(first, last):
 def _waiting_for(doctor, first_day, last_day, item) -> list[WaitlistEntry]:
     """Active entries for this doctor or their specialty whose days meet the freed time, in joining
     order; not those with an open offer, nor those already offered (and who let go of) this time,
-    nor those of a patient who cancelled a visit with this doctor in it (they let go of it too),
+    nor those of a patient who cancelled the visit whose time it is (they let go of it too; not
+    when the clinic cancelled it),
     nor those of a patient the offer cannot reach (no email address: the desk offers them a time
     by phone, by hand). Locked, skipping those another worker has locked (it is offering them a
     freed time of its own): two workers never offer one entry two times, and neither waits for
@@ -294,9 +295,12 @@ def _waiting_for(doctor, first_day, last_day, item) -> list[WaitlistEntry]:
         WaitlistOffer.status == OPEN,
         (WaitlistOffer.doctor_id == doctor.id) & (WaitlistOffer.starts_at < item.ends_at)
         & (WaitlistOffer.ends_at > item.starts_at)))
+    # (The time a cancel freed is its visit's. Not a visit the clinic cancelled: they did not let go.)
     cancelled_it = select(Appointment.id).where(
         Appointment.patient_id == WaitlistEntry.patient_id, Appointment.doctor_id == doctor.id,
-        Appointment.status == CANCELLED, Appointment.starts_at < item.ends_at, Appointment.ends_at > item.starts_at)
+        Appointment.status == CANCELLED, Appointment.starts_at <= item.starts_at, Appointment.ends_at >= item.ends_at,
+        or_(Appointment.cancel_reason_code.is_(None),
+            Appointment.cancel_reason_code.not_in(lifecycle.CLINIC_CANCEL_REASONS)))
     reachable = select(User.id).where(User.email.is_not(None))
     return list(db.session.scalars(
         select(WaitlistEntry).where(

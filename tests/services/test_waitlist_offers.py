@@ -644,3 +644,17 @@ def test_a_patient_without_an_email_address_is_not_offered_a_time_by_the_worker(
     assert offers(app) == [(ben_entry, instant(DAY, "09:00"), "open")]
     with app.app_context():
         assert db.session.get(WaitlistEntry, first).status == "active"  # still waiting
+
+
+def test_a_time_the_clinic_cancelled_is_offered_to_its_patient(app, people, make_user):
+    """The desk cancelled Ana's 09:00 (doctor unavailable): she did not let go of it, so waiting
+    for that doctor, she is offered it."""
+    from clinica_web.services import staff_actions
+    desk = make_user(email="desk@example.com", role="reception")
+    ana_visit = book(app, people["ana"], people["doctor"], "09:00")
+    with app.app_context():
+        staff_actions.cancel_by_staff(actor=db.session.get(User, desk), reason="doctor_unavailable",
+                                      appointment=db.session.get(Appointment, ana_visit), now=clinic.now())
+    ana_entry = join(app, people["ana"], doctor_id=people["doctor"])
+    assert run(app) == 1
+    assert offers(app) == [(ana_entry, instant(DAY, "09:00"), "open")]
