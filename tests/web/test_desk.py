@@ -1412,6 +1412,22 @@ def test_the_booking_picker_offers_no_time_that_clashes_with_the_patient_s_visit
     why = text_of(desk.client.get("/desk/explain", query_string={**hidden, "time": "10:00"}).text)
     assert "cannot be booked" in why and "The patient already has a booking at this time" in why
     assert "Dr. Marco Bianchi" in why
+    not_a_patient = desk.client.get("/desk/explain", query_string={**hidden, "patient_id": desk.id, "time": "10:00"})
+    assert not_a_patient.status_code == 400 and "Choose a patient" in not_a_patient.text
+
+
+def test_a_doctor_s_why_not_is_no_window_on_a_patient_s_other_visits(app, make_doctor, make_user,
+                                                                     make_appointment, login_as):
+    rossi = make_doctor(name="Dr. Laura Rossi", with_user=True)
+    bianchi = make_doctor(name="Dr. Marco Bianchi")
+    ana = make_user(full_name="Ana Torres")
+    make_appointment(doctor_id=bianchi, patient_id=ana, day=MONDAY, hhmm="10:00")
+    with app.app_context():
+        doctor = login_as(db.session.get(Doctor, rossi).user_id)
+    answer = text_of(doctor.get("/desk/explain", query_string={
+        "doctor_id": rossi, "date": MONDAY.isoformat(), "time": "10:00", "patient_id": ana}).text)
+    assert "10:00 on" in answer and "can be booked" in answer
+    assert "Dr. Marco Bianchi" not in answer and "Ana Torres" not in answer
 
 
 def test_why_not_heads_a_clinic_closure_and_a_time_too_soon_as_such(app, desk, make_doctor, make_block, clock):
@@ -1552,8 +1568,9 @@ def test_a_time_chosen_before_the_patient_is_said_as_people_read_it(desk, make_d
     page = text_of(desk.client.get("/desk/book", query_string={
         "doctor_id": doctor_id, "date": MONDAY.isoformat(), "time": "15:15"}).text)
     assert (f"Booking 15:15 on {MONDAY:%A %d %B %Y} with Dr. Laura Rossi: first find the patient." in page)
-    odd = desk.client.get("/desk/book", query_string={"date": "not-a-day", "time": "15:15"})
-    assert odd.status_code == 200 and "first find the patient" not in odd.text
+    for odd in ({"date": "not-a-day", "time": "15:15"}, {"date": MONDAY.isoformat(), "time": "call 555-0000"}):
+        page = desk.client.get("/desk/book", query_string=odd)
+        assert page.status_code == 200 and "first find the patient" not in page.text
 
 
 def test_a_cancelled_visit_s_page_offers_no_reminder_switch_nor_documentation(desk, booked, make_appointment):
