@@ -12,7 +12,7 @@ from clinica_web.database import locked, unit_of_work
 from clinica_web.extensions import db
 from clinica_web.i18n import LANGUAGES, N_
 from clinica_web.models import NO_SHOW, PATIENT, AccessEvent, Appointment, User
-from clinica_web.services import accounts, lifecycle
+from clinica_web.services import accounts, lifecycle, sessions
 from clinica_web.services.errors import InvalidInput, NotFound
 from clinica_web.services.values import contains_pattern, valid_id
 
@@ -161,8 +161,9 @@ def update_contact(*, actor: User, patient_id, full_name, email, phone, language
     Raises InvalidInput (nothing changes) or NotFound.
 
     A new email address ends every password link sent before (to the old one, perhaps mistyped:
-    accounts._password_fingerprint) and, with make_link (as register_at_desk's), is sent a link
-    to choose a password, the patient's way in at the address the desk now has."""
+    accounts._password_fingerprint), the password and every session and API login, and, with make_link (as
+    register_at_desk's), is sent a link to choose a password, the patient's way in at the address
+    the desk now has."""
     contact = _contact(full_name, email, phone)
     if language is not KEEP:
         contact["language"] = _language(language)
@@ -184,8 +185,14 @@ def update_contact(*, actor: User, patient_id, full_name, email, phone, language
                                            detail=_before_after(before, after)))
             if changes:
                 patient.updated_at = now
-            if "email" in changes and patient.email and make_link is not None:
-                accounts.queue_set_password_email(patient, make_link=make_link, now=now)
+            if "email" in changes:
+                # Whoever used a link sent to the old (perhaps mistyped) address is signed out
+                # everywhere and the password they chose is retired: the new address gets a way
+                # in of its own, a link to choose one.
+                patient.set_password(secrets.token_urlsafe(24))
+                sessions.end_all(patient, now=now)
+                if patient.email and make_link is not None:
+                    accounts.queue_set_password_email(patient, make_link=make_link, now=now)
     except IntegrityError:
         raise taken from None
     return changes

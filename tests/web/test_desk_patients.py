@@ -442,11 +442,18 @@ def test_a_link_sent_to_a_mistyped_address_dies_when_the_desk_corrects_it(app, d
     assert register(desk, email="wrong-addr@example.com").status_code == 303
     [to_the_stranger] = sent_mail()
     strangers_link = re.search(r"/password-reset/\S+", to_the_stranger.get_body(("plain",)).get_content())[0]
+    stranger = app.test_client()  # who got it sets a password and logs in before the desk notices
+    chose = {"password": "stranger-pass-1", "confirm": "stranger-pass-1"}
+    assert stranger.post(strangers_link, data=chose).status_code == 303
+    assert stranger.post("/login", data={"email": "wrong-addr@example.com", **chose}).status_code == 303
+    assert stranger.get("/bookings").status_code == 200
     patient = desk.client.get("/desk/patients", query_string={"q": "wrong-addr"}).text
     patient_id = re.search(r'href="/desk/patients/(\d+)"', patient)[1]
     saved = desk.client.post(f"/desk/patients/{patient_id}/edit", data={
         "full_name": "Walk In", "email": "right-addr@example.com", "phone": ""}, follow_redirects=True)
-    assert "The new email address has been sent a link to choose a password" in saved.text
+    assert "The new email address has been sent a link to choose a new password" in saved.text
+    assert stranger.get("/bookings").status_code == 302  # signed out
+    assert auth.login("right-addr@example.com", "stranger-pass-1").status_code == 422  # and that password retired
 
     assert client.get(strangers_link).status_code == 400
     taken_over = client.post(strangers_link, data={"password": "stranger-pass-999", "confirm": "stranger-pass-999"})

@@ -77,8 +77,9 @@ def edit_patient(patient_id):
         except DomainError as error:
             add_domain_error(form, error)
         else:
-            flash(_("The contact details are saved. The new email address has been sent a link to choose a "
-                    "password; links sent before no longer work.") if changed.get("email", (None, None))[1] else
+            new_address = changed.get("email", (None, None))[1]
+            flash(_("The contact details are saved. The new email address has been sent a link to choose a new "
+                    "password; the old password and the links sent before no longer work.") if new_address else
                   _("The contact details are saved.") if changed else _("Nothing was changed."), "success")
             return redirect(url_for("desk.patient", patient_id=patient_id), code=303)
     return render_template("desk/patient_edit.html", patient=found, form=form), 422 if form.errors else 200
