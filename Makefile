@@ -31,7 +31,7 @@ install-dev: $(VENV)/.installed-dev $(COMPILED)
 
 # The services' messages are found in their error classes' calls (clinica_web/services/errors.py).
 ERROR_KEYWORDS := -k DomainError -k InvalidInput -k NotFound -k NotAllowed -k SlotUnavailable -k SlotTaken \
-                  -k PatientBusy
+                  -k PatientBusy -k BookingKeyUsed
 # After changing words in the code or templates: the catalogue template (messages.pot) and every
 # language's catalogue brought up to date; then translate what is new (README).
 translations: install

@@ -1,6 +1,8 @@
 """The catalogues are complete: every message `pybabel extract` finds in the code and templates is
 translated in every language, with the same placeholders, and the compiled catalogue the app
 reads is the one built from it (README: "Adding a language")."""
+import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,9 +13,10 @@ from babel.messages.pofile import read_po
 
 PROJECT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = PROJECT / "clinica_web" / "translations"
-# The services' messages are found in their error classes' calls (clinica_web/services/errors.py).
-ERROR_KEYWORDS = ["DomainError", "InvalidInput", "NotFound", "NotAllowed", "SlotUnavailable", "SlotTaken",
-                  "PatientBusy"]
+# The services' messages are found in their error classes' calls (clinica_web/services/errors.py):
+# the Makefile's list, which `make translations` extracts with.
+_MAKEFILE_KEYWORDS = re.search(r"^ERROR_KEYWORDS := (.*?[^\\])$", (PROJECT / "Makefile").read_text(), re.M | re.S)
+ERROR_KEYWORDS = re.findall(r"-k (\w+)", _MAKEFILE_KEYWORDS[1])
 LANGUAGES = sorted(path.name for path in TRANSLATIONS.iterdir() if (path / "LC_MESSAGES" / "messages.po").exists())
 
 
@@ -41,6 +44,25 @@ def _catalogue(language):
 
 def test_spanish_is_there():
     assert "es" in LANGUAGES
+
+
+def test_every_error_raised_with_words_is_extracted():
+    """A DomainError class raised with a message in the code is one `make translations` extracts
+    (else the message would drop out of the catalogues, and be read in English)."""
+    import clinica_web.services  # noqa: F401  (every error class defined)
+    from clinica_web.services.errors import DomainError
+    classes, pending = set(), [DomainError]
+    while pending:
+        cls = pending.pop()
+        classes.add(cls.__name__)
+        pending.extend(cls.__subclasses__())
+    raised = set()
+    for path in (PROJECT / "clinica_web").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in classes
+                    and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                raised.add(getattr(node.func, "id", getattr(node.func, "attr", None)))
+    assert raised and raised <= set(ERROR_KEYWORDS), raised - set(ERROR_KEYWORDS)
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
