@@ -172,10 +172,12 @@ def book(
     `booking_key` is the one-time key of the form: the same key again returns the appointment it
     created instead of booking twice (a double click, or back and resubmit).
     """
-    if booking_key and (not isinstance(booking_key, str) or len(booking_key) > MAX_BOOKING_KEY):
-        # Not a key the form made (a hidden field can be edited); PostgreSQL would refuse to store it.
+    if booking_key and (not isinstance(booking_key, str) or len(booking_key) > MAX_BOOKING_KEY
+                        or (":" in booking_key and not booking_key.startswith(f"api:{patient.id}:"))):
+        # Not a key the form made (a hidden field can be edited; PostgreSQL would refuse to store a
+        # long one), nor this patient's API key (api_booking_key: only the API makes those).
         raise InvalidInput("This form is out of date. Please reload the page and try again.")
-    asked = (doctor_id, date, time)
+    asked = dict(doctor_id=doctor_id, date=date, time=time, duration=duration, appointment_type=appointment_type)
     try:
         with unit_of_work():
             if booking_key and (existing := _find_by_key(booking_key, patient.id, asked)) is not None:
@@ -237,25 +239,28 @@ def _book(*, actor, patient, doctor_id, date, time, duration, appointment_type, 
 
 def _find_by_key(booking_key, patient_id, asked):
     """The booking this form's key made, when the form is sent again (a double click, back and
-    resubmit): only if it is still that booking, the same doctor and time, not cancelled or moved
-    since; otherwise the form is out of date, and saying "booked" would be untrue."""
+    resubmit; an API client's retry): only if it is still that booking, the same doctor, time,
+    length and visit type, not cancelled or moved since; otherwise the key is out of date, and
+    saying "booked" would be untrue."""
     found = db.session.scalars(select(Appointment).where(Appointment.booking_key == booking_key)).first()
     if found is not None and (found.patient_id != patient_id or found.status not in lifecycle.HOLDS_TIME
-                              or _doctor_day_and_time(found) != _asked_for(*asked)):
+                              or _what_it_is(found) != _asked_for(asked)):
         raise BookingKeyUsed("This form was already used. Please reload the page and try again.")
     return found
 
 
-def _doctor_day_and_time(appointment) -> tuple:
+def _what_it_is(appointment) -> tuple:
     local = clinic.to_local(appointment.starts_at)
-    return appointment.doctor_id, local.date(), local.hour * 60 + local.minute
+    return (appointment.doctor_id, local.date(), local.hour * 60 + local.minute, appointment.duration_minutes,
+            appointment.appointment_type)
 
 
-def _asked_for(doctor_id, date, time) -> tuple | None:
+def _asked_for(asked) -> tuple | None:
     try:
-        return whole_number(doctor_id), parse_date(date, bounded=False), parse_time(time)
+        slot = parse_slot(**asked)
     except DomainError:
         return None
+    return slot.doctor_id, slot.day, slot.minute, slot.duration, slot.appointment_type.name
 
 
 def get_for_patient(appointment_id, patient: User, *, lock=False) -> Appointment:

@@ -1019,3 +1019,13 @@ def test_the_same_booking_sent_twice_at_once_with_one_key_is_booked_once(committ
         worker.run_once(now=clock())
     [sent] = (tmp_path / "mail").glob("*.eml")
     assert "To: ana@example.com" in sent.read_text()
+
+
+def test_an_idempotency_key_sent_again_for_another_length_or_visit_type_is_refused(book, headers, count):
+    key = {**headers, "Idempotency-Key": "retry-2"}
+    assert book(headers=key, time="10:30", appointment_type="consultation").status_code == 201
+    for other in ({"appointment_type": "therapy"}, {"appointment_type": "consultation", "duration": 60}):
+        again = book(headers=key, time="10:30", **other)
+        assert again.status_code == 422, other
+    assert book(headers=key, time="10:30", appointment_type="consultation").status_code == 201  # the same: its booking
+    assert count(Appointment) == 1
