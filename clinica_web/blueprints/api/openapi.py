@@ -312,8 +312,9 @@ PATHS = {
                 "name": "Idempotency-Key", "in": "header", "required": False,
                 "schema": {"type": "string", "pattern": "^[!-~]{1,40}$"},
                 "description": "A key of the client's choosing (a UUID, say) that makes a retry safe: the same key "
-                               "with the same doctor, day and time answers with the booking it made (201), not "
-                               "an overlap; with anything else, or once that booking is cancelled or moved, 422",
+                               "with the same doctor, day, time, length and type answers with the booking it made "
+                               "(201), not an overlap; with anything else, or once that booking is cancelled or "
+                               "moved, 422",
             }],
             "requestBody": _body({
                 "type": "object",
