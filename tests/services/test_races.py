@@ -272,10 +272,13 @@ def test_ten_patients_moving_into_one_free_time_at_once_one_gets_it(clinic_world
 
 @pytest.mark.concurrency
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite: one writer at a time
-def test_two_admins_stopping_each_other_at_once_leave_one_active(committing_app):
+def test_two_admins_stopping_each_other_at_once_leave_one_active(committing_app, monkeypatch):
+    """The first to get past its checks pauses there (before it commits), so the two changes
+    overlap whatever the machine's pace."""
     from clinica_web.models import User
     from clinica_web.services import staff
     from clinica_web.services.errors import DomainError
+    from tests.services.test_calendar_locks import pausing_after
     app = committing_app
     with app.app_context():
         admins = [User(email=f"{name}@example.com", full_name=name.title(), role="admin") for name in ("ada", "bea")]
@@ -296,6 +299,7 @@ def test_two_admins_stopping_each_other_at_once_leave_one_active(committing_app)
                     return error.message
         return run
 
+    pausing_after(staff.sessions, "end_all", monkeypatch)
     assert sorted(race(stop(ada, bea), stop(bea, ada))) == ["Your account is no longer active", "stopped"]
     with app.app_context():
         assert len(db.session.scalars(select(User).where(User.role == "admin", User.active)).all()) == 1
