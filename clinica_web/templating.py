@@ -157,8 +157,10 @@ def init_app(app):
         form sent (a POST, whose address may take no GET: a 405), the page the form was on."""
         if request.method == "GET":
             return request.full_path if request.query_string else request.path
+        # Its path only, whatever host it names (a proxy may not pass the Host header on);
+        # choose_language goes there only if it is a path of this site.
         came_from = urlsplit(request.referrer or "")
-        if came_from.netloc == request.host and came_from.path:
+        if came_from.path:
             return came_from.path + (f"?{came_from.query}" if came_from.query else "")
         return url_for("pages.home")
 
