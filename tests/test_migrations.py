@@ -6,7 +6,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import bindparam, delete, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from clinica_web.extensions import db
@@ -133,3 +133,20 @@ def test_0013_going_down_leaves_no_planned_email_for_the_old_code_to_send_empty(
         assert {row.status for row in left} == {"failed"} and "downgrade" in left[0].last_error
         db.session.commit()
         upgrade()
+
+
+def test_0015_takes_clinic_caused_cancellations_off_the_late_ones(committing_app):
+    app = committing_app
+    with app.app_context():
+        demo.load(now=clinic.now())
+        downgrade(revision="0014")
+        visits = db.session.scalars(select(Appointment.id).where(Appointment.status == SCHEDULED).limit(3)).all()
+        for visit, reason in zip(visits, ("doctor_unavailable", "clinic_closed", "patient_called")):
+            db.session.execute(text("UPDATE appointments SET status = 'cancelled', late_cancellation = true, "
+                                    "cancel_reason_code = :reason WHERE id = :id"), {"reason": reason, "id": visit})
+        db.session.commit()
+        upgrade()
+        late = dict(db.session.execute(text("SELECT cancel_reason_code, late_cancellation FROM appointments "
+                                            "WHERE cancel_reason_code IS NOT NULL AND id IN :ids")
+                                       .bindparams(bindparam("ids", expanding=True)), {"ids": visits}).all())
+        assert late == {"doctor_unavailable": False, "clinic_closed": False, "patient_called": True}
