@@ -2,6 +2,8 @@
 translated in every language, with the same placeholders, and the compiled catalogue the app
 reads is the one built from it (README: "Adding a language")."""
 import ast
+import importlib
+import pkgutil
 import re
 import subprocess
 import sys
@@ -49,8 +51,10 @@ def test_spanish_is_there():
 def test_every_error_raised_with_words_is_extracted():
     """A DomainError class raised with a message in the code is one `make translations` extracts
     (else the message would drop out of the catalogues, and be read in English)."""
-    import clinica_web.services  # noqa: F401  (every error class defined)
+    import clinica_web
     from clinica_web.services.errors import DomainError
+    for module in pkgutil.walk_packages(clinica_web.__path__, "clinica_web."):  # every error class defined
+        importlib.import_module(module.name)
     classes, pending = set(), [DomainError]
     while pending:
         cls = pending.pop()

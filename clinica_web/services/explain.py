@@ -90,7 +90,8 @@ def explain(*, actor: User, doctor_id: int, day: date, minute: int, duration: in
     if off_grid and not any(code == "off_grid" for code, _busy in stopped):
         stopped.append(("off_grid", None))
     rows = _rows_in_the_way([busy for _code, busy in stopped if busy is not None])
-    reasons = [_reason(code, _detail(code, busy, rows, doctor=doctor, day=day, minute=minute, now=now))
+    reasons = [_reason(code, _detail(code, busy, rows, doctor=doctor, day=day, minute=minute, now=now,
+                                     hide_other_doctors=actor.role == DOCTOR))
                for code, busy in stopped]
     return Explanation(not reasons, reasons)
 
@@ -115,7 +116,7 @@ def _rows_in_the_way(busy: list[slots.Busy]) -> dict:
     return rows
 
 
-def _detail(code, busy, rows, *, doctor, day, minute, now) -> "Detail":
+def _detail(code, busy, rows, *, doctor, day, minute, now, hide_other_doctors=False) -> "Detail":
     tz, policy = clinic.tz(), clinic.policy()
     if code == "doctor_not_found":
         return Detail(N_("No active doctor has this id"))
@@ -146,7 +147,16 @@ def _detail(code, busy, rows, *, doctor, day, minute, now) -> "Detail":
             return Detail(N_("The clinic is closed %(period)s%(reason)s"), period=when, reason=reason)
         return Detail(N_("%(doctor)s is away %(period)s%(reason)s"), doctor=doctor.display_name, period=when,
                       reason=reason)
+    return _appointment_detail(code, busy, rows, doctor=doctor, hide_other_doctors=hide_other_doctors)
+
+
+def _appointment_detail(code, busy, rows, *, doctor, hide_other_doctors) -> "Detail":
+    """The booking in the way: which, whose and when; to a doctor, a patient's visit with a
+    colleague only as such (a doctor is answered about their own calendar only)."""
     appointment = rows.get(("appointment", busy.ref))
+    if hide_other_doctors and code == slots.PATIENT_BUSY and (appointment is None
+                                                              or appointment.doctor_id != doctor.id):
+        return Detail(N_("The patient has another visit at this time"))
     patient = appointment.patient.full_name if appointment is not None else Word(N_("a patient"))
     return Detail(N_("Appointment %(id)s of %(patient)s, %(period)s"), id=busy.ref, patient=patient,
                   period=clinic.format_period(busy.start, busy.end))

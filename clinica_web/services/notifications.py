@@ -194,7 +194,8 @@ def _claim_due(*, now, limit) -> _Held:
     # the order of their rows (one visit's changes queue at its row lock). Taken by due time, an
     # email waits while an earlier one of its visit is due after it: that one's request started
     # later (its `now` read after this one's, though it had the lock first), or it is waiting to
-    # be tried again (or being sent: its lease).
+    # be tried again (or being sent by this worker or one that committed its lease; two workers
+    # claiming at the same moment may still take one each: README).
     earlier = aliased(OutboxEmail)
     earlier_after_it = select(earlier.id).where(
         earlier.appointment_id == OutboxEmail.appointment_id, earlier.status == PENDING,

@@ -1428,6 +1428,13 @@ def test_a_doctor_s_why_not_is_no_window_on_a_patient_s_other_visits(app, make_d
         "doctor_id": rossi, "date": MONDAY.isoformat(), "time": "10:00", "patient_id": ana}).text)
     assert "10:00 on" in answer and "can be booked" in answer
     assert "Dr. Marco Bianchi" not in answer and "Ana Torres" not in answer
+    # Asked from the move picker of her own visit with Ana: the other visit is in the way, but
+    # only as such (not which, when, or with whom).
+    own = make_appointment(doctor_id=rossi, patient_id=ana, day=MONDAY, hhmm="09:00")
+    moving = text_of(doctor.get("/desk/explain", query_string={
+        "doctor_id": rossi, "date": MONDAY.isoformat(), "time": "10:00", "appointment_id": own}).text)
+    assert "cannot be booked" in moving and "The patient has another visit at this time" in moving
+    assert "Appointment" not in moving and "10:00–10:30" not in moving
 
 
 def test_why_not_heads_a_clinic_closure_and_a_time_too_soon_as_such(app, desk, make_doctor, make_block, clock):

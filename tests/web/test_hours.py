@@ -410,7 +410,12 @@ def test_the_language_buttons_on_a_refused_form_come_back_to_the_form_s_page(ros
     assert back == f"/desk/doctors/{rossi.id}/hours"
     switched = rossi.client.post("/language", data={"language": "es", "next": back}, follow_redirects=True)
     assert switched.status_code == 200 and 'lang="es"' in switched.text
-    # Only ever a path of this site: a referrer "//evil.test/x" is sent home.
+    # The path whatever host the referrer names (a proxy may not pass Host on) ...
+    behind_a_proxy = rossi.client.post(f"/desk/doctors/{rossi.id}/hours/windows",
+                                       headers={"Referer": f"http://proxy.internal/desk/doctors/{rossi.id}/hours"},
+                                       data={"weekday": "0", "start": "25:00", "end": "26:00"})
+    assert re.search(r'<input type="hidden" name="next" value="([^"]*)">', behind_a_proxy.text)[1] == back
+    # ... and only ever a path of this site: a referrer "//evil.test/x" is sent home.
     odd = rossi.client.post(f"/desk/doctors/{rossi.id}/hours/windows", headers={"Referer": "http://h//evil.test/x"},
                             data={"weekday": "0", "start": "25:00", "end": "26:00"})
     back = re.search(r'<input type="hidden" name="next" value="([^"]*)">', odd.text)[1]
