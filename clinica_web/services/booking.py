@@ -173,7 +173,7 @@ def book(
     created instead of booking twice (a double click, or back and resubmit).
     """
     if booking_key and (not isinstance(booking_key, str) or len(booking_key) > MAX_BOOKING_KEY
-                        or (":" in booking_key and not booking_key.startswith(f"api:{patient.id}:"))):
+                        or (":" in booking_key and not booking_key.startswith(_api_key_prefix(patient)))):
         # Not a key the form made (a hidden field can be edited; PostgreSQL would refuse to store a
         # long one), nor this patient's API key (api_booking_key: only the API makes those).
         raise InvalidInput("This form is out of date. Please reload the page and try again.")
@@ -199,7 +199,11 @@ def api_booking_key(patient: User, key: str | None) -> str | None:
         return None
     if not API_BOOKING_KEY.fullmatch(key):
         raise InvalidInput("Idempotency-Key must be 1 to 40 visible ASCII characters")
-    return f"api:{patient.id}:{key}"
+    return _api_key_prefix(patient) + key
+
+
+def _api_key_prefix(patient: User) -> str:
+    return f"api:{patient.id}:"
 
 
 def _book(*, actor, patient, doctor_id, date, time, duration, appointment_type, notes, booking_key, now):

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from clinica_web.extensions import db
 from clinica_web.i18n import N_, Day, Word
 from clinica_web.models import DOCTOR, Appointment, BlockedPeriod, User
-from clinica_web.services import availability, clinic, slots
+from clinica_web.services import availability, clinic, patients, slots
 from clinica_web.services.rules import RULES
 
 # A weekday in the plural, as the details say it ("does not work on Mondays"); translated on the desk's page.
@@ -75,6 +75,10 @@ def explain(*, actor: User, doctor_id: int, day: date, minute: int, duration: in
     `moving` (the desk's move picker): its length, its own time free for it, its patient's other
     visits in the way, and its very time refused (moving there changes nothing). For a patient
     being booked for (`patient_id`, the desk's booking picker): their other visits in the way."""
+    if moving is not None or actor.role == DOCTOR:
+        patient_id = None  # a move's patient is its own; a doctor is answered of their own calendar only
+    elif patient_id is not None:
+        patients.get_patient(patient_id)  # a patient's, or "Choose a patient"
     doctor = availability.active_doctor(doctor_id)
     if doctor is None or (actor.role == DOCTOR and doctor.user_id != actor.id):
         return Explanation(False, [_reason("doctor_not_found", Detail(N_("No active doctor has this id")))])

@@ -120,6 +120,11 @@ def _email_in_use(email, *, other_than=None) -> bool:
     return found is not None and found.id != other_than
 
 
+def _no_password_known(user: User) -> None:
+    """A random password nobody knows: the patient chooses theirs from an emailed link."""
+    user.set_password(secrets.token_urlsafe(24))
+
+
 def register_at_desk(*, actor: User, full_name, email=None, phone=None, make_link, now: datetime) -> User:
     """A patient account made by reception, with an email address or by phone only.
 
@@ -135,7 +140,7 @@ def register_at_desk(*, actor: User, full_name, email=None, phone=None, make_lin
             if _email_in_use(contact["email"]):
                 raise taken
             user = User(role=PATIENT, created_at=now, updated_at=now, **contact)
-            user.set_password(secrets.token_urlsafe(24))
+            _no_password_known(user)
             db.session.add(user)
             db.session.flush()  # its id, for the link and the audit trail
             if user.email:
@@ -189,7 +194,7 @@ def update_contact(*, actor: User, patient_id, full_name, email, phone, language
                 # Whoever used a link sent to the old (perhaps mistyped) address is signed out
                 # everywhere and the password they chose is retired: the new address gets a way
                 # in of its own, a link to choose one.
-                patient.set_password(secrets.token_urlsafe(24))
+                _no_password_known(patient)
                 sessions.end_all(patient, now=now)
                 if patient.email and make_link is not None:
                     accounts.queue_set_password_email(patient, make_link=make_link, now=now)

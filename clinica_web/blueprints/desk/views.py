@@ -559,16 +559,12 @@ def explain():
     day, kind = clinic.local_today(now), next(iter(types), None)
     moving = _appointment(_int_arg("appointment_id")) if request.args.get("appointment_id") else None
     reason = request.args.get("reason", "") if moving else ""
-    # The booking picker's patient: the desk books for anyone (a doctor's own calendar is no
-    # window on a patient's other visits).
-    patient_id = _int_arg("patient_id") if not moving and current_user.role in DESK else None
+    patient_id = None if moving else _int_arg("patient_id")  # (the booking picker's; explain says whose)
     if len(reason) > MAX_REASON:
         abort(400, _("A reason has at most %(limit)s characters.", limit=MAX_REASON))
     try:
         kind = booking.find_type(moving.appointment_type if moving else request.args.get("type") or None, types)
         day = _day_arg(now)
-        if patient_id is not None:
-            patients.get_patient(patient_id)  # a patient's, or "Choose a patient"
         if asked:
             explanation = explainer.explain(
                 actor=current_user, doctor_id=_int_arg("doctor_id"), day=day, minute=values.parse_time(asked),
