@@ -320,10 +320,18 @@ def test_a_deadlock_in_the_overlap_guard_is_waited_out_not_a_500(world, other_en
     row: PostgreSQL fails the booking as the deadlock's victim. The booking runs again and waits
     for the other transaction: once it commits, the booking is told the time is taken (true by
     then); should it roll back, the booking takes the time. (Told "taken" at once, before,
-    the patient could read 10:15 as free a moment later, or be refused a time nobody took.)"""
+    the patient could read 10:15 as free a moment later, or be refused a time nobody took.)
+
+    PostgreSQL looks for a deadlock once per wait, deadlock_timeout after it began, and fails the
+    one that looked. The booking must be the one: its look comes 4 s into its wait, by when the
+    other transaction waits too, however busy the machine (at 1 s, a slow CI run had the booking
+    look too early, find no cycle, and the other transaction fail); the other never looks first."""
     from clinica_web.models import Appointment
     app, doctor_id, _admin_id, patient_id = world
     with app.app_context():
+        db.session.execute(text(f'ALTER DATABASE "{db.engine.url.database}" SET deadlock_timeout = \'4s\''))
+        db.session.commit()
+        db.engine.dispose()  # the booking's connection is a new one, with that setting
         other = User(email="other@example.com", full_name="Other Patient", role="patient")
         other.set_password(PASSWORD)
         db.session.add(other)
@@ -338,6 +346,7 @@ def test_a_deadlock_in_the_overlap_guard_is_waited_out_not_a_500(world, other_en
                     "updated_at": start}
 
         with db.engine.connect() as elsewhere:
+            elsewhere.execute(text("SET deadlock_timeout = '1min'"))
             elsewhere.execute(Appointment.__table__.insert(), visit("10:00"))
             booking_thread = in_thread(app, booking_at(app, patient_id, doctor_id, "10:15"), results := {}, "booked")
             booking_thread.start()
