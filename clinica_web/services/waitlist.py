@@ -343,14 +343,29 @@ def _hold(entry, doctor, start, end, *, now, given_up=None, offered_by: User | N
     return True
 
 
+ANSWER_PAGES = {"accept": "pages.waitlist_offer", "decline": "pages.waitlist_decline"}
+
+
+def answer_tokens(offer: WaitlistOffer) -> dict[str, str]:
+    """The offer's "Book it" and "No thanks" ({"accept": token, "decline": token}), each single-use
+    and dead once the hold ends: for its email, for each of the two pages to lead to the other (the
+    link a page was opened with works for its own answer only), and for the patient's waitlist page."""
+    return {name: links.make(action, target_id=offer.id, sequence=0, expires_at=offer.expires_at)
+            for name, action in (("accept", ACCEPT), ("decline", DECLINE))}
+
+
 def answer_links(offer: WaitlistOffer) -> dict[str, str]:
-    """The offer's "Book it" and "No thanks" links ({"accept": …, "decline": …}), absolute, each
-    single-use and dead once the hold ends: for its email, and for each of the two pages to lead
-    to the other (the link a page was opened with works for its own answer only)."""
-    return {name: mail.link_to(endpoint, token=links.make(action, target_id=offer.id, sequence=0,
-                                                          expires_at=offer.expires_at))
-            for name, endpoint, action in (("accept", "pages.waitlist_offer", ACCEPT),
-                                           ("decline", "pages.waitlist_decline", DECLINE))}
+    """answer_tokens as absolute links (ANSWER_PAGES), for an email."""
+    return {name: mail.link_to(ANSWER_PAGES[name], token=token) for name, token in answer_tokens(offer).items()}
+
+
+def open_offers_of(patient: User, *, now: datetime) -> list[WaitlistOffer]:
+    """The times held for the patient now (open offers not yet run out), soonest first, with their
+    doctors: their pages show them beside the email that offered them."""
+    return list(db.session.scalars(
+        select(WaitlistOffer).join(WaitlistEntry, WaitlistOffer.entry_id == WaitlistEntry.id)
+        .where(WaitlistEntry.patient_id == patient.id, WaitlistOffer.status == OPEN, WaitlistOffer.expires_at > now)
+        .options(db.joinedload(WaitlistOffer.doctor)).order_by(WaitlistOffer.starts_at, WaitlistOffer.id)))
 
 
 def offer_of_link(token: str, action: str, *, now: datetime, lock=False) -> WaitlistOffer:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from clinica_web.extensions import db
 from clinica_web.models import (
+    CANCELLED,
     HELD,
     SCHEDULED,
     Appointment,
@@ -658,3 +659,52 @@ def test_a_time_the_clinic_cancelled_is_offered_to_its_patient(app, people, make
     ana_entry = join(app, people["ana"], doctor_id=people["doctor"])
     assert run(app) == 1
     assert offers(app) == [(ana_entry, instant(DAY, "09:00"), "open")]
+
+
+def held_answers(page):
+    """The (Book it, No thanks) form actions of the patient's waitlist page's held times."""
+    return re.findall(r'action="(/waitlist/offers/[^"/]+)"', page), re.findall(
+        r'action="(/waitlist/offers/[^"]+/decline)"', page)
+
+
+@pytest.mark.parametrize("answer", ["accept", "decline"])
+def test_a_time_held_for_a_patient_is_on_their_pages_to_book_or_let_go(app, client, clock, people, sent_mail,
+                                                                       answer):
+    """Ben, logged in, need not find the email: My bookings says a time is held for him and until
+    when, and his waitlist page books it or lets it go. Nobody else sees it; once its hold has run
+    out, neither does he."""
+    ben_offered_anas_9_oclock(app, people, sent_mail)
+    cid_entry = join(app, people["cid"], doctor_id=people["doctor"])
+    assert client.post("/login", data={"email": "ben@example.com", "password": PASSWORD}).status_code == 303
+    bookings = client.get("/bookings").text
+    assert ("From the waitlist, Mon 15 Mar 2027, 09:00 with Dr. Laura Rossi is held for you until "
+            "Wed 10 Mar 2027, 12:15: ") in bookings and 'href="/waitlist#held"' in bookings
+    page = client.get("/waitlist").text
+    assert "Held for you" in page and ("Mon 15 Mar 2027, 09:00 with Dr. Laura Rossi (30 min): held for you until "
+                                       "Wed 10 Mar 2027, 12:15.") in page
+    cid = app.test_client()
+    assert cid.post("/login", data={"email": "cid@example.com", "password": PASSWORD}).status_code == 303
+    assert "Held for you" not in cid.get("/waitlist").text and "From the waitlist" not in cid.get("/bookings").text
+    [accept], [decline] = held_answers(page)
+    done = client.post(accept if answer == "accept" else decline)
+    assert done.status_code == 200
+    assert offers(app)[0].status == ("accepted" if answer == "accept" else "declined")
+    with app.app_context():
+        visit = db.session.scalars(select(Appointment).where(Appointment.patient_id == people["ben"],
+                                                             Appointment.status != CANCELLED)).one_or_none()
+    if answer == "accept":
+        assert "Booked: Mon 15 Mar 2027, 09:00" in done.text and visit.status == SCHEDULED
+    else:
+        assert visit is None and run(app) == 1  # let go: the next in line, Cid, is offered it
+        assert [(o.entry_id, o.status) for o in offers(app)][-1] == (cid_entry, "open")
+    assert "Held for you" not in client.get("/waitlist").text
+    assert "From the waitlist" not in client.get("/bookings").text
+    if answer == "decline":  # Cid's now, on Cid's pages; gone from them once its hold runs out
+        assert "Held for you" in cid.get("/waitlist").text and "From the waitlist" in cid.get("/bookings").text
+        clock.set(offers_expiry(app))
+        assert "Held for you" not in cid.get("/waitlist").text and "From the waitlist" not in cid.get("/bookings").text
+
+
+def offers_expiry(app):
+    with app.app_context():
+        return db.session.scalar(select(func.max(WaitlistOffer.expires_at)))

@@ -12,7 +12,17 @@ from clinica_web.blueprints.roles import DESK, home_endpoint
 from clinica_web.forms import EmptyForm
 from clinica_web.htmx import current_page_args, is_htmx, redirect_whole_page, render_page_or_partial
 from clinica_web.models import PATIENT
-from clinica_web.services import availability, booking, calendars, clinic, directory, finder, lifecycle, values
+from clinica_web.services import (
+    availability,
+    booking,
+    calendars,
+    clinic,
+    directory,
+    finder,
+    lifecycle,
+    values,
+    waitlist,
+)
 from clinica_web.services.errors import DomainError, PatientBusy, SlotTaken
 from clinica_web.services.slots import local_instant
 
@@ -342,7 +352,8 @@ def bookings():
     now = clinic.now()
     upcoming, past = booking.list_for_patient(current_user, now=now)
     refusals = {a.id: lifecycle.patient_change_refusal(a, now=now) for a in upcoming}
-    return render_template("pages/bookings.html", upcoming=upcoming, past=past, refusals=refusals)
+    return render_template("pages/bookings.html", upcoming=upcoming, past=past, refusals=refusals,
+                           held=waitlist.open_offers_of(current_user, now=now))
 
 
 @bp.route("/bookings/<id:appointment_id>")

@@ -48,7 +48,9 @@ def waitlist():
             return redirect(url_for("pages.waitlist"), code=303)
     else:
         status = 422
+    held = waitlist_service.open_offers_of(current_user, now=now)
     return render_template("pages/waitlist.html", form=form, entries=waitlist_service.entries_of(current_user, now=now),
+                           held=held, answers={offer.id: waitlist_service.answer_tokens(offer) for offer in held},
                            describe=_describe, parts=parts_of_day(),
                            labels=booking.visit_labels(), leave_form=EmptyForm()), status
 
