@@ -74,6 +74,8 @@ def test_my_hours_opens_the_doctors_own_page(rossi):
     page = rossi.client.get(response.headers["Location"]).text
     assert "Working hours: Dr. Laura Rossi" in page
     assert "Monday 09:00 13:00" in text_of(page) and "Friday 14:00 18:00" in text_of(page)
+    # On a phone each row is a card, whose times say which is which (the header row is hidden there).
+    assert '<td data-label="From">09:00</td><td data-label="Until">13:00</td>' in page
 
 
 def test_adding_a_window_opens_those_times_to_patients(app, rossi):
