@@ -562,6 +562,14 @@ def test_a_patient_joins_the_waitlist_and_books_a_time_held_for_them(new_page, s
         db.session.add_all([held, offer])
         db.session.commit()
         token = links.make(waitlist.ACCEPT, target_id=offer.id, sequence=0, expires_at=offer.expires_at)
+    mine = new_page(viewport=viewport)  # Ben's own pages show the time held for him, as the email does
+    login(mine, "ben@clinica.test")
+    mine.goto("/bookings")
+    look(mine, "bookings-held")
+    mine.get_by_role("link", name="book it or let it go").click()
+    mine.get_by_role("heading", name="Held for you").wait_for()
+    look(mine, "waitlist-held")
+    assert mine.get_by_role("button", name="Book it").count() == 1
     stranger = new_page(viewport=viewport)
     stranger.goto(f"/waitlist/offers/{token}")
     stranger.get_by_role("heading", name="Book the time held for you").wait_for()
