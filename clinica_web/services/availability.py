@@ -315,12 +315,27 @@ def first_day_with_free_slot(doctor: Doctor, duration: int, *, now: datetime) ->
 def clash_of(appointment: Appointment) -> BlockedPeriod | None:
     """The clinic closure or the doctor's time off a visit that still holds its place lies in
     (blocked after it was booked): the desk should move or cancel it."""
-    if appointment.status not in lifecycle.STEPS:  # only scheduled and arrived visits can still move
-        return None
-    return db.session.scalars(select(BlockedPeriod).where(
-        or_(BlockedPeriod.doctor_id == appointment.doctor_id, BlockedPeriod.doctor_id.is_(None)),
-        BlockedPeriod.starts_at < appointment.ends_at, BlockedPeriod.ends_at > appointment.starts_at,
-    ).order_by(BlockedPeriod.starts_at)).first()
+    return clashes_of([appointment]).get(appointment.id)
+
+
+def clashes_of(appointments: list[Appointment]) -> dict[int, BlockedPeriod]:
+    """clash_of for each of `appointments` that has one ({appointment id: the earliest period}),
+    in one query whatever their number: a patient's upcoming visits."""
+    movable = [a for a in appointments if a.status in lifecycle.STEPS]  # only scheduled and arrived can move
+    if not movable:
+        return {}
+    periods = db.session.scalars(select(BlockedPeriod).where(
+        or_(BlockedPeriod.doctor_id.in_({a.doctor_id for a in movable}), BlockedPeriod.doctor_id.is_(None)),
+        BlockedPeriod.starts_at < max(a.ends_at for a in movable),
+        BlockedPeriod.ends_at > min(a.starts_at for a in movable),
+    ).order_by(BlockedPeriod.starts_at, BlockedPeriod.id)).all()
+    found = {}
+    for appointment in movable:
+        period = next((p for p in periods if p.doctor_id in (None, appointment.doctor_id)
+                       and p.starts_at < appointment.ends_at and appointment.starts_at < p.ends_at), None)
+        if period is not None:
+            found[appointment.id] = period
+    return found
 
 
 def appointments_during(period: BlockedPeriod, *, now: datetime) -> list[Appointment]:

@@ -282,6 +282,41 @@ def test_my_bookings_offers_changes_until_the_cutoff_and_the_phone_after(
     assert "/reschedule" not in rows[soon] and "/cancel" not in rows[soon] and 'href="tel:' in rows[soon]
 
 
+def test_a_patient_is_told_of_a_visit_inside_a_closure_or_their_doctor_s_time_off(
+        client, make_doctor, make_appointment, make_block, patient, clock, count_queries):
+    """Closed or away after the booking: My bookings flags the visit, its page says what happened
+    and what to do. A closure's reason is the clinic's to say; a doctor's time off keeps its own."""
+    rossi, silva = make_doctor(), make_doctor(name="Dr. Sofia Silva")
+    clock.set(instant(MONDAY - timedelta(days=3), "09:00"))
+    tuesday = MONDAY + timedelta(days=1)
+    wednesday = MONDAY + timedelta(days=2)
+    closed = make_appointment(doctor_id=silva, patient_id=patient, day=MONDAY, hhmm="10:00")
+    away = make_appointment(doctor_id=rossi, patient_id=patient, day=tuesday, hhmm="10:00")
+    fine = make_appointment(doctor_id=rossi, patient_id=patient, day=wednesday, hhmm="10:00")
+    queries_before = count_queries(lambda: client.get("/bookings"))
+    make_block(doctor_id=None, start=instant(MONDAY, "00:00"), end=instant(tuesday, "00:00"), reason="Inventory")
+    make_block(doctor_id=rossi, start=instant(tuesday, "09:00"), end=instant(tuesday, "13:00"), reason="Surgery")
+    make_block(doctor_id=silva, start=instant(wednesday, "09:00"), end=instant(wednesday, "13:00"))  # not Rossi's
+    assert count_queries(lambda: client.get("/bookings")) == queries_before  # one query, whatever the visits
+    listing = client.get("/bookings").text
+    rows = {int(booking_id): row for booking_id, row in re.findall(r'<tr>\s*<td><a href="/bookings/(\d+)">(.*?)</tr>',
+                                                                   listing, re.S)}
+    assert '<span class="badge-clash">Clinic closed: Inventory</span>' in rows[closed]
+    assert '<span class="badge-clash">Doctor not available</span>' in rows[away]
+    assert "badge-clash" not in rows[fine] and "Surgery" not in listing
+    page = client.get(f"/bookings/{closed}").text
+    assert "The clinic is closed at this time (Inventory). Please choose another time below" in page
+    page = client.get(f"/bookings/{away}").text
+    assert "Dr. Laura Rossi is not available at this time." in page and "Surgery" not in page
+    assert "not available at this time" not in client.get(f"/bookings/{fine}").text
+    clock.set(instant(tuesday, "08:00"))  # inside the change cutoff: the phone, not "choose another time"
+    page = client.get(f"/bookings/{away}").text
+    assert "We will contact you to move it, or call" in page and "choose another time" not in page
+    clock.set(instant(wednesday, "12:00"))  # over: nothing to move
+    rows = client.get("/bookings").text
+    assert "badge-clash" not in rows and "not available" not in client.get(f"/bookings/{away}").text
+
+
 def test_cancel_with_confirmation_step(app, client, make_doctor, patient, sent_mail):
     doctor_id = make_doctor()
     booked = book_slot(client, doctor_id, "14:00")

@@ -353,6 +353,7 @@ def bookings():
     upcoming, past = booking.list_for_patient(current_user, now=now)
     refusals = {a.id: lifecycle.patient_change_refusal(a, now=now) for a in upcoming}
     return render_template("pages/bookings.html", upcoming=upcoming, past=past, refusals=refusals,
+                           clashes=availability.clashes_of(upcoming),
                            held=waitlist.open_offers_of(current_user, now=now))
 
 
@@ -365,6 +366,7 @@ def booking_detail(appointment_id):
     return render_template("pages/booking.html", appointment=appointment, can_change=refused is None,
                            too_late=refused == "too_late_to_change",
                            upcoming=lifecycle.is_upcoming_for_patient(appointment, now=now),
+                           clash=availability.clash_of(appointment),
                            google_calendar=mail.google_calendar_link(appointment))
 
 
