@@ -96,16 +96,18 @@ def _why_not_send(row, visit, *, now):
 def action_links(visit: Appointment) -> dict[str, str]:
     """The reminder's Confirm, Reschedule and Cancel links, absolute, for this version of the visit."""
     return {action: mail.link_to(f"pages.reminder_{action}", token=links.make(
-        action, target_id=visit.id, sequence=visit.sequence, expires_at=visit.starts_at))
+        action, target_id=visit.id, sequence=visit.sequence, expires_at=visit.starts_at, recipient=visit.patient.email))
         for action in (CONFIRM, RESCHEDULE, CANCEL)}
 
 
 def visit_of_link(token: str, action: str, *, now: datetime, lock=False) -> Appointment:
     """The visit an emailed link acts on, if the link is genuine, unused, unexpired, for this
-    version of the visit, and the visit is still to come; else InvalidInput(links.DEAD)."""
+    version of the visit, sent to the patient's address as it is now, and the visit is still to
+    come; else InvalidInput(links.DEAD)."""
     link = links.read(token, action, now=now)
     visit = locked(Appointment, link.target_id) if lock else db.session.get(Appointment, link.target_id)
-    if visit is None or visit.sequence != link.sequence or visit.status != SCHEDULED or visit.starts_at <= now:
+    if (visit is None or visit.sequence != link.sequence or visit.status != SCHEDULED or visit.starts_at <= now
+            or not links.sent_to(link, visit.patient.email)):
         raise InvalidInput(links.DEAD)
     return visit
 
@@ -118,7 +120,8 @@ def confirmed_by_this_link(token: str, *, now: datetime) -> Appointment | None:
     except InvalidInput:
         return None
     visit = db.session.get(Appointment, link.target_id)
-    if visit is None or visit.sequence != link.sequence or visit.confirmed_at is None or not links.is_used(link):
+    if (visit is None or visit.sequence != link.sequence or visit.confirmed_at is None or not links.is_used(link)
+            or not links.sent_to(link, visit.patient.email)):
         return None
     return visit
 

@@ -350,7 +350,8 @@ def answer_tokens(offer: WaitlistOffer) -> dict[str, str]:
     """The offer's "Book it" and "No thanks" ({"accept": token, "decline": token}), each single-use
     and dead once the hold ends: for its email, for each of the two pages to lead to the other (the
     link a page was opened with works for its own answer only), and for the patient's waitlist page."""
-    return {name: links.make(action, target_id=offer.id, sequence=0, expires_at=offer.expires_at)
+    return {name: links.make(action, target_id=offer.id, sequence=0, expires_at=offer.expires_at,
+                             recipient=offer.entry.patient.email)
             for name, action in (("accept", ACCEPT), ("decline", DECLINE))}
 
 
@@ -369,13 +370,15 @@ def open_offers_of(patient: User, *, now: datetime) -> list[WaitlistOffer]:
 
 
 def offer_of_link(token: str, action: str, *, now: datetime, lock=False) -> WaitlistOffer:
-    """The open offer an emailed link is for; InvalidInput(OFFER_EXPIRED) if it is no longer open."""
+    """The open offer an emailed link is for; InvalidInput(OFFER_EXPIRED) if it is no longer open,
+    or the link went to an address its patient has had changed since."""
     try:
         link = links.read(token, action, now=now)
     except InvalidInput:
         raise InvalidInput(OFFER_EXPIRED) from None
     offer = locked(WaitlistOffer, link.target_id) if lock else db.session.get(WaitlistOffer, link.target_id)
-    if offer is None or offer.status != OPEN or now >= offer.expires_at:
+    if (offer is None or offer.status != OPEN or now >= offer.expires_at
+            or not links.sent_to(link, offer.entry.patient.email)):
         raise InvalidInput(OFFER_EXPIRED)
     return offer
 
@@ -389,7 +392,8 @@ def booked_by_link(token: str, *, now: datetime) -> Appointment | None:
     except InvalidInput:
         return None
     offer = db.session.get(WaitlistOffer, link.target_id)
-    if offer is None or offer.status != ACCEPTED or offer.appointment_id is None:
+    if (offer is None or offer.status != ACCEPTED or offer.appointment_id is None
+            or not links.sent_to(link, offer.entry.patient.email)):
         return None
     visit = db.session.get(Appointment, offer.appointment_id)
     return visit if visit is not None and visit.status in lifecycle.HOLDS_TIME else None

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from clinica_web.extensions import db
 from clinica_web.models import HELD, SCHEDULED, Appointment, OutboxEmail, User, WaitlistEntry, WaitlistOffer
-from clinica_web.services import booking, clinic, links, notifications, waitlist
+from clinica_web.services import booking, clinic, notifications, waitlist
 from tests.conftest import instant
 
 TODAY = date(2027, 3, 10)  # a Wednesday
@@ -43,7 +43,7 @@ def world(app, clock, make_doctor, make_user, bearer):
         assert waitlist.offer_freed_time(now=clinic.now()) == 1
         offer = db.session.scalars(select(WaitlistOffer)).one()
         assert offer.entry_id == entry
-        token = links.make(waitlist.ACCEPT, target_id=offer.id, sequence=0, expires_at=offer.expires_at)
+        token = waitlist.answer_tokens(offer)["accept"]
         held = offer.appointment_id
     return SimpleNamespace(doctor=doctor, ana=ana, ben=ben, entry=entry, offer=offer.id, held=held, token=token,
                            ben_headers=bearer(ben), ana_headers=bearer(ana))
@@ -126,7 +126,7 @@ def test_other_links_tokens_are_expired(app, client, world):
     """A signed token for another action (the offer's "No thanks") does not book."""
     with app.app_context():
         offer = db.session.get(WaitlistOffer, world.offer)
-        decline = links.make(waitlist.DECLINE, target_id=offer.id, sequence=0, expires_at=offer.expires_at)
+        decline = waitlist.answer_tokens(offer)["decline"]
     response = client.post(accept_url(decline), headers=world.ben_headers)
     assert (response.status_code, response.get_json()) == (400, EXPIRED)
     assert state(app, world) == ((HELD, world.ben), "open", "active")

@@ -439,7 +439,8 @@ def test_a_patient_confirms_from_a_reminder_without_logging_in(new_page, server,
                             updated_at=now)
         db.session.add_all([doctor, visit])
         db.session.commit()
-        token = links.make("confirm", target_id=visit.id, sequence=visit.sequence, expires_at=visit.starts_at)
+        token = links.make("confirm", target_id=visit.id, sequence=visit.sequence, expires_at=visit.starts_at,
+                           recipient=ben.email)
         doctor_id = doctor.id
     page = new_page(viewport=viewport)
     page.goto(f"/reminders/{token}/confirm")
@@ -561,7 +562,7 @@ def test_a_patient_joins_the_waitlist_and_books_a_time_held_for_them(new_page, s
                               status="open", expires_at=now + timedelta(minutes=15), created_at=now)
         db.session.add_all([held, offer])
         db.session.commit()
-        token = links.make(waitlist.ACCEPT, target_id=offer.id, sequence=0, expires_at=offer.expires_at)
+        token = waitlist.answer_tokens(offer)["accept"]
     mine = new_page(viewport=viewport)  # Ben's own pages show the time held for him, as the email does
     login(mine, "ben@clinica.test")
     mine.goto("/bookings")

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from clinica_web.extensions import db
 from clinica_web.models import ADMIN, SCHEDULED, Appointment, OutboxEmail, User, WaitlistOffer, WeeklyHours
 from clinica_web.models.outbox import PENDING, REMINDER
-from clinica_web.services import booking, clinic, links, reminders, schedule, slots, staff, staff_actions, waitlist
+from clinica_web.services import booking, clinic, reminders, schedule, slots, staff, staff_actions, waitlist
 from clinica_web.services.errors import DomainError
 from tests.conftest import PASSWORD, next_weekday
 
@@ -255,7 +255,7 @@ def test_time_off_added_while_a_held_time_is_booked(world, monkeypatch, first):
         db.session.commit()
         assert waitlist.offer_freed_time(now=clinic.now()) == 1
         offer = db.session.scalars(select(WaitlistOffer)).one()
-        token = links.make(waitlist.ACCEPT, target_id=offer.id, sequence=0, expires_at=offer.expires_at)
+        token = waitlist.answer_tokens(offer)["accept"]
     if first == "the booking":
         paused = pausing_after(waitlist, "_calendar_stops", monkeypatch)
     else:

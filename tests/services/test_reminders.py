@@ -25,7 +25,7 @@ from clinica_web.models import (
     WeeklyHours,
 )
 from clinica_web.models.outbox import FAILED, PENDING, REMINDER, SENT, SKIPPED
-from clinica_web.services import booking, clinic, links, notifications, reminders, staff_actions
+from clinica_web.services import booking, clinic, links, notifications, patients, reminders, staff_actions
 from tests.conftest import PASSWORD, instant, next_weekday
 
 WEDNESDAY = next_weekday(2, weeks=1)  # at least a week ahead: both reminders are still to come
@@ -260,6 +260,35 @@ def test_confirm_works_without_logging_in_and_a_get_changes_nothing(app, doctor_
         assert db.session.scalar(select(func.count(UsedLink.digest))) == 1
 
 
+def test_links_sent_to_an_address_the_desk_has_corrected_since_act_for_nobody(app, doctor_id, ana, clock, sent_mail):
+    """The 24-hour reminder went to ana@example.com, which was not Ana's (a typo at the desk, say).
+    Once the desk has corrected it, that reminder's links do nothing; the 2-hour one goes to the
+    new address, and its links work."""
+    appointment_id = book(app, ana, doctor_id)
+    clock.set(instant(WEDNESDAY, "10:00") - timedelta(hours=24))
+    [first] = reminders_in(sent_mail())
+    old = {action: link_in(first, action) for action in ("confirm", "reschedule", "cancel")}
+    with app.app_context():
+        desk = User(email="desk@example.com", full_name="Desk", role="reception")
+        desk.set_password(PASSWORD)
+        db.session.add(desk)
+        db.session.commit()
+        patients.update_contact(actor=desk, patient_id=ana, full_name="Ana Torres", email="ana.torres@example.com",
+                                phone="", now=clinic.now())
+    browser = app.test_client()
+    for path in old.values():
+        response = browser.get(path)
+        assert response.status_code == 410 and "no longer works" in response.text, path
+    assert browser.post(old["confirm"]).status_code == 410
+    with app.app_context():
+        assert db.session.get(Appointment, appointment_id).confirmed_at is None
+    clock.set(instant(WEDNESDAY, "08:00"))
+    [second] = [m for m in reminders_in(sent_mail()) if m["To"] == "ana.torres@example.com"]
+    assert browser.post(link_in(second, "confirm")).status_code == 200
+    with app.app_context():
+        assert db.session.get(Appointment, appointment_id).confirmed_at == clock.at
+
+
 def test_a_used_link_spelled_another_way_is_the_same_used_link(app, doctor_id, ana, clock, sent_mail):
     """base64 lets one signature be written several ways that all verify: each is the same link."""
     book(app, ana, doctor_id)
@@ -353,7 +382,7 @@ def test_links_expire_at_the_start_and_cannot_be_forged(app, doctor_id, ana, clo
     clock.set(instant(WEDNESDAY, "09:00"))
     with app.app_context():
         forged = links.make("confirm", target_id=appointment_id, sequence=0,
-                            expires_at=instant(WEDNESDAY, "10:00"))
+                            expires_at=instant(WEDNESDAY, "10:00"), recipient="ana@example.com")
     assert browser.get(f"/reminders/{forged}/confirm").status_code == 200  # the control: genuine
     with app.app_context():
         key, app.config["SECRET_KEY"] = app.config["SECRET_KEY"], "another key"
@@ -503,7 +532,8 @@ def test_the_confirm_page_speaks_the_language_the_reminder_was_written_in(app, d
     with app.app_context():
         db.session.get(User, ana).language = "es"
         db.session.commit()
-        token = links.make("confirm", target_id=appointment_id, sequence=0, expires_at=instant(WEDNESDAY, "10:00"))
+        token = links.make("confirm", target_id=appointment_id, sequence=0, expires_at=instant(WEDNESDAY, "10:00"),
+                           recipient="ana@example.com")
     english_browser = app.test_client()
     page = english_browser.get(f"/reminders/{token}/confirm", headers={"Accept-Language": "en"})
     assert page.status_code == 200 and '<html lang="es">' in page.text

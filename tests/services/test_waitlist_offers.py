@@ -23,7 +23,7 @@ from clinica_web.models import (
     WaitlistOffer,
     WeeklyHours,
 )
-from clinica_web.services import booking, clinic, history, schedule, staff, waitlist
+from clinica_web.services import booking, clinic, history, patients, schedule, staff, waitlist
 from clinica_web.services.errors import DomainError
 from tests.conftest import PASSWORD, instant, race
 
@@ -218,8 +218,7 @@ def test_leaving_while_the_offer_is_accepted_ends_one_way_or_the_other(committin
         with app.app_context():
             offer = db.session.scalars(select(WaitlistOffer).where(WaitlistOffer.entry_id == entry)).one()
             held_at = offer.starts_at
-            from clinica_web.services import links
-            token = links.make(waitlist.ACCEPT, target_id=offer.id, sequence=0, expires_at=offer.expires_at)
+            token = waitlist.answer_tokens(offer)["accept"]
 
         def outcome(call):
             def run_it():
@@ -449,8 +448,7 @@ def test_twenty_patients_booking_a_held_slot_while_its_offer_is_accepted(committ
     run(app)
     with app.app_context():
         offer = db.session.scalars(select(WaitlistOffer)).one()
-        from clinica_web.services import links
-        token = links.make(waitlist.ACCEPT, target_id=offer.id, sequence=0, expires_at=offer.expires_at)
+        token = waitlist.answer_tokens(offer)["accept"]
     start, results = threading.Barrier(21), []
 
     def accept():
@@ -708,3 +706,24 @@ def test_a_time_held_for_a_patient_is_on_their_pages_to_book_or_let_go(app, clie
 def offers_expiry(app):
     with app.app_context():
         return db.session.scalar(select(func.max(WaitlistOffer.expires_at)))
+
+
+def test_an_offer_s_links_sent_to_an_address_corrected_since_act_for_nobody(app, people, sent_mail):
+    """Ben's offer went to ben@example.com; the desk corrects his address: the emailed Book it and
+    No thanks do nothing, the time stays held for him, and links made for the new address work."""
+    accept, decline = ben_offered_anas_9_oclock(app, people, sent_mail)
+    with app.app_context():
+        desk = User(email="desk@example.com", full_name="Desk", role="reception")
+        desk.set_password(PASSWORD)
+        db.session.add(desk)
+        db.session.commit()
+        patients.update_contact(actor=desk, patient_id=people["ben"], full_name="Ben Carter",
+                                email="ben.carter@example.com", phone="", now=clinic.now())
+    browser = app.test_client()
+    for path in (accept, decline):
+        assert browser.get(path).status_code == 410 and browser.post(path).status_code == 410
+    assert [o.status for o in offers(app)] == ["open"]
+    with app.app_context():
+        fresh = waitlist.answer_tokens(db.session.scalars(select(WaitlistOffer)).one())
+    assert browser.post(f"/waitlist/offers/{fresh['accept']}").status_code == 200
+    assert [o.status for o in offers(app)] == ["accepted"]

@@ -103,7 +103,7 @@ def clinic_data(app, make_doctor, make_user, make_appointment):
                                   created_at=clinic.now())
             db.session.add_all([held, offer])
             db.session.flush()
-            offer_tokens[action] = links.make(action, target_id=offer.id, sequence=0, expires_at=offer.expires_at)
+            offer_tokens[action] = waitlist.answer_tokens(offer)["accept" if action == waitlist.ACCEPT else "decline"]
         db.session.commit()
         tokens.create_api_token(db.session.get(User, reception), now=clinic.now())
         accounts.request_password_reset(email="ana@example.com", now=clinic.now())
@@ -117,7 +117,8 @@ def clinic_data(app, make_doctor, make_user, make_appointment):
             reset=reset_links[0],  # the token itself
             entry=db.session.scalars(select(WaitlistEntry.id)).one(),
             accept_offer=offer_tokens[waitlist.ACCEPT], decline_offer=offer_tokens[waitlist.DECLINE],
-            confirm_link=links.make("confirm", target_id=future, sequence=0, expires_at=instant(MONDAY, "09:00")),
+            confirm_link=links.make("confirm", target_id=future, sequence=0, expires_at=instant(MONDAY, "09:00"),
+                                    recipient="ana@example.com"),
         )
     return SimpleNamespace(
         ids=ids,
