@@ -160,9 +160,9 @@ KEEP = object()  # update_contact(language=KEEP): the patient's language stays a
 def update_contact(*, actor: User, patient_id, full_name, email, phone, language=KEEP, make_link=None,
                    now: datetime) -> dict:
     """Change a patient's name, email (optional), phone and language (None: the clinic's default),
-    by the rules of registration. Each
-    changed field is recorded in the audit trail with its value before and after (one event a
-    field). Returns {field: (before, after)} of what changed (empty: nothing did, nothing written).
+    by the rules of registration: the desk, or the patient their own name and phone (the account
+    page). Each field staff change is recorded in the audit trail with its value before and after
+    (one event a field). Returns {field: (before, after)} of what changed (empty: nothing did, nothing written).
     Raises InvalidInput (nothing changes) or NotFound.
 
     A new email address ends every password link sent before (to the old one, perhaps mistyped:
@@ -183,13 +183,7 @@ def update_contact(*, actor: User, patient_id, full_name, email, phone, language
                 raise taken
             changes = {name: (getattr(patient, name), value) for name, value in contact.items()
                        if getattr(patient, name) != value}
-            for name, (before, after) in changes.items():
-                setattr(patient, name, after)
-                db.session.add(AccessEvent(actor_id=actor_id, at=now, patient_id=patient.id,
-                                           action=f"changed patient {name.replace('_', ' ')}",
-                                           detail=_before_after(before, after)))
-            if changes:
-                patient.updated_at = now
+            _change(patient, changes, actor_id=actor_id, now=now)
             if "email" in changes:
                 # Whoever used a link sent to the old (perhaps mistyped) address is signed out
                 # everywhere and the password they chose is retired: the new address gets a way
@@ -201,6 +195,19 @@ def update_contact(*, actor: User, patient_id, full_name, email, phone, language
     except IntegrityError:
         raise taken from None
     return changes
+
+
+def _change(patient: User, changes: dict, *, actor_id, now) -> None:
+    """Write `changes` ({field: (before, after)}) to the patient's row, each in the audit trail if
+    staff made it (the trail is of staff: a patient's own change is not in it, as their language)."""
+    for name, (before, after) in changes.items():
+        setattr(patient, name, after)
+        if actor_id != patient.id:
+            db.session.add(AccessEvent(actor_id=actor_id, at=now, patient_id=patient.id,
+                                       action=f"changed patient {name.replace('_', ' ')}",
+                                       detail=_before_after(before, after)))
+    if changes:
+        patient.updated_at = now
 
 
 def _language(value):

@@ -571,6 +571,8 @@ def test_a_patient_joins_the_waitlist_and_books_a_time_held_for_them(new_page, s
     mine.get_by_role("heading", name="Held for you").wait_for()
     look(mine, "waitlist-held")
     assert mine.get_by_role("button", name="Book it").count() == 1
+    mine.goto("/account")  # a patient's account: language, and their own name and phone
+    look(mine, "account-patient")
     stranger = new_page(viewport=viewport)
     stranger.goto(f"/waitlist/offers/{token}")
     stranger.get_by_role("heading", name="Book the time held for you").wait_for()

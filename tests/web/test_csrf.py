@@ -147,6 +147,7 @@ SENDERS = {
     "pages.waitlist_decline": ("anonymous", {}),
     "pages.choose_language": ("anonymous", {"language": "es"}),
     "pages.account": ("patient", {"language": "es"}),
+    "pages.account_details": ("patient", {"full_name": "Ana Torres-Vidal", "phone": ""}),
     "pages.confirm_reschedule": ("patient", {"doctor_id": "{doctor}", "date": MONDAY.isoformat(), "time": "11:30"}),
     "desk.set_status": ("reception", {"to": ARRIVED}),
     "desk.undo": ("reception", {}),

@@ -3,4 +3,10 @@ from clinica_web.blueprints import page_blueprint
 
 bp = page_blueprint("pages", __name__)
 
-from clinica_web.blueprints.pages import language, reminder_links, views, waitlist_views  # noqa: E402,F401
+from clinica_web.blueprints.pages import (  # noqa: E402,F401
+    account,
+    language,
+    reminder_links,
+    views,
+    waitlist_views,
+)

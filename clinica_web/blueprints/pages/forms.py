@@ -2,7 +2,7 @@ import secrets
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, RadioField, SelectField, TextAreaField
+from wtforms import DateField, HiddenField, RadioField, SelectField, StringField, TelField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from clinica_web.services.lifecycle import PATIENT_CANCEL_REASONS
@@ -73,3 +73,15 @@ class WaitlistForm(FlaskForm):
     part_of_day = RadioField(_l("When in the day"), default="any",
                              choices=[SelectChoice(code, PART_OF_DAY_WORDS.get(label, label))
                                       for code, label in PARTS_OF_DAY.items()])
+
+
+class DetailsForm(FlaskForm):
+    """A patient's own name and phone (the email address is the desk's to change: it is their login,
+    and the links sent to it are bound to it)."""
+    full_name = StringField(_l("Full name"), validators=[
+        DataRequired(_l("Enter your full name.")),
+        Length(max=120, message=_l("A name has at most %(limit)s characters.", limit=120))],
+        render_kw={"autocomplete": "name"})
+    phone = TelField(_l("Phone (optional)"), validators=[
+        Optional(), Length(max=40, message=_l("A phone number has at most %(limit)s characters.", limit=40))],
+        description=_l("The clinic calls this number if a visit has to move."), render_kw={"autocomplete": "tel"})

@@ -1,10 +1,8 @@
-"""The language switcher in every page's footer, and the account page where people save theirs."""
-from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_login import current_user, login_required
+"""The language switcher in every page's footer (the account page saves a language too: account.py)."""
+from flask import abort, redirect, request, url_for
+from flask_login import current_user
 
 from clinica_web.blueprints.pages import bp
-from clinica_web.forms import EmptyForm
 from clinica_web.i18n import COOKIE, COOKIE_MAX_AGE, LANGUAGES
 from clinica_web.security import is_local_path
 from clinica_web.services import accounts, clinic
@@ -24,24 +22,3 @@ def choose_language():
     response.set_cookie(COOKIE, chosen, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True,
                         secure=request.is_secure)
     return response
-
-
-@bp.route("/account", methods=["GET", "POST"])
-@login_required
-def account():
-    """Your account: the language of the site and of the emails the clinic sends you."""
-    form = EmptyForm()
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            abort(400)
-        chosen = request.form.get("language") or None
-        if chosen is not None and chosen not in LANGUAGES:
-            abort(400, "Choose a language")
-        accounts.set_language(actor=current_user, user=current_user, language=chosen, now=clinic.now())
-        flash(_("Your language is saved."), "success")
-        response = redirect(url_for("pages.account"), code=303)
-        if chosen:
-            response.set_cookie(COOKIE, chosen, max_age=COOKIE_MAX_AGE, samesite="Lax", httponly=True,
-                                secure=request.is_secure)
-        return response
-    return render_template("pages/account.html", form=form, saved=current_user.language)
