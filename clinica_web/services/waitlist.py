@@ -338,8 +338,9 @@ def _hold(entry, doctor, start, end, *, now, given_up=None, offered_by: User | N
                           offered_by_id=offered_by.id if offered_by is not None else None)
     db.session.add(offer)
     db.session.flush()
-    notifications.queue(recipient=entry.patient.email, now=now,
-                        **mail.waitlist_offer_email(offer, doctor, entry.patient, answer_links(offer)))
+    if entry.patient.email:  # (one without is offered a time by the desk only, which tells them)
+        notifications.queue(recipient=entry.patient.email, now=now,
+                            **mail.waitlist_offer_email(offer, doctor, entry.patient, answer_links(offer)))
     return True
 
 
@@ -349,9 +350,12 @@ ANSWER_PAGES = {"accept": "pages.waitlist_offer", "decline": "pages.waitlist_dec
 def answer_tokens(offer: WaitlistOffer) -> dict[str, str]:
     """The offer's "Book it" and "No thanks" ({"accept": token, "decline": token}), each single-use
     and dead once the hold ends: for its email, for each of the two pages to lead to the other (the
-    link a page was opened with works for its own answer only), and for the patient's waitlist page."""
-    return {name: links.make(action, target_id=offer.id, sequence=0, expires_at=offer.expires_at,
-                             recipient=offer.entry.patient.email)
+    link a page was opened with works for its own answer only), and for the patient's waitlist page.
+    Empty for a patient without an email address: no link reaches them (the desk answers for them)."""
+    address = offer.entry.patient.email
+    if not address:
+        return {}
+    return {name: links.make(action, target_id=offer.id, sequence=0, expires_at=offer.expires_at, recipient=address)
             for name, action in (("accept", ACCEPT), ("decline", DECLINE))}
 
 
@@ -361,12 +365,17 @@ def answer_links(offer: WaitlistOffer) -> dict[str, str]:
 
 
 def open_offers_of(patient: User, *, now: datetime) -> list[WaitlistOffer]:
-    """The times held for the patient now (open offers not yet run out), soonest first, with their
-    doctors: their pages show them beside the email that offered them."""
-    return list(db.session.scalars(
+    """The times held for the patient now that "Book it" would still book (open offers not yet run
+    out, whose time the calendar still has: as the email's page, offer_to_answer), soonest first,
+    with their doctors and entries: their pages show them beside the email that offered them.
+    (A few queries for each: a patient has at most MAX_ACTIVE entries, each at most one offer.)"""
+    offers = db.session.scalars(
         select(WaitlistOffer).join(WaitlistEntry, WaitlistOffer.entry_id == WaitlistEntry.id)
         .where(WaitlistEntry.patient_id == patient.id, WaitlistOffer.status == OPEN, WaitlistOffer.expires_at > now)
-        .options(db.joinedload(WaitlistOffer.doctor)).order_by(WaitlistOffer.starts_at, WaitlistOffer.id)))
+        .options(db.joinedload(WaitlistOffer.doctor),
+                 db.joinedload(WaitlistOffer.entry).joinedload(WaitlistEntry.patient))
+        .order_by(WaitlistOffer.starts_at, WaitlistOffer.id))
+    return [offer for offer in offers if _still_bookable(offer, now=now)]
 
 
 def offer_of_link(token: str, action: str, *, now: datetime, lock=False) -> WaitlistOffer:

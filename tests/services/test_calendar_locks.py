@@ -324,8 +324,9 @@ def test_a_deadlock_in_the_overlap_guard_is_waited_out_not_a_500(world, other_en
 
     PostgreSQL looks for a deadlock once per wait, deadlock_timeout after it began, and fails the
     one that looked. The booking must be the one: its look comes 4 s into its wait, by when the
-    other transaction waits too, however busy the machine (at 1 s, a slow CI run had the booking
-    look too early, find no cycle, and the other transaction fail); the other never looks first."""
+    other transaction waits too unless the machine stalls that long (at 1 s, a slow CI run had the
+    booking look too early, find no cycle, and the other transaction fail); the other looks only
+    after a minute. (ALTER DATABASE ... SET deadlock_timeout needs a superuser, as CI's is.)"""
     from clinica_web.models import Appointment
     app, doctor_id, _admin_id, patient_id = world
     with app.app_context():

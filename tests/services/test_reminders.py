@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import event, func, select, update
 
 from clinica_web import mail
@@ -287,6 +288,25 @@ def test_links_sent_to_an_address_the_desk_has_corrected_since_act_for_nobody(ap
     assert browser.post(link_in(second, "confirm")).status_code == 200
     with app.app_context():
         assert db.session.get(Appointment, appointment_id).confirmed_at == clock.at
+
+
+def test_a_link_keeps_its_address_unreadable_and_links_from_before_it_was_kept_still_work(app, doctor_id, ana):
+    """The token's payload can be read by anyone holding it: it keeps a keyed digest of the
+    address, not the address. Its case and spaces do not matter. A link signed before the address
+    was kept (no "to") works as it did, until it expires with its visit."""
+    appointment_id = book(app, ana, doctor_id)
+    with app.app_context():
+        token = links.make("confirm", target_id=appointment_id, sequence=0, expires_at=instant(WEDNESDAY, "10:00"),
+                           recipient=" Ana@Example.com ")
+        payload = URLSafeSerializer("any key, unchecked").loads_unsafe(token)[1]  # what anyone can read in it
+        assert "ana" not in str(payload).lower() and len(payload["to"]) == 32
+        older = links._serializer().dumps({"do": "confirm", "id": appointment_id, "seq": 0,
+                                           "exp": int(instant(WEDNESDAY, "10:00").timestamp()), "n": "x" * 22})
+    browser = app.test_client()
+    assert browser.get(f"/reminders/{token}/confirm").status_code == 200  # ana@example.com, however written
+    assert browser.post(f"/reminders/{older}/confirm").status_code == 200
+    with app.app_context():
+        assert db.session.get(Appointment, appointment_id).confirmed_at is not None
 
 
 def test_a_used_link_spelled_another_way_is_the_same_used_link(app, doctor_id, ana, clock, sent_mail):

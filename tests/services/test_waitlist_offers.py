@@ -727,3 +727,14 @@ def test_an_offer_s_links_sent_to_an_address_corrected_since_act_for_nobody(app,
         fresh = waitlist.answer_tokens(db.session.scalars(select(WaitlistOffer)).one())
     assert browser.post(f"/waitlist/offers/{fresh['accept']}").status_code == 200
     assert [o.status for o in offers(app)] == ["accepted"]
+
+
+def test_a_held_time_the_calendar_has_lost_since_is_not_shown_to_book(app, client, people, sent_mail, make_block):
+    """Time off added over Ben's held time: "Book it" would refuse it (as the email's page does not
+    offer it), so his pages do not show it to book."""
+    ben_offered_anas_9_oclock(app, people, sent_mail)
+    assert client.post("/login", data={"email": "ben@example.com", "password": PASSWORD}).status_code == 303
+    assert "Held for you" in client.get("/waitlist").text
+    make_block(doctor_id=people["doctor"], start=instant(DAY, "09:00"), end=instant(DAY, "10:00"))
+    assert "Held for you" not in client.get("/waitlist").text
+    assert "From the waitlist" not in client.get("/bookings").text

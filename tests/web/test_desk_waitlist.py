@@ -184,6 +184,23 @@ def test_a_time_offered_by_hand_is_held_and_emailed(app, desk, clinic_people, se
     assert len(held_and_offered(app)[1]) == 1
 
 
+def test_a_time_offered_by_hand_to_a_patient_without_email_is_held_and_sends_nothing(
+        app, desk, clinic_people, sent_mail):
+    """Such a patient is who the desk offers by hand (the worker's email cannot reach them): the
+    time is held, the desk is told to call, no email and no link is made for nobody."""
+    entry = join(app, clinic_people["ana"], specialty="General Practice")
+    with app.app_context():
+        db.session.get(User, clinic_people["ana"]).email = None
+        db.session.commit()
+    response = offer(desk, entry, clinic_people["rossi"], "10:00")
+    assert response.status_code == 303
+    assert flashes(desk.get("/desk/waitlist").text) == [
+        "Ana Torres is offered Mon 15 Mar 2027, 10:00 with Dr. Laura Rossi and has no email address: tell them. "
+        "The time is held for them until 12:15."]
+    assert held_and_offered(app)[1] == [(entry, instant(DAY, "10:00"), "open", instant(NOW_DAY, "12:15"))]
+    assert offer_mail(sent_mail) == []
+
+
 def test_the_visit_of_a_booked_offer_has_the_offer_in_its_history(app, desk, clinic_people, clock, sent_mail):
     """Section 14: the waitlist offer is a change of the visit, recorded when it was made and by
     whom (here the desk's Rita; the worker's offers say "System"), before the patient's booking."""

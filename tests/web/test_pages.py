@@ -290,14 +290,16 @@ def test_a_patient_is_told_of_a_visit_inside_a_closure_or_their_doctor_s_time_of
     clock.set(instant(MONDAY - timedelta(days=3), "09:00"))
     tuesday = MONDAY + timedelta(days=1)
     wednesday = MONDAY + timedelta(days=2)
-    closed = make_appointment(doctor_id=silva, patient_id=patient, day=MONDAY, hhmm="10:00")
-    away = make_appointment(doctor_id=rossi, patient_id=patient, day=tuesday, hhmm="10:00")
-    fine = make_appointment(doctor_id=rossi, patient_id=patient, day=wednesday, hhmm="10:00")
-    queries_before = count_queries(lambda: client.get("/bookings"))
     make_block(doctor_id=None, start=instant(MONDAY, "00:00"), end=instant(tuesday, "00:00"), reason="Inventory")
     make_block(doctor_id=rossi, start=instant(tuesday, "09:00"), end=instant(tuesday, "13:00"), reason="Surgery")
     make_block(doctor_id=silva, start=instant(wednesday, "09:00"), end=instant(wednesday, "13:00"))  # not Rossi's
-    assert count_queries(lambda: client.get("/bookings")) == queries_before  # one query, whatever the visits
+    closed = make_appointment(doctor_id=silva, patient_id=patient, day=MONDAY, hhmm="10:00")
+    queries_for_one = count_queries(lambda: client.get("/bookings"))
+    away = make_appointment(doctor_id=rossi, patient_id=patient, day=tuesday, hhmm="10:00")
+    fine = make_appointment(doctor_id=rossi, patient_id=patient, day=wednesday, hhmm="10:00")
+    for hhmm in ("11:00", "12:00"):
+        make_appointment(doctor_id=rossi, patient_id=patient, day=tuesday, hhmm=hhmm)
+    assert count_queries(lambda: client.get("/bookings")) == queries_for_one  # one query, whatever the visits
     listing = client.get("/bookings").text
     rows = {int(booking_id): row for booking_id, row in re.findall(r'<tr>\s*<td><a href="/bookings/(\d+)">(.*?)</tr>',
                                                                    listing, re.S)}
@@ -311,7 +313,8 @@ def test_a_patient_is_told_of_a_visit_inside_a_closure_or_their_doctor_s_time_of
     assert "not available at this time" not in client.get(f"/bookings/{fine}").text
     clock.set(instant(tuesday, "08:00"))  # inside the change cutoff: the phone, not "choose another time"
     page = client.get(f"/bookings/{away}").text
-    assert "We will contact you to move it, or call" in page and "choose another time" not in page
+    assert "not available at this time. We will contact you to move it." in page and "choose another time" not in page
+    assert page.count('href="tel:') == 1  # the one "too late to change online: call" notice
     clock.set(instant(wednesday, "12:00"))  # over: nothing to move
     rows = client.get("/bookings").text
     assert "badge-clash" not in rows and "not available" not in client.get(f"/bookings/{away}").text

@@ -633,7 +633,10 @@ def offer_by_hand():
         asked = {name: form.get(name, "") for name in ("entry_id", "doctor_id", "date", "time")}
         return _waitlist_page(_int_arg("showing"), asked={**asked, "error": i18n.error_text(error)}, status=422)
     else:
+        said = dict(patient=offer.entry.patient.full_name, when=clinic.format_local(offer.starts_at),
+                    doctor=offer.doctor.display_name, until=f"{clinic.to_local(offer.expires_at):%H:%M}")
         flash(_("%(patient)s is offered %(when)s with %(doctor)s and has been emailed; the time is held for them "
-                "until %(until)s.", patient=offer.entry.patient.full_name, when=clinic.format_local(offer.starts_at),
-                doctor=offer.doctor.display_name, until=f"{clinic.to_local(offer.expires_at):%H:%M}"), "success")
+                "until %(until)s.", **said) if offer.entry.patient.email else
+              _("%(patient)s is offered %(when)s with %(doctor)s and has no email address: tell them. The time is "
+                "held for them until %(until)s.", **said), "success")
     return redirect(url_for("desk.waitlist", doctor_id=_int_arg("showing")), code=303)

@@ -363,10 +363,10 @@ def booking_detail(appointment_id):
     appointment = _own_booking(appointment_id)
     now = clinic.now()
     refused = lifecycle.patient_change_refusal(appointment, now=now)
+    upcoming = lifecycle.is_upcoming_for_patient(appointment, now=now)
     return render_template("pages/booking.html", appointment=appointment, can_change=refused is None,
-                           too_late=refused == "too_late_to_change",
-                           upcoming=lifecycle.is_upcoming_for_patient(appointment, now=now),
-                           clash=availability.clash_of(appointment),
+                           too_late=refused == "too_late_to_change", upcoming=upcoming,
+                           clash=availability.clash_of(appointment) if upcoming else None,
                            google_calendar=mail.google_calendar_link(appointment))
 
 

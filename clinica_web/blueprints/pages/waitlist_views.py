@@ -120,7 +120,7 @@ def _answer_offer(token, action, act, *, done):
         return render_template("pages/dead_link.html", message=_offer_gone(error)), 410
     i18n.for_addressee(offer.entry.patient)
     accepting = action == waitlist_service.ACCEPT
-    other_answer = waitlist_service.answer_links(offer)["decline" if accepting else "accept"]
+    other_answer = waitlist_service.answer_links(offer).get("decline" if accepting else "accept")
     return render_template("pages/waitlist_offer.html", offer=offer, form=form, accepting=accepting,
                            other_answer=other_answer)
 
