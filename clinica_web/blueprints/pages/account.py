@@ -38,8 +38,8 @@ def account():
 @bp.route("/account/details", methods=["POST"])
 @login_required
 def account_details():
-    """A patient saves their own name and phone, by the desk's rules (and, like the desk's
-    changes, each is in the audit trail)."""
+    """A patient saves their own name and phone, by the desk's rules (patients.update_contact;
+    not in the staff audit trail, as their language is not)."""
     if current_user.role != PATIENT:
         abort(404)
     details = DetailsForm()
