@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import bindparam, case, literal, or_, select, union_all
+from sqlalchemy import bindparam, case, literal, null, or_, select, union_all
 
 from clinica_web.extensions import db
 from clinica_web.models import Appointment, BlockedPeriod, Doctor
@@ -166,23 +166,6 @@ def times_to_move_to(free_minutes: list[int], appointment: Appointment, doctor_i
     return [minute for minute in free_minutes if minute != local.hour * 60 + local.minute]
 
 
-def clear_of_own_visits(free: list[int], patient_id: int, day: date, duration: int) -> list[int]:
-    """Of a day's free start minutes (its doctor's), those clear of the patient's own visits with
-    any doctor: what day_offer(patient_id=) offers, for a list worked out without the patient
-    (the slot list kept in memory, services/calendars.py). One query."""
-    start, end = clinic.local_day_span(day)
-    own = db.session.execute(select(Appointment.starts_at, Appointment.ends_at).where(
-        Appointment.patient_id == patient_id, lifecycle.holds_time(),
-        Appointment.overlapping(start, end, earliest=start - timedelta(minutes=MAX_DURATION)))).all()
-    if not own:
-        return free
-    spans, tz = [(slots.epoch_minutes(b_start), slots.epoch_minutes(b_end)) for b_start, b_end in own], clinic.tz()
-    starts = {minute: slots.local_instant(day, minute, tz) for minute in free}
-    return [minute for minute in free
-            if not slots.overlaps_any(slots.epoch_minutes(starts[minute]),
-                                      slots.epoch_minutes(starts[minute]) + duration, spans)]
-
-
 def free_minutes(day: date, windows, busy, duration: int, *, now: datetime) -> list[int]:
     """slots.free_slots() (no query), without trying each quarter hour of a day whose hours are
     booked solid: finding a time across a busy clinic's weeks meets mostly such days."""
@@ -245,30 +228,34 @@ def classify_day(day: date, windows, busy, duration: int, *, now: datetime) -> D
     return DayOffer([], "full")
 
 
-def busy_by_doctor(doctor_ids, start, end, *, bookings=True, exclude_id=None) -> dict[int, list[slots.Busy]]:
+def busy_by_doctor(doctor_ids, start, end, *, bookings=True, exclude_id=None,
+                   patient_id=None) -> dict[int, list[slots.Busy]]:
     """busy_intervals() for several doctors at once, in one query: {doctor_id: [Busy]} (clinic
-    closures under every doctor). With bookings=False only time off and closures, for a caller
-    that reads the bookings itself (the timeline); `exclude_id` leaves out a visit being moved."""
+    closures, and a patient's own visits with any doctor when `patient_id` is given, under every
+    doctor). With bookings=False only time off and closures, for a caller that reads the bookings
+    itself (the timeline); `exclude_id` leaves out a visit being moved."""
     doctor_ids = list(doctor_ids)
-    periods = (
+    parts = [
         select(BlockedPeriod.doctor_id, BlockedPeriod.starts_at, BlockedPeriod.ends_at,
                case((BlockedPeriod.doctor_id.is_(None), literal(slots.CLOSED)), else_=literal(slots.BLOCKED)),
                BlockedPeriod.id)
         .where(or_(BlockedPeriod.doctor_id.in_(doctor_ids), BlockedPeriod.doctor_id.is_(None)),
                BlockedPeriod.starts_at < end, BlockedPeriod.ends_at > start)
-    )
+    ]
+
+    def appointments(owner, rule, *conditions):
+        query = select(owner, Appointment.starts_at, Appointment.ends_at, literal(rule), Appointment.id).where(
+            *conditions, lifecycle.holds_time(), Appointment.overlapping(start, end))
+        return query if exclude_id is None else query.where(Appointment.id != exclude_id)
+
     if bookings:
-        booked = (select(Appointment.doctor_id, Appointment.starts_at, Appointment.ends_at, literal(slots.BOOKED),
-                         Appointment.id)
-                  .where(Appointment.doctor_id.in_(doctor_ids), lifecycle.holds_time(),
-                         Appointment.overlapping(start, end)))
-        if exclude_id is not None:
-            booked = booked.where(Appointment.id != exclude_id)
-        periods = union_all(booked, periods)
-    rows = db.session.execute(periods)
+        parts.insert(0, appointments(Appointment.doctor_id, slots.BOOKED, Appointment.doctor_id.in_(doctor_ids)))
+    if patient_id is not None:  # with no doctor of its own: it stops a time with any doctor
+        parts.append(appointments(null(), slots.PATIENT_BUSY, Appointment.patient_id == patient_id))
+    rows = db.session.execute(union_all(*parts) if len(parts) > 1 else parts[0])
     found = {doctor_id: [] for doctor_id in doctor_ids}
     for doctor_id, *busy in rows:
-        for owner in doctor_ids if doctor_id is None else [doctor_id]:
+        for owner in doctor_ids if doctor_id is None else [doctor_id]:  # a closure, the patient's own visit
             found[owner].append(slots.Busy(*busy))
     return found
 
@@ -286,15 +273,16 @@ def closure_reasons(closure_ids, reasons: dict[int, str]) -> str:
     return "; ".join(reason for period_id, reason in reasons.items() if period_id in closure_ids and reason)
 
 
-def first_day_with_free_slot(doctor: Doctor, duration: int, *, now: datetime) -> date | None:
-    """The first local day, from today to the booking horizon, with a free slot; None if none."""
+def first_day_with_free_slot(doctor: Doctor, duration: int, *, now: datetime, patient_id=None) -> date | None:
+    """The first local day, from today to the booking horizon, with a free slot (for a patient,
+    one clear of their own visits: busy_intervals); None if none."""
     policy = clinic.policy()
     today = clinic.local_today(now)
     last = today + timedelta(days=policy.horizon_days)
     start, end = clinic.local_day_span(today, last)
     # Two queries for the whole horizon, then the engine runs day by day in memory.
     windows = weekly_windows(doctor)
-    busy = busy_intervals(doctor.id, start, end)
+    busy = busy_intervals(doctor.id, start, end, patient_id=patient_id)
     day = today
     while day <= last:
         day_start, day_end = clinic.local_day_span(day)

@@ -132,8 +132,9 @@ def own_booking_at(patient: User, *, doctor_id, date, time) -> Appointment | Non
         Appointment.starts_at == start, lifecycle.holds_time())).first()
 
 
-def free_times(*, doctor_id, date, duration=None, now: datetime) -> list[int]:
-    """Free start minutes of a doctor's local day (the booking API's available-slots)."""
+def free_times(*, doctor_id, date, duration=None, now: datetime, patient_id=None) -> list[int]:
+    """Free start minutes of a doctor's local day (the booking API's available-slots); for a
+    patient, those clear of their own visits with any doctor, which they could not book."""
     if doctor_id in (None, "") or date in (None, ""):
         raise refusal("missing_fields")
     day = parse_date(date, bounded=False)
@@ -147,7 +148,7 @@ def free_times(*, doctor_id, date, duration=None, now: datetime) -> list[int]:
             raise refusal("doctor_not_found")
         return []
     # One query: the doctor and their hours are what this worker keeps (services/calendars.py).
-    calendar = calendars.day(doctor_id, day) if valid_id(doctor_id) else None
+    calendar = calendars.day(doctor_id, day, patient_id=patient_id) if valid_id(doctor_id) else None
     if calendar is None or calendar.doctor is None:
         raise refusal("doctor_not_found")
     return list(calendars.free_minutes(calendar, day, duration, now=now))

@@ -79,15 +79,18 @@ def month_days(year: int, month: int) -> list[date]:
 
 
 def month(doctor: Doctor, year: int, month_number: int, duration: int, *, now: datetime,
-          moving: Appointment | None = None) -> list[CalendarDay]:
+          moving: Appointment | None = None, patient_id=None) -> list[CalendarDay]:
     """Every day of the month with its status and number of free times (the doctor's hours loaded).
 
+    For a patient (`patient_id`; a visit moving: its patient), the times they could book: clear of
+    their own visits with any doctor, as availability.day_offer counts them.
     moving: an appointment being moved, counted as a day picker counts it
     (availability.times_to_move_to): its own time is free for the times around it, but not one
     to move to."""
     days = month_days(year, month_number)
     start, end = clinic.local_day_span(days[0], days[-1])
-    busy = availability.busy_intervals(doctor.id, start, end, exclude_id=moving.id if moving else None)
+    busy = availability.busy_intervals(doctor.id, start, end, patient_id=_patient_of(moving, patient_id),
+                                       exclude_id=moving.id if moving else None)
     windows = availability.weekly_windows(doctor)
     offers = [(day, availability.classify_day(day, windows.get(day.weekday(), []), _within(busy, day), duration,
                                               now=now)) for day in days]
@@ -101,17 +104,24 @@ def _calendar_day(day, offer, reasons, doctor, moving) -> CalendarDay:
                        availability.closure_reasons(offer.closures, reasons))
 
 
+def _patient_of(moving: Appointment | None, patient_id):
+    """Whose own visits a search leaves the free times clear of: a moving visit's patient, else
+    the patient asked for (None: nobody's)."""
+    return moving.patient_id if moving is not None else patient_id
+
+
 def _within(busy, day, span=None):
     day_start, day_end = span or clinic.local_day_span(day)
     return [interval for interval in busy if interval.start < day_end and interval.end > day_start]
 
 
 def earliest(doctors: list[Doctor], duration: int, *, now: datetime, start_day: date | None = None, limit: int = 10,
-             per_doctor: int | None = None, moving: Appointment | None = None) -> list[FreeTime]:
+             per_doctor: int | None = None, moving: Appointment | None = None, patient_id=None) -> list[FreeTime]:
     """The earliest free times of these doctors (hours loaded), earliest first (then by doctor's
     name), from `start_day` (default today) to the booking horizon: `limit` in all, and at most
     `per_doctor` of each. The busy time is read in SCAN_CHUNKS, for all of them at once. For a
-    visit `moving`, the times it can move to (availability.times_to_move_to)."""
+    visit `moving`, the times it can move to (availability.times_to_move_to); for a patient
+    (`patient_id`, or the moving visit's), times clear of their own visits (as month())."""
     today = clinic.local_today(now)
     last = today + timedelta(days=clinic.policy().horizon_days)
     day = max(start_day or today, today)
@@ -125,7 +135,8 @@ def earliest(doctors: list[Doctor], duration: int, *, now: datetime, start_day: 
         chunk_end = min(day + timedelta(days=next(chunks, (last - day).days + 1) - 1), last)
         start, end = clinic.local_day_span(day, chunk_end)
         busy = availability.busy_by_doctor([doctor.id for doctor in working], start, end,
-                                           exclude_id=moving.id if moving else None)
+                                           exclude_id=moving.id if moving else None,
+                                           patient_id=_patient_of(moving, patient_id))
         in_chunk = _free_times(working, windows, busy, day, chunk_end, duration, per_day=per_day, now=now,
                                moving=moving)
         day = chunk_end + timedelta(days=1)

@@ -243,7 +243,7 @@ def test_a_well_made_token_is_accepted(client, patient_id):
     assert response.status_code == 200
 
 
-# available-slots checks the token without loading the user (tokens.jwt_is_valid): the same rules.
+# available-slots checks the token without loading the user (tokens.user_id_for_jwt): the same rules.
 READS = ["/v1/bookings/me", "/v1/bookings/available-slots?doctor_id=1&date=2030-01-07"]
 
 

@@ -312,3 +312,36 @@ def test_both_run_as_many_queries_with_many_appointments(app, client, headers, m
         add_appointments(app, doctor_id, make_user(email=f"p{doctor_id}@example.com"), days,
                          ["09:00", "09:30", "10:00", "10:30", "11:00", "11:30", "12:00", "12:30"])
     assert measure() == few == [4, 5, 4]
+
+
+def test_the_times_counted_for_a_patient_are_those_they_could_book(app, client, headers, bearer, patient_id,
+                                                                   make_doctor, make_user):
+    """Ana sees Dr. Other on Thursday 09:00-10:00: none of Dr. Early's Thursday times is one she
+    could book (each clashes with her visit), though all are free for anyone else. Her month, her
+    earliest times and her available-slots leave them out; another patient's count them."""
+    early = make_doctor(name="Dr. Early", specialty="Cardiology", windows=(("09:00", "10:00"),))
+    other = make_doctor(name="Dr. Other", specialty="Dermatology", windows=(("09:00", "10:00"),))
+    thursday = date(2027, 3, 11)
+    add_appointments(app, other, patient_id, [thursday], ["09:00", "09:30"])
+    someone_else = bearer(make_user(email="ben@example.com"))
+
+    def day(who, number):
+        return next(day for day in calendar(client, who, early) if day["date"] == f"2027-03-{number:02d}")
+
+    assert (day(someone_else, 11)["status"], day(someone_else, 11)["free"]) == ("open", 3)
+    assert (day(headers, 11)["status"], day(headers, 11)["free"]) == ("full", 0)
+    assert day(headers, 12) == day(someone_else, 12)
+
+    query = f"doctor_id={early}&limit=2"
+    assert seen(next_available(client, someone_else, query)) == [("Dr. Early", "11", "09:00"),
+                                                                 ("Dr. Early", "11", "09:15")]
+    assert seen(next_available(client, headers, query)) == [("Dr. Early", "12", "09:00"), ("Dr. Early", "12", "09:15")]
+
+    def available(who):
+        response = client.get(f"/v1/bookings/available-slots?doctor_id={early}&date={thursday}", headers=who)
+        assert response.status_code == 200
+        return response.get_json()
+
+    for _ in range(2):  # worked out, then kept in memory: each patient's own
+        assert available(someone_else) == ["09:00", "09:15", "09:30"]
+        assert available(headers) == []

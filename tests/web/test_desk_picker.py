@@ -270,6 +270,37 @@ def test_reschedule_through_the_picker_and_a_confirmation(app, clinic_world, vis
     assert len(sent_mail()) == 1
 
 
+def test_the_desks_month_and_next_time_count_what_the_patient_could_book(clinic_world, make_appointment):
+    """Ana sees Dr. Bianchi on Monday 09:00-10:00, and the desk books or moves her with Dr. Rossi:
+    the times that clash with that visit are neither offered nor counted in the month, which says
+    as many free times as the day offers; for Ben, who has no visit, the month counts them all."""
+    client = clinic_world.client
+    make_appointment(doctor_id=clinic_world.bianchi, patient_id=clinic_world.ana, day=MONDAY, hhmm="09:00",
+                     duration=60)
+    moving = make_appointment(doctor_id=clinic_world.rossi, patient_id=clinic_world.ana, day=MONDAY, hhmm="15:00")
+
+    def day_and_month(url):
+        page = client.get(url).text
+        label = re.search(rf"{MONDAY:%A %d %B %Y}: (\d+) free times", page)
+        return slot_times(page), int(label[1])
+
+    for url in (picker_url(clinic_world), f"/desk/appointments/{moving}/reschedule"):
+        times, counted = day_and_month(url)
+        assert {"08:45", "09:00", "09:30", "09:45"}.isdisjoint(times) and "10:00" in times, url
+        assert counted == len(times), url
+    times, counted = day_and_month(picker_url(clinic_world, patient_id=clinic_world.ben))
+    assert {"09:00", "09:30"} <= set(times) and counted == len(times)
+    # The rest of her Monday taken elsewhere too, and Tuesday 09:00: the next free time the desk is
+    # shown is one she could book.
+    for day, hhmm, minutes in ((MONDAY, "10:00", 300), (MONDAY, "15:30", 150), (TUESDAY, "09:00", 30)):
+        make_appointment(doctor_id=clinic_world.bianchi, patient_id=clinic_world.ana, day=day, hhmm=hhmm,
+                         duration=minutes)
+    page = client.get(picker_url(clinic_world)).text
+    assert slot_times(page) == []
+    [next_link] = hrefs(page.split('class="next-time"')[1], r"time=")
+    assert (args_of(next_link)["date"], args_of(next_link)["time"]) == (TUESDAY.isoformat(), "09:30")
+
+
 def test_staff_move_a_visit_inside_the_patients_cutoff(app, clinic_world, visit, clock):
     clock.set(instant(MONDAY, "08:00"))  # two hours before: too late for the patient, not for the desk
     page = clinic_world.client.get(f"/desk/appointments/{visit}/reschedule")

@@ -261,3 +261,48 @@ def test_month_and_find_run_a_fixed_number_of_queries(
             for hhmm in ("09:00", "10:00", "11:00", "14:00", "15:00", "16:00"):
                 make_appointment(doctor_id=doctor_id, patient_id=patient, day=date(2027, 3, day), hhmm=hhmm)
     assert measure() == few
+
+
+def test_a_patient_is_shown_only_times_they_could_book_in_the_month_first_day_next_times_and_find(
+        client, make_doctor, make_appointment, make_user, login_as):
+    """Ana sees Dr. Bianchi on Thursday 09:00-10:00 and Friday 09:00-09:30. Dr. Rossi's
+    Thursday 09:00-10:00 is free for anyone, but every one of its times clashes with her visit,
+    and so do Friday's 09:00 and 09:15: she could book none of them (as her day list already
+    says). Her month, the day her booking page opens on, the next free time, other doctors' times
+    and /find count only what she could book; anyone else's count all of them."""
+    rossi = make_doctor(windows=(("09:00", "10:00"),))
+    bianchi = make_doctor(name="Dr. Marco Bianchi", windows=(("09:00", "10:00"),))
+    ana = make_user(email="ana@example.com")
+    make_appointment(doctor_id=bianchi, patient_id=ana, day=date(2027, 3, 11), hhmm="09:00", duration=60)
+    make_appointment(doctor_id=bianchi, patient_id=ana, day=date(2027, 3, 12), hhmm="09:00")
+    as_ana, anyone = login_as(ana), client
+
+    def month(who):
+        return day_cells(who.get(f"/doctors/{rossi}/calendar?month=2027-03&type=consultation").text)
+
+    assert month(anyone)[11] == ("open", "Thursday 11 March 2027: 3 free times")
+    assert month(anyone)[12] == ("open", "Friday 12 March 2027: 3 free times")
+    assert month(as_ana)[11] == ("full", "Thursday 11 March 2027: fully booked")
+    assert month(as_ana)[12] == ("open", "Friday 12 March 2027: 1 free time")
+
+    def first_times(who):  # the booking page without a day opens on the first day with a time for them
+        page = who.get(f"/doctors/{rossi}").text
+        return re.findall(r'href="/doctors/\d+/book\?date=([\d-]+)&amp;time=([\d:]+)', page)
+
+    assert first_times(anyone) == [("2027-03-11", "09:00"), ("2027-03-11", "09:15"), ("2027-03-11", "09:30")]
+    assert first_times(as_ana) == [("2027-03-12", "09:30")]
+
+    thursday = as_ana.get(f"/doctors/{rossi}/slots?date=2027-03-11&type=consultation", headers=HTMX).text
+    assert "fully booked on this day" in thursday
+    links = re.findall(r'href="/doctors/(\d+)/book\?date=([\d-]+)&amp;time=([\d:]+)', thursday)
+    # The next free time with Dr. Rossi, then other doctors': Dr. Bianchi's Friday 09:30 (her own
+    # 09:00 is booked), none on Thursday.
+    assert links == [(str(rossi), "2027-03-12", "09:30"), (str(bianchi), "2027-03-12", "09:30")]
+
+    def found(who):
+        return re.findall(r'href="/doctors/(\d+)/book\?date=([\d-]+)&amp;time=([\d:]+)',
+                          who.get("/find?type=consultation").text)
+
+    assert (str(rossi), "2027-03-11", "09:00") in found(anyone)
+    assert [time for time in found(as_ana) if time[1] < "2027-03-15"] == [
+        (str(rossi), "2027-03-12", "09:30"), (str(bianchi), "2027-03-12", "09:30")]

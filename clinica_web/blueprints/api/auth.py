@@ -13,9 +13,10 @@ from clinica_web.services import clinic, tokens
 
 
 def jwt_required(view=None, *, load_user=True):
-    """A patient's JWT in `Authorization: Bearer`, else 401; its user as g.api_user. With
-    load_user=False (a read-only endpoint that needs nothing of the user) the token and the user's
-    state are checked without loading the user (tokens.jwt_is_valid), and g.api_user is not set."""
+    """A patient's JWT in `Authorization: Bearer`, else 401; its user as g.api_user and their id as
+    g.api_user_id. With load_user=False (a read-only endpoint that needs only the user's id) the
+    token and the user's state are checked without loading the user (tokens.user_id_for_jwt), and
+    g.api_user is not set."""
     if view is None:
         return lambda view: jwt_required(view, load_user=load_user)
 
@@ -26,12 +27,12 @@ def jwt_required(view=None, *, load_user=True):
         if scheme.lower() != "bearer":
             return error(401, "Authentication required")
         if not load_user:
-            return view(*args, **kwargs) if tokens.jwt_is_valid(token, now=now) else error(
-                401, "Authentication required")
-        user = tokens.user_for_jwt(token, now=now)
-        if user is None:
+            g.api_user_id = tokens.user_id_for_jwt(token, now=now)
+        else:
+            g.api_user = tokens.user_for_jwt(token, now=now)
+            g.api_user_id = g.api_user.id if g.api_user is not None else None
+        if g.api_user_id is None:
             return error(401, "Authentication required")
-        g.api_user = user
         return view(*args, **kwargs)
 
     return wrapped

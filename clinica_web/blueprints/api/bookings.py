@@ -45,7 +45,7 @@ def doctors():
 @jwt_required(load_user=False)
 def available_slots():
     minutes = booking.free_times(doctor_id=request.args.get("doctor_id"), date=request.args.get("date"),
-                                 duration=request.args.get("duration"), now=clinic.now())
+                                 duration=request.args.get("duration"), now=clinic.now(), patient_id=g.api_user_id)
     return [format_minute(minute) for minute in minutes]
 
 

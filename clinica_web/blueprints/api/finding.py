@@ -1,7 +1,8 @@
 """Finding a time in one look, in the booking API (DESIGN.md section 17): a doctor's month of days
 and the earliest free times across doctors. JWT, like available-slots, with its parameters read
-the same way (duration, appointment_type, doctor_id) and its error messages."""
-from flask import request
+the same way (duration, appointment_type, doctor_id) and its error messages; like it, the times
+counted are those the caller could book, clear of their own visits."""
+from flask import g, request
 
 from clinica_web.blueprints.api import booking_api
 from clinica_web.blueprints.api import serializers as out
@@ -31,7 +32,8 @@ def doctor_calendar(doctor_id):
     doctor = availability.active_doctor(doctor_id)
     if doctor is None:
         raise refusal("doctor_not_found")
-    return [out.calendar_day(day) for day in finder.month(doctor, year, month, duration, now=clinic.now())]
+    return [out.calendar_day(day) for day in finder.month(doctor, year, month, duration, now=clinic.now(),
+                                                          patient_id=g.api_user_id)]
 
 
 @booking_api.get("/bookings/next-available")
@@ -46,7 +48,8 @@ def next_available():
     start_day = parse_date(args["from"], bounded=False) if args.get("from") else None  # before today: from today
     duration = _duration(args)
     doctors = _doctors(args.get("doctor_id"), args.get("specialty"))
-    times = finder.earliest(doctors, duration, now=clinic.now(), start_day=start_day, limit=limit)
+    times = finder.earliest(doctors, duration, now=clinic.now(), start_day=start_day, limit=limit,
+                            patient_id=g.api_user_id)
     return [out.free_time(time) for time in times]
 
 

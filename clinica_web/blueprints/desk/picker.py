@@ -49,6 +49,12 @@ class Picker:
         return self.url(**{name: None for name in self.typed}, **changes)
 
     @property
+    def patient_id(self):
+        """The patient the picker chooses for (the visit's, or the one being booked for): the free
+        times it shows are clear of their other visits."""
+        return self.moving.patient_id if self.moving is not None else self.carried.get("patient_id")
+
+    @property
     def include(self) -> str | None:
         return ", ".join(f"#{name}" for name in self.typed) or None
 
@@ -122,12 +128,13 @@ def render(picker: Picker, page: str, *, now, notice=None, status=200, **context
 def _day(picker: Picker, *, now) -> dict:
     """The day's free times; on a day without any, why, and the doctor's next free time."""
     offer = availability.day_offer(picker.doctor, picker.day, picker.duration, now=now, moving=picker.moving,
-                                   patient_id=picker.carried.get("patient_id"))
+                                   patient_id=picker.patient_id)
     today = clinic.local_today(now)
     horizon = today + timedelta(days=clinic.policy().horizon_days)
     next_time = None
     if not offer.free_minutes and offer.why_none not in ("past", "beyond_horizon"):
         [next_time] = finder.earliest([picker.doctor], picker.duration, now=now, moving=picker.moving,
+                                      patient_id=picker.patient_id,
                                       start_day=picker.day + timedelta(days=1), limit=1) or [None]
     return dict(offer=offer, free_minutes=offer.free_minutes, next_time=next_time, today=today,
                 previous_day=picker.day - timedelta(days=1) if picker.day > today else None,
@@ -139,7 +146,7 @@ def _month(picker: Picker, first: date, *, now) -> dict:
     previous, following = finder.months_around(first, now=now)
     return dict(doctor=picker.doctor, kind=picker.kind, first=first,
                 days=finder.month(picker.doctor, first.year, first.month, picker.duration, now=now,
-                                  moving=picker.moving),
+                                  moving=picker.moving, patient_id=picker.patient_id),
                 previous_month=previous, next_month=following)
 
 

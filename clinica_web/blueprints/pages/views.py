@@ -67,10 +67,11 @@ def _asked_day() -> date | None:
 def _slot_context(doctor, kind, types, day=None):
     """What the booking page and its slot list show of `day` (default: the doctor's first day with
     a free time)."""
-    now = clinic.now()
-    day = (day or availability.first_day_with_free_slot(doctor, kind.default_duration, now=now)
+    now, patient_id = clinic.now(), _patient_id()
+    day = (day or availability.first_day_with_free_slot(doctor, kind.default_duration, now=now,
+                                                        patient_id=patient_id)
            or clinic.local_today(now))
-    offer = availability.day_offer(doctor, day, kind.default_duration, now=now, patient_id=_patient_id())
+    offer = availability.day_offer(doctor, day, kind.default_duration, now=now, patient_id=patient_id)
     return dict(
         doctor=doctor,
         kind=kind,
@@ -83,8 +84,9 @@ def _slot_context(doctor, kind, types, day=None):
 
 
 def _patient_id():
-    """The logged-in patient's id: the free times shown to them leave out those that clash with
-    their own visits (which they could not book); None for anyone else."""
+    """The logged-in patient's id: the free times shown to them (a day's, a month's counts, the
+    next ones) leave out those that clash with their own visits, which they could not book; None
+    for anyone else."""
     return current_user.id if current_user.is_authenticated and current_user.role == PATIENT else None
 
 
@@ -99,8 +101,8 @@ def _days_around(day, *, now):
 
 def _quick_slot_list(doctor_id):
     """The htmx slot list of a day with free times, and its page's address, from what this worker
-    keeps in memory (services/calendars.py): one query (a second for a logged-in patient: their
-    own visits that day), and the list rendered once per calendar version, day, visit type,
+    keeps in memory (services/calendars.py): one query (for a logged-in patient, with their own
+    visits that day), and the list rendered once per calendar version, day, visit type,
     language and free times. None when it must take the full way
     (_slot_context): no date or a bad one, an unknown doctor or visit type, or no free time (which
     leads on to other days and doctors)."""
@@ -108,7 +110,7 @@ def _quick_slot_list(doctor_id):
         day = booking.parse_date(request.args.get("date") or "")
     except DomainError:
         return None
-    calendar = calendars.day(doctor_id, day)
+    calendar = calendars.day(doctor_id, day, patient_id=_patient_id())
     try:
         kind = booking.find_type(request.args.get("type") or None, calendar.known.types)
     except DomainError:
@@ -117,8 +119,6 @@ def _quick_slot_list(doctor_id):
         return None
     now = clinic.now()
     free = calendars.free_minutes(calendar, day, kind.default_duration, now=now)
-    if free and (patient_id := _patient_id()) is not None:  # not the times that clash with their own visits
-        free = tuple(availability.clear_of_own_visits(free, patient_id, day, kind.default_duration))
     if not free:
         return None
     offer = availability.DayOffer(list(free))
@@ -141,10 +141,11 @@ def _ways_on(doctor, day, offer, duration, *, now):
         mine_from = others_from = clinic.local_today(now)
     else:
         mine_from, others_from = day + timedelta(days=1), day
-    [mine] = finder.earliest([doctor], duration, now=now, start_day=mine_from, limit=1) or [None]
+    patient_id = _patient_id()
+    [mine] = finder.earliest([doctor], duration, now=now, start_day=mine_from, limit=1, patient_id=patient_id) or [None]
     others = [d for d in finder.active_doctors(specialty=doctor.specialty) if d.id != doctor.id]
     return dict(next_time=mine, other_times=finder.earliest(others, duration, now=now, start_day=others_from,
-                                                            limit=3, per_doctor=1))
+                                                            limit=3, per_doctor=1, patient_id=patient_id))
 
 
 @bp.route("/doctors/<id:doctor_id>/calendar")
@@ -170,7 +171,8 @@ def _asked_month(now) -> date | None:
 def _month_context(doctor, kind, first, *, now):
     previous, following = finder.months_around(first, now=now)
     return dict(doctor=doctor, kind=kind, first=first,
-                days=finder.month(doctor, first.year, first.month, kind.default_duration, now=now),
+                days=finder.month(doctor, first.year, first.month, kind.default_duration, now=now,
+                                  patient_id=_patient_id()),
                 previous_month=previous, next_month=following)
 
 
@@ -185,7 +187,7 @@ def find():
     except DomainError as error:
         abort(400, i18n.error_text(error))
     times = finder.earliest(doctors := finder.active_doctors(specialty=specialty or None), kind.default_duration,
-                            now=now, limit=3 * len(doctors), per_doctor=3)
+                            now=now, limit=3 * len(doctors), per_doctor=3, patient_id=_patient_id())
     by_doctor = {}
     for time in times:  # earliest first, so each doctor comes in the order of their first time
         by_doctor.setdefault(time.doctor, []).append(time)
