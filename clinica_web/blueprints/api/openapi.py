@@ -33,6 +33,8 @@ CONFIRMED_AT = {"type": "string", "format": "date-time", "nullable": True,
                 "description": "When the patient confirmed this time (null until then, and again after a move)"}
 PATH_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
 MONTH = "^20[0-9]{2}-(0[1-9]|1[0-2])$"
+OWN_VISITS_LEFT_OUT = ("Only times the caller could book: those that would overlap one of their own bookings, "
+                       "with any doctor, are left out (and not counted).")
 MONTH_STATUSES = (finder.OPEN, finder.FULL, finder.DAY_OFF, finder.CLOSED, finder.PAST, finder.BEYOND_HORIZON)
 
 
@@ -239,6 +241,7 @@ PATHS = {
         "get": {
             "operationId": "availableSlots",
             "summary": "Free start times of a doctor on a local date",
+            "description": OWN_VISITS_LEFT_OUT,
             "tags": ["booking"],
             "security": JWT,
             "parameters": [
@@ -259,6 +262,7 @@ PATHS = {
             "operationId": "doctorCalendar",
             "summary": "Every day of a month of an active doctor: open (with its number of free times), full, day "
                        "off, closed, past or beyond the booking horizon",
+            "description": OWN_VISITS_LEFT_OUT,
             "tags": ["booking"],
             "security": JWT,
             "parameters": [
@@ -283,6 +287,7 @@ PATHS = {
             "operationId": "nextAvailable",
             "summary": "The earliest free times of the active doctors (of a specialty, or one doctor), up to the "
                        "booking horizon, earliest first",
+            "description": OWN_VISITS_LEFT_OUT,
             "tags": ["booking"],
             "security": JWT,
             "parameters": [
