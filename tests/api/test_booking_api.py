@@ -27,7 +27,7 @@ SATURDAY = MONDAY + timedelta(days=5)
 INSTANT_FORMAT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 AUTH_REQUIRED = {"error": "Authentication required"}
 BOOKING_FIELDS = {"id", "doctor_id", "doctor_name", "specialty", "user_id", "date", "time", "duration", "status",
-                  "appointment_type", "scheduled_at", "created_at", "confirmed_at"}
+                  "appointment_type", "scheduled_at", "created_at", "confirmed_at", "clash"}
 
 
 def utc_text(day: date, hhmm: str) -> str:
@@ -401,7 +401,7 @@ def test_booking_answers_with_the_booking(client, app, book, doctor_id, patient_
         "id": body["id"], "doctor_id": doctor_id, "doctor_name": "Dr. Laura Rossi", "specialty": "General Practice",
         "user_id": patient_id, "date": MONDAY.isoformat(), "time": "09:00", "duration": 30, "status": "scheduled",
         "appointment_type": "consultation", "scheduled_at": utc_text(MONDAY, "09:00"),
-        "created_at": body["created_at"], "confirmed_at": None,
+        "created_at": body["created_at"], "confirmed_at": None, "clash": None,
     }
     assert INSTANT_FORMAT.fullmatch(body["scheduled_at"]) and INSTANT_FORMAT.fullmatch(body["created_at"])
     created = datetime.fromisoformat(body["created_at"].replace("Z", "+00:00"))
@@ -1029,3 +1029,29 @@ def test_an_idempotency_key_sent_again_for_another_length_or_visit_type_is_refus
         assert again.status_code == 422, other
     assert book(headers=key, time="10:30", appointment_type="consultation").status_code == 201  # the same: its booking
     assert count(Appointment) == 1
+
+
+def test_my_bookings_say_which_lie_in_a_closure_or_time_off_entered_since(
+        client, headers, patient_id, doctor_id, make_appointment, make_block, count_queries):
+    """As the patient's bookings page does: a visit to come inside a clinic closure says so with
+    the closure's reason; one inside the doctor's time off, without its reason (the staff's); the
+    others, and past visits, have none. One query for all of them."""
+    last_week = TODAY - timedelta(days=7)
+    visits = {name: make_appointment(doctor_id=doctor_id, patient_id=patient_id, day=day, hhmm=hhmm)
+              for name, day, hhmm in (("closed", MONDAY, "09:00"), ("kept", MONDAY, "11:00"),
+                                      ("doctor away", TUESDAY, "09:00"), ("past", last_week, "10:00"))}
+    make_block(doctor_id=None, start=instant(MONDAY, "08:00"), end=instant(MONDAY, "10:00"), reason="Inventory")
+    make_block(doctor_id=doctor_id, start=instant(TUESDAY, "08:00"), end=instant(TUESDAY, "12:00"),
+               reason="Private: dentist")
+    make_block(doctor_id=None, start=instant(last_week, "00:00"), end=instant(last_week + timedelta(days=1), "00:00"),
+               reason="Past closure")
+    clashes = {body["id"]: body["clash"] for body in client.get("/v1/bookings/me", headers=headers).get_json()}
+    assert clashes == {visits["closed"]: {"kind": "clinic_closed", "reason": "Inventory"},
+                       visits["kept"]: None,
+                       visits["doctor away"]: {"kind": "doctor_unavailable", "reason": None},
+                       visits["past"]: None}
+    # As many queries with one visit in a closure as with three.
+    before = count_queries(lambda: client.get("/v1/bookings/me", headers=headers))
+    for hhmm in ("08:00", "08:30", "09:30"):
+        make_appointment(doctor_id=doctor_id, patient_id=patient_id, day=MONDAY, hhmm=hhmm)
+    assert count_queries(lambda: client.get("/v1/bookings/me", headers=headers)) == before

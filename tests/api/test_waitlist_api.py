@@ -17,7 +17,7 @@ NOW = instant(TODAY, "12:00")
 HORIZON = TODAY + timedelta(days=90)  # BOOKING_HORIZON_DAYS in tests/conftest.py
 AUTH_REQUIRED = {"error": "Authentication required"}
 ENTRY_FIELDS = {"id", "doctor_id", "doctor_name", "specialty", "appointment_type", "from_date", "to_date",
-                "part_of_day", "status", "created_at"}
+                "part_of_day", "status", "created_at", "held"}
 NOT_FOUND = {"error": "Waitlist entry not found"}
 TOO_MANY = {"error": "You can wait for at most 3 things at once: leave one first"}
 
@@ -75,7 +75,7 @@ def test_joining_a_doctors_waitlist_answers_with_the_entry(app, join, world):
     assert body == {"id": body["id"], "doctor_id": world.rossi, "doctor_name": "Dr. Laura Rossi",
                     "specialty": "General Practice", "appointment_type": "follow_up",
                     "from_date": "2027-03-11", "to_date": "2027-03-17", "part_of_day": "morning", "status": "active",
-                    "created_at": "2027-03-10T15:00:00.000Z"}  # 12:00 in Santiago, summer time (UTC-3)
+                    "created_at": "2027-03-10T15:00:00.000Z", "held": None}  # 12:00 in Santiago, summer time (UTC-3)
     assert response.headers["Location"].endswith("/v1/waitlist/me")
     assert entries(app) == [(world.ana, world.rossi, None, "active")]
 

@@ -17,7 +17,7 @@ DAY = date(2027, 3, 15)  # the next Monday
 EXPIRED = {"error": "Offer expired"}
 AUTH_REQUIRED = {"error": "Authentication required"}
 BOOKING_FIELDS = {"id", "doctor_id", "doctor_name", "specialty", "user_id", "date", "time", "duration", "status",
-                  "appointment_type", "scheduled_at", "created_at", "confirmed_at"}
+                  "appointment_type", "scheduled_at", "created_at", "confirmed_at", "clash"}
 
 
 def accept_url(token):
@@ -137,3 +137,25 @@ def test_no_jwt_is_401(app, client, world):
         response = client.post(accept_url(world.token), headers=headers)
         assert (response.status_code, response.get_json()) == (401, AUTH_REQUIRED)
     assert state(app, world) == ((HELD, world.ben), "open", "active")
+
+
+def test_a_patients_waitlist_shows_the_time_held_for_them_and_the_token_that_books_it(app, client, clock, world):
+    """Ben's client learns of the held time without the email: GET /v1/waitlist/me gives it with
+    a token that books it. Ana, who waits for nothing held, sees none; once the hold has run out,
+    Ben does not either."""
+    [entry] = client.get("/v1/waitlist/me", headers=world.ben_headers).get_json()
+    held = entry["held"]
+    assert entry["id"] == world.entry and held == {
+        "doctor_id": world.doctor, "doctor_name": "Dr. Laura Rossi", "date": DAY.isoformat(), "time": "09:00",
+        "duration": 30, "held_until": held["held_until"], "accept_token": held["accept_token"]}
+    assert held["held_until"] == "2027-03-10T15:15:00.000Z"  # 15 minutes from noon in Santiago (UTC-3)
+    booked = client.post(accept_url(held["accept_token"]), headers=world.ben_headers)
+    assert booked.status_code == 201 and booked.get_json()["id"] == world.held
+    assert state(app, world) == ((SCHEDULED, world.ben), "accepted", "booked")
+    assert client.get("/v1/waitlist/me", headers=world.ben_headers).get_json() == []  # booked: off the list
+
+
+def test_a_hold_run_out_is_not_shown(app, client, clock, world):
+    clock.set(instant(TODAY, "12:15"))
+    [entry] = client.get("/v1/waitlist/me", headers=world.ben_headers).get_json()
+    assert entry["held"] is None

@@ -7,7 +7,7 @@ from clinica_web.blueprints.api.auth import json_body, jwt_required, missing_fie
 from clinica_web.blueprints.api.errors import error
 from clinica_web.extensions import limiter
 from clinica_web.security import login_email_key
-from clinica_web.services import accounts, booking, clinic, directory, reminders, tokens
+from clinica_web.services import accounts, availability, booking, clinic, directory, lifecycle, reminders, tokens
 from clinica_web.services.errors import DomainError
 from clinica_web.services.slots import format_minute
 
@@ -72,7 +72,11 @@ def create_booking():
 @booking_api.get("/bookings/me")
 @jwt_required
 def my_bookings():
-    return [out.booking(a) for a in booking.bookings_of(g.api_user)]
+    """All of the caller's bookings; each upcoming one inside a closure or time off added since says
+    so (`clash`, one query for all: the patient's bookings page shows the same)."""
+    bookings, now = booking.bookings_of(g.api_user), clinic.now()
+    clashes = availability.clashes_of([a for a in bookings if lifecycle.is_upcoming_for_patient(a, now=now)])
+    return [out.booking(a, clash=clashes.get(a.id)) for a in bookings]
 
 
 @booking_api.put("/bookings/<int:booking_id>")

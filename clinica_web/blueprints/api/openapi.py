@@ -98,7 +98,7 @@ SCHEMAS = {
     "Booking": {
         "type": "object",
         "required": ["id", "doctor_id", "doctor_name", "specialty", "user_id", "date", "time", "duration", "status",
-                     "appointment_type", "scheduled_at", "created_at", "confirmed_at"],
+                     "appointment_type", "scheduled_at", "created_at", "confirmed_at", "clash"],
         "properties": {
             "id": {"type": "integer"},
             "doctor_id": {"type": "integer"},
@@ -113,13 +113,24 @@ SCHEMAS = {
             "scheduled_at": {"type": "string", "format": "date-time", "example": "2023-10-27T14:30:00.000Z"},
             "created_at": {"type": "string", "format": "date-time"},
             "confirmed_at": CONFIRMED_AT,
+            "clash": {
+                "type": "object", "nullable": True, "required": ["kind", "reason"],
+                "description": "In GET /v1/bookings/me, for a booking to come: a clinic closure or the doctor's time "
+                               "off entered since it was booked covers its time (choose another time, or the clinic "
+                               "will be in touch). Null otherwise.",
+                "properties": {
+                    "kind": {"type": "string", "enum": ["clinic_closed", "doctor_unavailable"]},
+                    "reason": {"type": "string", "nullable": True,
+                               "description": "A closure's reason; the doctor's reasons stay with the clinic"},
+                },
+            },
         },
     },
     "Status": {"type": "string", "enum": ["scheduled", "arrived", "completed", "no_show", "cancelled"]},
     "WaitlistEntry": {
         "type": "object",
         "required": ["id", "doctor_id", "doctor_name", "specialty", "appointment_type", "from_date", "to_date",
-                     "part_of_day", "status", "created_at"],
+                     "part_of_day", "status", "created_at", "held"],
         "properties": {
             "id": {"type": "integer"},
             "doctor_id": {"type": "integer", "nullable": True, "description": "Null when waiting for a specialty"},
@@ -132,6 +143,22 @@ SCHEMAS = {
                             "description": "morning (starts before 13:00), afternoon (from 13:00) or any"},
             "status": {"type": "string", "enum": [ACTIVE, LEFT, BOOKED]},
             "created_at": {"type": "string", "format": "date-time"},
+            "held": {
+                "type": "object", "nullable": True,
+                "required": ["doctor_id", "doctor_name", "date", "time", "duration", "held_until", "accept_token"],
+                "description": "In GET /v1/waitlist/me: a time held for this entry now, until `held_until`; "
+                               "POST /v1/waitlist/offers/{accept_token}/accept books it. Null otherwise.",
+                "properties": {
+                    "doctor_id": {"type": "integer"},
+                    "doctor_name": {"type": "string"},
+                    "date": {"type": "string", "format": "date", "description": "Clinic-local date"},
+                    "time": {"type": "string", "pattern": TIME, "description": "Clinic-local start time"},
+                    "duration": {"type": "integer", "minimum": 1, "maximum": 480},
+                    "held_until": {"type": "string", "format": "date-time"},
+                    "accept_token": {"type": "string", "nullable": True,
+                                     "description": "Null for a patient without an email address"},
+                },
+            },
         },
     },
     "CalendarDay": {

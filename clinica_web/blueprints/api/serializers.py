@@ -1,7 +1,7 @@
 """Plain functions from models to JSON-ready dicts (models stay free of HTTP)."""
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from clinica_web.services import clinic
+from clinica_web.services import clinic, waitlist
 from clinica_web.services.slots import format_minute
 
 
@@ -28,8 +28,9 @@ def free_time(time) -> dict:
             "date": time.day.isoformat(), "time": format_minute(time.minute)}
 
 
-def booking(a) -> dict:
-    """A booking in the booking API: local date and time, UTC scheduled_at."""
+def booking(a, clash=None) -> dict:
+    """A booking in the booking API: local date and time, UTC scheduled_at; `clash`, the closure or
+    time off its time lies in (availability.clashes_of), if the caller looked it up."""
     local = clinic.to_local(a.starts_at)
     return {
         "id": a.id,
@@ -45,7 +46,18 @@ def booking(a) -> dict:
         "scheduled_at": instant(a.starts_at),
         "created_at": instant(a.created_at),
         "confirmed_at": instant(a.confirmed_at),  # null until the patient confirms this time
+        "clash": clash_with(clash),
     }
+
+
+def clash_with(period) -> dict | None:
+    """Why a booked time is no longer open, as the patient's pages say it: a clinic closure, with its
+    reason, or the doctor's time off, whose reason stays with the staff. None: no clash."""
+    if period is None:
+        return None
+    if period.doctor_id is None:
+        return {"kind": "clinic_closed", "reason": period.reason or None}
+    return {"kind": "doctor_unavailable", "reason": None}
 
 
 def appointment(a) -> dict:
@@ -69,8 +81,9 @@ def user(u) -> dict:
     return {"id": u.id, "email": u.email, "full_name": u.full_name}
 
 
-def waitlist_entry(e) -> dict:
-    """A waitlist entry: for a doctor, their name and specialty; for a specialty, no doctor."""
+def waitlist_entry(e, held=None) -> dict:
+    """A waitlist entry: for a doctor, their name and specialty; for a specialty, no doctor. With
+    `held`, the time held for it now (an open offer) and the token that books it."""
     return {
         "id": e.id,
         "doctor_id": e.doctor_id,
@@ -82,4 +95,15 @@ def waitlist_entry(e) -> dict:
         "part_of_day": e.part_of_day,
         "status": e.status,
         "created_at": instant(e.created_at),
+        "held": None if held is None else held_time(held),
     }
+
+
+def held_time(offer) -> dict:
+    """A time the waitlist holds for the patient (an open offer) until `held_until`, and a token
+    POST /v1/waitlist/offers/{token}/accept books it with (as the email's "Book it" link does)."""
+    local = clinic.to_local(offer.starts_at)
+    return {"doctor_id": offer.doctor_id, "doctor_name": offer.doctor.display_name,
+            "date": local.date().isoformat(), "time": format_minute(local.hour * 60 + local.minute),
+            "duration": (offer.ends_at - offer.starts_at) // timedelta(minutes=1),
+            "held_until": instant(offer.expires_at), "accept_token": waitlist.answer_tokens(offer).get("accept")}

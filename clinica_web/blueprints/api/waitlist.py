@@ -28,7 +28,10 @@ def join_waitlist():
 @booking_api.get("/waitlist/me")
 @jwt_required
 def my_waitlist():
-    return [out.waitlist_entry(entry) for entry in waitlist.entries_of(g.api_user, now=clinic.now())]
+    """The caller's entries, each with the time held for it now, if any, and the token that books it."""
+    now = clinic.now()
+    held = {offer.entry_id: offer for offer in waitlist.open_offers_of(g.api_user, now=now)}
+    return [out.waitlist_entry(entry, held.get(entry.id)) for entry in waitlist.entries_of(g.api_user, now=now)]
 
 
 @booking_api.delete("/waitlist/<int:entry_id>")
