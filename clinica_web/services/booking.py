@@ -132,13 +132,16 @@ def own_booking_at(patient: User, *, doctor_id, date, time) -> Appointment | Non
         Appointment.starts_at == start, lifecycle.holds_time())).first()
 
 
-def free_times(*, doctor_id, date, duration=None, now: datetime, patient_id=None) -> list[int]:
+def free_times(*, doctor_id, date, duration=None, now: datetime, patient_id=None,
+               moving: Appointment | None = None) -> list[int]:
     """Free start minutes of a doctor's local day (the booking API's available-slots); for a
-    patient, those clear of their own visits with any doctor, which they could not book."""
+    patient, those clear of their own visits with any doctor, which they could not book. For a
+    visit `moving`, the times it can move to (availability.times_to_move_to), at its own length."""
     if doctor_id in (None, "") or date in (None, ""):
         raise refusal("missing_fields")
     day = parse_date(date, bounded=False)
-    duration = parse_duration(duration, availability.DEFAULT_DURATION)
+    duration = moving.duration_minutes if moving else parse_duration(duration, availability.DEFAULT_DURATION)
+    patient_id = moving.patient_id if moving else patient_id
     doctor_id = whole_number(doctor_id)
     if not in_range(day):
         # Long past or far beyond the horizon: no free times, as for any past day or any day past
@@ -148,10 +151,20 @@ def free_times(*, doctor_id, date, duration=None, now: datetime, patient_id=None
             raise refusal("doctor_not_found")
         return []
     # One query: the doctor and their hours are what this worker keeps (services/calendars.py).
-    calendar = calendars.day(doctor_id, day, patient_id=patient_id) if valid_id(doctor_id) else None
+    calendar = calendars.day(doctor_id, day, patient_id=patient_id,
+                             exclude_id=moving.id if moving else None) if valid_id(doctor_id) else None
     if calendar is None or calendar.doctor is None:
         raise refusal("doctor_not_found")
-    return list(calendars.free_minutes(calendar, day, duration, now=now))
+    free = list(calendars.free_minutes(calendar, day, duration, now=now))
+    return availability.times_to_move_to(free, moving, doctor_id, day) if moving else free
+
+
+def booking_to_move(booking_id, patient_id) -> Appointment | None:
+    """?booking_id= of the booking API's searches: one of the patient's own bookings, whose times
+    to move to they ask for (None when not asked; NotFound, as for a move, if it is not theirs)."""
+    if booking_id in (None, ""):
+        return None
+    return _own_appointment(whole_number(booking_id), patient_id)
 
 
 @retried_after_a_deadlock
@@ -271,10 +284,14 @@ def _asked_for(asked) -> tuple | None:
 def get_for_patient(appointment_id, patient: User, *, lock=False) -> Appointment:
     """One of the patient's own appointments (locked for a change, with `lock`). Another
     patient's and a missing id look the same."""
+    return _own_appointment(appointment_id, patient.id, lock=lock)
+
+
+def _own_appointment(appointment_id, patient_id, *, lock=False) -> Appointment:
     appointment = None
     if valid_id(appointment_id):
         appointment = locked(Appointment, appointment_id) if lock else db.session.get(Appointment, appointment_id)
-    if appointment is None or appointment.patient_id != patient.id or appointment.status == HELD:
+    if appointment is None or appointment.patient_id != patient_id or appointment.status == HELD:
         raise NotFound(NOT_YOURS_MESSAGE)
     return appointment
 

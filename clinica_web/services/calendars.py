@@ -70,24 +70,25 @@ class DayCalendar:
         return [slots.Busy(*self._read.typed(row)[1:]) for row in self.busy_key]
 
 
-def day(doctor_id: int, on: date, *, patient_id=None) -> DayCalendar:
+def day(doctor_id: int, on: date, *, patient_id=None, exclude_id=None) -> DayCalendar:
     """The doctor's day in one query: the calendar version and the day's busy time; for a patient
     (`patient_id`), with their own visits that day with any doctor (availability.busy_intervals),
-    so that the free times worked out from it are those they could book."""
+    so that the free times worked out from it are those they could book; without the visit
+    `exclude_id` (one being moved)."""
     start, end = clinic.local_day_span(on)
-    rows, read = _day_read(patient_id is not None).rows(
-        **availability.busy_parameters(doctor_id, start, end, patient_id=patient_id))
+    rows, read = _day_read(patient_id is not None, exclude_id is not None).rows(
+        **availability.busy_parameters(doctor_id, start, end, patient_id=patient_id, exclude_id=exclude_id))
     known = _known(rows[0][0])
     return DayCalendar(known=known, doctor=known.doctors.get(doctor_id), starts_at=start,
                        busy_key=tuple(row for row in rows if row[1] is not None), _read=read)
 
 
 @lru_cache(maxsize=None)
-def _day_read(for_patient: bool) -> HotRead:
+def _day_read(for_patient: bool, excluding: bool) -> HotRead:
     """(version, start, end, rule, id): a row for each busy interval, or one row of the version
     alone. Read from one row of nothing, so that busy time is never missed whatever the version
     table holds (without its row, nothing is kept: see _known)."""
-    busy = availability.busy_statement(for_patient=for_patient).subquery()
+    busy = availability.busy_statement(for_patient=for_patient, excluding=excluding).subquery()
     version = select(CalendarVersion.version).where(CalendarVersion.id == 1).scalar_subquery()
     return HotRead(select(version, *busy.c).select_from(select(literal(1)).subquery()).outerjoin(busy, true()))
 

@@ -1055,3 +1055,45 @@ def test_my_bookings_say_which_lie_in_a_closure_or_time_off_entered_since(
     for hhmm in ("08:00", "08:30", "09:30"):
         make_appointment(doctor_id=doctor_id, patient_id=patient_id, day=MONDAY, hhmm=hhmm)
     assert count_queries(lambda: client.get("/v1/bookings/me", headers=headers)) == before
+
+
+def test_the_times_a_booking_can_move_to_with_booking_id(client, headers, patient_id, doctor_id, make_doctor,
+                                                         make_user, make_appointment):
+    """The searches leave out the times that clash with the caller's visits, the one to move too:
+    with ?booking_id= of that visit they give the times it can move to, which the PUT takes."""
+    bianchi = make_doctor(name="Dr. Marco Bianchi", windows=(("09:00", "10:00"),))
+    visit = make_appointment(doctor_id=doctor_id, patient_id=patient_id, day=MONDAY, hhmm="09:00")
+
+    def get(path, **query):
+        response = client.get(path, query_string=query, headers=headers)
+        return response.status_code, response.get_json()
+
+    slots = "/v1/bookings/available-slots"
+    assert get(slots, doctor_id=bianchi, date=MONDAY.isoformat()) == (200, ["09:30"])
+    assert get(slots, doctor_id=bianchi, date=MONDAY.isoformat(), booking_id=visit) == (
+        200, ["09:00", "09:15", "09:30"])
+    # With its own doctor: its own start is no move, the times overlapping it are.
+    own_day = get(slots, doctor_id=doctor_id, date=MONDAY.isoformat(), booking_id=visit)[1]
+    assert "09:00" not in own_day and own_day[:2] == ["09:15", "09:30"]
+
+    def monday(**query):
+        [day] = [d for d in get(f"/v1/doctors/{bianchi}/calendar", month=MONDAY.strftime("%Y-%m"), **query)[1]
+                 if d["date"] == MONDAY.isoformat()]
+        return day["free"]
+
+    assert (monday(), monday(booking_id=visit)) == (1, 3)
+    earliest = get("/v1/bookings/next-available", doctor_id=bianchi, **{"from": MONDAY.isoformat()}, limit=1,
+                   booking_id=visit)[1]
+    assert [(t["date"], t["time"]) for t in earliest] == [(MONDAY.isoformat(), "09:00")]
+    moved = client.put(f"/v1/bookings/{visit}", json={"doctor_id": bianchi, "date": MONDAY.isoformat(),
+                                                      "time": "09:00"}, headers=headers)
+    assert moved.status_code == 200 and moved.get_json()["doctor_id"] == bianchi
+
+    # Another patient's booking, or no booking id at all: refused as a move of it would be.
+    other = make_appointment(doctor_id=doctor_id, patient_id=make_user(email="ben@example.com"), day=MONDAY,
+                             hhmm="11:00")
+    for booking_id in (other, "abc", 0, 10**30):
+        for path in (slots, f"/v1/doctors/{bianchi}/calendar", "/v1/bookings/next-available"):
+            answer = get(path, doctor_id=bianchi, date=MONDAY.isoformat(), month=MONDAY.strftime("%Y-%m"),
+                         booking_id=booking_id)
+            assert answer == (400, {"error": "Booking not found or unauthorized"}), (path, booking_id)

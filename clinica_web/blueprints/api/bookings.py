@@ -44,8 +44,11 @@ def doctors():
 @booking_api.get("/bookings/available-slots")
 @jwt_required(load_user=False)
 def available_slots():
+    """?doctor_id=&date=[&duration=][&booking_id=] -> the free times the caller could book (or move
+    their booking `booking_id` to, at its length)."""
     minutes = booking.free_times(doctor_id=request.args.get("doctor_id"), date=request.args.get("date"),
-                                 duration=request.args.get("duration"), now=clinic.now(), patient_id=g.api_user_id)
+                                 duration=request.args.get("duration"), now=clinic.now(), patient_id=g.api_user_id,
+                                 moving=booking.booking_to_move(request.args.get("booking_id"), g.api_user_id))
     return [format_minute(minute) for minute in minutes]
 
 

@@ -26,30 +26,34 @@ DEFAULT_LIMIT, MAX_LIMIT = 10, 50
 @booking_api.get("/doctors/<int:doctor_id>/calendar")
 @jwt_required
 def doctor_calendar(doctor_id):
-    """?month=YYYY-MM[&duration=][&appointment_type=] -> every day of the month with its status."""
+    """?month=YYYY-MM[&duration=][&appointment_type=][&booking_id=] -> every day of the month with its
+    status (for the caller's booking `booking_id`, as the days it can move to, at its length)."""
     year, month = parse_month(request.args.get("month"))
-    duration = _duration(request.args)
+    moving = booking.booking_to_move(request.args.get("booking_id"), g.api_user_id)
+    duration = moving.duration_minutes if moving else _duration(request.args)
     doctor = availability.active_doctor(doctor_id)
     if doctor is None:
         raise refusal("doctor_not_found")
     return [out.calendar_day(day) for day in finder.month(doctor, year, month, duration, now=clinic.now(),
-                                                          patient_id=g.api_user_id)]
+                                                          patient_id=g.api_user_id, moving=moving)]
 
 
 @booking_api.get("/bookings/next-available")
 @jwt_required
 def next_available():
-    """?[doctor_id=][&specialty=][&duration=][&appointment_type=][&from=][&limit=] -> the earliest
-    free times of the active doctors (of the specialty, or the one doctor), earliest first."""
+    """?[doctor_id=][&specialty=][&duration=][&appointment_type=][&from=][&limit=][&booking_id=] -> the
+    earliest free times of the active doctors (of the specialty, or the one doctor), earliest first
+    (for the caller's booking `booking_id`, the times it can move to, at its length)."""
     args = request.args
     limit = DEFAULT_LIMIT if args.get("limit") in (None, "") else positive_number(args["limit"], MAX_LIMIT)
     if limit is None:
         return error(400, f"limit must be between 1 and {MAX_LIMIT}")
     start_day = parse_date(args["from"], bounded=False) if args.get("from") else None  # before today: from today
-    duration = _duration(args)
+    moving = booking.booking_to_move(args.get("booking_id"), g.api_user_id)
+    duration = moving.duration_minutes if moving else _duration(args)
     doctors = _doctors(args.get("doctor_id"), args.get("specialty"))
     times = finder.earliest(doctors, duration, now=clinic.now(), start_day=start_day, limit=limit,
-                            patient_id=g.api_user_id)
+                            patient_id=g.api_user_id, moving=moving)
     return [out.free_time(time) for time in times]
 
 

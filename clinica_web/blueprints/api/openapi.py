@@ -42,6 +42,10 @@ def _query(name, schema, description, required=False):
     return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
 
 
+BOOKING_TO_MOVE = _query("booking_id", {"type": "integer"}, "One of the caller's bookings: the times it can be moved "
+                         "to (PUT /v1/bookings/{id}), at its own length (`duration` and `appointment_type` "
+                         "are not used): its own time counts as free for the times around it, but is not "
+                         "offered")
 DURATION = _query("duration", {"type": "integer", "minimum": 1, "maximum": 480},
                   "Minutes (default: the appointment type's, else 30)")
 APPOINTMENT_TYPE = _query("appointment_type", {"type": "string",
@@ -116,8 +120,8 @@ SCHEMAS = {
             "clash": {
                 "type": "object", "nullable": True, "required": ["kind", "reason"],
                 "description": "In GET /v1/bookings/me, for a booking to come: a clinic closure or the doctor's time "
-                               "off entered since it was booked covers its time (choose another time, or the clinic "
-                               "will be in touch). Null otherwise.",
+                               "off entered since it was booked overlaps its time (choose another time, or the "
+                               "clinic will be in touch); of several, the one that starts first. Null otherwise.",
                 "properties": {
                     "kind": {"type": "string", "enum": ["clinic_closed", "doctor_unavailable"]},
                     "reason": {"type": "string", "nullable": True,
@@ -276,6 +280,7 @@ PATHS = {
                 _query("date", {"type": "string", "format": "date"}, "Clinic-local date, YYYY-MM-DD", required=True),
                 _query("duration", {"type": "integer", "minimum": 1, "maximum": 480, "default": 30},
                        "Minutes"),
+                BOOKING_TO_MOVE,
             ],
             "responses": {
                 "200": _json({"type": "array", "items": {"type": "string", "pattern": TIME}}, "Start times, HH:MM"),
@@ -298,12 +303,13 @@ PATHS = {
                        required=True),
                 DURATION,
                 APPOINTMENT_TYPE,
+                BOOKING_TO_MOVE,
             ],
             "responses": {
                 "200": _json({"type": "array", "items": _ref("CalendarDay")}, "The days of the month, in order"),
                 "400": _json(ERROR, "`Invalid month format (YYYY-MM)`, `Choose a month from 2000-01 to 2099-12`, "
                                     "`Invalid duration`, `Invalid appointment type`, `Doctor not found` (unknown or "
-                                    "inactive)"),
+                                    "inactive), `Booking not found or unauthorized`"),
                 "401": BOOKING_401,
                 "404": _json(ERROR, "The id in the path is not a whole number"),
             },
@@ -325,11 +331,13 @@ PATHS = {
                 _query("from", {"type": "string", "format": "date"}, "Clinic-local date to look from (default and "
                        "at the earliest: today)"),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}, "How many times"),
+                BOOKING_TO_MOVE,
             ],
             "responses": {
                 "200": _json({"type": "array", "items": _ref("FreeTime")}, "Free times, earliest first"),
                 "400": _json(ERROR, "`limit must be between 1 and 50`, `Invalid date format (YYYY-MM-DD)`, "
-                                    "`Invalid duration`, `Invalid appointment type`, `Doctor not found`"),
+                                    "`Invalid duration`, `Invalid appointment type`, `Doctor not found`, "
+                                    "`Booking not found or unauthorized`"),
                 "401": BOOKING_401,
             },
         }
