@@ -139,12 +139,18 @@ def day_offer(doctor: Doctor, day: date, duration: int, *, now: datetime,
     of their own other visits with any doctor (the rule "patient_busy"), which they could not
     book: a day whose free times all clash with theirs is "full" for them."""
     start, end = clinic.local_day_span(day)
-    patient_id = moving.patient_id if moving is not None else patient_id
-    busy = busy_intervals(doctor.id, start, end, patient_id=patient_id, exclude_id=moving.id if moving else None)
+    busy = busy_intervals(doctor.id, start, end, patient_id=whose_visits(moving, patient_id),
+                          exclude_id=moving.id if moving else None)
     offer = classify_day(day, weekly_windows(doctor).get(day.weekday(), []), busy, duration, now=now)
     if offer.why_none == "closed":
         return DayOffer([], "closed", closure_reasons(offer.closures, period_reasons(offer.closures)))
     return for_a_move(offer, moving, doctor.id, day)
+
+
+def whose_visits(moving: Appointment | None, patient_id):
+    """Whose own visits the free times shown are clear of: a moving visit's patient, else the
+    patient asked for (None: nobody's)."""
+    return moving.patient_id if moving is not None else patient_id
 
 
 def for_a_move(offer: DayOffer, moving: Appointment | None, doctor_id: int, day: date) -> DayOffer:

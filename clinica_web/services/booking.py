@@ -141,7 +141,6 @@ def free_times(*, doctor_id, date, duration=None, now: datetime, patient_id=None
         raise refusal("missing_fields")
     day = parse_date(date, bounded=False)
     duration = moving.duration_minutes if moving else parse_duration(duration, availability.DEFAULT_DURATION)
-    patient_id = moving.patient_id if moving else patient_id
     doctor_id = whole_number(doctor_id)
     if not in_range(day):
         # Long past or far beyond the horizon: no free times, as for any past day or any day past
@@ -151,7 +150,7 @@ def free_times(*, doctor_id, date, duration=None, now: datetime, patient_id=None
             raise refusal("doctor_not_found")
         return []
     # One query: the doctor and their hours are what this worker keeps (services/calendars.py).
-    calendar = calendars.day(doctor_id, day, patient_id=patient_id,
+    calendar = calendars.day(doctor_id, day, patient_id=availability.whose_visits(moving, patient_id),
                              exclude_id=moving.id if moving else None) if valid_id(doctor_id) else None
     if calendar is None or calendar.doctor is None:
         raise refusal("doctor_not_found")

@@ -89,7 +89,7 @@ def month(doctor: Doctor, year: int, month_number: int, duration: int, *, now: d
     to move to."""
     days = month_days(year, month_number)
     start, end = clinic.local_day_span(days[0], days[-1])
-    busy = availability.busy_intervals(doctor.id, start, end, patient_id=_patient_of(moving, patient_id),
+    busy = availability.busy_intervals(doctor.id, start, end, patient_id=availability.whose_visits(moving, patient_id),
                                        exclude_id=moving.id if moving else None)
     windows = availability.weekly_windows(doctor)
     offers = [(day, availability.classify_day(day, windows.get(day.weekday(), []), _within(busy, day), duration,
@@ -102,12 +102,6 @@ def _calendar_day(day, offer, reasons, doctor, moving) -> CalendarDay:
     offer = availability.for_a_move(offer, moving, doctor.id, day)
     return CalendarDay(day, MONTH_STATUS[offer.why_none], len(offer.free_minutes),
                        availability.closure_reasons(offer.closures, reasons))
-
-
-def _patient_of(moving: Appointment | None, patient_id):
-    """Whose own visits a search leaves the free times clear of: a moving visit's patient, else
-    the patient asked for (None: nobody's)."""
-    return moving.patient_id if moving is not None else patient_id
 
 
 def _within(busy, day, span=None):
@@ -136,7 +130,7 @@ def earliest(doctors: list[Doctor], duration: int, *, now: datetime, start_day: 
         start, end = clinic.local_day_span(day, chunk_end)
         busy = availability.busy_by_doctor([doctor.id for doctor in working], start, end,
                                            exclude_id=moving.id if moving else None,
-                                           patient_id=_patient_of(moving, patient_id))
+                                           patient_id=availability.whose_visits(moving, patient_id))
         in_chunk = _free_times(working, windows, busy, day, chunk_end, duration, per_day=per_day, now=now,
                                moving=moving)
         day = chunk_end + timedelta(days=1)
