@@ -295,19 +295,23 @@ def _waiting_for(doctor, first_day, last_day, item) -> list[WaitlistEntry]:
         WaitlistOffer.status == OPEN,
         (WaitlistOffer.doctor_id == doctor.id) & (WaitlistOffer.starts_at < item.ends_at)
         & (WaitlistOffer.ends_at > item.starts_at)))
-    # (The time a cancel freed is its visit's. Not a visit the clinic cancelled: they did not let go.)
-    cancelled_it = select(Appointment.id).where(
-        Appointment.patient_id == WaitlistEntry.patient_id, Appointment.doctor_id == doctor.id,
-        Appointment.status == CANCELLED, Appointment.starts_at <= item.starts_at, Appointment.ends_at >= item.ends_at,
-        or_(Appointment.cancel_reason_code.is_(None),
-            Appointment.cancel_reason_code.not_in(lifecycle.CLINIC_CANCEL_REASONS)))
+    # (The time a cancel freed is its visit's: the patient's latest cancelled visit there, the
+    # latest booked. Not one the clinic cancelled: they did not let go, even of a time they had
+    # once cancelled themselves and booked again.)
+    last_cancel_there = (
+        select(func.coalesce(Appointment.cancel_reason_code, "")).where(
+            Appointment.patient_id == WaitlistEntry.patient_id, Appointment.doctor_id == doctor.id,
+            Appointment.status == CANCELLED, Appointment.starts_at <= item.starts_at,
+            Appointment.ends_at >= item.ends_at)
+        .order_by(Appointment.id.desc()).limit(1).correlate(WaitlistEntry).scalar_subquery())
+    cancelled_it = func.coalesce(last_cancel_there.not_in(lifecycle.CLINIC_CANCEL_REASONS), False)
     reachable = select(User.id).where(User.email.is_not(None))
     return list(db.session.scalars(
         select(WaitlistEntry).where(
             WaitlistEntry.status == ACTIVE, or_(WaitlistEntry.doctor_id == doctor.id,
                                                 WaitlistEntry.specialty == doctor.specialty),
             WaitlistEntry.from_date <= last_day, WaitlistEntry.to_date >= first_day,
-            WaitlistEntry.id.notin_(offered), WaitlistEntry.patient_id.in_(reachable), ~cancelled_it.exists())
+            WaitlistEntry.id.notin_(offered), WaitlistEntry.patient_id.in_(reachable), ~cancelled_it)
         .options(db.joinedload(WaitlistEntry.patient)).order_by(WaitlistEntry.id)
         .with_for_update(skip_locked=True, of=WaitlistEntry)))
 

@@ -659,6 +659,22 @@ def test_a_time_the_clinic_cancelled_is_offered_to_its_patient(app, people, make
     assert offers(app) == [(ana_entry, instant(DAY, "09:00"), "open")]
 
 
+def test_a_time_the_clinic_cancelled_is_offered_to_its_patient_who_had_once_let_it_go(app, people, make_user):
+    """Ana cancelled her 09:00 once, then booked it again, and the desk cancelled that visit: the
+    last cancel of her time is the clinic's, so waiting for that doctor, she is offered it."""
+    from clinica_web.services import staff_actions
+    desk = make_user(email="desk@example.com", role="reception")
+    cancel(app, people["ana"], book(app, people["ana"], people["doctor"], "09:00"))
+    assert run(app) == 0  # nobody waits yet
+    again = book(app, people["ana"], people["doctor"], "09:00")
+    with app.app_context():
+        staff_actions.cancel_by_staff(actor=db.session.get(User, desk), reason="doctor_unavailable",
+                                      appointment=db.session.get(Appointment, again), now=clinic.now())
+    ana_entry = join(app, people["ana"], doctor_id=people["doctor"])
+    assert run(app) == 1
+    assert offers(app) == [(ana_entry, instant(DAY, "09:00"), "open")]
+
+
 def held_answers(page):
     """The (Book it, No thanks) form actions of the patient's waitlist page's held times."""
     return re.findall(r'action="(/waitlist/offers/[^"/]+)"', page), re.findall(
