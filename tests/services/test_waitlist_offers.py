@@ -645,31 +645,20 @@ def test_a_patient_without_an_email_address_is_not_offered_a_time_by_the_worker(
         assert db.session.get(WaitlistEntry, first).status == "active"  # still waiting
 
 
-def test_a_time_the_clinic_cancelled_is_offered_to_its_patient(app, people, make_user):
+@pytest.mark.parametrize("let_go_before", [False, True], ids=["first time", "once let go"])
+def test_a_time_the_clinic_cancelled_is_offered_to_its_patient(app, people, make_user, let_go_before):
     """The desk cancelled Ana's 09:00 (doctor unavailable): she did not let go of it, so waiting
-    for that doctor, she is offered it."""
+    for that doctor, she is offered it. Also when she had once cancelled that time herself and
+    booked it again: the last cancel of her time is the clinic's."""
     from clinica_web.services import staff_actions
     desk = make_user(email="desk@example.com", role="reception")
+    if let_go_before:
+        cancel(app, people["ana"], book(app, people["ana"], people["doctor"], "09:00"))
+        assert run(app) == 0  # nobody waits yet
     ana_visit = book(app, people["ana"], people["doctor"], "09:00")
     with app.app_context():
         staff_actions.cancel_by_staff(actor=db.session.get(User, desk), reason="doctor_unavailable",
                                       appointment=db.session.get(Appointment, ana_visit), now=clinic.now())
-    ana_entry = join(app, people["ana"], doctor_id=people["doctor"])
-    assert run(app) == 1
-    assert offers(app) == [(ana_entry, instant(DAY, "09:00"), "open")]
-
-
-def test_a_time_the_clinic_cancelled_is_offered_to_its_patient_who_had_once_let_it_go(app, people, make_user):
-    """Ana cancelled her 09:00 once, then booked it again, and the desk cancelled that visit: the
-    last cancel of her time is the clinic's, so waiting for that doctor, she is offered it."""
-    from clinica_web.services import staff_actions
-    desk = make_user(email="desk@example.com", role="reception")
-    cancel(app, people["ana"], book(app, people["ana"], people["doctor"], "09:00"))
-    assert run(app) == 0  # nobody waits yet
-    again = book(app, people["ana"], people["doctor"], "09:00")
-    with app.app_context():
-        staff_actions.cancel_by_staff(actor=db.session.get(User, desk), reason="doctor_unavailable",
-                                      appointment=db.session.get(Appointment, again), now=clinic.now())
     ana_entry = join(app, people["ana"], doctor_id=people["doctor"])
     assert run(app) == 1
     assert offers(app) == [(ana_entry, instant(DAY, "09:00"), "open")]
