@@ -315,6 +315,12 @@ def list_for_patient(patient: User, *, now: datetime) -> tuple[list[Appointment]
     return upcoming, past
 
 
+def clashes_to_come(bookings: list[Appointment], *, now: datetime) -> dict:
+    """availability.clashes_of for those of a patient's bookings still to come (a visit gone by
+    needs no other time), in one query."""
+    return availability.clashes_of([a for a in bookings if lifecycle.is_upcoming_for_patient(a, now=now)])
+
+
 def cancel_by_patient(*, patient: User, appointment_id, reason=None, note=None, now: datetime) -> Appointment:
     """A patient cancels one of their own scheduled bookings, until the change cutoff, with a
     reason code (none: "other") and an optional note; the slot is free at once."""

@@ -7,7 +7,7 @@ from clinica_web.blueprints.api.auth import json_body, jwt_required, missing_fie
 from clinica_web.blueprints.api.errors import error
 from clinica_web.extensions import limiter
 from clinica_web.security import login_email_key
-from clinica_web.services import accounts, availability, booking, clinic, directory, lifecycle, reminders, tokens
+from clinica_web.services import accounts, booking, clinic, directory, reminders, tokens
 from clinica_web.services.errors import DomainError
 from clinica_web.services.slots import format_minute
 
@@ -77,8 +77,8 @@ def create_booking():
 def my_bookings():
     """All of the caller's bookings; each upcoming one inside a closure or time off added since says
     so (`clash`, one query for all: the patient's bookings page shows the same)."""
-    bookings, now = booking.bookings_of(g.api_user), clinic.now()
-    clashes = availability.clashes_of([a for a in bookings if lifecycle.is_upcoming_for_patient(a, now=now)])
+    bookings = booking.bookings_of(g.api_user)
+    clashes = booking.clashes_to_come(bookings, now=clinic.now())
     return [out.booking(a, clash=clashes.get(a.id)) for a in bookings]
 
 
